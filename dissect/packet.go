@@ -1,0 +1,159 @@
+// Package dissect turns captured bytes into decoded packet summaries.
+//
+// It owns the file readers (pcap, pcapng, either gzip-compressed), the link
+// layers (Ethernet with 802.1Q/QinQ, Linux SLL and SLL2, raw IP, BSD null),
+// and the IPv4/IPv6/TCP/UDP/ICMP/ICMPv6/DNS decoding. It knows nothing of
+// flows, services or findings: it only says what is in each frame.
+//
+// Data flows one way: dissect -> flows -> report. Nothing here imports those.
+package dissect
+
+import (
+	"net/netip"
+	"time"
+)
+
+// IP protocol numbers used by the summary.
+const (
+	ProtoICMP   uint8 = 1
+	ProtoTCP    uint8 = 6
+	ProtoUDP    uint8 = 17
+	ProtoICMPv6 uint8 = 58
+)
+
+// TCP flag bits as they appear in the TCP header's flags byte.
+const (
+	FlagFIN uint8 = 0x01
+	FlagSYN uint8 = 0x02
+	FlagRST uint8 = 0x04
+	FlagPSH uint8 = 0x08
+	FlagACK uint8 = 0x10
+	FlagURG uint8 = 0x20
+	FlagECE uint8 = 0x40
+	FlagCWR uint8 = 0x80
+)
+
+// Packet is the decoded summary of one captured frame.
+//
+// A Packet is filled in place by a Source; the caller owns it and may reuse it
+// for the next call. Payload points into the reader's buffer and is valid only
+// until the next call to Next. Every other field is a value and may be kept.
+// The zero value of each field means "not present in this frame".
+type Packet struct {
+	Input   int       // index of the input this frame came from (order given on the command line)
+	Frame   uint64    // 1-based frame number within its input, as Wireshark numbers it
+	Time    time.Time // capture timestamp
+	CapLen  int       // bytes captured
+	OrigLen int       // bytes on the wire
+	// Truncated is true when the frame was cut by the snap length or a header
+	// claimed more bytes than were captured; fields after the cut are zero.
+	Truncated bool
+	// Interface is the pcapng interface id (0 for pcap).
+	Interface int
+	// PacketID is the pcapng EPB packet id option (pktmon logs one packet at
+	// several components with the same id); 0 when absent.
+	PacketID uint64
+
+	// IPVersion is 4 or 6; 0 when the frame carries no IP packet.
+	IPVersion uint8
+	Src, Dst  netip.Addr
+	// TTL is the IPv4 TTL or the IPv6 hop limit.
+	TTL uint8
+	// IPID is the IPv4 identification field (0 for IPv6).
+	IPID uint16
+	// Fragment is true for an IP fragment other than a complete datagram;
+	// only the first fragment (offset 0) carries transport fields.
+	Fragment bool
+	// Proto is the transport protocol number after IPv6 extension headers.
+	Proto uint8
+
+	SrcPort, DstPort uint16 // TCP or UDP ports
+
+	TCPFlags   uint8  // FlagSYN | FlagACK ...
+	Seq, Ack   uint32 // TCP sequence and acknowledgement numbers
+	Window     uint16 // TCP window (unscaled)
+	MSS        uint16 // MSS option on SYNs; 0 when absent
+	WScale     int8   // window scale option on SYNs; -1 when absent
+	PayloadLen int    // TCP or UDP payload length as the IP header implies it
+
+	// Payload is the captured transport payload (may be shorter than
+	// PayloadLen when truncated). It aliases the reader's buffer: valid only
+	// until the next call to Next. It is used only to confirm a service by its
+	// greeting and is never copied into a report.
+	Payload []byte
+
+	ICMPType, ICMPCode uint8 // ICMP or ICMPv6 type and code
+	// Quoted is the packet that an ICMP/ICMPv6 error quotes, so the error can
+	// be mapped back to its flow. Valid only when HasQuoted.
+	HasQuoted bool
+	Quoted    Quoted
+
+	// DNS holds the A/AAAA answers of a DNS response (UDP/TCP port 53). It is
+	// nil for every other packet, so ordinary packets allocate nothing.
+	DNS []DNSAnswer
+}
+
+// Quoted is the header summary of the original datagram inside an ICMP error.
+type Quoted struct {
+	IPVersion        uint8
+	Src, Dst         netip.Addr
+	Proto            uint8
+	SrcPort, DstPort uint16
+	Seq              uint32 // TCP sequence number when the quote reaches it
+	IPID             uint16
+}
+
+// DNSAnswer is one name-to-address binding from a DNS response.
+type DNSAnswer struct {
+	Name string // the queried name, lower case, without the trailing dot
+	Addr netip.Addr
+}
+
+// HasFlag reports whether every bit of f is set in the TCP flags.
+func (p *Packet) HasFlag(f uint8) bool { return p.TCPFlags&f == f }
+
+// IsICMPError reports whether the packet is an ICMP or ICMPv6 error message
+// (destination unreachable, time exceeded, parameter problem, packet too big).
+func (p *Packet) IsICMPError() bool {
+	switch p.Proto {
+	case ProtoICMP:
+		return p.ICMPType == 3 || p.ICMPType == 11 || p.ICMPType == 12
+	case ProtoICMPv6:
+		return p.ICMPType >= 1 && p.ICMPType <= 4
+	}
+	return false
+}
+
+// Reset clears the packet for reuse.
+func (p *Packet) Reset() { *p = Packet{WScale: -1} }
+
+// FrameError is a problem with one frame or with the file around it. Readers
+// return it for damaged input; analysis goes on with the next readable frame
+// when Fatal is false.
+type FrameError struct {
+	Path  string // input path as given ("-" for stdin)
+	Frame uint64 // 1-based frame number, 0 when the problem is with the file itself
+	Msg   string
+	Fatal bool // the rest of the file cannot be read
+}
+
+func (e *FrameError) Error() string {
+	if e.Frame > 0 {
+		return e.Path + ": frame " + itoa(e.Frame) + ": " + e.Msg
+	}
+	return e.Path + ": " + e.Msg
+}
+
+func itoa(v uint64) string {
+	var b [20]byte
+	i := len(b)
+	for {
+		i--
+		b[i] = byte('0' + v%10)
+		v /= 10
+		if v == 0 {
+			break
+		}
+	}
+	return string(b[i:])
+}

@@ -1,0 +1,33 @@
+package dissect
+
+import "time"
+
+// Source yields the frames of one capture (or of several merged) in order.
+type Source interface {
+	// Next fills p with the next frame. It returns io.EOF at the end. A
+	// damaged frame yields a *FrameError with Fatal false: the caller records
+	// it and calls Next again. A *FrameError with Fatal true (or any other
+	// error) ends the source; what was read so far stays valid.
+	Next(p *Packet) error
+	// Inputs describes each input behind the source; counts are final after
+	// Next has returned io.EOF.
+	Inputs() []*InputInfo
+	Close() error
+}
+
+// InputInfo describes one input file as the report shows it.
+type InputInfo struct {
+	Path      string    // as given on the command line; "-" for stdin
+	Format    string    // "pcap", "pcapng", with "+gzip" when compressed
+	LinkTypes []string  // link types seen, e.g. "ethernet", "linux_sll2"
+	Packets   uint64    // frames read
+	First     time.Time // timestamp of the first frame
+	Last      time.Time // timestamp of the last frame
+	// Truncated counts frames cut short by the snap length.
+	Truncated uint64
+	// Errors are the damaged frames and file-level problems met while reading.
+	Errors []*FrameError
+	// Drops is the kernel drop count when the capture records it (pcapng ISB
+	// ifdrop, or the live capture's counters); -1 when unknown.
+	Drops int64
+}
