@@ -1,0 +1,277 @@
+package dissect
+
+import (
+	"bufio"
+	"compress/gzip"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+	"time"
+)
+
+// The file readers are written here rather than taken from gopacket's pcapgo:
+// pcapgo's pcapng reader drops the EPB packet id option that pktmon
+// de-duplication needs, allocates for the options of every packet, and
+// neither reader says how much of a cut record was there; reading records
+// in place from a bufio.Reader also saves a copy per frame.
+
+const (
+	// bufSize is the read buffer; any record up to libpcap's largest
+	// snap length (262144) plus its header is read in place, without a copy.
+	bufSize = 512 << 10
+	// maxSnap is libpcap's and Wireshark's largest usual snap length.
+	maxSnap = 262144
+	// maxRecord bounds a record or block whatever the header claims, so a
+	// damaged length (4 GB) ends the file instead of allocating the claim.
+	maxRecord = 64 << 20
+	// growStep is how much the buffer for records larger than bufSize grows
+	// per read, so that a lying length fails when the data runs out rather
+	// than after allocating the whole claim.
+	growStep = 1 << 20
+)
+
+// Open opens the capture at path ("-" for standard input) as input number
+// index: pcap (micro- or nanosecond, either byte order) or pcapng, either
+// optionally gzip-compressed, recognised by their magic numbers and never by
+// the file name. The returned Source owns the file until Close. Errors are
+// *FrameError values naming the path.
+func Open(path string, index int) (Source, error) {
+	var rc io.ReadCloser
+	if path == "-" {
+		rc = io.NopCloser(os.Stdin)
+	} else {
+		f, err := os.Open(path)
+		if err != nil {
+			return nil, &FrameError{Path: path, Msg: err.Error(), Fatal: true}
+		}
+		rc = f
+	}
+	s, err := NewReader(rc, path, index)
+	if err != nil {
+		rc.Close()
+		return nil, err
+	}
+	s.(interface{ setCloser(io.Closer) }).setCloser(rc)
+	return s, nil
+}
+
+// NewReader reads a capture from rd as Open does; path is used only in
+// messages and InputInfo. The Source does not close rd.
+func NewReader(rd io.Reader, path string, index int) (Source, error) {
+	r := &reader{path: path, index: index}
+	r.info.Path = path
+	r.info.Drops = -1
+	r.br = bufio.NewReaderSize(rd, bufSize)
+	magic, _ := r.br.Peek(4)
+	if len(magic) >= 2 && magic[0] == 0x1f && magic[1] == 0x8b {
+		gz, err := gzip.NewReader(r.br)
+		if err != nil {
+			return nil, r.openErr("gzip: " + err.Error())
+		}
+		r.gz = gz
+		r.br = bufio.NewReaderSize(gz, bufSize)
+		magic, _ = r.br.Peek(4)
+	}
+	if len(magic) < 4 {
+		if r.gz != nil && len(magic) == 0 {
+			if _, err := r.br.ReadByte(); err != nil && err != io.EOF {
+				return nil, r.ioErr(err, 0, "file header", 0, 4)
+			}
+		}
+		return nil, r.openErr(fmt.Sprintf("not a pcap or pcapng file (only %d bytes)", len(magic)))
+	}
+	m := binary.BigEndian.Uint32(magic)
+	var s Source
+	var err error
+	switch m {
+	case 0xA1B2C3D4, 0xD4C3B2A1, 0xA1B23C4D, 0x4D3CB2A1, 0xA1B2CD34, 0x34CDB2A1:
+		r.info.Format = "pcap"
+		s, err = newPcap(r, m)
+	case ngSHB:
+		r.info.Format = "pcapng"
+		s, err = newPcapng(r)
+	default:
+		return nil, r.openErr(fmt.Sprintf("not a pcap or pcapng file (magic 0x%08x)", m))
+	}
+	if err != nil {
+		return nil, err
+	}
+	if r.gz != nil {
+		r.info.Format += "+gzip"
+	}
+	return s, nil
+}
+
+// reader is the state shared by the pcap and pcapng readers.
+type reader struct {
+	// Immutable after open.
+	path  string
+	index int
+	gz    *gzip.Reader // nil when not compressed
+	file  io.Closer    // nil when the caller owns the input
+
+	// Working state.
+	br    *bufio.Reader
+	dec   Decoder
+	frame uint64  // frames (packet records) met so far
+	big   []byte  // records larger than br's buffer
+	done  error   // io.EOF or the fatal error, once the file has ended
+	notes []*note // repeated problems reported once with a count
+
+	// Results.
+	info InputInfo
+}
+
+// note is a problem met on many frames (an unsupported link type, records
+// over the snap length) reported once, with a count filled in at the end.
+type note struct {
+	key   string
+	msg   string
+	count uint64
+	err   *FrameError
+}
+
+func (r *reader) setCloser(c io.Closer) { r.file = c }
+
+func (r *reader) Inputs() []*InputInfo { return []*InputInfo{&r.info} }
+
+func (r *reader) Close() error {
+	var err error
+	if r.gz != nil {
+		err = r.gz.Close()
+	}
+	if r.file != nil {
+		if e := r.file.Close(); e != nil {
+			err = e
+		}
+		r.file = nil
+	}
+	return err
+}
+
+func (r *reader) openErr(msg string) *FrameError {
+	return &FrameError{Path: r.path, Msg: msg, Fatal: true}
+}
+
+// fail records a problem in InputInfo.Errors and returns it; a fatal one
+// ends the file.
+func (r *reader) fail(frame uint64, msg string, fatal bool) *FrameError {
+	e := &FrameError{Path: r.path, Frame: frame, Msg: msg, Fatal: fatal}
+	r.info.Errors = append(r.info.Errors, e)
+	if fatal {
+		r.done = e
+	}
+	return e
+}
+
+// noteOnce counts a repeated problem. It returns the error the first time
+// and nil after, so a million frames of one odd link type say so once.
+func (r *reader) noteOnce(key string, frame uint64, msg string) *FrameError {
+	for _, n := range r.notes {
+		if n.key == key {
+			n.count++
+			return nil
+		}
+	}
+	e := r.fail(frame, msg, false)
+	r.notes = append(r.notes, &note{key: key, msg: msg, count: 1, err: e})
+	return e
+}
+
+// finish ends the file at its clean end: counts go into the notes.
+func (r *reader) finish() error {
+	if r.done == nil {
+		for _, n := range r.notes {
+			n.err.Msg = n.msg + " (" + strconv.FormatUint(n.count, 10) + " frames)"
+		}
+		r.done = io.EOF
+	}
+	return r.done
+}
+
+// unsupported records a frame skipped for its link type.
+func (r *reader) unsupported(lt int, frame uint64) error {
+	e := r.noteOnce("lt"+strconv.Itoa(lt), frame, UnsupportedLinkTypeError{lt}.Error()+": frames skipped")
+	if e == nil {
+		return nil
+	}
+	return e
+}
+
+func (r *reader) addLinkType(lt int) {
+	name := LinkTypeName(lt)
+	for _, n := range r.info.LinkTypes {
+		if n == name {
+			return
+		}
+	}
+	r.info.LinkTypes = append(r.info.LinkTypes, name)
+}
+
+// count updates the input's counters for a frame about to be delivered.
+func (r *reader) count(ts time.Time, capLen, origLen int) {
+	if r.info.Packets == 0 {
+		r.info.First = ts
+	}
+	r.info.Packets++
+	r.info.Last = ts
+	if capLen < origLen {
+		r.info.Truncated++
+	}
+}
+
+// read returns the next n bytes of the file. The slice aliases the read
+// buffer and is valid only until the next read. When fewer than n bytes
+// remain it returns what there was and the error (io.EOF for a clean end).
+func (r *reader) read(n int) ([]byte, error) {
+	if n <= bufSize {
+		b, err := r.br.Peek(n)
+		r.br.Discard(len(b))
+		if len(b) == n {
+			err = nil
+		} else if err == nil {
+			err = io.ErrUnexpectedEOF
+		}
+		return b, err
+	}
+	// A record larger than the buffer: grow step by step as data arrives.
+	r.big = r.big[:0]
+	for len(r.big) < n {
+		k := min(n-len(r.big), growStep)
+		if cap(r.big)-len(r.big) < k {
+			r.big = append(r.big[:cap(r.big)], make([]byte, k)...)[:len(r.big)]
+		}
+		m, err := r.br.Read(r.big[len(r.big) : len(r.big)+k])
+		r.big = r.big[:len(r.big)+m]
+		if err != nil && len(r.big) < n {
+			return r.big, err
+		}
+	}
+	return r.big, nil
+}
+
+// short reports a record of which only got of want bytes could be read:
+// cut at the end of the file (non-fatal: the earlier frames stand), or a
+// read error, which ends the file.
+func (r *reader) short(err error, frame uint64, what string, got, want int) error {
+	if err == io.EOF {
+		r.done = io.EOF
+		return r.fail(frame, fmt.Sprintf("truncated %s: %d of %d bytes", what, got, want), false)
+	}
+	return r.ioErr(err, frame, what, got, want)
+}
+
+// ioErr turns a read error into a fatal FrameError.
+func (r *reader) ioErr(err error, frame uint64, what string, got, want int) error {
+	msg := err.Error()
+	switch {
+	case r.gz != nil && (errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF)):
+		msg = fmt.Sprintf("gzip data cut short in %s (%d of %d bytes)", what, got, want)
+	case r.gz != nil:
+		msg = "gzip: " + msg
+	}
+	return r.fail(frame, msg, true)
+}
