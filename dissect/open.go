@@ -156,13 +156,14 @@ func (r *reader) openErr(msg string) *FrameError {
 	return &FrameError{Path: r.path, Msg: msg, Fatal: true}
 }
 
-// fail records a problem in InputInfo.Errors and returns it; a fatal one
-// ends the file.
+// fail records a problem in InputInfo.Errors and returns it. A fatal one
+// ends the file: Next returns it once and io.EOF after, so that a caller
+// that only logs errors cannot loop on it.
 func (r *reader) fail(frame uint64, msg string, fatal bool) *FrameError {
 	e := &FrameError{Path: r.path, Frame: frame, Msg: msg, Fatal: fatal}
 	r.info.Errors = append(r.info.Errors, e)
 	if fatal {
-		r.done = e
+		r.finish()
 	}
 	return e
 }
@@ -181,7 +182,7 @@ func (r *reader) noteOnce(key string, frame uint64, msg string) *FrameError {
 	return e
 }
 
-// finish ends the file at its clean end: counts go into the notes.
+// finish ends the file; the counts go into the notes.
 func (r *reader) finish() error {
 	if r.done == nil {
 		for _, n := range r.notes {
@@ -189,7 +190,7 @@ func (r *reader) finish() error {
 		}
 		r.done = io.EOF
 	}
-	return r.done
+	return io.EOF
 }
 
 // unsupported records a frame skipped for its link type.
@@ -258,8 +259,9 @@ func (r *reader) read(n int) ([]byte, error) {
 // read error, which ends the file.
 func (r *reader) short(err error, frame uint64, what string, got, want int) error {
 	if err == io.EOF {
-		r.done = io.EOF
-		return r.fail(frame, fmt.Sprintf("truncated %s: %d of %d bytes", what, got, want), false)
+		e := r.fail(frame, fmt.Sprintf("truncated %s: %d of %d bytes", what, got, want), false)
+		r.finish()
+		return e
 	}
 	return r.ioErr(err, frame, what, got, want)
 }
