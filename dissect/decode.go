@@ -126,12 +126,15 @@ func (d *Decoder) decode(linkType int, data []byte, ts time.Time, capLen, origLe
 			p.Truncated = true
 			return nil
 		}
+		p.Outgoing = binary.BigEndian.Uint16(data[0:2]) == 4
 		d.ether(binary.BigEndian.Uint16(data[14:16]), data[16:], p)
 	case LinkLinuxSLL2:
 		if len(data) < 20 {
 			p.Truncated = true
 			return nil
 		}
+		p.IfIndex = int32(binary.BigEndian.Uint32(data[4:8]))
+		p.Outgoing = data[10] == 4
 		d.ether(binary.BigEndian.Uint16(data[0:2]), data[20:], p)
 	case LinkRaw, LinkRawOld12, LinkRawOld14, LinkIPv4, LinkIPv6:
 		d.ip(data, p)

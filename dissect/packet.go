@@ -50,6 +50,14 @@ type Packet struct {
 	Truncated bool
 	// Interface is the pcapng interface id (0 for pcap).
 	Interface int
+	// IfIndex is the Linux interface index from an SLL2 header (tcpdump -i
+	// any); 0 for other link types. A forwarding host captured with -i any
+	// shows each packet once per interface, so the interface is a vantage
+	// point of its own.
+	IfIndex int32
+	// Outgoing is true for a Linux cooked (SLL/SLL2) frame the host sent
+	// (packet type 4).
+	Outgoing bool
 	// PacketID is the pcapng EPB packet id option (pktmon logs one packet at
 	// several components with the same id); 0 when absent.
 	PacketID uint64
