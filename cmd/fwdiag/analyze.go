@@ -1,0 +1,53 @@
+package main
+
+import (
+	"github.com/spf13/cobra"
+
+	"github.com/fwdiag/fwdiag/pipeline"
+)
+
+// AnalyzeOptions are the analyze command's parsed arguments.
+type AnalyzeOptions struct {
+	Files []string
+	reportFlags
+}
+
+// NewCmdAnalyze builds `fwdiag analyze`. runF replaces the run function in
+// tests of flag parsing.
+func NewCmdAnalyze(f *Factory, runF func(*AnalyzeOptions) error) *cobra.Command {
+	opts := &AnalyzeOptions{}
+	c := &cobra.Command{
+		Use:   "analyze [flags] FILE...",
+		Short: "Analyze pcap/pcapng captures (gzip ok, - for stdin) and print the diagnosis",
+		Example: `  fwdiag analyze client.pcap
+  fwdiag analyze --json report.json client.pcap server.pcapng.gz
+  tcpdump -w - -i eth0 port 5001 | fwdiag analyze -
+  fwdiag analyze --profile asa --fail-on critical capture.pcap`,
+		Args: func(c *cobra.Command, args []string) error {
+			if len(args) == 0 {
+				return usageErr("analyze: give at least one capture file (or - for stdin)")
+			}
+			return nil
+		},
+		RunE: func(c *cobra.Command, args []string) error {
+			opts.Files = args
+			if err := opts.validate(); err != nil {
+				return err
+			}
+			if runF != nil {
+				return runF(opts)
+			}
+			return analyzeRun(f, opts)
+		},
+	}
+	addReportFlags(c, &opts.reportFlags)
+	return c
+}
+
+func analyzeRun(f *Factory, opts *AnalyzeOptions) error {
+	r, err := pipeline.AnalyzeFiles(opts.Files, opts.Opts, f.Version)
+	if err != nil {
+		return err
+	}
+	return opts.emit(f, r)
+}

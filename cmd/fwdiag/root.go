@@ -1,0 +1,170 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/spf13/cobra"
+	"golang.org/x/term"
+
+	"github.com/fwdiag/fwdiag/pipeline"
+	"github.com/fwdiag/fwdiag/report"
+)
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "0.1.0-dev"
+
+// Factory carries what every command needs from the outside world, so tests
+// can run commands with their own streams.
+type Factory struct {
+	In             io.Reader
+	Out, Err       io.Writer
+	StdoutTerminal bool
+	Version        string
+}
+
+func defaultFactory() *Factory {
+	return &Factory{In: os.Stdin, Out: os.Stdout, Err: os.Stderr, Version: version,
+		StdoutTerminal: term.IsTerminal(int(os.Stdout.Fd()))}
+}
+
+// exitError carries an exit code: 1 findings at or above --fail-on, 2 usage
+// or input errors.
+type exitError struct {
+	code int
+	err  error
+}
+
+func (e *exitError) Error() string {
+	if e.err == nil {
+		return ""
+	}
+	return e.err.Error()
+}
+
+func usageErr(format string, a ...any) error {
+	return &exitError{2, fmt.Errorf(format, a...)}
+}
+
+// Main runs the command line and returns the exit code.
+func Main(args []string, f *Factory) int {
+	root := NewRootCmd(f)
+	root.SetArgs(args)
+	err := root.Execute()
+	if err == nil {
+		return 0
+	}
+	var ee *exitError
+	if errors.As(err, &ee) {
+		if ee.err != nil {
+			fmt.Fprintln(f.Err, "fwdiag:", ee.err)
+		}
+		return ee.code
+	}
+	var ie *pipeline.InputError
+	if errors.As(err, &ie) {
+		fmt.Fprintln(f.Err, "fwdiag:", ie)
+		return 2
+	}
+	// Cobra's own errors (unknown flag, wrong arguments) are usage errors.
+	fmt.Fprintln(f.Err, "fwdiag:", err)
+	return 2
+}
+
+// NewRootCmd builds the command tree.
+func NewRootCmd(f *Factory) *cobra.Command {
+	root := &cobra.Command{
+		Use:   "fwdiag",
+		Short: "Diagnose what firewalls do to Supportworks and K2 traffic",
+		Long: `fwdiag reads pcap/pcapng captures (or captures live), sorts the traffic into
+Hornbill Supportworks and Sassafras K2 flows, and explains what the firewall,
+NAT or VPN in between does to them: blocked SYNs, NPA notification sockets
+missing or killed while idle, UDP answers later than the firewall's timeout.`,
+		Version:       f.Version,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.SetOut(f.Out)
+	root.SetErr(f.Err)
+	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error { return &exitError{2, err} })
+	root.AddCommand(NewCmdAnalyze(f, nil), NewCmdServices(f), NewCmdProfiles(f), NewCmdDemo(f, nil))
+	return root
+}
+
+// reportFlags are the flags shared by analyze, live, tui and demo.
+type reportFlags struct {
+	JSON     string
+	FailOn   string
+	Opts     pipeline.Options
+	services []string
+}
+
+func addReportFlags(c *cobra.Command, rf *reportFlags) {
+	fl := c.Flags()
+	fl.StringVar(&rf.JSON, "json", "", "write the JSON report to `PATH` (- = stdout, and then no text on stdout)")
+	fl.StringVar(&rf.Opts.Profile, "profile", "", "firewall timeout profile (see 'fwdiag profiles'); default: UDP 60s, TCP 3600s")
+	fl.DurationVar(&rf.Opts.UDPTimeout, "udp-timeout", 0, "UDP idle timeout in force, overriding the profile (e.g. 90s, 15m)")
+	fl.DurationVar(&rf.Opts.TCPIdle, "tcp-idle-timeout", 0, "established TCP idle timeout in force, overriding the profile")
+	fl.StringArrayVar(&rf.Opts.Services, "service", nil, "moved port: `NAME=PORT[/udp]` (repeatable), e.g. sw-binary=6001")
+	fl.StringVar(&rf.Opts.ServicesFile, "services", "", "read NAME=PORT[/udp] lines from `FILE`")
+	fl.StringVar(&rf.FailOn, "fail-on", "", "exit 1 when a finding at or above `LEVEL` (warning|critical) exists")
+}
+
+func (rf *reportFlags) validate() error {
+	switch rf.FailOn {
+	case "", "warning", "critical":
+	default:
+		return usageErr("--fail-on %q: want warning or critical", rf.FailOn)
+	}
+	if rf.JSON != "" && rf.JSON != "-" {
+		dir := filepath.Dir(rf.JSON)
+		if st, err := os.Stat(dir); err != nil || !st.IsDir() {
+			return usageErr("--json %s: directory %s does not exist", rf.JSON, dir)
+		}
+	}
+	if _, err := rf.Opts.Config(); err != nil {
+		return &exitError{2, err}
+	}
+	return nil
+}
+
+// emit prints the text report and writes the JSON report as the flags ask,
+// then applies --fail-on.
+func (rf *reportFlags) emit(f *Factory, r *report.Report) error {
+	if rf.JSON != "-" {
+		if err := report.WriteText(f.Out, r); err != nil {
+			return err
+		}
+	}
+	switch rf.JSON {
+	case "":
+	case "-":
+		if err := report.WriteJSON(f.Out, r); err != nil {
+			return err
+		}
+	default:
+		if err := report.WriteFileAtomic(rf.JSON, r); err != nil {
+			return &exitError{2, fmt.Errorf("--json %s: %w", rf.JSON, err)}
+		}
+		fmt.Fprintf(f.Err, "fwdiag: JSON report written to %s\n", rf.JSON)
+	}
+	return rf.failOn(r)
+}
+
+func (rf *reportFlags) failOn(r *report.Report) error {
+	if rf.FailOn == "" {
+		return nil
+	}
+	c := r.Summary.Counts
+	if c["critical"] > 0 || (rf.FailOn == "warning" && c["warning"] > 0) {
+		return &exitError{code: 1}
+	}
+	return nil
+}
+
+// now is the wall clock, used only to time runs for the user.
+var now = time.Now

@@ -1,0 +1,308 @@
+package flows
+
+import (
+	"fmt"
+	"net/netip"
+	"sort"
+	"strings"
+
+	"github.com/fwdiag/fwdiag/dissect"
+)
+
+// maxListedTCPFlows bounds the TCP flow table of a report: past it only the
+// flows of catalog services are listed and the rest counted.
+const maxListedTCPFlows = 5000
+
+// Result builds findings and tables from the state so far. It does not
+// change the analyzer, so it serves both the final report and the live
+// snapshots of the TUI. inputs are the sources' descriptions (may be nil).
+func (a *Analyzer) Result(inputs []*dissect.InputInfo) *Result {
+	conns := a.conns()
+	udps := a.udpFlows()
+	fs := newFindingSet()
+	texts := map[*group]func(*group) Finding{}
+
+	// NPA first: a blocked notification socket is reported as such, and
+	// its SYNs are not reported again as a plain blocked SYN.
+	sessions := a.npaFindings(conns, udps, fs, texts)
+	a.synFindings(conns, fs, texts)
+	a.udpFindings(udps, fs, texts)
+
+	r := &Result{Timeouts: a.cfg.Timeouts, Packets: a.packets, First: a.first, Last: a.last, Counts: map[string]int{Info: 0, Warning: 0, Critical: 0}}
+	for _, g := range fs.order {
+		r.Findings = append(r.Findings, texts[g](g))
+	}
+	r.Findings = append(r.Findings, a.versionFindings(conns, udps)...)
+	r.Findings = append(r.Findings, a.captureFindings(conns, inputs)...)
+	sort.SliceStable(r.Findings, func(i, j int) bool {
+		x, y := r.Findings[i], r.Findings[j]
+		if SeverityRank(x.Severity) != SeverityRank(y.Severity) {
+			return SeverityRank(x.Severity) > SeverityRank(y.Severity)
+		}
+		return x.FirstSeen.Before(y.FirstSeen)
+	})
+	for i := range r.Findings {
+		r.Findings[i].ID = fmt.Sprintf("F%d", i+1)
+		r.Counts[r.Findings[i].Severity]++
+	}
+	r.TCPFlows, r.TCPFlowsOmitted = a.tcpTable(conns)
+	r.UDPFlows = a.udpTable(udps)
+	r.Services = a.serviceTable(conns, udps)
+	r.Hosts = a.hostTable(conns, udps)
+	r.NPASessions = sessions
+	return r
+}
+
+func (a *Analyzer) tcpTable(conns []*Conn) ([]TCPFlow, int) {
+	out := make([]TCPFlow, 0, min(len(conns), maxListedTCPFlows))
+	omitted := 0
+	for _, c := range conns {
+		svc := a.serviceOf(c.Server, TCP)
+		if len(conns) > maxListedTCPFlows && (svc == nil || len(out) >= maxListedTCPFlows) {
+			omitted++
+			continue
+		}
+		row := TCPFlow{
+			Input: c.Input, Client: c.Client.Addr().String(), ClientPort: int(c.Client.Port()),
+			Server: c.Server.Addr().String(), ServerPort: int(c.Server.Port()),
+			ConnState: c.ConnState(), History: c.History(), First: c.First, Last: c.Last,
+			DurationS: c.Last.Sub(c.First).Seconds(), SYNs: c.dir[0].syn,
+			ClientPkts: c.dir[0].pkts, ServerPkts: c.dir[1].pkts,
+			ClientBytes: c.dir[0].payload, ServerBytes: c.dir[1].payload,
+			Retrans: c.dir[0].retrans + c.dir[1].retrans, KeepAlives: c.dir[0].keepalives + c.dir[1].keepalives,
+			MaxIdleS: c.maxGap.Seconds(), ClientTTL: int(c.dir[0].ttl), ServerTTL: int(c.dir[1].ttl), FirstFrame: c.FirstFrame,
+		}
+		if svc != nil {
+			row.Service = svc.Name
+		} else if c.greeted != "" {
+			row.Service = c.greeted
+		}
+		if c.synAck && !c.firstSyn.IsZero() {
+			row.HandshakeS = c.synAckTime.Sub(c.firstSyn).Seconds()
+		}
+		out = append(out, row)
+	}
+	return out, omitted
+}
+
+func (a *Analyzer) udpTable(udps []*UDPFlow) []UDPFlowRow {
+	var out []UDPFlowRow
+	for _, f := range udps {
+		svc := a.serviceOf(f.Server, UDP)
+		if svc == nil && f.icmpCount == 0 {
+			continue
+		}
+		row := UDPFlowRow{Input: f.Input, Client: f.Client.Addr().String(), ClientPort: int(f.Client.Port()),
+			Server: f.Server.Addr().String(), ServerPort: int(f.Server.Port()),
+			Requests: f.requests, Responses: f.responses, MaxSilenceS: f.maxSilence.Seconds(),
+			LateResponses: f.lateCount, ICMPErrors: f.icmpCount, Delays: f.delays}
+		if svc != nil {
+			row.Service = svc.Name
+		}
+		out = append(out, row)
+	}
+	return out
+}
+
+// svcKey identifies a row of the services table.
+type svcKey struct {
+	server    netip.Addr
+	port      uint16
+	transport string
+}
+
+type svcAgg struct {
+	svc                             *Service
+	clients                         map[netip.Addr]bool
+	conns                           int
+	answered, refusedHost, filtered int
+}
+
+func (a *Analyzer) serviceTable(conns []*Conn, udps []*UDPFlow) []ServiceRow {
+	aggs := map[svcKey]*svcAgg{}
+	var order []svcKey
+	get := func(k svcKey, svc *Service) *svcAgg {
+		g := aggs[k]
+		if g == nil {
+			g = &svcAgg{svc: svc, clients: map[netip.Addr]bool{}}
+			aggs[k] = g
+			order = append(order, k)
+		}
+		return g
+	}
+	for _, c := range conns {
+		svc := a.serviceOf(c.Server, TCP)
+		if svc == nil {
+			continue
+		}
+		g := get(svcKey{c.Server.Addr(), c.Server.Port(), TCP}, svc)
+		g.clients[c.Client.Addr()] = true
+		g.conns++
+		switch st := c.ConnState(); {
+		case c.synAck || c.midstream && c.dir[1].pkts > 0:
+			g.answered++
+		case st == "REJ":
+			if gt, ok := a.genuineTTL(c.Vantage, c.Server.Addr()); ok && gt != c.dir[1].rstTTL {
+				g.filtered++
+			} else {
+				g.refusedHost++
+			}
+		case c.icmp != nil && icmpIsPortUnreachable(c.icmp.v6, c.icmp.typ, c.icmp.code) && c.icmp.from.Addr() == c.Server.Addr():
+			g.refusedHost++
+		case !c.firstSyn.IsZero():
+			g.filtered++
+		}
+	}
+	for _, f := range udps {
+		svc := a.serviceOf(f.Server, UDP)
+		if svc == nil {
+			continue
+		}
+		g := get(svcKey{f.Server.Addr(), f.Server.Port(), UDP}, svc)
+		g.clients[f.Client.Addr()] = true
+		g.conns++
+		switch {
+		case f.responses > 0 && f.requests > 0:
+			g.answered++
+		case f.icmp != nil && icmpIsPortUnreachable(f.icmp.v6, f.icmp.typ, f.icmp.code) && f.icmp.from.Addr() == f.Server.Addr():
+			g.refusedHost++
+		case f.requests > 0:
+			g.filtered++
+		default:
+			g.answered++ // server-originated only (notifications): the server is there
+		}
+	}
+	out := make([]ServiceRow, 0, len(order))
+	for _, k := range order {
+		g := aggs[k]
+		status := "listening"
+		switch {
+		case g.answered > 0 && (g.filtered > 0 || g.refusedHost > 0):
+			status = "partial"
+		case g.answered > 0:
+		case g.refusedHost > 0 && g.filtered == 0:
+			status = "not_listening"
+		default:
+			status = "filtered"
+		}
+		out = append(out, ServiceRow{Server: k.server.String(), Port: int(k.port), Transport: k.transport, Service: g.svc.Name,
+			Clients: len(g.clients), Connections: g.conns, Status: status})
+	}
+	sort.SliceStable(out, func(i, j int) bool {
+		if out[i].Server != out[j].Server {
+			return out[i].Server < out[j].Server
+		}
+		if out[i].Port != out[j].Port {
+			return out[i].Port < out[j].Port
+		}
+		return out[i].Transport < out[j].Transport
+	})
+	return out
+}
+
+// roleSet collects roles per address.
+type roleSet map[netip.Addr]map[string]bool
+
+func (r roleSet) add(a netip.Addr, role string) {
+	if r[a] == nil {
+		r[a] = map[string]bool{}
+	}
+	r[a][role] = true
+}
+
+func (a *Analyzer) hostTable(conns []*Conn, udps []*UDPFlow) []HostRow {
+	roles := roleSet{}
+	k2tcp := map[netip.Addr]bool{}
+	k2udp := map[netip.Addr]bool{}
+	for _, c := range conns {
+		svc := a.serviceOf(c.Server, TCP)
+		if c.icmp != nil && c.icmp.from.Addr() != c.Server.Addr() && c.icmp.from.Addr() != c.Client.Addr() {
+			roles.add(c.icmp.from.Addr(), "middlebox")
+		}
+		if svc == nil || !(c.synAck || c.midstream) {
+			continue
+		}
+		switch {
+		case svc.Product == Supportworks:
+			roles.add(c.Server.Addr(), "sw-server")
+			roles.add(c.Client.Addr(), "sw-client")
+		case svc.Name == "k2-keyserver":
+			roles.add(c.Server.Addr(), "k2-keyserver")
+			k2tcp[c.Client.Addr()] = true
+		case svc.Name == "k2-reporter":
+			roles.add(c.Server.Addr(), "k2-reporter")
+		case svc.Outbound:
+			roles.add(c.Server.Addr(), svc.Name)
+		}
+	}
+	for _, f := range udps {
+		svc := a.serviceOf(f.Server, UDP)
+		if f.icmp != nil && f.icmp.from.Addr() != f.Server.Addr() && f.icmp.from.Addr() != f.Client.Addr() {
+			roles.add(f.icmp.from.Addr(), "middlebox")
+		}
+		if svc == nil {
+			continue
+		}
+		switch svc.Name {
+		case "k2-keyserver":
+			if f.responses > 0 {
+				roles.add(f.Server.Addr(), "k2-keyserver")
+			}
+			k2udp[f.Client.Addr()] = true
+		case "k2-shadow":
+			if f.responses > 0 {
+				roles.add(f.Server.Addr(), "k2-shadow")
+			}
+			roles.add(f.Client.Addr(), "k2-client")
+		case "sw-notify-udp":
+			roles.add(f.Server.Addr(), "sw-server")
+			roles.add(f.Client.Addr(), "sw-client")
+		}
+	}
+	for h := range k2udp {
+		if k2tcp[h] {
+			roles.add(h, "k2-admin")
+		} else {
+			roles.add(h, "k2-client")
+		}
+	}
+	for h := range k2tcp {
+		if !k2udp[h] {
+			// TCP 19283 alone: report queries (KeyReporter, ksODBC).
+			if roles[h]["k2-reporter"] {
+				continue
+			}
+			roles.add(h, "k2-report-client")
+		}
+	}
+	for s := range a.dnsServers {
+		roles.add(s, "dns-server")
+	}
+	out := make([]HostRow, 0, len(roles))
+	for addr, rs := range roles {
+		row := HostRow{Addr: addr.String(), Name: a.names[addr]}
+		for r := range rs {
+			row.Roles = append(row.Roles, r)
+		}
+		sort.Strings(row.Roles)
+		out = append(out, row)
+	}
+	sort.Slice(out, func(i, j int) bool {
+		ai, _ := netip.ParseAddr(out[i].Addr)
+		aj, _ := netip.ParseAddr(out[j].Addr)
+		return ai.Less(aj)
+	})
+	return out
+}
+
+func sortStrings(s []string) { sort.Strings(s) }
+
+func joinNonEmpty(sep string, parts ...string) string {
+	var out []string
+	for _, p := range parts {
+		if p != "" {
+			out = append(out, p)
+		}
+	}
+	return strings.Join(out, sep)
+}

@@ -1,0 +1,346 @@
+// Package flows turns decoded packets into flow state and findings.
+//
+// An Analyzer keeps per-connection state machines for TCP (Zeek-style
+// conn_state and history, handshake timing, retransmissions, keep-alives,
+// resets with the TTL of each side), per-client UDP flows to service ports
+// (answer delays, silences against the UDP timeout in force), and maps ICMP
+// errors back to the flow whose packet they quote. Result turns that state
+// into findings and tables. The package does no I/O, reads no wall clock and
+// prints nothing: time is the capture's own.
+package flows
+
+import (
+	"net/netip"
+	"sort"
+	"time"
+
+	"github.com/fwdiag/fwdiag/dissect"
+)
+
+// Config is what an analysis runs with.
+type Config struct {
+	Catalog  *Catalog
+	Timeouts Timeouts
+}
+
+// hostKey identifies a host as seen from one vantage point.
+type hostKey struct {
+	vantage uint16
+	addr    netip.Addr
+}
+
+// ttlStat remembers the TTL of a host's genuine packets at one vantage.
+type ttlStat struct {
+	ttl    uint8
+	varies bool
+}
+
+// Analyzer accumulates flow state from packets. It is not safe for
+// concurrent use; feed it from one goroutine and call Result for snapshots.
+type Analyzer struct {
+	// Immutable configuration.
+	cfg Config
+
+	// Working state.
+	vantages  map[vantageKey]uint16
+	vantageOf []vantageKey
+	tcp       map[flowKey]*Conn
+	udp       map[flowKey]*UDPFlow
+	retired   []*Conn // connections replaced by a new one on the same ports
+	names     map[netip.Addr]string
+	hostTTL   map[hostKey]ttlStat
+	// roles seen from protocol use that flows alone cannot tell (DNS server).
+	dnsServers map[netip.Addr]bool
+
+	// Counters.
+	packets      uint64
+	truncated    uint64
+	fragments    uint64
+	icmpOrphans  uint64
+	icmpErrors   uint64
+	first, last  time.Time
+	firstByInput map[int]time.Time
+}
+
+// New returns an Analyzer with the given configuration. A nil Catalog means
+// the default catalog.
+func New(cfg Config) *Analyzer {
+	if cfg.Catalog == nil {
+		cfg.Catalog = NewCatalog(DefaultServices())
+	}
+	return &Analyzer{
+		cfg:          cfg,
+		vantages:     map[vantageKey]uint16{},
+		tcp:          map[flowKey]*Conn{},
+		udp:          map[flowKey]*UDPFlow{},
+		names:        map[netip.Addr]string{},
+		hostTTL:      map[hostKey]ttlStat{},
+		dnsServers:   map[netip.Addr]bool{},
+		firstByInput: map[int]time.Time{},
+	}
+}
+
+// Config returns the configuration the analyzer runs with.
+func (a *Analyzer) Config() Config { return a.cfg }
+
+func (a *Analyzer) vantage(p *dissect.Packet) uint16 {
+	k := vantageKey{input: p.Input, iface: p.Interface, ifIndex: p.IfIndex, outgoing: p.Outgoing && p.IfIndex == 0}
+	v, ok := a.vantages[k]
+	if !ok {
+		v = uint16(len(a.vantageOf))
+		a.vantages[k] = v
+		a.vantageOf = append(a.vantageOf, k)
+	}
+	return v
+}
+
+// Add applies one packet. p is not retained.
+func (a *Analyzer) Add(p *dissect.Packet) {
+	a.packets++
+	if a.first.IsZero() || p.Time.Before(a.first) {
+		a.first = p.Time
+	}
+	if p.Time.After(a.last) {
+		a.last = p.Time
+	}
+	if p.Truncated {
+		a.truncated++
+	}
+	if p.IPVersion == 0 {
+		return
+	}
+	v := a.vantage(p)
+	for _, ans := range p.DNS {
+		a.names[ans.Addr] = ans.Name
+		a.dnsServers[p.Src] = true
+	}
+	if p.Fragment {
+		a.fragments++
+		if p.SrcPort == 0 && p.DstPort == 0 {
+			return
+		}
+	}
+	switch p.Proto {
+	case dissect.ProtoTCP:
+		a.addTCP(p, v)
+	case dissect.ProtoUDP:
+		a.addUDP(p, v)
+	case dissect.ProtoICMP, dissect.ProtoICMPv6:
+		if p.IsICMPError() {
+			a.addICMPError(p, v)
+		}
+	}
+}
+
+func (a *Analyzer) noteTTL(v uint16, addr netip.Addr, ttl uint8) {
+	k := hostKey{v, addr}
+	s, ok := a.hostTTL[k]
+	if !ok {
+		a.hostTTL[k] = ttlStat{ttl: ttl}
+		return
+	}
+	if s.ttl != ttl && !s.varies {
+		s.varies = true
+		a.hostTTL[k] = s
+	}
+}
+
+func (a *Analyzer) addTCP(p *dissect.Packet, v uint16) {
+	src := netip.AddrPortFrom(p.Src, p.SrcPort)
+	dst := netip.AddrPortFrom(p.Dst, p.DstPort)
+	k := makeKey(v, dissect.ProtoTCP, src, dst)
+	c := a.tcp[k]
+	synOnly := p.TCPFlags&(dissect.FlagSYN|dissect.FlagACK) == dissect.FlagSYN
+	if c != nil && synOnly && p.Seq != c.synSeq && (c.closed || c.established || !c.firstSyn.IsZero()) {
+		// A fresh SYN with a new initial sequence number on the same ports:
+		// a new connection (port reuse, or the client starting over).
+		a.retired = append(a.retired, c)
+		c = nil
+	}
+	if c == nil {
+		c = &Conn{Vantage: v, Input: p.Input, First: p.Time, Last: p.Time, FirstFrame: p.Frame}
+		switch {
+		case synOnly:
+			c.Client, c.Server = src, dst
+		case p.TCPFlags&(dissect.FlagSYN|dissect.FlagACK) == dissect.FlagSYN|dissect.FlagACK:
+			c.Client, c.Server = dst, src
+		default:
+			c.midstream = true
+			c.Client, c.Server = a.orient(src, dst, TCP)
+		}
+		a.tcp[k] = c
+	}
+	dir := 0
+	if src != c.Client {
+		dir = 1
+	}
+	if p.TCPFlags&dissect.FlagRST == 0 {
+		a.noteTTL(v, p.Src, p.TTL)
+	}
+	c.update(p, dir)
+}
+
+// orient decides which endpoint is the server when the capture did not see
+// the connection open: the one on a catalog port (the destination when both
+// are), else the lower port.
+func (a *Analyzer) orient(src, dst Endpoint, transport string) (client, server Endpoint) {
+	dstSvc := a.cfg.Catalog.IsServicePort(dst.Port(), transport)
+	srcSvc := a.cfg.Catalog.IsServicePort(src.Port(), transport)
+	switch {
+	case dstSvc:
+		return src, dst
+	case srcSvc:
+		return dst, src
+	case src.Port() < dst.Port():
+		return dst, src
+	}
+	return src, dst
+}
+
+func (a *Analyzer) addUDP(p *dissect.Packet, v uint16) {
+	src := netip.AddrPortFrom(p.Src, p.SrcPort)
+	dst := netip.AddrPortFrom(p.Dst, p.DstPort)
+	if p.SrcPort == 53 || p.DstPort == 53 || p.SrcPort == 5353 || p.DstPort == 5353 {
+		return // DNS is read for names, not tracked as a flow
+	}
+	a.noteTTL(v, p.Src, p.TTL)
+	k := makeKey(v, dissect.ProtoUDP, src, dst)
+	f := a.udp[k]
+	if f == nil {
+		f = &UDPFlow{Vantage: v, Input: p.Input, First: p.Time, Last: p.Time, FirstFrame: p.Frame}
+		dstSvc := a.cfg.Catalog.IsServicePort(dst.Port(), UDP)
+		srcSvc := a.cfg.Catalog.IsServicePort(src.Port(), UDP)
+		if srcSvc && !dstSvc {
+			f.Client, f.Server = dst, src
+		} else {
+			// The first sender is the client unless only its port is a
+			// service port (a server datagram seen first: UDP notifications).
+			f.Client, f.Server = src, dst
+		}
+		a.udp[k] = f
+	}
+	dir := 0
+	if src != f.Client {
+		dir = 1
+	}
+	f.update(p, dir, a.cfg.Timeouts.UDP)
+}
+
+func (a *Analyzer) addICMPError(p *dissect.Packet, v uint16) {
+	a.icmpErrors++
+	if !p.HasQuoted {
+		a.icmpOrphans++
+		return
+	}
+	q := &p.Quoted
+	src := netip.AddrPortFrom(q.Src, q.SrcPort)
+	dst := netip.AddrPortFrom(q.Dst, q.DstPort)
+	k := makeKey(v, q.Proto, src, dst)
+	hit := func(h **icmpHit) {
+		if *h == nil {
+			*h = &icmpHit{typ: p.ICMPType, code: p.ICMPCode, v6: p.Proto == dissect.ProtoICMPv6,
+				from: netip.AddrPortFrom(p.Src, 0), ttl: p.TTL, time: p.Time, frame: p.Frame}
+		}
+		(*h).count++
+	}
+	switch q.Proto {
+	case dissect.ProtoTCP:
+		if c := a.tcp[k]; c != nil {
+			hit(&c.icmp)
+			c.addFrame(p.Frame)
+			c.Last = maxTime(c.Last, p.Time)
+			return
+		}
+	case dissect.ProtoUDP:
+		f := a.udp[k]
+		if f == nil && q.SrcPort != 53 && q.DstPort != 53 {
+			// The error quotes a datagram this vantage did not see (it saw
+			// only the answer path): track the flow from the quote.
+			f = &UDPFlow{Vantage: v, Input: p.Input, First: p.Time, Last: p.Time, FirstFrame: p.Frame, Client: src, Server: dst}
+			if a.cfg.Catalog.IsServicePort(src.Port(), UDP) && !a.cfg.Catalog.IsServicePort(dst.Port(), UDP) {
+				f.Client, f.Server = dst, src
+			}
+			a.udp[k] = f
+		}
+		if f != nil {
+			hit(&f.icmp)
+			f.icmpCount++
+			f.addFrame(p.Frame)
+			return
+		}
+	}
+	a.icmpOrphans++
+}
+
+func maxTime(a, b time.Time) time.Time {
+	if b.After(a) {
+		return b
+	}
+	return a
+}
+
+// conns returns every TCP connection, in a stable order.
+func (a *Analyzer) conns() []*Conn {
+	out := make([]*Conn, 0, len(a.tcp)+len(a.retired))
+	out = append(out, a.retired...)
+	for _, c := range a.tcp {
+		out = append(out, c)
+	}
+	sort.Slice(out, func(i, j int) bool { return connLess(out[i], out[j]) })
+	return out
+}
+
+func connLess(x, y *Conn) bool {
+	if !x.First.Equal(y.First) {
+		return x.First.Before(y.First)
+	}
+	if x.Input != y.Input {
+		return x.Input < y.Input
+	}
+	if x.FirstFrame != y.FirstFrame {
+		return x.FirstFrame < y.FirstFrame
+	}
+	return lessEndpoint(x.Client, y.Client)
+}
+
+// udpFlows returns every UDP flow, in a stable order.
+func (a *Analyzer) udpFlows() []*UDPFlow {
+	out := make([]*UDPFlow, 0, len(a.udp))
+	for _, f := range a.udp {
+		out = append(out, f)
+	}
+	sort.Slice(out, func(i, j int) bool {
+		x, y := out[i], out[j]
+		if !x.First.Equal(y.First) {
+			return x.First.Before(y.First)
+		}
+		if x.Input != y.Input {
+			return x.Input < y.Input
+		}
+		if x.FirstFrame != y.FirstFrame {
+			return x.FirstFrame < y.FirstFrame
+		}
+		return lessEndpoint(x.Client, y.Client)
+	})
+	return out
+}
+
+// serviceOf names the catalog service of a server endpoint, using DNS names
+// seen in the capture for shared ports (80/443).
+func (a *Analyzer) serviceOf(server Endpoint, transport string) *Service {
+	s, ok := a.cfg.Catalog.Lookup(server.Port(), transport, a.names[server.Addr()])
+	if !ok {
+		return nil
+	}
+	return s
+}
+
+// genuineTTL returns the TTL a host's ordinary packets arrive with at a
+// vantage point, and whether it is known and stable.
+func (a *Analyzer) genuineTTL(v uint16, addr netip.Addr) (uint8, bool) {
+	s, ok := a.hostTTL[hostKey{v, addr}]
+	if !ok || s.varies {
+		return 0, false
+	}
+	return s.ttl, true
+}

@@ -1,0 +1,181 @@
+package flows
+
+import (
+	"fmt"
+	"net/netip"
+	"sort"
+	"strings"
+	"time"
+)
+
+// groupKey is what findings are grouped by: a thousand blocked SYNs from one
+// client to one service make one finding with a count.
+type groupKey struct {
+	kind      string
+	client    netip.Addr
+	server    netip.Addr
+	port      uint16
+	transport string
+}
+
+// group accumulates the members of one finding.
+type group struct {
+	key       groupKey
+	severity  string
+	service   *Service
+	count     int
+	first     time.Time
+	last      time.Time
+	frames    map[int][]uint64 // input -> evidence frames
+	clientPts map[uint16]bool  // client ports of the members (for the filter)
+	// notes collect facts from members that the text draws on.
+	notes map[string]int
+	// samples keep numeric facts (durations, TTLs) to summarise.
+	samples []time.Duration
+	ttls    [2]uint8 // e.g. forged TTL, genuine TTL
+	extra   string
+	inputs  map[int]bool
+}
+
+// findingSet collects groups in first-seen order.
+type findingSet struct {
+	groups map[groupKey]*group
+	order  []*group
+}
+
+func newFindingSet() *findingSet { return &findingSet{groups: map[groupKey]*group{}} }
+
+// add returns the group for the key, creating it, and records one member.
+func (fs *findingSet) add(kind, severity string, svc *Service, transport string, client, server netip.Addr, port uint16,
+	first, last time.Time, input int, frames []uint64) *group {
+	k := groupKey{kind, client, server, port, transport}
+	g := fs.groups[k]
+	if g == nil {
+		g = &group{key: k, severity: severity, service: svc, first: first, last: last,
+			frames: map[int][]uint64{}, clientPts: map[uint16]bool{}, notes: map[string]int{}, inputs: map[int]bool{}}
+		fs.groups[k] = g
+		fs.order = append(fs.order, g)
+	}
+	if SeverityRank(severity) > SeverityRank(g.severity) {
+		g.severity = severity
+	}
+	if g.service == nil {
+		g.service = svc
+	}
+	g.count++
+	if first.Before(g.first) {
+		g.first = first
+	}
+	if last.After(g.last) {
+		g.last = last
+	}
+	g.inputs[input] = true
+	fr := g.frames[input]
+	for _, f := range frames {
+		if len(fr) >= 64 {
+			break
+		}
+		fr = append(fr, f)
+	}
+	g.frames[input] = fr
+	return g
+}
+
+// finding renders a group into a Finding with the given text.
+func (g *group) finding(summary, detail, recommendation, confidence, filter string) Finding {
+	f := Finding{
+		Kind: g.key.kind, Severity: g.severity, Transport: g.key.transport,
+		Port: int(g.key.port), FirstSeen: g.first, LastSeen: g.last, Count: g.count,
+		Summary: summary, Detail: detail, Recommendation: recommendation,
+		Confidence: confidence, WiresharkFilter: filter,
+	}
+	if g.service != nil {
+		f.Service = g.service.Name
+	}
+	if g.key.client.IsValid() {
+		f.Client = g.key.client.String()
+	}
+	if g.key.server.IsValid() {
+		f.Server = g.key.server.String()
+	}
+	inputs := make([]int, 0, len(g.frames))
+	for in := range g.frames {
+		inputs = append(inputs, in)
+	}
+	sort.Ints(inputs)
+	for _, in := range inputs {
+		fr := append([]uint64(nil), g.frames[in]...)
+		sort.Slice(fr, func(i, j int) bool { return fr[i] < fr[j] })
+		fr = dedupFrames(fr)
+		if len(fr) > 0 {
+			f.Evidence = append(f.Evidence, Evidence{InputIndex: in, Frames: fr})
+		}
+	}
+	return f
+}
+
+func dedupFrames(fr []uint64) []uint64 {
+	out := fr[:0]
+	for i, f := range fr {
+		if i == 0 || f != fr[i-1] {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+// serviceLabel names a service for prose: "sw-binary (TCP 5001)".
+func serviceLabel(svc *Service, port uint16, transport string) string {
+	if svc == nil {
+		return fmt.Sprintf("%s %d", strings.ToUpper(transport), port)
+	}
+	return fmt.Sprintf("%s (%s %d)", svc.Name, strings.ToUpper(transport), port)
+}
+
+// ipField returns Wireshark's field prefix for an address: ip or ipv6.
+func ipField(a netip.Addr) string {
+	if a.Is4() || a.Is4In6() {
+		return "ip"
+	}
+	return "ipv6"
+}
+
+// portSet renders Wireshark's set syntax for a few ports, "" when too many.
+func portSet(field string, ports map[uint16]bool) string {
+	if len(ports) == 0 || len(ports) > 40 {
+		return ""
+	}
+	ps := make([]int, 0, len(ports))
+	for p := range ports {
+		ps = append(ps, int(p))
+	}
+	sort.Ints(ps)
+	if len(ps) == 1 {
+		return fmt.Sprintf("%s==%d", field, ps[0])
+	}
+	s := make([]string, len(ps))
+	for i, p := range ps {
+		s[i] = fmt.Sprint(p)
+	}
+	return fmt.Sprintf("%s in {%s}", field, strings.Join(s, " "))
+}
+
+// dur renders a duration for prose in the unit a reader expects.
+func dur(d time.Duration) string {
+	switch {
+	case d >= time.Hour:
+		return fmt.Sprintf("%.1f h", d.Hours())
+	case d >= 2*time.Minute:
+		return fmt.Sprintf("%.1f min", d.Minutes())
+	case d >= time.Second:
+		return fmt.Sprintf("%.1f s", d.Seconds())
+	}
+	return fmt.Sprintf("%d ms", d.Milliseconds())
+}
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return fmt.Sprintf("%d %s", n, one)
+	}
+	return fmt.Sprintf("%d %s", n, many)
+}

@@ -1,0 +1,46 @@
+package flows
+
+import (
+	"net/netip"
+)
+
+// Endpoint is an address and port; a fixed-size value usable as a map key.
+type Endpoint = netip.AddrPort
+
+// flowKey identifies a flow seen at one vantage point. The two endpoints are
+// ordered (lo < hi) so both directions of a flow map to the same key.
+//
+// Why a vantage: captures taken on both sides of a firewall (or one `-i any`
+// capture that sees each forwarded packet twice) show the same flow several
+// times; keeping each view apart lets each side be judged on what it saw, and
+// findings are then grouped across views.
+type flowKey struct {
+	vantage uint16
+	proto   uint8
+	lo, hi  Endpoint
+}
+
+func lessEndpoint(a, b Endpoint) bool {
+	if c := a.Addr().Compare(b.Addr()); c != 0 {
+		return c < 0
+	}
+	return a.Port() < b.Port()
+}
+
+func makeKey(vantage uint16, proto uint8, a, b Endpoint) flowKey {
+	if lessEndpoint(b, a) {
+		a, b = b, a
+	}
+	return flowKey{vantage: vantage, proto: proto, lo: a, hi: b}
+}
+
+// vantageKey identifies a capture point: an input file and, inside it, the
+// interface the frame was captured on (pcapng interface id; the Linux
+// interface index of an SLL2 frame; for SLL v1, which has no index, the
+// packet's direction, so that what reached a forwarding host and what it
+// sent on stay apart).
+type vantageKey struct {
+	input, iface int
+	ifIndex      int32
+	outgoing     bool
+}

@@ -1,0 +1,139 @@
+package flows
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+)
+
+const swNPAQuote = "Supportworks seed, Server-to-Client Notifications: \"The client connects a second time to the server via TCP on port 5001. The server 'holds' this connection open ... The client waits on this socket indefinitely\""
+
+func npaFilter(g *group) string {
+	f := ipField(g.key.client)
+	s := fmt.Sprintf("%s.addr==%s && %s.addr==%s && tcp.port==%d", f, g.key.client, f, g.key.server, g.key.port)
+	if ps := portSet("tcp.port", g.clientPts); ps != "" {
+		s += " && " + ps
+	}
+	return s
+}
+
+func (a *Analyzer) textNPAMissing(g *group) Finding {
+	summary := fmt.Sprintf("%s: Supportworks session to %s has no notification connection", g.key.client, g.key.server)
+	var detail, conf string
+	switch {
+	case g.notes["@blocked"] > 0:
+		var states []string
+		for n, c := range g.notes {
+			if strings.HasPrefix(n, "state ") {
+				states = append(states, fmt.Sprintf("%s x%d", strings.TrimPrefix(n, "state "), c))
+			}
+		}
+		sort.Strings(states)
+		summary += ": its second connection to 5001 was blocked"
+		detail = fmt.Sprintf("The main session (stage 1) to %s port 5001 works, but the client's second connection to 5001 (stage 2, the notification socket) never completed (%s, %s; S0 = no answer at all, REJ = reset). "+
+			"Without it the server cannot push NPA notifications: the client's views do not refresh until the user does it by hand. A firewall that limits connections per client, or a rule that admits only the first session, does this.",
+			g.key.server, strings.Join(states, ", "), plural(g.notes["@syns"], "SYN", "SYNs"))
+		conf = "high"
+	case g.notes["@midstream"] > 0:
+		detail = "The capture began after the session was established, and no notification connection carried any packet during it. An idle notification socket opened before the capture would look the same, so this is only a hint."
+		conf = "low"
+	default:
+		detail = fmt.Sprintf("After the login on the main session to %s port 5001 no second connection to 5001 was attempted and no UDP notification arrived. The client runs without notifications (or the capture missed the attempt).", g.key.server)
+		conf = "medium"
+	}
+	rec := "Allow every Supportworks client two concurrent TCP connections to the server's port 5001 (main session and notification socket) on every firewall, and do not limit connections per source below two per client. " + swNPAQuote
+	return g.finding(summary, detail, rec, conf, npaFilter(g))
+}
+
+func (a *Analyzer) textNPALost(g *group) Finding {
+	var idle time.Duration
+	for _, s := range g.samples {
+		if s > idle {
+			idle = s
+		}
+	}
+	t := a.cfg.Timeouts
+	summary := fmt.Sprintf("%s: notifications from %s lost on the NPA socket", g.key.client, g.key.server)
+	var detail string
+	if g.notes["@unacked"] > 0 {
+		detail = fmt.Sprintf("The server pushed notification data down the held socket after it had been idle for %s; the client never acknowledged it and the server retransmitted it. "+
+			"A stateful firewall that timed out the idle connection drops such a push (the connection is no longer in its state table, and a mid-stream packet is not allowed to start a new one).", dur(idle))
+	} else {
+		detail = fmt.Sprintf("The notification socket was reset after %s while the main session lived on: a middlebox (firewall idle timeout with reset, IPS) tore it down.", dur(idle))
+	}
+	if t.TCPIdle > 0 && idle > t.TCPIdle {
+		detail += fmt.Sprintf(" That idle time exceeds the TCP idle timeout in force, %s (%s).", dur(t.TCPIdle), t.TCPSource)
+	}
+	detail += " Profiles whose TCP idle timeout is shorter than that idle time: " + joinOr(ProfilesDroppingTCP(idle), "none") + "."
+	rec := fmt.Sprintf("Raise the established-TCP idle timeout for port 5001 on the firewall between %s and %s above %s (longer than the longest idle gap of a notification socket), or enable TCP keepalives shorter than the firewall timeout on the server (Windows KeepAliveTime; the default of 2 h is longer than most firewall timeouts). %s",
+		g.key.client, g.key.server, dur(idle), swNPAQuote)
+	return g.finding(summary, detail, rec, "high", npaFilter(g))
+}
+
+func (a *Analyzer) textNPAIdle(g *group) Finding {
+	var idle time.Duration
+	for _, s := range g.samples {
+		if s > idle {
+			idle = s
+		}
+	}
+	t := a.cfg.Timeouts
+	summary := fmt.Sprintf("%s: NPA socket to %s sat idle %s, longer than the %s TCP idle timeout", g.key.client, g.key.server, dur(idle), dur(t.TCPIdle))
+	detail := fmt.Sprintf("The notification socket carried nothing, not even a keep-alive, for %s. The TCP idle timeout in force is %s (%s): a firewall with that timeout forgets the connection, and the next notification the server pushes is dropped. "+
+		"Profiles that would expire it: %s. TCP keepalives default to 2 h on Windows and Linux, too late to help.",
+		dur(idle), dur(t.TCPIdle), t.TCPSource, joinOr(ProfilesDroppingTCP(idle), "none"))
+	rec := fmt.Sprintf("Set the firewall's established-TCP idle timeout for port 5001 above %s, or have the server send TCP keepalives more often than the firewall's timeout.", dur(idle))
+	return g.finding(summary, detail, rec, "medium", npaFilter(g))
+}
+
+func (a *Analyzer) textNPAOrphan(g *group) Finding {
+	summary := fmt.Sprintf("%s: notification connection to %s with no main session", g.key.client, g.key.server)
+	detail := "A connection to port 5001 on which the server pushes and the client only acknowledges, but " + g.extra + "."
+	rec := "If the main session was cut by a firewall, the client has lost its session while the server keeps pushing: check for resets or idle timeouts on port 5001."
+	conf := "low"
+	if g.severity == Warning {
+		conf = "medium"
+	}
+	return g.finding(summary, detail, rec, conf, npaFilter(g))
+}
+
+const swUDPQuote = "Supportworks seed, Appendix: \"the server always sends these UDP messages from its own port 5001, to be delivered on the client's dynamic port number\"; \"from Version 7.4.0 onwards, Supportworks was configured by default to use TCP notifications and, from Version 7.5.0 onwards, the option to use UDP was removed altogether.\""
+
+func (a *Analyzer) textNPAUDPMode(g *group) Finding {
+	summary := fmt.Sprintf("%s: Supportworks server %s uses legacy UDP notifications (version up to 7.4.1)", g.key.client, g.key.server)
+	detail := fmt.Sprintf("The server sent %s from its UDP port 5001 to the client's dynamic port instead of using a second TCP connection. "+
+		"These datagrams arrive unsolicited: a firewall or NAT in front of the client drops them unless it has an explicit rule, and they get no retransmission if lost.",
+		plural(g.notes["@datagrams"], "notification datagram", "notification datagrams"))
+	rec := "Switch notifications to TCP in the Server Configuration utility's Communications tab (7.4.0 and later default to TCP; 7.5.0 removed UDP). Until then the client side must accept UDP from the server's port 5001. " + swUDPQuote
+	f := ipField(g.key.client)
+	filter := fmt.Sprintf("%s.src==%s && %s.dst==%s && udp.srcport==5001", f, g.key.server, f, g.key.client)
+	return g.finding(summary, detail, rec, "high", filter)
+}
+
+func (a *Analyzer) textNPAUDPUnreachable(g *group) Finding {
+	var codes, froms []string
+	for n := range g.notes {
+		switch {
+		case strings.HasPrefix(n, "@"):
+		case strings.HasPrefix(n, "from "):
+			froms = append(froms, strings.TrimPrefix(n, "from "))
+		default:
+			codes = append(codes, n)
+		}
+	}
+	sort.Strings(codes)
+	sort.Strings(froms)
+	summary := fmt.Sprintf("%s: UDP notifications from %s do not arrive (ICMP %s)", g.key.client, g.key.server, strings.Join(codes, ", "))
+	detail := fmt.Sprintf("The server's UDP notifications to %s drew ICMP errors (%s) from %s: nothing at that address and port takes them. "+
+		"Behind NAT the server sends to the NAT device's address and a port that has no outbound mapping there, so the NAT device refuses them; the client never hears of changes.",
+		g.key.client, strings.Join(codes, ", "), strings.Join(froms, ", "))
+	rec := "Use TCP notifications (Supportworks 7.4.0 or later; the only mode from 7.5.0): they run over a client-initiated second connection to 5001 that NAT handles. " + swUDPQuote
+	f := ipField(g.key.client)
+	icmpF := "icmp"
+	if f == "ipv6" {
+		icmpF = "icmpv6"
+	}
+	filter := fmt.Sprintf("(%s.src==%s && udp.srcport==5001) || (%s && udp.srcport==5001)", f, g.key.server, icmpF)
+	return g.finding(summary, detail, rec, "high", filter)
+}

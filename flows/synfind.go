@@ -1,0 +1,326 @@
+package flows
+
+import (
+	"fmt"
+	"strings"
+	"time"
+)
+
+// synWait is how long the capture must go on after a SYN before its lack
+// of an answer means anything: Linux and Windows retransmit a SYN after
+// about 1 s (RFC 6298 initial RTO), so a second's silence is already a
+// retransmission's worth.
+const synWait = time.Second
+
+// icmpCodeName names ICMP/ICMPv6 destination-unreachable codes in the words
+// firewall administrators use.
+func icmpCodeName(v6 bool, typ, code uint8) string {
+	if v6 {
+		switch typ {
+		case 1:
+			switch code {
+			case 0:
+				return "no-route"
+			case 1:
+				return "admin-prohibited"
+			case 2:
+				return "beyond-scope"
+			case 3:
+				return "addr-unreachable"
+			case 4:
+				return "port-unreachable"
+			case 5:
+				return "policy-fail"
+			case 6:
+				return "reject-route"
+			}
+			return fmt.Sprintf("unreachable code %d", code)
+		case 2:
+			return "packet-too-big"
+		case 3:
+			return "time-exceeded"
+		case 4:
+			return "parameter-problem"
+		}
+		return fmt.Sprintf("ICMPv6 type %d code %d", typ, code)
+	}
+	switch typ {
+	case 3:
+		switch code {
+		case 0:
+			return "net-unreachable"
+		case 1:
+			return "host-unreachable"
+		case 2:
+			return "prot-unreachable"
+		case 3:
+			return "port-unreachable"
+		case 4:
+			return "frag-needed"
+		case 9:
+			return "net-prohibited"
+		case 10:
+			return "host-prohibited"
+		case 13:
+			return "admin-prohibited"
+		}
+		return fmt.Sprintf("unreachable code %d", code)
+	case 11:
+		return "time-exceeded"
+	case 12:
+		return "parameter-problem"
+	}
+	return fmt.Sprintf("ICMP type %d code %d", typ, code)
+}
+
+// icmpIsFilter reports whether an ICMP code says a filter refused the packet
+// (as opposed to a closed port or a routing failure).
+func icmpIsFilter(v6 bool, typ, code uint8) bool {
+	if v6 {
+		return typ == 1 && (code == 1 || code == 5 || code == 6)
+	}
+	return typ == 3 && (code == 9 || code == 10 || code == 13)
+}
+
+// icmpIsPortUnreachable reports a closed port on the host itself.
+func icmpIsPortUnreachable(v6 bool, typ, code uint8) bool {
+	if v6 {
+		return typ == 1 && code == 4
+	}
+	return typ == 3 && code == 3
+}
+
+func sevForService(svc *Service) string {
+	if svc != nil {
+		return Critical
+	}
+	return Warning
+}
+
+// synFindings diagnoses connection attempts: unanswered, reset, rejected by
+// ICMP, handshake never completed, and resets forged by a middlebox.
+func (a *Analyzer) synFindings(conns []*Conn, fs *findingSet, texts map[*group]func(*group) Finding) {
+	end := a.last
+	for _, c := range conns {
+		if c.explained {
+			continue
+		}
+		svc := a.serviceOf(c.Server, TCP)
+		client, server, port := c.Client.Addr(), c.Server.Addr(), c.Server.Port()
+		state := c.ConnState()
+		origSyn := !c.firstSyn.IsZero()
+		switch {
+		case origSyn && !c.synAck && c.icmp != nil:
+			g := fs.add("syn_icmp_rejected", sevForService(svc), svc, TCP, client, server, port, c.First, c.Last, c.Input, c.frames)
+			g.clientPts[c.Client.Port()] = true
+			name := icmpCodeName(c.icmp.v6, c.icmp.typ, c.icmp.code)
+			g.notes[name]++
+			g.notes["from "+c.icmp.from.Addr().String()]++
+			if c.icmp.from.Addr() == server {
+				g.notes["@host"]++
+			}
+			if icmpIsFilter(c.icmp.v6, c.icmp.typ, c.icmp.code) {
+				g.notes["@filter"]++
+			}
+			texts[g] = a.textSynICMP
+		case state == "REJ":
+			g := fs.add("syn_reset", sevForService(svc), svc, TCP, client, server, port, c.First, c.Last, c.Input, c.frames)
+			g.clientPts[c.Client.Port()] = true
+			r := &c.dir[1]
+			if gt, ok := a.genuineTTL(c.Vantage, server); ok {
+				g.ttls = [2]uint8{r.rstTTL, gt}
+				if gt != r.rstTTL {
+					g.notes["@forged"]++
+				} else {
+					g.notes["@genuine"]++
+				}
+			}
+			texts[g] = a.textSynReset
+		case origSyn && !c.synAck && (state == "S0" || state == "SH" || state == "RSTOS0"):
+			if end.Sub(c.firstSyn) < synWait && c.dir[0].syn < 2 {
+				continue // the capture ended before an answer was due
+			}
+			g := fs.add("syn_unanswered", sevForService(svc), svc, TCP, client, server, port, c.First, c.Last, c.Input, c.frames)
+			g.clientPts[c.Client.Port()] = true
+			g.notes["@syns"] += c.dir[0].syn
+			g.samples = append(g.samples, c.lastSyn.Sub(c.firstSyn))
+			texts[g] = a.textSynUnanswered
+		case origSyn && c.synAck && !c.established && c.dir[0].payload == 0 && c.dir[1].payload == 0 && c.dir[0].rst == 0:
+			if end.Sub(c.synAckTime) < synWait && c.dir[1].syn < 2 {
+				continue
+			}
+			g := fs.add("handshake_incomplete", sevForService(svc), svc, TCP, client, server, port, c.First, c.Last, c.Input, c.frames)
+			g.clientPts[c.Client.Port()] = true
+			g.notes["@synacks"] += c.dir[1].syn
+			texts[g] = a.textHandshake
+		}
+		// A reset inside an established connection whose TTL is not that of
+		// the genuine packets of the side it claims to come from.
+		if c.established {
+			for dir := 0; dir < 2; dir++ {
+				d := &c.dir[dir]
+				if d.rst == 0 || !d.ttlSet || d.ttlVaries || d.rstTTL == d.ttl {
+					continue
+				}
+				g := fs.add("rst_injected", sevForService(svc), svc, TCP, client, server, port, c.First, c.Last, c.Input, []uint64{d.rstFrame})
+				g.clientPts[c.Client.Port()] = true
+				g.ttls = [2]uint8{d.rstTTL, d.ttl}
+				if dir == 0 {
+					g.notes["@claims-client"]++
+				} else {
+					g.notes["@claims-server"]++
+				}
+				g.samples = append(g.samples, d.rstTime.Sub(c.First))
+				texts[g] = a.textRSTInjected
+			}
+		}
+	}
+}
+
+// synFilter selects a group's SYNs (and, with answers, the replies).
+func synFilter(g *group, answer string) string {
+	f := ipField(g.key.client)
+	parts := []string{
+		fmt.Sprintf("%s.src==%s && %s.dst==%s && tcp.dstport==%d && tcp.flags.syn==1 && tcp.flags.ack==0", f, g.key.client, f, g.key.server, g.key.port),
+	}
+	if ps := portSet("tcp.srcport", g.clientPts); ps != "" {
+		parts[0] += " && " + ps
+	}
+	if answer != "" {
+		return "(" + parts[0] + ") || (" + answer + ")"
+	}
+	return parts[0]
+}
+
+func (a *Analyzer) textSynUnanswered(g *group) Finding {
+	label := serviceLabel(g.service, g.key.port, TCP)
+	var maxSpan time.Duration
+	for _, s := range g.samples {
+		if s > maxSpan {
+			maxSpan = s
+		}
+	}
+	summary := fmt.Sprintf("%s to %s %s: %s with no answer at all (silently dropped)",
+		g.key.client, g.key.server, label, plural(g.count, "connection attempt", "connection attempts"))
+	detail := fmt.Sprintf("%s sent %s (%s including retransmissions, over up to %s) to %s port %d and received no SYN-ACK, no RST and no ICMP error. "+
+		"A silent drop is what a firewall rule with action drop/deny does; a closed port on a reachable host would have answered with a RST.",
+		g.key.client, plural(g.count, "connection attempt", "connection attempts"), plural(g.notes["@syns"], "SYN", "SYNs"), dur(maxSpan), g.key.server, g.key.port)
+	if len(g.inputs) > 1 {
+		detail += " The attempts were unanswered at more than one capture point."
+	}
+	rec := fmt.Sprintf("Allow TCP %d from %s to %s on every firewall between them (network firewalls and the server's host firewall).", g.key.port, g.key.client, g.key.server)
+	rec += seedRule(g.service)
+	return g.finding(summary, detail, rec, "high", synFilter(g, ""))
+}
+
+func (a *Analyzer) textSynReset(g *group) Finding {
+	label := serviceLabel(g.service, g.key.port, TCP)
+	summary := fmt.Sprintf("%s to %s %s: %s refused with a TCP reset", g.key.client, g.key.server, label, plural(g.count, "connection attempt", "connection attempts"))
+	f := ipField(g.key.client)
+	answer := fmt.Sprintf("%s.src==%s && %s.dst==%s && tcp.srcport==%d && tcp.flags.reset==1", f, g.key.server, f, g.key.client, g.key.port)
+	if ps := portSet("tcp.dstport", g.clientPts); ps != "" {
+		answer += " && " + ps
+	}
+	var detail, rec, conf string
+	switch {
+	case g.notes["@forged"] > 0:
+		detail = fmt.Sprintf("Each SYN was answered by a RST that claims to come from %s, but it arrived with TTL %d while %s's own packets arrive with TTL %d: "+
+			"the reset was made by a device at a different hop count, a firewall rule with action reject (tcp reset) in the path, not by the server.",
+			g.key.server, g.ttls[0], g.key.server, g.ttls[1])
+		rec = fmt.Sprintf("Find the firewall rule that rejects TCP %d from %s to %s and allow it.", g.key.port, g.key.client, g.key.server)
+		conf = "high"
+	case g.notes["@genuine"] > 0:
+		detail = fmt.Sprintf("Each SYN was answered by a RST with the same TTL (%d) as %s's other packets: most likely the server itself has nothing listening on port %d "+
+			"(or a firewall on the server host rejects it).", g.ttls[0], g.key.server, g.key.port)
+		rec = fmt.Sprintf("Check that the service is running and listening on %s port %d; if it is, check the server's host firewall.", g.key.server, g.key.port)
+		conf = "medium"
+	default:
+		detail = fmt.Sprintf("Each SYN was answered by a RST from %s's address. The capture holds no other packet from %s to compare its TTL with, "+
+			"so it cannot tell a closed port from a firewall reject.", g.key.server, g.key.server)
+		rec = fmt.Sprintf("Check that the service listens on %s port %d, then that no firewall rejects TCP %d from %s.", g.key.server, g.key.port, g.key.port, g.key.client)
+		conf = "medium"
+	}
+	rec += seedRule(g.service)
+	return g.finding(summary, detail, rec, conf, synFilter(g, answer))
+}
+
+func (a *Analyzer) textSynICMP(g *group) Finding {
+	label := serviceLabel(g.service, g.key.port, TCP)
+	var codes, froms []string
+	for n := range g.notes {
+		switch {
+		case strings.HasPrefix(n, "@"):
+		case strings.HasPrefix(n, "from "):
+			froms = append(froms, strings.TrimPrefix(n, "from "))
+		default:
+			codes = append(codes, n)
+		}
+	}
+	sortStrings(codes)
+	sortStrings(froms)
+	code := strings.Join(codes, ", ")
+	summary := fmt.Sprintf("%s to %s %s: %s rejected by ICMP %s", g.key.client, g.key.server, label, plural(g.count, "connection attempt", "connection attempts"), code)
+	who := "a router or firewall at " + strings.Join(froms, ", ")
+	if g.notes["@host"] == g.count {
+		who = "the server itself"
+	}
+	detail := fmt.Sprintf("Each SYN drew an ICMP destination-unreachable (%s) sent by %s, quoting the SYN.", code, who)
+	var rec string
+	if g.notes["@filter"] > 0 {
+		detail += " That code is what a firewall rule with action reject (icmp admin-prohibited / host-prohibited) sends."
+		rec = fmt.Sprintf("Find the reject rule on %s for TCP %d from %s to %s and allow it.", strings.Join(froms, ", "), g.key.port, g.key.client, g.key.server)
+	} else {
+		rec = fmt.Sprintf("Check routing and the service on %s port %d.", g.key.server, g.key.port)
+	}
+	rec += seedRule(g.service)
+	icmpF := "icmp"
+	if !g.key.client.Is4() {
+		icmpF = "icmpv6"
+	}
+	answer := fmt.Sprintf("%s && %s.dst==%s && tcp.dstport==%d", icmpF, ipField(g.key.client), g.key.client, g.key.port)
+	return g.finding(summary, detail, rec, "high", synFilter(g, answer))
+}
+
+func (a *Analyzer) textHandshake(g *group) Finding {
+	label := serviceLabel(g.service, g.key.port, TCP)
+	summary := fmt.Sprintf("%s to %s %s: %s answered by SYN-ACK but never completed", g.key.client, g.key.server, label, plural(g.count, "connection", "connections"))
+	detail := fmt.Sprintf("The server answered with %s, but the client's final ACK of the three-way handshake never appeared. "+
+		"The SYN-ACK did not reach the client, or the client's ACK did not come back: a return path blocked by a firewall, an asymmetric route through a stateful device that saw only one direction, or NAT state lost.",
+		plural(g.notes["@synacks"], "SYN-ACK", "SYN-ACKs"))
+	rec := fmt.Sprintf("Check that replies from %s port %d to %s pass every stateful firewall, and that both directions take the same path.", g.key.server, g.key.port, g.key.client)
+	f := ipField(g.key.client)
+	answer := fmt.Sprintf("%s.src==%s && %s.dst==%s && tcp.srcport==%d && tcp.flags.syn==1 && tcp.flags.ack==1", f, g.key.server, f, g.key.client, g.key.port)
+	return g.finding(summary, detail, rec, "medium", synFilter(g, answer))
+}
+
+func (a *Analyzer) textRSTInjected(g *group) Finding {
+	label := serviceLabel(g.service, g.key.port, TCP)
+	claims, from, to := g.key.server, g.key.server, g.key.client
+	if g.notes["@claims-client"] > 0 && g.notes["@claims-server"] == 0 {
+		claims, from, to = g.key.client, g.key.client, g.key.server
+	}
+	summary := fmt.Sprintf("%s to %s %s: %s killed by a reset forged by a middlebox", g.key.client, g.key.server, label, plural(g.count, "connection", "connections"))
+	detail := fmt.Sprintf("A RST claiming to come from %s arrived with TTL %d, while every genuine packet of %s in the same connection arrived with TTL %d: "+
+		"a device at a different hop count (a firewall, IPS or proxy) sent it in %s's name.", claims, g.ttls[0], claims, g.ttls[1], claims)
+	rec := fmt.Sprintf("Find the device that resets established TCP %d sessions between %s and %s (IPS signature, session limit, idle timeout with reset) and exempt this traffic.", g.key.port, g.key.client, g.key.server)
+	f := ipField(g.key.client)
+	filter := fmt.Sprintf("%s.src==%s && %s.dst==%s && tcp.flags.reset==1 && %s.ttl==%d", f, from, f, to, map[string]string{"ip": "ip", "ipv6": "ipv6"}[f], g.ttls[0])
+	if f == "ipv6" {
+		filter = fmt.Sprintf("ipv6.src==%s && ipv6.dst==%s && tcp.flags.reset==1 && ipv6.hlim==%d", from, to, g.ttls[0])
+	}
+	return g.finding(summary, detail, rec, "high", filter)
+}
+
+// seedRule quotes the product rule that applies to a service, if any.
+func seedRule(svc *Service) string {
+	if svc == nil {
+		return ""
+	}
+	switch svc.Product {
+	case Supportworks:
+		return fmt.Sprintf(" Supportworks needs %s open from its clients to the server (%s: \"Each service is provided as a TCP protocol connection from the Supportworks server on specific ports - which you have to ensure your firewall keeps open\").", serviceLabel(svc, svc.Port, svc.Transport), svc.Source)
+	case K2:
+		return fmt.Sprintf(" K2 needs %s (%s).", serviceLabel(svc, svc.Port, svc.Transport), svc.Source)
+	}
+	return ""
+}

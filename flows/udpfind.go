@@ -1,0 +1,241 @@
+package flows
+
+import (
+	"fmt"
+	"net/netip"
+	"sort"
+	"strings"
+	"time"
+)
+
+// udpWait is how long a request must go unanswered, with the capture still
+// running, before it counts as unanswered. KeyAccess retries after a few
+// seconds, so a longer wait would only hide retries; a K2 answer that comes
+// minutes later is reported as late, not unanswered.
+const udpWait = 5 * time.Second
+
+// k2Late is how late the K2 seed says a KeyServer answer may come.
+const k2Late = 15 * time.Minute
+
+// udpFindings diagnoses UDP service flows: ICMP errors, unanswered
+// requests, answers later than the UDP timeout, client rebinds and failover
+// to a KeyShadow.
+func (a *Analyzer) udpFindings(udps []*UDPFlow, fs *findingSet, texts map[*group]func(*group) Finding) {
+	type clientKey struct {
+		vantage uint16
+		client  netip.Addr
+	}
+	byClient := map[clientKey][]*UDPFlow{}
+	for _, f := range udps {
+		svc := a.serviceOf(f.Server, UDP)
+		client, server, port := f.Client.Addr(), f.Server.Addr(), f.Server.Port()
+		isNotify := svc != nil && svc.Name == "sw-notify-udp"
+		if f.icmp != nil && !isNotify {
+			g := fs.add("udp_icmp_unreachable", sevForService(svc), svc, UDP, client, server, port, f.First, f.Last, f.Input, f.frames)
+			g.clientPts[f.Client.Port()] = true
+			g.notes[icmpCodeName(f.icmp.v6, f.icmp.typ, f.icmp.code)] += f.icmpCount
+			g.notes["from "+f.icmp.from.Addr().String()]++
+			if f.icmp.from.Addr() == server {
+				g.notes["@host"]++
+			}
+			texts[g] = a.textUDPICMP
+		}
+		if svc == nil || isNotify {
+			continue
+		}
+		if svc.Product == K2 {
+			byClient[clientKey{f.Vantage, client}] = append(byClient[clientKey{f.Vantage, client}], f)
+		}
+		if n := f.finishUnanswered(a.last, udpWait); f.requests > 0 && f.responses == 0 && n > 0 && f.icmp == nil {
+			g := fs.add("udp_unanswered", Critical, svc, UDP, client, server, port, f.First, f.Last, f.Input, f.frames)
+			g.clientPts[f.Client.Port()] = true
+			g.notes["@requests"] += f.requests
+			texts[g] = a.textUDPUnanswered
+		}
+		if f.lateCount > 0 {
+			sev := Warning
+			g := fs.add("udp_late_response", sev, svc, UDP, client, server, port, f.First, f.Last, f.Input, lateFrames(f))
+			g.clientPts[f.Client.Port()] = true
+			g.notes["@late"] += f.lateCount
+			for _, l := range f.late {
+				g.samples = append(g.samples, l.silence)
+			}
+			texts[g] = a.textUDPLate
+		}
+	}
+	// Rebinds and failover: per client, its K2 flows in time order.
+	keys := make([]clientKey, 0, len(byClient))
+	for k := range byClient {
+		keys = append(keys, k)
+	}
+	sort.Slice(keys, func(i, j int) bool {
+		if keys[i].vantage != keys[j].vantage {
+			return keys[i].vantage < keys[j].vantage
+		}
+		return keys[i].client.Less(keys[j].client)
+	})
+	for _, k := range keys {
+		flows := byClient[k]
+		sort.Slice(flows, func(i, j int) bool { return flows[i].First.Before(flows[j].First) })
+		var lastUnanswered *UDPFlow
+		for _, f := range flows {
+			svc := a.serviceOf(f.Server, UDP)
+			unans := f.finishUnanswered(a.last, udpWait) > 0 || f.responses == 0
+			if lastUnanswered != nil && f.First.After(lastUnanswered.First) {
+				switch {
+				case svc.Name == "k2-shadow" && a.serviceOf(lastUnanswered.Server, UDP).Name == "k2-keyserver":
+					g := fs.add("k2_shadow_failover", Warning, svc, UDP, k.client, lastUnanswered.Server.Addr(), lastUnanswered.Server.Port(), lastUnanswered.First, f.Last, f.Input,
+						append(firstFrames(lastUnanswered, 2), firstFrames(f, 2)...))
+					g.notes["shadow "+f.Server.Addr().String()]++
+					if f.responses > 0 {
+						g.notes["@shadow-answered"]++
+					}
+					g.clientPts[f.Client.Port()] = true
+					texts[g] = a.textFailover
+				case f.Server == lastUnanswered.Server && f.Client.Port() != lastUnanswered.Client.Port():
+					g := fs.add("k2_client_rebind", Warning, svc, UDP, k.client, f.Server.Addr(), f.Server.Port(), lastUnanswered.First, f.First, f.Input,
+						append(firstFrames(lastUnanswered, 1), firstFrames(f, 1)...))
+					g.clientPts[lastUnanswered.Client.Port()] = true
+					g.clientPts[f.Client.Port()] = true
+					g.samples = append(g.samples, f.First.Sub(lastUnanswered.lastReq))
+					texts[g] = a.textRebind
+				}
+			}
+			if unans && f.requests > 0 {
+				lastUnanswered = f
+			}
+		}
+	}
+}
+
+func lateFrames(f *UDPFlow) []uint64 {
+	out := make([]uint64, 0, len(f.late)+2)
+	out = append(out, firstFrames(f, 2)...)
+	for _, l := range f.late {
+		out = append(out, l.frame)
+	}
+	return out
+}
+
+func firstFrames(f *UDPFlow, n int) []uint64 {
+	if len(f.frames) < n {
+		n = len(f.frames)
+	}
+	return f.frames[:n]
+}
+
+func udpFilter(g *group) string {
+	f := ipField(g.key.client)
+	s := fmt.Sprintf("%s.addr==%s && %s.addr==%s && udp.port==%d", f, g.key.client, f, g.key.server, g.key.port)
+	if ps := portSet("udp.port", g.clientPts); ps != "" {
+		s += " && " + ps
+	}
+	return s
+}
+
+func (a *Analyzer) textUDPICMP(g *group) Finding {
+	label := serviceLabel(g.service, g.key.port, UDP)
+	var codes, froms []string
+	for n := range g.notes {
+		switch {
+		case strings.HasPrefix(n, "@"):
+		case strings.HasPrefix(n, "from "):
+			froms = append(froms, strings.TrimPrefix(n, "from "))
+		default:
+			codes = append(codes, n)
+		}
+	}
+	sort.Strings(codes)
+	sort.Strings(froms)
+	who := "a router or firewall at " + strings.Join(froms, ", ")
+	if g.notes["@host"] == g.count {
+		who = "the server itself"
+	}
+	summary := fmt.Sprintf("%s to %s %s: datagrams answered by ICMP %s", g.key.client, g.key.server, label, strings.Join(codes, ", "))
+	detail := fmt.Sprintf("Datagrams from %s to %s port %d drew ICMP errors (%s) from %s.", g.key.client, g.key.server, g.key.port, strings.Join(codes, ", "), who)
+	rec := fmt.Sprintf("Check that the service runs on %s UDP %d and that no firewall rejects UDP %d from %s.", g.key.server, g.key.port, g.key.port, g.key.client)
+	rec += seedRule(g.service)
+	icmpF := "icmp"
+	if !g.key.client.Is4() {
+		icmpF = "icmpv6"
+	}
+	filter := fmt.Sprintf("(%s) || (%s && udp.port==%d)", udpFilter(g), icmpF, g.key.port)
+	return g.finding(summary, detail, rec, "high", filter)
+}
+
+func (a *Analyzer) textUDPUnanswered(g *group) Finding {
+	label := serviceLabel(g.service, g.key.port, UDP)
+	summary := fmt.Sprintf("%s to %s %s: %s, none answered", g.key.client, g.key.server, label, plural(g.notes["@requests"], "request", "requests"))
+	detail := fmt.Sprintf("%s sent %s from %s to %s port %d and got no datagram back and no ICMP error. "+
+		"Either a firewall drops the requests on their way in, or it drops the answers on their way back (a stateful firewall whose UDP entry expired before a late answer), or the server does not run.",
+		g.key.client, plural(g.notes["@requests"], "request", "requests"), plural(len(g.clientPts), "source port", "source ports"), g.key.server, g.key.port)
+	rec := fmt.Sprintf("Allow UDP %d from %s to %s, and answers back to the client's dynamic port, on every firewall between them.", g.key.port, g.key.client, g.key.server)
+	if g.service != nil && g.service.Product == K2 {
+		rec += " K2 seed, Firewall Configuration Rule 1: \"All firewalls between KeyServer and its clients ... must be configured to allow traffic on UDP port 19283 into the KeyServer host address ... the UDP response path to the requester must not be timed out for 15 minutes.\""
+	}
+	return g.finding(summary, detail, rec, "medium", udpFilter(g))
+}
+
+func (a *Analyzer) textUDPLate(g *group) Finding {
+	label := serviceLabel(g.service, g.key.port, UDP)
+	var maxS time.Duration
+	var sil []string
+	for i, s := range g.samples {
+		if s > maxS {
+			maxS = s
+		}
+		if i < 6 {
+			sil = append(sil, dur(s))
+		}
+	}
+	t := a.cfg.Timeouts
+	summary := fmt.Sprintf("%s to %s %s: %s after a silence longer than the %s UDP timeout (up to %s)",
+		g.key.server, g.key.client, label, plural(g.notes["@late"], "datagram", "datagrams"), dur(t.UDP), dur(maxS))
+	detail := fmt.Sprintf("%s sent %s to %s after the flow had been silent for %s. The UDP timeout in force is %s (%s): a stateful firewall or NAT with that timeout has already forgotten the flow and drops such a datagram. "+
+		"Profiles that would drop the longest one: %s.",
+		g.key.server, plural(g.notes["@late"], "datagram", "datagrams"), g.key.client, strings.Join(sil, ", "), dur(t.UDP), t.UDPSource,
+		joinOr(ProfilesDroppingUDP(maxS), "none"))
+	rec := fmt.Sprintf("Raise the UDP idle timeout for %s port %d on the firewalls and NATs between %s and %s above %s.", g.key.server, g.key.port, g.key.client, g.key.server, dur(maxS))
+	if g.service != nil && g.service.Product == K2 {
+		detail += " KeyServer may answer a client's request as much as 15 minutes later (K2 seed, Ports)."
+		rec = fmt.Sprintf("Set the UDP timeout for traffic to %s UDP %d above 15 minutes on every firewall between the KeyAccess clients and the KeyServer, including the Windows Firewall on the clients (add keyacc32.exe as an exception). K2 seed, rule 1: \"For best efficiency, the UDP response path to the requester must not be timed out for 15 minutes.\" Admin traffic (KeyConfigure) needs at least 1 minute (rule 3).", g.key.server, g.key.port)
+	}
+	return g.finding(summary, detail, rec, "medium", udpFilter(g))
+}
+
+func (a *Analyzer) textRebind(g *group) Finding {
+	summary := fmt.Sprintf("%s: KeyAccess re-established with %s from new source ports after unanswered requests", g.key.client, g.key.server)
+	detail := fmt.Sprintf("%s stopped getting answers from %s UDP %d on one source port and started again from another (%s in all). "+
+		"KeyAccess does this when its answers are blocked, typically by a firewall whose UDP timeout is shorter than the KeyServer's answer delay.",
+		g.key.client, g.key.server, g.key.port, plural(len(g.clientPts), "source port", "source ports"))
+	rec := "Raise the UDP timeout for KeyServer traffic above 15 minutes (K2 seed, rule 1) so KeyAccess does not have to re-establish."
+	return g.finding(summary, detail, rec, "medium", udpFilter(g))
+}
+
+func (a *Analyzer) textFailover(g *group) Finding {
+	var shadows []string
+	for n := range g.notes {
+		if strings.HasPrefix(n, "shadow ") {
+			shadows = append(shadows, strings.TrimPrefix(n, "shadow "))
+		}
+	}
+	sort.Strings(shadows)
+	summary := fmt.Sprintf("%s: failed over to KeyShadow %s after KeyServer %s went unanswered", g.key.client, strings.Join(shadows, ", "), g.key.server)
+	detail := fmt.Sprintf("%s's requests to KeyServer %s UDP %d went unanswered; it then turned to KeyShadow %s on UDP 19315.", g.key.client, g.key.server, g.key.port, strings.Join(shadows, ", "))
+	if g.notes["@shadow-answered"] > 0 {
+		detail += " The shadow answered."
+	} else {
+		detail += " The shadow did not answer either."
+	}
+	rec := fmt.Sprintf("Allow UDP 19283 from the clients to %s (K2 seed, rule 1) and UDP 19315 to the shadows (rule 2); find out why the KeyServer is unreachable.", g.key.server)
+	f := ipField(g.key.client)
+	filter := fmt.Sprintf("%s.src==%s && (udp.dstport==19283 || udp.dstport==19315) || %s.dst==%s && (udp.srcport==19283 || udp.srcport==19315)", f, g.key.client, f, g.key.client)
+	return g.finding(summary, detail, rec, "high", filter)
+}
+
+func joinOr(s []string, empty string) string {
+	if len(s) == 0 {
+		return empty
+	}
+	return strings.Join(s, ", ")
+}

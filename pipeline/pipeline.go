@@ -1,0 +1,146 @@
+// Package pipeline runs an analysis end to end: it opens the sources,
+// feeds the dissected packets to the flow analyzer and assembles the report.
+// It is the only place that knows all of dissect, flows and report; the
+// commands call it and print.
+package pipeline
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/fwdiag/fwdiag/dissect"
+	"github.com/fwdiag/fwdiag/flows"
+	"github.com/fwdiag/fwdiag/report"
+)
+
+// Options are the analysis settings shared by analyze, live and tui.
+type Options struct {
+	Profile      string        // profile name; "" = default
+	UDPTimeout   time.Duration // 0 = the profile's
+	TCPIdle      time.Duration // 0 = the profile's
+	Services     []string      // --service NAME=PORT[/udp]
+	ServicesFile string        // --services FILE
+}
+
+// Config turns options into the analyzer's configuration.
+func (o Options) Config() (flows.Config, error) {
+	name := o.Profile
+	if name == "" {
+		name = flows.DefaultProfileName
+	}
+	p, err := flows.LookupProfile(name)
+	if err != nil {
+		return flows.Config{}, err
+	}
+	if o.UDPTimeout < 0 || o.TCPIdle < 0 {
+		return flows.Config{}, errors.New("timeouts must be positive")
+	}
+	overrides := append([]string(nil), o.Services...)
+	if o.ServicesFile != "" {
+		more, err := flows.ReadServicesFile(o.ServicesFile)
+		if err != nil {
+			return flows.Config{}, fmt.Errorf("--services: %w", err)
+		}
+		overrides = append(more, overrides...)
+	}
+	svcs, err := flows.WithOverrides(flows.DefaultServices(), overrides)
+	if err != nil {
+		return flows.Config{}, err
+	}
+	return flows.Config{Catalog: flows.NewCatalog(svcs), Timeouts: flows.TimeoutsFor(p, o.UDPTimeout, o.TCPIdle)}, nil
+}
+
+// InputError is an input that cannot be analysed at all: it names the file
+// (and frame, where known). The command exits 2 on it.
+type InputError struct{ Err error }
+
+func (e *InputError) Error() string { return e.Err.Error() }
+func (e *InputError) Unwrap() error { return e.Err }
+
+// OpenFiles opens every path ("-" = stdin) and merges them by timestamp.
+func OpenFiles(paths []string) (dissect.Source, error) {
+	var srcs []dissect.Source
+	for i, p := range paths {
+		s, err := dissect.Open(p, i)
+		if err != nil {
+			for _, o := range srcs {
+				o.Close()
+			}
+			return nil, &InputError{err}
+		}
+		srcs = append(srcs, s)
+	}
+	return dissect.Merge(srcs), nil
+}
+
+// Run reads src to its end into an analyzer. onPacket, when not nil, is
+// called after each packet (the TUI uses it to take snapshots); it must not
+// keep p. Damaged frames are recorded by the source and skipped.
+func Run(src dissect.Source, an *flows.Analyzer, onPacket func(p *dissect.Packet)) error {
+	var p dissect.Packet
+	for {
+		p.Reset()
+		err := src.Next(&p)
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			var fe *dissect.FrameError
+			if errors.As(err, &fe) && !fe.Fatal {
+				continue
+			}
+			return err
+		}
+		an.Add(&p)
+		if onPacket != nil {
+			onPacket(&p)
+		}
+	}
+}
+
+// AnalyzeFiles analyses capture files and returns the report. A file that
+// cannot be opened, or inputs that hold no packet at all, give an
+// *InputError; a damaged file gives a report of what could be read, with the
+// damage in its errors and a capture_truncated finding.
+func AnalyzeFiles(paths []string, opts Options, version string) (*report.Report, error) {
+	cfg, err := opts.Config()
+	if err != nil {
+		return nil, err
+	}
+	src, err := OpenFiles(paths)
+	if err != nil {
+		return nil, err
+	}
+	return AnalyzeSource(src, cfg, version)
+}
+
+// AnalyzeSource analyses an opened source (closing it) and returns the report,
+// with the same error rules as AnalyzeFiles.
+func AnalyzeSource(src dissect.Source, cfg flows.Config, version string) (*report.Report, error) {
+	defer src.Close()
+	an := flows.New(cfg)
+	runErr := Run(src, an, nil)
+	inputs := src.Inputs()
+	var total uint64
+	for _, in := range inputs {
+		total += in.Packets
+	}
+	if runErr != nil && total == 0 {
+		return nil, &InputError{runErr}
+	}
+	if total == 0 {
+		msg := "no packets"
+		if len(inputs) == 1 {
+			msg = inputs[0].Path + ": the capture holds no packets"
+			if len(inputs[0].Errors) > 0 {
+				msg = inputs[0].Errors[0].Error()
+			}
+		} else {
+			msg = "none of the inputs holds a packet"
+		}
+		return nil, &InputError{errors.New(msg)}
+	}
+	return report.Build(an.Result(inputs), inputs, version), nil
+}

@@ -1,0 +1,181 @@
+package report
+
+import (
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/fwdiag/fwdiag/flows"
+)
+
+// textWidth is where prose is wrapped.
+const textWidth = 100
+
+// WriteText writes the human summary: the verdict first, then findings by
+// severity (what was seen, why it matters, what to change, the evidence and
+// a Wireshark filter), then the services, NPA sessions, UDP flows and hosts.
+func WriteText(w io.Writer, r *Report) error {
+	b := &strings.Builder{}
+	fmt.Fprintf(b, "fwdiag %s\n", r.Tool.Version)
+	for _, in := range r.Inputs {
+		span := in.Last.Sub(in.First)
+		fmt.Fprintf(b, "Input:    %s (%s, %s, %d packets, %s from %s)\n", in.Path, in.Format, orDash(in.LinkType), in.Packets, fmtDur(span), fmtTime(in.First))
+	}
+	s := r.Settings
+	fmt.Fprintf(b, "Timeouts: UDP %s, TCP idle %s (profile %s)\n", fmtSeconds(s.UDPTimeoutS), fmtSeconds(s.TCPIdleTimeoutS), s.Profile)
+	for _, e := range r.Errors {
+		fmt.Fprintf(b, "Input error: %s\n", e)
+	}
+	fmt.Fprintf(b, "\nVERDICT: %s\n", r.Summary.Verdict)
+
+	for _, sev := range []string{flows.Critical, flows.Warning, flows.Info} {
+		var fs []flows.Finding
+		for _, f := range r.Findings {
+			if f.Severity == sev {
+				fs = append(fs, f)
+			}
+		}
+		if len(fs) == 0 {
+			continue
+		}
+		fmt.Fprintf(b, "\n%s (%d)\n", strings.ToUpper(sev), len(fs))
+		for _, f := range fs {
+			writeFinding(b, f)
+		}
+	}
+
+	if len(r.Services) > 0 {
+		b.WriteString("\nSERVICES\n")
+		tw := tabwriter.NewWriter(b, 0, 0, 2, ' ', 0)
+		fmt.Fprintln(tw, "  server\tport\tservice\tclients\tconns\tstatus")
+		for _, sv := range r.Services {
+			fmt.Fprintf(tw, "  %s\t%d/%s\t%s\t%d\t%d\t%s\n", sv.Server, sv.Port, sv.Transport, sv.Service, sv.Clients, sv.Connections, strings.ToUpper(strings.ReplaceAll(sv.Status, "_", " ")))
+		}
+		tw.Flush()
+	}
+	if len(r.NPASessions) > 0 {
+		b.WriteString("\nNPA SESSIONS (Supportworks main session + notification channel)\n")
+		tw := tabwriter.NewWriter(b, 0, 0, 2, ' ', 0)
+		fmt.Fprintln(tw, "  client\tserver\tstatus\tnotification\tpushes\tmax idle\tconfidence")
+		for _, n := range r.NPASessions {
+			fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%d\t%s\t%s\n", n.Client, n.Server, n.Status, orDash(n.Notification), n.Pushes, fmtSeconds(n.MaxIdleS), n.Confidence)
+		}
+		tw.Flush()
+	}
+	if len(r.UDPFlows) > 0 {
+		b.WriteString("\nUDP FLOWS\n")
+		tw := tabwriter.NewWriter(b, 0, 0, 2, ' ', 0)
+		fmt.Fprintln(tw, "  client\tserver\tservice\treq\tresp\tmax silence\tlate\ticmp")
+		shown := 0
+		for _, u := range r.UDPFlows {
+			if shown == 30 {
+				fmt.Fprintf(tw, "  ... %d more in the JSON report\n", len(r.UDPFlows)-shown)
+				break
+			}
+			fmt.Fprintf(tw, "  %s:%d\t%s:%d\t%s\t%d\t%d\t%s\t%d\t%d\n", u.Client, u.ClientPort, u.Server, u.ServerPort, orDash(u.Service), u.Requests, u.Responses, fmtSeconds(u.MaxSilenceS), u.LateResponses, u.ICMPErrors)
+			shown++
+		}
+		tw.Flush()
+	}
+	if len(r.Hosts) > 0 {
+		b.WriteString("\nHOSTS\n")
+		tw := tabwriter.NewWriter(b, 0, 0, 2, ' ', 0)
+		for _, h := range r.Hosts {
+			fmt.Fprintf(tw, "  %s\t%s\t%s\n", h.Addr, orDash(h.Name), strings.Join(h.Roles, ", "))
+		}
+		tw.Flush()
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+func writeFinding(b *strings.Builder, f flows.Finding) {
+	svc := f.Service
+	if svc == "" {
+		svc = "-"
+	}
+	fmt.Fprintf(b, "\n[%s] %s  %s  (%s confidence", f.ID, f.Kind, svc, orDash(f.Confidence))
+	if f.Count > 1 {
+		fmt.Fprintf(b, ", %d occurrences", f.Count)
+	}
+	b.WriteString(")\n")
+	wrap(b, "  ", f.Summary)
+	if f.Detail != "" {
+		wrap(b, "  Seen: ", f.Detail)
+	}
+	if f.Recommendation != "" {
+		wrap(b, "  Fix:  ", f.Recommendation)
+	}
+	for _, e := range f.Evidence {
+		fmt.Fprintf(b, "  Evidence: %s frames %s\n", e.Input, frameList(e.Frames))
+	}
+	if f.WiresharkFilter != "" {
+		fmt.Fprintf(b, "  Filter: %s\n", f.WiresharkFilter)
+	}
+}
+
+// wrap writes text after prefix, wrapped at textWidth, continuation lines
+// indented to the prefix's width.
+func wrap(b *strings.Builder, prefix, text string) {
+	indent := strings.Repeat(" ", len(prefix))
+	line, empty := prefix, true
+	for _, word := range strings.Fields(text) {
+		if !empty && len(line)+1+len(word) > textWidth {
+			b.WriteString(line + "\n")
+			line, empty = indent, true
+		}
+		if !empty {
+			line += " "
+		}
+		line += word
+		empty = false
+	}
+	b.WriteString(line + "\n")
+}
+
+func frameList(fr []uint64) string {
+	const max = 12
+	var parts []string
+	for i, f := range fr {
+		if i == max {
+			parts = append(parts, fmt.Sprintf("... (%d more)", len(fr)-max))
+			break
+		}
+		parts = append(parts, fmt.Sprint(f))
+	}
+	return strings.Join(parts, ", ")
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+func fmtTime(t time.Time) string {
+	if t.IsZero() {
+		return "-"
+	}
+	return t.UTC().Format("2006-01-02 15:04:05.000 UTC")
+}
+
+func fmtDur(d time.Duration) string {
+	return fmtSeconds(d.Seconds())
+}
+
+func fmtSeconds(s float64) string {
+	switch {
+	case s <= 0:
+		return "none"
+	case s >= 3600:
+		return fmt.Sprintf("%.1f h", s/3600)
+	case s >= 120:
+		return fmt.Sprintf("%.1f min", s/60)
+	case s >= 1:
+		return fmt.Sprintf("%.1f s", s)
+	}
+	return fmt.Sprintf("%.0f ms", s*1000)
+}
