@@ -110,7 +110,7 @@ func (s *ngSource) block(p *Packet) (bool, error) {
 	if err != nil {
 		return false, s.short(err, 0, "block header", len(h), 8)
 	}
-	typ := binary.LittleEndian.Uint32(h[0:4]) // either order: ngSHB is a palindrome
+	typ := s.u32(h[0:4]) // ngSHB reads the same in either order
 	rawLen := [4]byte(h[4:8])
 	hdr := 8
 	if typ == ngSHB {
