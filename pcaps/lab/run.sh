@@ -219,6 +219,7 @@ NAT_BRANCH='    ip saddr 192.0.2.128/25 oifname "dmz0" masquerade comment "branc
 
 start_captures() {
   local dir=$1
+  rm -f "$TMP"/log.* "$TMP"/tcpdump.*.log
   mkdir -p "$dir"
   rm -f "$dir"/client.pcap "$dir"/server.pcap "$dir"/firewall.pcap
   local spec ns ifc file extra
