@@ -1,0 +1,486 @@
+package flows
+
+import (
+	"fmt"
+	"net/netip"
+	"strings"
+	"testing"
+	"time"
+)
+
+const (
+	cli  = "192.0.2.10:40000"
+	srv  = "198.51.100.10:5001"
+	srvA = "198.51.100.10"
+)
+
+func defaults() Timeouts {
+	p, _ := LookupProfile(DefaultProfileName)
+	return TimeoutsFor(p, 0, 0)
+}
+
+func TestConnStateAndHistory(t *testing.T) {
+	cases := []struct {
+		name    string
+		build   func(s *script)
+		state   string
+		history string
+	}{
+		{"normal_close", func(s *script) {
+			k := s.open(cli, srv)
+			k.send(true, 100)
+			k.send(false, 200)
+			k.close()
+		}, "SF", "ShADadFf"},
+		{"no_answer", func(s *script) {
+			s.tcp(ep(cli), ep(srv), fS, 1, 0, 0)
+		}, "S0", "S"},
+		{"rejected", func(s *script) {
+			s.tcp(ep(cli), ep(srv), fS, 1, 0, 0)
+			s.tcp(ep(srv), ep(cli), fR|fA, 0, 2, 0)
+		}, "REJ", "Sr"},
+		{"established", func(s *script) {
+			k := s.open(cli, srv)
+			k.send(true, 10)
+		}, "S1", "ShADa"},
+		{"client_reset", func(s *script) {
+			k := s.open(cli, srv)
+			s.tcp(k.c, k.srv, fR, k.cs, 0, 0)
+		}, "RSTO", "ShAR"},
+		{"midstream", func(s *script) {
+			s.tcp(ep(srv), ep(cli), fPA, 100, 100, 10)
+			s.tcp(ep(cli), ep(srv), fA, 100, 110, 0)
+		}, "OTH", "dA"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			s := newScript(t)
+			tc.build(s)
+			r := s.run(defaults())
+			if len(r.TCPFlows) != 1 {
+				t.Fatalf("got %d flows; want 1", len(r.TCPFlows))
+			}
+			f := r.TCPFlows[0]
+			if f.ConnState != tc.state || f.History != tc.history {
+				t.Errorf("got %s %q; want %s %q", f.ConnState, f.History, tc.state, tc.history)
+			}
+		})
+	}
+}
+
+func TestHealthyTrafficHasNothingAboveInfo(t *testing.T) {
+	s := newScript(t)
+	for i := 0; i < 5; i++ {
+		client := fmt.Sprintf("192.0.2.%d:4%04d", 10+i, i)
+		notif := fmt.Sprintf("192.0.2.%d:5%04d", 10+i, i)
+		m := s.open(client, srv)
+		m.send(false, 30) // greeting
+		m.send(true, 50)  // login
+		s.wait(100 * time.Millisecond)
+		n := s.open(notif, srv)
+		n.send(false, 30)
+		n.send(true, 40) // registration
+		for j := 0; j < 3; j++ {
+			s.wait(2 * time.Second)
+			m.send(true, 80)
+			m.send(false, 400)
+			n.send(false, 60) // push, acknowledged
+		}
+	}
+	r := s.run(defaults())
+	if got := aboveInfo(r); len(got) != 0 {
+		t.Fatalf("healthy traffic gave findings above info: %v", got)
+	}
+	if len(r.NPASessions) != 5 {
+		t.Fatalf("got %d NPA sessions; want 5", len(r.NPASessions))
+	}
+	for _, n := range r.NPASessions {
+		if n.Status != "paired" {
+			t.Errorf("session %s: got status %s; want paired (%s)", n.Client, n.Status, n.Why)
+		}
+	}
+}
+
+func TestSynUnansweredGroupsAttempts(t *testing.T) {
+	s := newScript(t)
+	// 1000 attempts from one client to sw-sql, each with two retransmissions.
+	for i := 0; i < 1000; i++ {
+		c := netip.AddrPortFrom(netip.MustParseAddr("192.0.2.10"), uint16(20000+i))
+		for r := 0; r < 3; r++ {
+			s.tcp(c, ep("198.51.100.10:5002"), fS, uint32(i*7), 0, 0)
+			s.wait(time.Second << r)
+		}
+	}
+	r := s.run(defaults())
+	if n := kinds(r)["syn_unanswered"]; n != 1 {
+		t.Fatalf("got %d syn_unanswered findings; want 1 grouped", n)
+	}
+	f := findKind(t, r, "syn_unanswered")
+	if f.Count != 1000 || f.Service != "sw-sql" || f.Severity != Critical || f.Port != 5002 {
+		t.Errorf("got count %d service %s severity %s port %d; want 1000 sw-sql critical 5002", f.Count, f.Service, f.Severity, f.Port)
+	}
+	if !strings.Contains(f.Detail, "3000 SYNs") {
+		t.Errorf("detail does not count the SYNs: %s", f.Detail)
+	}
+}
+
+func TestSynUnansweredNeedsTime(t *testing.T) {
+	// A single SYN at the very end of the capture proves nothing.
+	s := newScript(t)
+	k := s.open("192.0.2.10:40000", "198.51.100.10:5005")
+	k.send(true, 10)
+	s.wait(10 * time.Millisecond)
+	s.tcp(ep("192.0.2.10:40001"), ep("198.51.100.10:5002"), fS, 1, 0, 0)
+	r := s.run(defaults())
+	if n := kinds(r)["syn_unanswered"]; n != 0 {
+		t.Fatalf("got %d syn_unanswered for a SYN at the capture's end; want 0", n)
+	}
+}
+
+func TestSynResetForgedByFirewall(t *testing.T) {
+	s := newScript(t)
+	// The server answers on 5001 with TTL 63 (one hop away) ...
+	k := s.open(cli, srv)
+	k.send(true, 10)
+	// ... but a SYN to 5005 is reset with TTL 64: made by the firewall.
+	s.tcp(ep("192.0.2.10:40001"), ep("198.51.100.10:5005"), fS, 1, 0, 0)
+	s.ttl[netip.MustParseAddr(srvA)] = 64
+	s.tcp(ep("198.51.100.10:5005"), ep("192.0.2.10:40001"), fR|fA, 0, 2, 0)
+	r := s.run(defaults())
+	f := findKind(t, r, "syn_reset")
+	if f.Service != "sw-text" || f.Confidence != "high" || !strings.Contains(f.Detail, "TTL 64") {
+		t.Errorf("got service %s confidence %s detail %q; want sw-text, high, TTL 64 named", f.Service, f.Confidence, f.Detail)
+	}
+	if !strings.Contains(f.WiresharkFilter, "tcp.flags.reset==1") {
+		t.Errorf("filter does not select the reset: %s", f.WiresharkFilter)
+	}
+}
+
+func TestSynICMPRejected(t *testing.T) {
+	s := newScript(t)
+	c, d := ep("192.0.2.10:40001"), ep("198.51.100.10:5015")
+	s.tcp(c, d, fS, 77, 0, 0)
+	s.icmpUnreach(netip.MustParseAddr("198.51.100.1"), c.Addr(), 13, 6, c, d, 77)
+	r := s.run(defaults())
+	f := findKind(t, r, "syn_icmp_rejected")
+	if !strings.Contains(f.Summary, "admin-prohibited") || !strings.Contains(f.Detail, "198.51.100.1") {
+		t.Errorf("got %q / %q; want the code and the rejecting router named", f.Summary, f.Detail)
+	}
+	if len(f.Evidence) != 1 || len(f.Evidence[0].Frames) != 2 {
+		t.Errorf("got evidence %+v; want the SYN and the ICMP frame", f.Evidence)
+	}
+	if len(r.Services) != 1 || r.Services[0].Status != "filtered" {
+		t.Errorf("got services %+v; want 5015 filtered", r.Services)
+	}
+}
+
+func TestHandshakeIncomplete(t *testing.T) {
+	s := newScript(t)
+	c, d := ep("192.0.2.10:40001"), ep("198.51.100.10:5001")
+	s.tcp(c, d, fS, 1, 0, 0)
+	for i := 0; i < 3; i++ {
+		s.wait(time.Second)
+		s.tcp(d, c, fS|fA, 9, 2, 0)
+	}
+	r := s.run(defaults())
+	f := findKind(t, r, "handshake_incomplete")
+	if f.Severity != Critical || !strings.Contains(f.Detail, "3 SYN-ACKs") {
+		t.Errorf("got %s %q; want critical with 3 SYN-ACKs", f.Severity, f.Detail)
+	}
+}
+
+func TestRSTInjected(t *testing.T) {
+	s := newScript(t)
+	k := s.open(cli, srv)
+	k.send(true, 10)
+	k.send(false, 10)
+	s.ttl[netip.MustParseAddr(srvA)] = 250 // an IPS three hops out with a high initial TTL
+	s.tcp(k.srv, k.c, fR, k.ss, 0, 0)
+	s.ttl[netip.MustParseAddr(srvA)] = 63
+	r := s.run(defaults())
+	f := findKind(t, r, "rst_injected")
+	if !strings.Contains(f.Detail, "TTL 250") || !strings.Contains(f.Detail, "TTL 63") {
+		t.Errorf("got %q; want both TTLs named", f.Detail)
+	}
+	// A genuine reset (same TTL) is not injected.
+	s2 := newScript(t)
+	k2 := s2.open(cli, srv)
+	k2.send(true, 10)
+	s2.tcp(k2.srv, k2.c, fR, k2.ss, 0, 0)
+	if n := kinds(s2.run(defaults()))["rst_injected"]; n != 0 {
+		t.Errorf("got %d rst_injected for a genuine reset; want 0", n)
+	}
+}
+
+func TestRetransmissionAndKeepAlive(t *testing.T) {
+	s := newScript(t)
+	k := s.open(cli, srv)
+	k.send(true, 100)
+	k.keepalive()
+	k.keepalive()
+	k.pushLost(50, 3)
+	r := s.run(defaults())
+	f := r.TCPFlows[0]
+	if f.KeepAlives != 2 || f.Retrans != 3 {
+		t.Errorf("got %d keep-alives %d retransmissions; want 2 and 3", f.KeepAlives, f.Retrans)
+	}
+}
+
+// npaPair opens a main session and its notification socket.
+func npaPair(s *script, client string, mainPort, notifPort int) (m, n *conn) {
+	m = s.open(fmt.Sprintf("%s:%d", client, mainPort), srv)
+	m.send(false, 30)
+	m.send(true, 60)
+	s.wait(200 * time.Millisecond)
+	n = s.open(fmt.Sprintf("%s:%d", client, notifPort), srv)
+	n.send(false, 30)
+	n.send(true, 40)
+	return m, n
+}
+
+func TestNPAMissingBecauseSecondSYNBlocked(t *testing.T) {
+	s := newScript(t)
+	m := s.open("192.0.2.10:40000", srv)
+	m.send(false, 30)
+	m.send(true, 60)
+	s.wait(100 * time.Millisecond)
+	for r := 0; r < 4; r++ {
+		s.tcp(ep("192.0.2.10:40001"), ep(srv), fS, 555, 0, 0)
+		s.wait(time.Second << r)
+	}
+	m.send(true, 60)
+	r := s.run(defaults())
+	f := findKind(t, r, "npa_notification_missing")
+	if f.Severity != Critical || f.Confidence != "high" {
+		t.Errorf("got %s/%s; want critical/high", f.Severity, f.Confidence)
+	}
+	if n := kinds(r)["syn_unanswered"]; n != 0 {
+		t.Errorf("the blocked notification SYN was reported again as syn_unanswered (%d)", n)
+	}
+	if len(r.NPASessions) != 1 || r.NPASessions[0].Status != "missing" {
+		t.Fatalf("got sessions %+v; want one missing", r.NPASessions)
+	}
+}
+
+func TestNPALostAfterIdle(t *testing.T) {
+	s := newScript(t)
+	m, n := npaPair(s, "192.0.2.10", 40000, 40001)
+	n.send(false, 60)
+	// Two hours idle on the notification socket while the main session is busy.
+	for i := 0; i < 240; i++ {
+		s.wait(30 * time.Second)
+		m.send(true, 40)
+		m.send(false, 40)
+	}
+	n.pushLost(60, 5)
+	m.send(true, 40)
+	r := s.run(TimeoutsFor(mustProfile(t, "default"), 0, time.Hour))
+	f := findKind(t, r, "npa_notification_lost")
+	if f.Severity != Critical || !strings.Contains(f.Detail, "2.0 h") {
+		t.Errorf("got %s %q; want critical naming the 2 h idle", f.Severity, f.Detail)
+	}
+	if r.NPASessions[0].Status != "lost" {
+		t.Errorf("got status %s; want lost", r.NPASessions[0].Status)
+	}
+}
+
+func TestNPAIdleRiskWithoutLoss(t *testing.T) {
+	s := newScript(t)
+	m, n := npaPair(s, "192.0.2.10", 40000, 40001)
+	s.wait(2 * time.Hour)
+	n.send(false, 60) // acknowledged: this site's firewall kept the state
+	m.send(true, 40)
+	r := s.run(TimeoutsFor(mustProfile(t, "default"), 0, time.Hour))
+	f := findKind(t, r, "npa_idle_exceeds_timeout")
+	if f.Severity != Warning {
+		t.Errorf("got %s; want warning", f.Severity)
+	}
+	if kinds(r)["npa_notification_lost"] != 0 {
+		t.Errorf("an acknowledged push was reported lost")
+	}
+	// With keep-alives inside the window there is no risk.
+	s2 := newScript(t)
+	m2, n2 := npaPair(s2, "192.0.2.10", 40000, 40001)
+	for i := 0; i < 4; i++ {
+		s2.wait(30 * time.Minute)
+		n2.keepalive()
+	}
+	n2.send(false, 60)
+	m2.send(true, 40)
+	if k := kinds(s2.run(TimeoutsFor(mustProfile(t, "default"), 0, time.Hour))); k["npa_idle_exceeds_timeout"] != 0 {
+		t.Errorf("keep-alives every 30 min still gave an idle risk")
+	}
+}
+
+func TestNPANATSharedAddress(t *testing.T) {
+	// Two clients behind one NAT address, sessions interleaved.
+	s := newScript(t)
+	m1 := s.open("198.51.100.1:30000", srv)
+	m1.send(false, 30)
+	m1.send(true, 60)
+	m2 := s.open("198.51.100.1:30002", srv)
+	m2.send(false, 30)
+	m2.send(true, 60)
+	s.wait(100 * time.Millisecond)
+	n1 := s.open("198.51.100.1:30001", srv)
+	n1.send(false, 30)
+	n1.send(true, 40)
+	n2 := s.open("198.51.100.1:30003", srv)
+	n2.send(false, 30)
+	n2.send(true, 40)
+	for i := 0; i < 3; i++ {
+		s.wait(time.Second)
+		m1.send(true, 40)
+		m2.send(true, 40)
+		n1.send(false, 40)
+		n2.send(false, 40)
+	}
+	r := s.run(defaults())
+	if len(r.NPASessions) != 2 {
+		t.Fatalf("got %d sessions; want 2", len(r.NPASessions))
+	}
+	for _, n := range r.NPASessions {
+		if n.Status != "paired" || n.Confidence != "medium" {
+			t.Errorf("got %s/%s; want paired/medium for a shared address", n.Status, n.Confidence)
+		}
+	}
+	if got := aboveInfo(r); len(got) != 0 {
+		t.Errorf("got %v; want nothing above info", got)
+	}
+}
+
+func TestNPAUDPModeThroughNAT(t *testing.T) {
+	s := newScript(t)
+	m := s.open("198.51.100.1:30000", srv)
+	m.send(false, 30)
+	m.send(true, 60)
+	for i := 0; i < 3; i++ {
+		s.wait(time.Second)
+		s.udp(ep("198.51.100.10:5001"), ep("198.51.100.1:49152"), 80)
+		s.icmpUnreach(netip.MustParseAddr("198.51.100.1"), netip.MustParseAddr(srvA), 3, 17, ep("198.51.100.10:5001"), ep("198.51.100.1:49152"), 0)
+		m.send(true, 40)
+	}
+	r := s.run(defaults())
+	k := kinds(r)
+	if k["npa_udp_mode"] != 1 || k["npa_udp_unreachable"] != 1 {
+		t.Fatalf("got %v; want npa_udp_mode and npa_udp_unreachable", k)
+	}
+	if k["udp_icmp_unreachable"] != 0 {
+		t.Errorf("UDP notification errors were reported twice")
+	}
+	if r.NPASessions[0].Status != "udp" {
+		t.Errorf("got %s; want udp", r.NPASessions[0].Status)
+	}
+	v := findKind(t, r, "sw_version_inferred")
+	if !strings.Contains(v.Summary, "up to 7.4.1") {
+		t.Errorf("got %q; want version up to 7.4.1", v.Summary)
+	}
+}
+
+func TestUDPLateResponseAgainstWindows(t *testing.T) {
+	s := newScript(t)
+	c, k2 := ep("192.0.2.60:50000"), ep("198.51.100.20:19283")
+	s.udp(c, k2, 40)
+	s.wait(20 * time.Millisecond)
+	s.udp(k2, c, 40)
+	s.wait(7 * time.Minute)
+	s.udp(k2, c, 40) // tickle after 7 min
+	s.wait(15 * time.Minute)
+	s.udp(k2, c, 40) // 15 min
+	r := s.run(TimeoutsFor(mustProfile(t, "windows"), 0, 0))
+	f := findKind(t, r, "udp_late_response")
+	if f.Count != 1 || !strings.Contains(f.Summary, "2 datagrams") || !strings.Contains(f.Detail, "7.0 min") || !strings.Contains(f.Detail, "15.0 min") {
+		t.Errorf("got %q / %q; want 2 late datagrams at 7 and 15 min", f.Summary, f.Detail)
+	}
+	if !strings.Contains(f.Detail, "windows profile") || !strings.Contains(f.Recommendation, "15 minutes") {
+		t.Errorf("finding must name the threshold's source and the 15 minute rule: %q / %q", f.Detail, f.Recommendation)
+	}
+	if len(r.UDPFlows) != 1 || r.UDPFlows[0].LateResponses != 2 || r.UDPFlows[0].MaxSilenceS < 899 {
+		t.Errorf("got %+v; want 2 late, max silence 900 s", r.UDPFlows)
+	}
+	// The same flow against an ASA (120 s) still late; against a 20 min timeout, not.
+	if k := kinds(s.run(TimeoutsFor(mustProfile(t, "windows"), 20*time.Minute, 0))); k["udp_late_response"] != 0 {
+		t.Errorf("20 min timeout still reported late answers")
+	}
+}
+
+func TestK2RebindAndFailover(t *testing.T) {
+	s := newScript(t)
+	ks, shadow := ep("198.51.100.20:19283"), ep("198.51.100.21:19315")
+	for port := 50000; port < 50003; port++ {
+		c := netip.AddrPortFrom(netip.MustParseAddr("192.0.2.60"), uint16(port))
+		for i := 0; i < 3; i++ {
+			s.udp(c, ks, 40)
+			s.wait(3 * time.Second)
+		}
+	}
+	c := ep("192.0.2.60:50010")
+	s.udp(c, shadow, 40)
+	s.wait(10 * time.Millisecond)
+	s.udp(shadow, c, 40)
+	s.wait(10 * time.Second)
+	r := s.run(defaults())
+	k := kinds(r)
+	if k["k2_client_rebind"] != 1 || k["k2_shadow_failover"] != 1 || k["udp_unanswered"] != 1 {
+		t.Fatalf("got %v; want one each of rebind, failover, unanswered", k)
+	}
+	if f := findKind(t, r, "k2_client_rebind"); f.Count != 2 {
+		t.Errorf("got %d rebinds; want 2", f.Count)
+	}
+	if f := findKind(t, r, "udp_unanswered"); !strings.Contains(f.Summary, "9 requests") {
+		t.Errorf("got %q; want 9 requests", f.Summary)
+	}
+}
+
+func TestServiceOverrideMovesPort(t *testing.T) {
+	svcs, err := WithOverrides(DefaultServices(), []string{"sw-binary=6001"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := NewCatalog(svcs)
+	if s, ok := c.Lookup(6001, TCP, ""); !ok || s.Name != "sw-binary" {
+		t.Errorf("got %v %v; want sw-binary on 6001", s, ok)
+	}
+	if s, ok := c.Lookup(5001, TCP, ""); ok {
+		t.Errorf("5001 still maps to %s after the move", s.Name)
+	}
+	for _, bad := range []string{"sw-binary", "x=0", "x=70000", "x=80/sctp", "=80"} {
+		if _, err := WithOverrides(DefaultServices(), []string{bad}); err == nil {
+			t.Errorf("%q: got no error; want one", bad)
+		}
+	}
+}
+
+func TestCatalogNamesSharedPorts(t *testing.T) {
+	c := NewCatalog(DefaultServices())
+	cases := []struct {
+		port uint16
+		name string
+		want string
+	}{
+		{443, "prs.sassafras.com", "k2-prs"},
+		{80, "www.sassafras.com", "k2-version-check"},
+		{80, "", "sw-http"},
+		{25, "mail.example", "k2-smtp"},
+		{19315, "", "k2-shadow"},
+	}
+	for _, tc := range cases {
+		tr := TCP
+		if tc.port == 19315 {
+			tr = UDP
+		}
+		s, ok := c.Lookup(tc.port, tr, tc.name)
+		if !ok || s.Name != tc.want {
+			t.Errorf("port %d name %q: got %v; want %s", tc.port, tc.name, s, tc.want)
+		}
+	}
+}
+
+func mustProfile(t *testing.T, name string) Profile {
+	t.Helper()
+	p, err := LookupProfile(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
