@@ -1,0 +1,106 @@
+package dissect
+
+import (
+	"bytes"
+	"io"
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+// seedFiles are the real captures the fuzz targets start from.
+func seedFiles(f *testing.F) [][]byte {
+	paths, _ := filepath.Glob("testdata/*.pcap*")
+	more, _ := filepath.Glob("testdata/*.gz*")
+	var out [][]byte
+	for _, p := range append(paths, more...) {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			f.Fatal(err)
+		}
+		out = append(out, b)
+	}
+	return out
+}
+
+// FuzzOpen reads whole fuzzed files: no panic, no endless loop, frame
+// numbers that only go up, payloads inside the captured bytes.
+func FuzzOpen(f *testing.F) {
+	for _, b := range seedFiles(f) {
+		f.Add(b)
+	}
+	var ng ngFile
+	fr := ether(etherIPv4, ipv4h(addrC, addrS, ProtoUDP, 1, 0, nil, udph(1, 2, nil)))
+	ng.shb(false).idb(LinkEthernet, 0, 0x89).epb(0, 1, fr, len(fr), 9).isb(0, 3).spb(fr).shb(true).idb(147, 0, 0).epb(0, 1, fr, len(fr), 0)
+	f.Add(ng.b)
+	f.Fuzz(func(t *testing.T, data []byte) {
+		s, err := NewReader(bytes.NewReader(data), "fuzz", 0)
+		if err != nil {
+			if _, ok := err.(*FrameError); !ok {
+				t.Fatalf("got %T %v; want *FrameError", err, err)
+			}
+			return
+		}
+		var last uint64
+		var p Packet
+		for i := 0; ; i++ {
+			if i > len(data)+10 {
+				t.Fatalf("more results (%d) than bytes (%d): endless loop", i, len(data))
+			}
+			err := s.Next(&p)
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				fe, ok := err.(*FrameError)
+				if !ok {
+					t.Fatalf("got %T %v; want *FrameError", err, err)
+				}
+				if fe.Fatal {
+					if s.Next(&p) != io.EOF {
+						t.Fatal("got more after a fatal error; want io.EOF")
+					}
+					break
+				}
+				continue
+			}
+			if p.Frame <= last {
+				t.Fatalf("frame %d after %d; want increasing", p.Frame, last)
+			}
+			last = p.Frame
+			if len(p.Payload) > p.CapLen {
+				t.Fatalf("payload %d bytes > captured %d", len(p.Payload), p.CapLen)
+			}
+		}
+		in := s.Inputs()[0]
+		if in.Packets < last {
+			t.Fatalf("Packets %d < last frame %d", in.Packets, last)
+		}
+	})
+}
+
+// FuzzDecode decodes fuzzed frames under every supported link type.
+func FuzzDecode(f *testing.F) {
+	for _, fr := range ordinaryFrames() {
+		f.Add(fr)
+	}
+	for i, fr := range realFrames(f) {
+		if i%4 == 0 {
+			f.Add(fr)
+		}
+	}
+	lts := []int{LinkNull, LinkEthernet, LinkRaw, LinkLoop, LinkLinuxSLL, LinkLinuxSLL2}
+	var p Packet
+	d := NewDecoder(0)
+	f.Fuzz(func(t *testing.T, data []byte) {
+		for _, lt := range lts {
+			d.linkType = lt
+			if err := d.Decode(data, t0, len(data), len(data)+1, &p); err != nil {
+				t.Fatal(err)
+			}
+			if len(p.Payload) > len(data) || (p.HasQuoted && p.Quoted.IPVersion == 0) {
+				t.Fatalf("bad packet %+v", p)
+			}
+		}
+	})
+}
