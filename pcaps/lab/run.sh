@@ -414,7 +414,7 @@ sc_mixed_rejects() {
   bg "$NS_SRV" sw-server sw-server -addrs "$SW" -extra-ports 5002 -dur 30s
   sleep 0.5
   bg "$NS_CLI" sw10 sw-client -local 192.0.2.10 -server "$SW" -user user10 -req-every 3s -dur 18s \
-    -sql-every 4s -text-every 5s -xmlmc-every 6s
+    -sql-every 8s -text-every 5s -xmlmc-every 6s
   sleep 0.3
   bg "$NS_CLI" sw11 sw-client -local 192.0.2.11 -server "$SW" -user user11 -req-every 3s -dur 18s -export-at 7s
   bg "$NS_CLI" ka60 ks-client -local 192.0.2.60 -server "$KS" -host pc60 -every 2s -timeout 2s -max 4 -dur 15s
