@@ -50,6 +50,17 @@ func (a *Analyzer) Result(inputs []*dissect.InputInfo) *Result {
 	r.Services = a.serviceTable(conns, udps)
 	r.Hosts = a.hostTable(conns, udps)
 	r.NPASessions = sessions
+	r.Stats = Stats{TCPConnections: len(conns), UDPFlows: len(udps), ICMPErrors: a.icmpErrors, Fragments: a.fragments}
+	for _, c := range conns {
+		for d := 0; d < 2; d++ {
+			r.Stats.TCPRetransmissions += c.dir[d].retrans
+			r.Stats.TCPResets += c.dir[d].rst
+		}
+		if c.dir[0].syn > 1 && !c.firstSyn.IsZero() {
+			r.Stats.SYNRetransmissions += c.dir[0].syn - 1
+		}
+		r.Stats.Duplicates += c.dups
+	}
 	return r
 }
 

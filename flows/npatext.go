@@ -39,7 +39,8 @@ func (a *Analyzer) textNPAMissing(g *group) Finding {
 		detail = "The capture began after the session was established, and no notification connection carried any packet during it. An idle notification socket opened before the capture would look the same, so this is only a hint."
 		conf = "low"
 	default:
-		detail = fmt.Sprintf("After the login on the main session to %s port 5001 no second connection to 5001 was attempted and no UDP notification arrived. The client runs without notifications (or the capture missed the attempt).", g.key.server)
+		detail = fmt.Sprintf("After the login on the main session to %s port 5001 no second connection to 5001 was attempted and no UDP notification arrived. "+
+			"Either the client never opened its notification channel, or the server uses legacy UDP notifications (Supportworks up to 7.4.1) and a firewall or NAT in front of the client drops them before this capture point: a capture on the server side shows which.", g.key.server)
 		conf = "medium"
 	}
 	rec := "Allow every Supportworks client two concurrent TCP connections to the server's port 5001 (main session and notification socket) on every firewall, and do not limit connections per source below two per client. " + swNPAQuote

@@ -154,4 +154,18 @@ type Result struct {
 	UDPFlows        []UDPFlowRow
 	// Counts by finding severity.
 	Counts map[string]int
+	Stats  Stats
+}
+
+// Stats are capture-wide counts, in the terms tshark uses, so that an
+// independent tool can check them on the same file.
+type Stats struct {
+	TCPConnections     int    `json:"tcp_connections"`     // per capture point
+	UDPFlows           int    `json:"udp_flows"`           // every UDP flow, service or not
+	TCPRetransmissions int    `json:"tcp_retransmissions"` // tcp.analysis.retransmission (SYNs included)
+	SYNRetransmissions int    `json:"syn_retransmissions"` // repeated SYNs
+	TCPResets          int    `json:"tcp_resets"`          // segments with RST set
+	ICMPErrors         uint64 `json:"icmp_errors"`         // ICMP/ICMPv6 error messages
+	Duplicates         int    `json:"duplicates"`          // capture duplicates ignored
+	Fragments          uint64 `json:"fragments"`
 }

@@ -90,8 +90,11 @@ func icmpIsPortUnreachable(v6 bool, typ, code uint8) bool {
 	return typ == 3 && code == 3
 }
 
+// sevForService rates a failure by what it breaks: a product service is
+// critical; an outbound helper (PRS, version check, status mail) or a port
+// outside the catalog is a warning.
 func sevForService(svc *Service) string {
-	if svc != nil {
+	if svc != nil && !svc.Outbound {
 		return Critical
 	}
 	return Warning
@@ -320,6 +323,14 @@ func seedRule(svc *Service) string {
 	case Supportworks:
 		return fmt.Sprintf(" Supportworks needs %s open from its clients to the server (%s: \"Each service is provided as a TCP protocol connection from the Supportworks server on specific ports - which you have to ensure your firewall keeps open\").", serviceLabel(svc, svc.Port, svc.Transport), svc.Source)
 	case K2:
+		switch svc.Name {
+		case "k2-prs":
+			return fmt.Sprintf(" While %s is blocked the Product Recognition Service cannot work: KeyServer gets no new product definitions (KeyConfigure's manual \"Find Product Definitions\" from an unblocked computer still can). %s: \"All firewalls between KeyServer and prs.sassafras.com must be configured to allow https port 443 (or optionally, http port 80) connections initiated from the KeyServer computer\".", serviceLabel(svc, svc.Port, svc.Transport), svc.Source)
+		case "k2-version-check":
+			return fmt.Sprintf(" While %s is blocked KeyConfigure waits for its version check at every launch: turn the version check off in KeyConfigure's Config Menu, or allow HTTP to www.sassafras.com (%s).", serviceLabel(svc, svc.Port, svc.Transport), svc.Source)
+		case "k2-smtp":
+			return fmt.Sprintf(" While %s is blocked KeyServer status and warning mail is not delivered (%s).", serviceLabel(svc, svc.Port, svc.Transport), svc.Source)
+		}
 		return fmt.Sprintf(" K2 needs %s (%s).", serviceLabel(svc, svc.Port, svc.Transport), svc.Source)
 	}
 	return ""

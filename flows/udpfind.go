@@ -46,10 +46,22 @@ func (a *Analyzer) udpFindings(udps []*UDPFlow, fs *findingSet, texts map[*group
 		if svc.Product == K2 {
 			byClient[clientKey{f.Vantage, client}] = append(byClient[clientKey{f.Vantage, client}], f)
 		}
-		if n := f.finishUnanswered(a.last, udpWait); f.requests > 0 && f.responses == 0 && n > 0 && f.icmp == nil {
-			g := fs.add("udp_unanswered", Critical, svc, UDP, client, server, port, f.First, f.Last, f.Input, f.frames)
+		// Unanswered requests: a flow never answered is critical; a flow
+		// whose answers stopped or came only for some requests (on a client
+		// side capture, this is how late answers dropped by a firewall show)
+		// is a warning.
+		if n := f.finishUnanswered(a.last, udpWait); f.requests > 0 && n > 0 && f.icmp == nil {
+			sev := Warning
+			if f.responses == 0 {
+				sev = Critical
+			}
+			g := fs.add("udp_unanswered", sev, svc, UDP, client, server, port, f.First, f.Last, f.Input, f.frames)
 			g.clientPts[f.Client.Port()] = true
 			g.notes["@requests"] += f.requests
+			g.notes["@unanswered"] += n
+			if f.responses > 0 {
+				g.notes["@some-answered"]++
+			}
 			texts[g] = a.textUDPUnanswered
 		}
 		if f.lateCount > 0 {
@@ -169,6 +181,13 @@ func (a *Analyzer) textUDPUnanswered(g *group) Finding {
 	detail := fmt.Sprintf("%s sent %s from %s to %s port %d and got no datagram back and no ICMP error. "+
 		"Either a firewall drops the requests on their way in, or it drops the answers on their way back (a stateful firewall whose UDP entry expired before a late answer), or the server does not run.",
 		g.key.client, plural(g.notes["@requests"], "request", "requests"), plural(len(g.clientPts), "source port", "source ports"), g.key.server, g.key.port)
+	if g.notes["@some-answered"] > 0 {
+		summary = fmt.Sprintf("%s to %s %s: %s of %s went unanswered", g.key.client, g.key.server, label,
+			plural(g.notes["@unanswered"], "request", "requests"), plural(g.notes["@requests"], "request", "requests"))
+		detail = fmt.Sprintf("%s sent %s from %s to %s port %d; %d got no answer before the client asked again, while others were answered. "+
+			"Answers that stop arriving on a flow that otherwise works are what a stateful firewall or NAT does to answers that come after its UDP timeout: it has forgotten the flow and drops them.",
+			g.key.client, plural(g.notes["@requests"], "request", "requests"), plural(len(g.clientPts), "source port", "source ports"), g.key.server, g.key.port, g.notes["@unanswered"])
+	}
 	rec := fmt.Sprintf("Allow UDP %d from %s to %s, and answers back to the client's dynamic port, on every firewall between them.", g.key.port, g.key.client, g.key.server)
 	if g.service != nil && g.service.Product == K2 {
 		rec += " K2 seed, Firewall Configuration Rule 1: \"All firewalls between KeyServer and its clients ... must be configured to allow traffic on UDP port 19283 into the KeyServer host address ... the UDP response path to the requester must not be timed out for 15 minutes.\""

@@ -77,6 +77,8 @@ type Summary struct {
 	Packets uint64         `json:"packets"`
 	Start   time.Time      `json:"start"`
 	End     time.Time      `json:"end"`
+	// Stats are capture-wide counts an independent tool can check.
+	Stats flows.Stats `json:"stats"`
 }
 
 // Build assembles the report. version is the tool's version.
@@ -115,7 +117,7 @@ func Build(res *flows.Result, inputs []*dissect.InputInfo, version string) *Repo
 	for k, v := range res.Counts {
 		counts[k] = v
 	}
-	r.Summary = Summary{Verdict: Verdict(res), Counts: counts, Packets: res.Packets, Start: res.First, End: res.Last}
+	r.Summary = Summary{Verdict: Verdict(res), Counts: counts, Packets: res.Packets, Start: res.First, End: res.Last, Stats: res.Stats}
 	return r
 }
 

@@ -1,0 +1,64 @@
+# fwdiag: two commands on a fresh machine: `make demo` and `make test`.
+GO      ?= go
+BIN     ?= bin/fwdiag
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS := -X main.version=$(VERSION)
+
+.PHONY: all build demo test test-short vet fmt-check tools lab golden bench fuzz clean
+
+all: build
+
+build:
+	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/fwdiag
+
+## demo: analyze the lab capture built into the binary
+demo: build
+	./$(BIN) demo
+
+## tools: what the tests cross-check against (tshark, tcpdump) and the live
+## tests need (nftables, iproute2, tmux); installed when missing and root.
+tools:
+	@missing=""; for t in tshark tcpdump nft ip tmux editcap; do command -v $$t >/dev/null 2>&1 || missing="$$missing $$t"; done; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "installing:$$missing"; \
+	    echo "wireshark-common wireshark-common/install-setuid boolean false" | debconf-set-selections 2>/dev/null || true; \
+	    DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq tshark tcpdump nftables iproute2 tmux tcpreplay conntrack ethtool >/dev/null; \
+	  else echo "missing:$$missing (tests that need them will skip and say so)"; fi; \
+	fi
+
+vet:
+	$(GO) vet ./...
+
+fmt-check:
+	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+
+## test: vet, gofmt, and every test (cross-checks with tshark, golden reports
+## over the lab captures, the TUI, and the live tests when root)
+test: tools vet fmt-check
+	$(GO) test -count=1 -timeout 30m ./...
+
+test-short: vet fmt-check
+	$(GO) test -short ./...
+
+## lab: rebuild every lab capture (root: network namespaces + nftables)
+lab:
+	bash pcaps/lab/run.sh
+	bash pcaps/synth/regen.sh
+
+## golden: refresh the expected reports after a reviewed change
+golden:
+	$(GO) test ./pcaps/ -run TestGolden -update
+	$(GO) test ./tui/... -update || true
+
+bench:
+	bash scripts/bench.sh
+
+fuzz:
+	$(GO) test ./dissect -run '^$$' -fuzz FuzzOpen -fuzztime $${FUZZTIME:-60s}
+	$(GO) test ./dissect -run '^$$' -fuzz FuzzDecode -fuzztime $${FUZZTIME:-60s}
+
+clean:
+	rm -rf bin

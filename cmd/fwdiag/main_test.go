@@ -1,0 +1,216 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+const labCapture = "../../pcaps/captures/npa-blocked/client.pcap"
+
+func runCLI(t *testing.T, args ...string) (code int, stdout, stderr string) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	f := &Factory{In: strings.NewReader(""), Out: &out, Err: &errb, Version: "test"}
+	code = Main(args, f)
+	return code, out.String(), errb.String()
+}
+
+func TestAnalyzeFlagParsing(t *testing.T) {
+	var got *AnalyzeOptions
+	f := &Factory{Out: &bytes.Buffer{}, Err: &bytes.Buffer{}, Version: "test"}
+	cmd := NewCmdAnalyze(f, func(o *AnalyzeOptions) error { got = o; return nil })
+	cmd.SetArgs([]string{"--json", "-", "--profile", "asa", "--udp-timeout", "15m", "--service", "sw-binary=6001", "--service", "k2-shadow=19316/udp", "--fail-on", "warning", "a.pcap", "b.pcapng.gz"})
+	if err := cmd.Execute(); err != nil {
+		t.Fatal(err)
+	}
+	if got == nil {
+		t.Fatal("run function not called")
+	}
+	if got.JSON != "-" || got.Opts.Profile != "asa" || got.Opts.UDPTimeout != 15*time.Minute || got.FailOn != "warning" {
+		t.Errorf("got %+v", got)
+	}
+	if strings.Join(got.Files, ",") != "a.pcap,b.pcapng.gz" || len(got.Opts.Services) != 2 {
+		t.Errorf("got files %v services %v", got.Files, got.Opts.Services)
+	}
+}
+
+func TestUsageErrorsExit2(t *testing.T) {
+	cases := []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"no_files", []string{"analyze"}, "at least one capture"},
+		{"bad_profile", []string{"analyze", "--profile", "nope", labCapture}, "unknown profile"},
+		{"bad_fail_on", []string{"analyze", "--fail-on", "info", labCapture}, "--fail-on"},
+		{"bad_service", []string{"analyze", "--service", "sw-binary=x", labCapture}, "not a number"},
+		{"unknown_flag", []string{"analyze", "--frobnicate", labCapture}, "unknown flag"},
+		{"json_dir_missing", []string{"analyze", "--json", "/nonexistent/dir/r.json", labCapture}, "does not exist"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			code, _, stderr := runCLI(t, tc.args...)
+			if code != 2 || !strings.Contains(stderr, tc.want) {
+				t.Errorf("got exit %d stderr %q; want 2 and %q", code, stderr, tc.want)
+			}
+		})
+	}
+}
+
+func TestBadInputNamesTheFile(t *testing.T) {
+	dir := t.TempDir()
+	notCap := filepath.Join(dir, "notes.txt")
+	os.WriteFile(notCap, []byte("this is not a capture at all, just text\n"), 0o644)
+	empty := filepath.Join(dir, "empty.pcap")
+	// A valid pcap header with no records.
+	os.WriteFile(empty, []byte{0xd4, 0xc3, 0xb2, 0xa1, 2, 0, 4, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 0, 0, 1, 0, 0, 0}, 0o644)
+	cases := []struct {
+		name, path, want string
+	}{
+		{"missing", filepath.Join(dir, "nope.pcap"), "nope.pcap"},
+		{"not_a_capture", notCap, "notes.txt"},
+		{"no_packets", empty, "empty.pcap"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			code, stdout, stderr := runCLI(t, "analyze", tc.path)
+			if code != 2 || !strings.Contains(stderr, tc.want) || stdout != "" {
+				t.Errorf("got exit %d stderr %q stdout %q; want 2, an error naming %s", code, stderr, stdout, tc.want)
+			}
+			if strings.Count(strings.TrimSpace(stderr), "\n") != 0 {
+				t.Errorf("error is not one line: %q", stderr)
+			}
+		})
+	}
+}
+
+func TestDamagedCaptureStillReports(t *testing.T) {
+	data, err := os.ReadFile(labCapture)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cut := filepath.Join(t.TempDir(), "cut.pcap")
+	os.WriteFile(cut, data[:len(data)-37], 0o644) // cut inside the last record
+	code, stdout, stderr := runCLI(t, "analyze", "--json", "-", cut)
+	if code != 0 {
+		t.Fatalf("got exit %d (%s); want 0 with a report", code, stderr)
+	}
+	var r struct {
+		Errors   []string
+		Findings []struct{ Kind string }
+	}
+	if err := json.Unmarshal([]byte(stdout), &r); err != nil {
+		t.Fatal(err)
+	}
+	if len(r.Errors) == 0 || !strings.Contains(r.Errors[0], "cut.pcap") || !strings.Contains(r.Errors[0], "frame") {
+		t.Errorf("got errors %v; want one naming the file and frame", r.Errors)
+	}
+	var kinds []string
+	for _, f := range r.Findings {
+		kinds = append(kinds, f.Kind)
+	}
+	if !strings.Contains(strings.Join(kinds, " "), "capture_truncated") || !strings.Contains(strings.Join(kinds, " "), "npa_notification_missing") {
+		t.Errorf("got %v; want capture_truncated and the diagnosis of the readable part", kinds)
+	}
+}
+
+func TestJSONToStdoutIsOnlyJSON(t *testing.T) {
+	code, stdout, _ := runCLI(t, "analyze", "--json", "-", labCapture)
+	if code != 0 {
+		t.Fatalf("exit %d", code)
+	}
+	var v map[string]any
+	if err := json.Unmarshal([]byte(stdout), &v); err != nil {
+		t.Fatalf("stdout is not pure JSON: %v", err)
+	}
+	if v["schema"] != "fwdiag.report/v1" {
+		t.Errorf("got schema %v", v["schema"])
+	}
+}
+
+func TestFailOnExitCodes(t *testing.T) {
+	if code, _, _ := runCLI(t, "analyze", "--fail-on", "critical", labCapture); code != 1 {
+		t.Errorf("critical findings with --fail-on critical: got exit %d; want 1", code)
+	}
+	if code, _, _ := runCLI(t, "analyze", labCapture); code != 0 {
+		t.Errorf("without --fail-on: got exit %d; want 0", code)
+	}
+	healthy := "../../pcaps/captures/healthy/client.pcap"
+	if code, out, _ := runCLI(t, "analyze", "--fail-on", "warning", healthy); code != 0 || !strings.Contains(out, "VERDICT: OK") {
+		t.Errorf("healthy capture with --fail-on warning: got exit %d; want 0 and an OK verdict", code)
+	}
+}
+
+func TestJSONFileAndText(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "r.json")
+	code, stdout, stderr := runCLI(t, "analyze", "--json", path, labCapture)
+	if code != 0 || !strings.Contains(stdout, "VERDICT: CRITICAL") || !strings.Contains(stderr, path) {
+		t.Fatalf("got %d %q %q", code, stdout, stderr)
+	}
+	b, err := os.ReadFile(path)
+	if err != nil || !json.Valid(b) {
+		t.Fatalf("report file not valid JSON: %v", err)
+	}
+	if bytes.Contains(b, []byte("SW102")) || bytes.Contains(b, []byte("LOGIN")) {
+		t.Error("the report carries payload bytes")
+	}
+}
+
+func TestMergedInputsKeepFrameNumbersPerFile(t *testing.T) {
+	client := "../../pcaps/captures/npa-blocked/client.pcap"
+	server := "../../pcaps/captures/npa-blocked/server.pcap"
+	code, stdout, _ := runCLI(t, "analyze", "--json", "-", client, server)
+	if code != 0 {
+		t.Fatalf("exit %d", code)
+	}
+	var r struct {
+		Inputs   []struct{ Path string }
+		Findings []struct {
+			Kind     string
+			Evidence []struct {
+				Input  string
+				Frames []int
+			}
+		}
+	}
+	json.Unmarshal([]byte(stdout), &r)
+	if len(r.Inputs) != 2 {
+		t.Fatalf("got %d inputs; want 2", len(r.Inputs))
+	}
+	seen := map[string]bool{}
+	for _, f := range r.Findings {
+		for _, e := range f.Evidence {
+			seen[e.Input] = true
+		}
+	}
+	if !seen[client] || !seen[server] {
+		t.Errorf("evidence names inputs %v; want both files", seen)
+	}
+}
+
+func TestServicesAndProfiles(t *testing.T) {
+	_, out, _ := runCLI(t, "services")
+	for _, want := range []string{"sw-binary", "5001/tcp", "sw-ftp", "5021/tcp", "k2-shadow", "19315/udp", "k2-prs", "prs.sassafras.com", "up to 7.4.1"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("services output lacks %q", want)
+		}
+	}
+	_, out, _ = runCLI(t, "profiles")
+	for _, want := range []string{"windows", "1m0s", "asa", "2m0s", "aws-nat", "5m50s", "nf_conntrack_proto_udp.c", "RFC 4787"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("profiles output lacks %q", want)
+		}
+	}
+}
+
+func TestDemo(t *testing.T) {
+	code, out, stderr := runCLI(t, "demo")
+	if code != 0 || !strings.Contains(out, "VERDICT:") || !strings.Contains(out, "built in") {
+		t.Fatalf("got %d %q %q", code, out, stderr)
+	}
+}

@@ -1,0 +1,277 @@
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"io"
+	"sync/atomic"
+	"time"
+
+	"github.com/fwdiag/fwdiag/dissect"
+	"github.com/fwdiag/fwdiag/flows"
+	"github.com/fwdiag/fwdiag/report"
+)
+
+// DefaultSnapshotInterval is how often a Runner publishes a report while it
+// reads: a few times a second is enough to watch a diagnosis form, and rare
+// enough that building the report costs the capture little.
+const DefaultSnapshotInterval = 250 * time.Millisecond
+
+// maxBatch bounds the packets the reader goroutine holds before it waits for
+// the analyzer: it keeps memory bounded when a file is read faster than it
+// can be analysed.
+const maxBatch = 1024
+
+// heartbeat is the longest time without a snapshot while nothing arrives.
+const heartbeat = time.Second
+
+// Snapshot is one published state of a running analysis. The Report is
+// freshly built for each snapshot and never modified afterwards, so the
+// receiver may keep it and hand it to other goroutines.
+type Snapshot struct {
+	Report  *report.Report
+	Packets uint64        // packets analysed so far
+	Rate    float64       // packets per second of wall time since the previous snapshot
+	Drops   int64         // packets the kernel dropped (live capture); -1 when unknown
+	Elapsed time.Duration // wall time since the runner started
+	// Done is true for the last snapshot: the source ended, failed or was
+	// cancelled. Err holds the error that ended it, if any (never io.EOF
+	// or a cancellation).
+	Done bool
+	Err  error
+}
+
+// Runner reads a Source in its own goroutine, feeds an Analyzer and
+// publishes report snapshots. The Analyzer is used by one goroutine only
+// (the runner's analysis loop); the source by another (the reader), so a
+// source that blocks, as a live capture does between packets, never delays
+// a snapshot.
+type Runner struct {
+	// Immutable after NewRunner.
+	src      dissect.Source
+	an       *flows.Analyzer
+	version  string
+	interval time.Duration
+	now      func() time.Time
+
+	// paused suppresses publishing (analysis goes on, so nothing is lost).
+	paused atomic.Bool
+}
+
+// NewRunner returns a runner that analyses src with cfg. version is written
+// into the reports.
+func NewRunner(src dissect.Source, cfg flows.Config, version string) *Runner {
+	return &Runner{src: src, an: flows.New(cfg), version: version, interval: DefaultSnapshotInterval, now: time.Now}
+}
+
+// SetInterval changes the publishing interval; call it before Start.
+func (r *Runner) SetInterval(d time.Duration) {
+	if d > 0 {
+		r.interval = d
+	}
+}
+
+// SetPaused stops (true) or resumes (false) publishing intermediate
+// snapshots. The analysis keeps running while paused and the final snapshot
+// is always published.
+func (r *Runner) SetPaused(p bool) { r.paused.Store(p) }
+
+// Paused reports whether publishing is paused.
+func (r *Runner) Paused() bool { return r.paused.Load() }
+
+// batch carries packets from the reader to the analysis loop together with
+// a copy of the inputs' descriptions taken by the reader, so the analysis
+// loop never reads InputInfo while the source updates it.
+type batch struct {
+	pkts   []dissect.Packet
+	arena  []byte // payload copies; Packet.Payload slices point into it
+	inputs []dissect.InputInfo
+	err    error // the error that ended the source (not io.EOF)
+	last   bool
+}
+
+// Start runs the analysis until the source ends or ctx is cancelled, and
+// returns the channel of snapshots. The channel holds at most one snapshot:
+// when the receiver is slow, an unread snapshot is replaced by the newer
+// one, so a slow UI never holds up the capture. The last snapshot (Done
+// true) is always delivered, then the channel is closed. Cancelling ctx ends
+// the reading cleanly: the packets read so far are analysed and reported.
+// The source is closed when reading ends.
+func (r *Runner) Start(ctx context.Context) <-chan Snapshot {
+	out := make(chan Snapshot, 1)
+	batches := make(chan *batch)
+	free := make(chan *batch, 2)
+	go r.read(ctx, batches, free)
+	go r.analyse(batches, free, out)
+	return out
+}
+
+// read is the reader goroutine: it owns the source.
+func (r *Runner) read(ctx context.Context, batches chan<- *batch, free chan *batch) {
+	defer close(batches)
+	defer r.src.Close()
+	newBatch := func() *batch {
+		select {
+		case b := <-free:
+			b.pkts, b.arena, b.inputs = b.pkts[:0], b.arena[:0], b.inputs[:0]
+			return b
+		default:
+			return &batch{}
+		}
+	}
+	cur := newBatch()
+	var p dissect.Packet
+	for {
+		if ctx.Err() != nil {
+			break
+		}
+		p.Reset()
+		err := r.src.Next(&p)
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			var fe *dissect.FrameError
+			if errors.As(err, &fe) && !fe.Fatal {
+				continue
+			}
+			if ctx.Err() == nil {
+				cur.err = err
+			}
+			break
+		}
+		// The payload aliases the source's buffer: copy it so the packet
+		// outlives the next call to Next.
+		if len(p.Payload) > 0 {
+			off := len(cur.arena)
+			cur.arena = append(cur.arena, p.Payload...)
+			p.Payload = cur.arena[off:len(cur.arena):len(cur.arena)]
+		}
+		cur.pkts = append(cur.pkts, p)
+		if len(cur.pkts) >= maxBatch {
+			cur.inputs = copyInputs(cur.inputs, r.src.Inputs())
+			batches <- cur // blocks: the analyser is behind
+			cur = newBatch()
+			continue
+		}
+		// Hand the batch over at once when the analyser is idle, so a quiet
+		// live link shows each packet without delay.
+		cur.inputs = copyInputs(cur.inputs, r.src.Inputs())
+		select {
+		case batches <- cur:
+			cur = newBatch()
+		default:
+		}
+	}
+	cur.inputs = copyInputs(cur.inputs, r.src.Inputs())
+	cur.last = true
+	batches <- cur
+}
+
+// copyInputs copies the inputs' descriptions into dst, cloning the slices
+// the source may still append to.
+func copyInputs(dst []dissect.InputInfo, src []*dissect.InputInfo) []dissect.InputInfo {
+	dst = dst[:0]
+	for _, in := range src {
+		c := *in
+		c.LinkTypes = append([]string(nil), in.LinkTypes...)
+		c.Errors = append([]*dissect.FrameError(nil), in.Errors...)
+		dst = append(dst, c)
+	}
+	return dst
+}
+
+// analyse is the analysis goroutine: it owns the analyzer.
+func (r *Runner) analyse(batches <-chan *batch, free chan<- *batch, out chan Snapshot) {
+	defer close(out)
+	start := r.now()
+	tick := time.NewTicker(r.interval)
+	defer tick.Stop()
+	var (
+		inputs     []dissect.InputInfo
+		packets    uint64
+		lastPkts   uint64
+		lastTime   = start
+		dirty      = true
+		endErr     error
+		publish    func(done bool)
+		inputPtrs  []*dissect.InputInfo
+		sinceStart = func() time.Duration { return r.now().Sub(start) }
+	)
+	publish = func(done bool) {
+		inputPtrs = inputPtrs[:0]
+		var drops int64 = -1
+		for i := range inputs {
+			inputPtrs = append(inputPtrs, &inputs[i])
+			if inputs[i].Drops >= 0 {
+				drops = max(drops, 0) + inputs[i].Drops
+			}
+		}
+		t := r.now()
+		rate := 0.0
+		if dt := t.Sub(lastTime).Seconds(); dt > 0 {
+			rate = float64(packets-lastPkts) / dt
+		}
+		lastPkts, lastTime = packets, t
+		s := Snapshot{
+			Report:  report.Build(r.an.Result(inputPtrs), inputPtrs, r.version),
+			Packets: packets, Rate: rate, Drops: drops, Elapsed: sinceStart(), Done: done, Err: endErr,
+		}
+		if done {
+			// The last snapshot must arrive: drop an unread older one.
+			select {
+			case <-out:
+			default:
+			}
+			out <- s
+			return
+		}
+		select {
+		case out <- s:
+		default:
+			// Replace the unread snapshot with this newer one.
+			select {
+			case <-out:
+			default:
+			}
+			select {
+			case out <- s:
+			default:
+			}
+		}
+	}
+	for {
+		select {
+		case b, ok := <-batches:
+			if !ok {
+				publish(true)
+				return
+			}
+			for i := range b.pkts {
+				r.an.Add(&b.pkts[i])
+			}
+			packets += uint64(len(b.pkts))
+			dirty = dirty || len(b.pkts) > 0
+			inputs = append(inputs[:0], b.inputs...)
+			if b.last {
+				endErr = b.err
+				publish(true)
+				// Drain so the reader's deferred close can run.
+				for range batches {
+				}
+				return
+			}
+			select {
+			case free <- b:
+			default:
+			}
+		case <-tick.C:
+			// A quiet link still gets a snapshot now and then, so elapsed
+			// time and the rate (falling to zero) stay current.
+			if (dirty || r.now().Sub(lastTime) >= heartbeat) && !r.paused.Load() {
+				publish(false)
+				dirty = false
+			}
+		}
+	}
+}
