@@ -214,3 +214,17 @@ func TestDemo(t *testing.T) {
 		t.Fatalf("got %d %q %q", code, out, stderr)
 	}
 }
+
+func TestRedactFlag(t *testing.T) {
+	code, out, _ := runCLI(t, "analyze", "--redact-key", "k", "--json", "-", labCapture)
+	if code != 0 {
+		t.Fatalf("exit %d", code)
+	}
+	if strings.Contains(out, "192.0.2.10") || strings.Contains(out, "198.51.100.10") {
+		t.Error("a real address survived --redact")
+	}
+	_, again, _ := runCLI(t, "analyze", "--redact-key", "k", "--json", "-", labCapture)
+	if again != out {
+		t.Error("the same key gave different reports")
+	}
+}

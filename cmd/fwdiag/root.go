@@ -1,6 +1,7 @@
 package main
 
 import (
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"io"
@@ -97,10 +98,11 @@ missing or killed while idle, UDP answers later than the firewall's timeout.`,
 
 // reportFlags are the flags shared by analyze, live, tui and demo.
 type reportFlags struct {
-	JSON     string
-	FailOn   string
-	Opts     pipeline.Options
-	services []string
+	JSON      string
+	FailOn    string
+	Opts      pipeline.Options
+	Redact    bool
+	RedactKey string
 }
 
 func addReportFlags(c *cobra.Command, rf *reportFlags) {
@@ -112,6 +114,8 @@ func addReportFlags(c *cobra.Command, rf *reportFlags) {
 	fl.StringArrayVar(&rf.Opts.Services, "service", nil, "moved port: `NAME=PORT[/udp]` (repeatable), e.g. sw-binary=6001")
 	fl.StringVar(&rf.Opts.ServicesFile, "services", "", "read NAME=PORT[/udp] lines from `FILE`")
 	fl.StringVar(&rf.FailOn, "fail-on", "", "exit 1 when a finding at or above `LEVEL` (warning|critical) exists")
+	fl.BoolVar(&rf.Redact, "redact", false, "replace IP addresses with prefix-preserving pseudonyms in the text and JSON report")
+	fl.StringVar(&rf.RedactKey, "redact-key", "", "`SECRET` that makes --redact pseudonyms stable across runs (default: a random key per run; also $FWDIAG_REDACT_KEY)")
 }
 
 func (rf *reportFlags) validate() error {
@@ -135,6 +139,19 @@ func (rf *reportFlags) validate() error {
 // emit prints the text report and writes the JSON report as the flags ask,
 // then applies --fail-on.
 func (rf *reportFlags) emit(f *Factory, r *report.Report) error {
+	if rf.Redact || rf.RedactKey != "" {
+		key := []byte(rf.RedactKey)
+		if len(key) == 0 {
+			key = []byte(os.Getenv("FWDIAG_REDACT_KEY"))
+		}
+		if len(key) == 0 {
+			key = make([]byte, 32)
+			if _, err := rand.Read(key); err != nil {
+				return err
+			}
+		}
+		report.NewRedactor(key).Apply(r)
+	}
 	if rf.JSON != "-" {
 		if err := report.WriteText(f.Out, r); err != nil {
 			return err
