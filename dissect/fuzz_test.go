@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 )
 
 // seedFiles are the real captures the fuzz targets start from.
@@ -34,6 +35,8 @@ func FuzzOpen(f *testing.F) {
 	ng.shb(false).idb(LinkEthernet, 0, 0x89).epb(0, 1, fr, len(fr), 9).isb(0, 3).spb(fr).shb(true).idb(147, 0, 0).epb(0, 1, fr, len(fr), 0)
 	f.Add(ng.b)
 	f.Fuzz(func(t *testing.T, data []byte) {
+		tm := time.AfterFunc(3*time.Second, func() { panic("slow input") })
+		defer tm.Stop()
 		s, err := NewReader(bytes.NewReader(data), "fuzz", 0)
 		if err != nil {
 			if _, ok := err.(*FrameError); !ok {

@@ -120,6 +120,7 @@ type reader struct {
 	big   []byte  // records larger than br's buffer
 	done  error   // io.EOF or the fatal error, once the file has ended
 	notes []*note // repeated problems reported once with a count
+	timed bool    // info.First is set
 
 	// Results.
 	info InputInfo
@@ -214,8 +215,8 @@ func (r *reader) addLinkType(lt int) {
 
 // count updates the input's counters for a frame about to be delivered.
 func (r *reader) count(ts time.Time, capLen, origLen int) {
-	if r.info.Packets == 0 {
-		r.info.First = ts
+	if !r.timed {
+		r.info.First, r.timed = ts, true
 	}
 	r.info.Packets++
 	r.info.Last = ts

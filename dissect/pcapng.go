@@ -163,7 +163,7 @@ func (s *ngSource) block(p *Packet) (bool, error) {
 		return false, nil
 	case ngEPB, ngPB:
 		if len(body) < 20 {
-			s.frame = frame
+			s.damaged(frame)
 			return false, s.fail(frame, "packet block too short", false)
 		}
 		ifid := int(s.u32(body[0:4]))
@@ -174,7 +174,7 @@ func (s *ngSource) block(p *Packet) (bool, error) {
 		capLen := uint64(s.u32(body[12:16]))
 		origLen := int(s.u32(body[16:20]))
 		if capLen > uint64(len(body)-20) {
-			s.frame = frame
+			s.damaged(frame)
 			return false, s.fail(frame, fmt.Sprintf("captured length %d exceeds its block (%d bytes)", capLen, len(body)-20), false)
 		}
 		data := body[20 : 20+capLen]
@@ -194,7 +194,7 @@ func (s *ngSource) block(p *Packet) (bool, error) {
 		return s.packet(p, frame, ifid, true, ts, data, origLen, id)
 	case ngSPB:
 		if len(body) < 4 {
-			s.frame = frame
+			s.damaged(frame)
 			return false, s.fail(frame, "simple packet block too short", false)
 		}
 		origLen := int(s.u32(body[0:4]))
@@ -208,6 +208,13 @@ func (s *ngSource) block(p *Packet) (bool, error) {
 		return s.packet(p, frame, 0, false, 0, data, origLen, 0)
 	}
 	return false, nil // unknown block types are skipped
+}
+
+// damaged counts a packet block too damaged to deliver: it still has its
+// frame number, as in Wireshark, and counts in InputInfo.Packets.
+func (s *ngSource) damaged(frame uint64) {
+	s.frame = frame
+	s.info.Packets++
 }
 
 // packet delivers one frame from a packet block.
