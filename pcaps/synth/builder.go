@@ -81,6 +81,7 @@ type Builder struct {
 	Limit int
 
 	sink    Sink
+	err     error
 	written int
 	q       queue
 	buf     gopacket.SerializeBuffer
@@ -118,6 +119,10 @@ func NewBuilder(sink Sink, seed uint64) *Builder {
 	}
 	return b
 }
+
+// Err returns the first error any emitting call met (ErrFull included);
+// after it, emitting calls do nothing.
+func (b *Builder) Err() error { return b.err }
 
 // Written reports how many packets reached the sink.
 func (b *Builder) Written() int { return b.written }
@@ -178,9 +183,13 @@ func (b *Builder) ipLayer(src, dst *Host, proto layers.IPProtocol) (gopacket.Ser
 // emit serializes Ethernet + IP + l4 + payload and queues the frame at time
 // at. It also remembers the start of the IP packet so that a following
 // ICMP error can quote it.
-func (b *Builder) emit(at time.Duration, src, dst *Host, proto layers.IPProtocol, l4 gopacket.SerializableLayer, payload []byte) error {
+func (b *Builder) emit(at time.Duration, src, dst *Host, proto layers.IPProtocol, l4 gopacket.SerializableLayer, payload []byte) {
+	if b.err != nil {
+		return
+	}
 	if b.Full() {
-		return ErrFull
+		b.err = ErrFull
+		return
 	}
 	b.eth.SrcMAC, b.eth.DstMAC = src.MAC, dst.MAC
 	ip, nl := b.ipLayer(src, dst, proto)
@@ -194,26 +203,26 @@ func (b *Builder) emit(at time.Duration, src, dst *Host, proto layers.IPProtocol
 	}
 	b.pl = payload
 	if err := gopacket.SerializeLayers(b.buf, b.opts, &b.eth, ip, l4, &b.pl); err != nil {
-		return err
+		b.err = err
+		return
 	}
 	data := b.buf.Bytes()
 	b.lastV6 = src.Addr.Is6()
 	b.lastLen = copy(b.lastIP[:], data[14:])
 	b.q.push(at, data)
-	return nil
 }
 
 // TCPSegment emits one TCP segment with explicit header fields; Conn builds
 // on it, and it is exported for odd packets (scans, floods, forged RSTs).
 func (b *Builder) TCPSegment(at time.Duration, src *Host, sport uint16, dst *Host, dport uint16,
-	seq, ack uint32, flags Flags, win uint16, payload []byte) error {
+	seq, ack uint32, flags Flags, win uint16, payload []byte) {
 	b.tcp = layers.TCP{SrcPort: layers.TCPPort(sport), DstPort: layers.TCPPort(dport), Seq: seq, Ack: ack,
 		Window: win, Padding: b.tcp.Padding[:0],
 		FIN: flags&FIN != 0, SYN: flags&SYN != 0, RST: flags&RST != 0, PSH: flags&PSH != 0, ACK: flags&ACK != 0}
 	if flags&SYN != 0 {
 		b.tcp.Options = b.tcpOpts[:]
 	}
-	return b.emit(at, src, dst, layers.IPProtocolTCP, &b.tcp, payload)
+	b.emit(at, src, dst, layers.IPProtocolTCP, &b.tcp, payload)
 }
 
 // Flags are TCP header flags.
@@ -229,17 +238,17 @@ const (
 )
 
 // UDP emits one UDP datagram.
-func (b *Builder) UDP(at time.Duration, src *Host, sport uint16, dst *Host, dport uint16, payload []byte) error {
+func (b *Builder) UDP(at time.Duration, src *Host, sport uint16, dst *Host, dport uint16, payload []byte) {
 	b.udp = layers.UDP{SrcPort: layers.UDPPort(sport), DstPort: layers.UDPPort(dport)}
-	return b.emit(at, src, dst, layers.IPProtocolUDP, &b.udp, payload)
+	b.emit(at, src, dst, layers.IPProtocolUDP, &b.udp, payload)
 }
 
 // Quote is the start of an IP packet as an ICMP error carries it back: the
 // IPv4 header plus 8 bytes (RFC 792), or for IPv6 the header plus the first
 // 88 bytes after it (RFC 4443 asks for as much as fits).
 type Quote struct {
-	b [128]byte
-	n int
+	b  [128]byte
+	n  int
 	v6 bool
 }
 
@@ -266,7 +275,7 @@ const (
 
 // ICMPUnreachable emits a destination-unreachable error from router (or the
 // destination host itself) to the quoted packet's sender.
-func (b *Builder) ICMPUnreachable(at time.Duration, from, to *Host, code uint8, q Quote) error {
+func (b *Builder) ICMPUnreachable(at time.Duration, from, to *Host, code uint8, q Quote) {
 	if q.v6 {
 		c := uint8(codeV6AdminProhibited)
 		if code == CodePortUnreachable {
@@ -275,16 +284,17 @@ func (b *Builder) ICMPUnreachable(at time.Duration, from, to *Host, code uint8, 
 		b.icmp6 = layers.ICMPv6{TypeCode: layers.CreateICMPv6TypeCode(layers.ICMPv6TypeDestinationUnreachable, c)}
 		var body [132]byte // 4 unused bytes, then the quote
 		n := 4 + copy(body[4:], q.b[:q.n])
-		return b.emit(at, from, to, layers.IPProtocolICMPv6, &b.icmp6, body[:n])
+		b.emit(at, from, to, layers.IPProtocolICMPv6, &b.icmp6, body[:n])
+		return
 	}
 	b.icmp4 = layers.ICMPv4{TypeCode: layers.CreateICMPv4TypeCode(layers.ICMPv4TypeDestinationUnreachable, code)}
-	return b.emit(at, from, to, layers.IPProtocolICMPv4, &b.icmp4, q.b[:q.n])
+	b.emit(at, from, to, layers.IPProtocolICMPv4, &b.icmp4, q.b[:q.n])
 }
 
 // DNSLookup emits an A (or AAAA, for IPv6 answers) query from client to
 // resolver at time at and its answer rtt later, with a 300 s TTL. The name
 // resolution lets an analyzer label endpoints such as prs.sassafras.com.
-func (b *Builder) DNSLookup(at, rtt time.Duration, client *Host, cport uint16, resolver *Host, name string, answers ...netip.Addr) error {
+func (b *Builder) DNSLookup(at, rtt time.Duration, client *Host, cport uint16, resolver *Host, name string, answers ...netip.Addr) {
 	qtype := layers.DNSTypeA
 	if len(answers) > 0 && answers[0].Is6() {
 		qtype = layers.DNSTypeAAAA
@@ -292,9 +302,7 @@ func (b *Builder) DNSLookup(at, rtt time.Duration, client *Host, cport uint16, r
 	id := uint16(b.Rand.Uint32())
 	q := layers.DNS{ID: id, RD: true, QDCount: 1,
 		Questions: []layers.DNSQuestion{{Name: []byte(name), Type: qtype, Class: layers.DNSClassIN}}}
-	if err := b.dns(at, client, cport, resolver, 53, &q); err != nil {
-		return err
-	}
+	b.dns(at, client, cport, resolver, 53, &q)
 	r := q
 	r.QR, r.RA = true, true
 	for _, a := range answers {
@@ -305,17 +313,20 @@ func (b *Builder) DNSLookup(at, rtt time.Duration, client *Host, cport uint16, r
 		r.Answers = append(r.Answers, rr)
 	}
 	r.ANCount = uint16(len(r.Answers))
-	return b.dns(at+rtt, resolver, 53, client, cport, &r)
+	b.dns(at+rtt, resolver, 53, client, cport, &r)
 }
 
 // dns serializes a DNS message into a UDP payload. DNS is rare enough in
 // every scenario that its allocations do not matter.
-func (b *Builder) dns(at time.Duration, src *Host, sport uint16, dst *Host, dport uint16, m *layers.DNS) error {
+func (b *Builder) dns(at time.Duration, src *Host, sport uint16, dst *Host, dport uint16, m *layers.DNS) {
 	sb := gopacket.NewSerializeBuffer()
 	if err := m.SerializeTo(sb, b.opts); err != nil {
-		return err
+		if b.err == nil {
+			b.err = err
+		}
+		return
 	}
-	return b.UDP(at, src, sport, dst, dport, sb.Bytes())
+	b.UDP(at, src, sport, dst, dport, sb.Bytes())
 }
 
 // Jitter returns d scaled by a random factor in [1-f, 1+f], so periodic
@@ -326,7 +337,7 @@ func (b *Builder) Jitter(d time.Duration, f float64) time.Duration {
 
 // EphemeralPort returns a port from the IANA dynamic range (Windows' and
 // modern Linux' default ephemeral range starts at 49152).
-func (b *Builder) EphemeralPort() uint16 { return uint16(49152 + b.Rand.IntN(16384)) }
+func (b *Builder) EphemeralPort() uint16 { return uint16(49152 + b.Rand.IntN(16000)) }
 
 // ISN returns a random initial sequence number.
 func (b *Builder) ISN() uint32 { return b.Rand.Uint32() }
