@@ -31,9 +31,12 @@ SW6=2001:db8:5::10; KS6=2001:db8:5::20; SHADOW6=2001:db8:5::21
 PRS6=2001:db8:1::10; WWW6=2001:db8:1::11; DNS6=2001:db8:1::53
 CLI_ADDRS=(10 11 12 50 60 61 62 130 131 160)   # 192.0.2.x; .128/25 is the NATed "branch office"
 
-SCENARIOS=(healthy npa-blocked npa-idle-kill npa-udp-nat k2-late-udp k2-failover mixed-rejects prs-blocked ipv6-healthy ipv6-rejects)
+SCENARIOS=(healthy healthy-midstream npa-blocked npa-idle-kill npa-reset npa-udp-nat k2-late-udp k2-failover k2-admin-blocked mixed-rejects prs-blocked ipv6-healthy ipv6-rejects)
 declare -A DESC=(
   [healthy]="several SW clients (2 behind one NAT address) with paired NPA sockets, K2 clients answered, KeyConfigure + ks-prs reach DNS/80/443: nothing wrong"
+  [healthy-midstream]="healthy SW + K2 traffic, but the capture starts after the sessions are up: no handshakes of the 5001 connections, pairing from data only"
+  [npa-reset]="firewall (IPS-style) resets the notification socket of one client at its 3rd push: RST forged towards the server, the client never learns"
+  [k2-admin-blocked]="TCP 19283 dropped at the fw: KeyConfigure admin UDP works, its TCP 19283 admin connection does not; KeyAccess UDP unaffected"
   [npa-blocked]="firewall limits each client to one TCP 5001 connection (ct count over 1: drop): the NPA notification SYNs are silently dropped"
   [npa-idle-kill]="notification socket idle 12 s > fw TCP established timeout 8 s, no keepalive: next push dropped and retransmitted (a keepalive client survives)"
   [npa-udp-nat]="legacy UDP notifications from server port 5001: direct client gets them, NATed client's go to the NAT address and draw ICMP port unreachable"
@@ -219,7 +222,8 @@ NAT_BRANCH='    ip saddr 192.0.2.128/25 oifname "dmz0" masquerade comment "branc
 
 start_captures() {
   local dir=$1
-  rm -f "$TMP"/log.* "$TMP"/tcpdump.*.log
+  [[ ${CAPTURE_KEEP_LOGS:-0} == 1 ]] || rm -f "$TMP"/log.*
+  rm -f "$TMP"/tcpdump.*.log
   mkdir -p "$dir"
   rm -f "$dir"/client.pcap "$dir"/server.pcap "$dir"/firewall.pcap
   local spec ns ifc file extra
@@ -348,6 +352,54 @@ sc_npa_idle_kill() {
   sleep 0.3
   bg "$NS_CLI" sw11 sw-client -local 192.0.2.11 -server "$SW" -user user11 -req-every 2s -dur 33s -keepalive 3s
   wait_for 45 sw10 sw11
+  finish "$1"
+}
+
+sc_healthy_midstream() {
+  topology 0
+  conntrack_timeouts 5 10
+  firewall "" "" ""
+  # Sessions start before the capture: the analyzer sees no SYN for them.
+  rm -f "$TMP"/log.* "$TMP"/tcpdump.*.log
+  servers_v4 35s -push-every 3s
+  local c
+  for c in 10 11 12; do
+    bg "$NS_CLI" "sw$c" sw-client -local 192.0.2.$c -server "$SW" -user "user$c" -req-every 3s -dur 22s
+    sleep 0.3
+  done
+  bg "$NS_CLI" ka60 ks-client -local 192.0.2.60 -server "$KS" -host pc60 -every 3s -timeout 3s -dur 20s
+  sleep 4
+  CAPTURE_KEEP_LOGS=1 start_captures "$1"
+  wait_for 35 sw10 sw11 sw12 ka60
+  finish "$1"
+}
+
+sc_npa_reset() {
+  topology 0
+  conntrack_timeouts 5 10
+  # "NPA seq=3 " at payload offset 0 of a server push to 192.0.2.10.
+  firewall \
+    '    iifname "dmz0" ip daddr 192.0.2.10 tcp sport 5001 @ih,0,80 0x4e5041207365713d3320 counter reject with tcp reset comment "IPS kills the notification stream"' \
+    "" ""
+  start_captures "$1"
+  servers_v4 35s -push-first 2s -push-every 3s
+  bg "$NS_CLI" sw10 sw-client -local 192.0.2.10 -server "$SW" -user user10 -req-every 2s -dur 22s
+  sleep 0.3
+  bg "$NS_CLI" sw11 sw-client -local 192.0.2.11 -server "$SW" -user user11 -req-every 2s -dur 22s
+  wait_for 35 sw10 sw11
+  finish "$1"
+}
+
+sc_k2_admin_blocked() {
+  topology 0
+  conntrack_timeouts 5 10
+  firewall "" '    iifname "lan0" tcp dport 19283 counter drop comment "admin TCP to the KeyServer not opened"' ""
+  start_captures "$1"
+  servers_v4 35s
+  bg "$NS_SRV" shadow ks-server -addrs "$SHADOW" -port 19315 -tcp=false -name KeyShadow -dur 35s
+  bg "$NS_CLI" kc keyconfigure -local 192.0.2.50 -ks "$KS" -shadow "$SHADOW"
+  bg "$NS_CLI" ka60 ks-client -local 192.0.2.60 -server "$KS" -host pc60 -every 3s -timeout 3s -dur 18s
+  wait_for 35 kc ka60
   finish "$1"
 }
 
@@ -492,6 +544,7 @@ list() {
 
 main() {
   if [[ ${1:-} == --list || ${1:-} == -l ]]; then list; exit 0; fi
+  if [[ ${1:-} == --describe ]]; then [[ -n ${DESC[${2:-}]:-} ]] && echo "${DESC[$2]}"; exit 0; fi
   if [[ ${1:-} == -h || ${1:-} == --help ]]; then sed -n '2,14p' "$0"; exit 0; fi
   local run=("$@") s
   ((${#run[@]})) || run=("${SCENARIOS[@]}")
@@ -501,15 +554,18 @@ main() {
   trap 'exit 130' INT TERM
   teardown   # leftovers of a crashed run
   build_emu
-  local t0
+  local t0 bad=()
   for s in "${run[@]}"; do
     t0=$SECONDS
     log "scenario $s: ${DESC[$s]}"
     "sc_${s//-/_}" "$OUT/$s"
     teardown
     log "scenario $s done in $((SECONDS - t0))s: $(cd "$OUT/$s" && ls -l *.pcap | awk '{printf "%s %d B  ", $9, $5}')"
+    # tshark checks + SCENARIO.md
+    LAB_OUT=$OUT "$LAB_DIR/verify.sh" "$s" || bad+=("$s")
   done
   [[ -z $(ip netns list | grep -E '^fwl-' || true) ]] || die "namespaces left behind"
+  ((${#bad[@]} == 0)) || die "captures made, but tshark verification failed for: ${bad[*]}"
   log "all done: ${run[*]}"
 }
 
