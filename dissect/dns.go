@@ -30,6 +30,10 @@ const (
 	dnsMaxName   = 255 // RFC 1035 limit on a name's wire length
 	dnsMaxJumps  = 64  // compression pointers followed before calling it a loop
 	dnsMaxChain  = 16  // CNAME links followed from the question
+	// dnsMaxRecords bounds the answers read from one message: real answers
+	// hold a handful, and matching every address against every CNAME is
+	// quadratic, so a crafted 64 KB message must not cost seconds.
+	dnsMaxRecords = 128
 )
 
 // dnsAnswers fills p.DNS with the A and AAAA answers of the DNS response
@@ -57,7 +61,7 @@ func (d *Decoder) dnsAnswers(msg []byte, p *Packet) {
 		}
 		off = next + 4
 	}
-	for range an {
+	for range min(an, dnsMaxRecords) {
 		owner, next, ok := s.name(msg, off)
 		if !ok || next+10 > len(msg) {
 			break

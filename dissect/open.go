@@ -19,9 +19,10 @@ import (
 // in place from a bufio.Reader also saves a copy per frame.
 
 const (
-	// bufSize is the read buffer; any record up to libpcap's largest
-	// snap length (262144) plus its header is read in place, without a copy.
-	bufSize = 512 << 10
+	// bufSize is the read buffer. Records up to it (every frame up to
+	// the 64 KB IP maximum plus link and record headers) are read in place,
+	// without a copy; larger ones (jumbo GSO frames) are copied.
+	bufSize = 128 << 10
 	// maxSnap is libpcap's and Wireshark's largest usual snap length.
 	maxSnap = 262144
 	// maxRecord bounds a record or block whatever the header claims, so a
