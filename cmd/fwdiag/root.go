@@ -92,7 +92,7 @@ missing or killed while idle, UDP answers later than the firewall's timeout.`,
 	root.SetOut(f.Out)
 	root.SetErr(f.Err)
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error { return &exitError{2, err} })
-	root.AddCommand(NewCmdAnalyze(f, nil), NewCmdServices(f), NewCmdProfiles(f), NewCmdDemo(f, nil))
+	root.AddCommand(NewCmdAnalyze(f, nil), NewCmdServices(f), NewCmdProfiles(f), NewCmdDemo(f, nil), NewCmdTUI(f, nil), NewCmdLive(f, nil))
 	return root
 }
 

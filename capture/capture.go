@@ -1,0 +1,106 @@
+// Package capture captures live traffic and presents it as a
+// dissect.Source, so that live analysis runs the same pipeline as a file.
+//
+// On Linux it reads an AF_PACKET ring (gopacket's afpacket, pure Go: no
+// libpcap, no cgo) opened as SOCK_DGRAM, which hands over every frame from
+// its network header: the frames are raw IP (LINKTYPE_RAW) whatever the
+// interface. A BPF filter keeps only the catalog's traffic, ICMP and DNS;
+// the kernel's drop counter becomes InputInfo.Drops (reported as
+// capture_drops); --write keeps what was captured as pcapng.
+package capture
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"sort"
+	"strings"
+	"time"
+
+	"golang.org/x/net/bpf"
+)
+
+// Config says what to capture.
+type Config struct {
+	Interface string
+	// Filter is the compiled BPF program (raw IP frames); nil = capture
+	// everything.
+	Filter []bpf.RawInstruction
+	// FilterExpr is the filter's text, recorded in the pcapng file.
+	FilterExpr string
+	// WritePath, when set, keeps every captured frame in a pcapng file.
+	WritePath string
+	// Index is the input index given to the packets (0 for a single input).
+	Index int
+	// PollTimeout bounds how long Next waits before it looks at its context
+	// again and refreshes the drop counter; 0 = 100 ms.
+	PollTimeout time.Duration
+}
+
+// InputPath is how a live interface is named in reports: "live:eth0".
+func InputPath(iface string) string { return "live:" + iface }
+
+// UnknownInterfaceError is returned for an interface that does not exist;
+// its message lists the ones that do.
+type UnknownInterfaceError struct {
+	Name  string
+	Known []string
+}
+
+func (e *UnknownInterfaceError) Error() string {
+	if len(e.Known) == 0 {
+		return fmt.Sprintf("no interface %q (and no interface could be listed)", e.Name)
+	}
+	return fmt.Sprintf("no interface %q; interfaces here: %s", e.Name, strings.Join(e.Known, ", "))
+}
+
+// PermissionError is returned when the process may not open a packet
+// socket; its message says how to grant the privilege.
+type PermissionError struct {
+	Iface string
+	Err   error
+}
+
+func (e *PermissionError) Error() string {
+	return fmt.Sprintf("capturing on %s needs the CAP_NET_RAW privilege (%v): run as root (sudo fwdiag live ...), "+
+		"or grant it once with: sudo setcap cap_net_raw,cap_net_admin+eip $(which fwdiag)", e.Iface, e.Err)
+}
+
+func (e *PermissionError) Unwrap() error { return e.Err }
+
+// ErrUnsupported is returned by Open on systems without AF_PACKET.
+var ErrUnsupported = errors.New("live capture is supported on Linux only; capture with tcpdump or Wireshark and run 'fwdiag tui FILE'")
+
+// Interfaces lists the names of the system's interfaces, sorted, with
+// their addresses, for error messages.
+func Interfaces() []string {
+	ifs, err := net.Interfaces()
+	if err != nil {
+		return nil
+	}
+	var out []string
+	for _, i := range ifs {
+		desc := i.Name
+		if addrs, err := i.Addrs(); err == nil && len(addrs) > 0 {
+			var as []string
+			for _, a := range addrs {
+				as = append(as, a.String())
+			}
+			desc += " (" + strings.Join(as, " ") + ")"
+		}
+		if i.Flags&net.FlagUp == 0 {
+			desc += " [down]"
+		}
+		out = append(out, desc)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// checkInterface returns an *UnknownInterfaceError when iface does not exist.
+func checkInterface(iface string) error {
+	if _, err := net.InterfaceByName(iface); err != nil {
+		return &UnknownInterfaceError{Name: iface, Known: Interfaces()}
+	}
+	return nil
+}

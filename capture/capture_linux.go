@@ -1,0 +1,225 @@
+//go:build linux
+
+package capture
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"time"
+
+	"github.com/gopacket/gopacket"
+	"github.com/gopacket/gopacket/afpacket"
+	"github.com/gopacket/gopacket/layers"
+	"github.com/gopacket/gopacket/pcapgo"
+	"golang.org/x/sys/unix"
+
+	"github.com/fwdiag/fwdiag/dissect"
+)
+
+// statsEvery is how often the kernel's drop counter is read.
+const statsEvery = time.Second
+
+// Source is a live capture on one interface. It implements dissect.Source;
+// like every source it is used by one goroutine.
+type Source struct {
+	// Immutable after Open.
+	ctx  context.Context
+	cfg  Config
+	tp   *afpacket.TPacket
+	dec  *dissect.Decoder
+	info dissect.InputInfo
+
+	// Working state.
+	frame     uint64
+	lastStats time.Time
+	file      *os.File
+	buf       *bufio.Writer
+	ng        *pcapgo.NgWriter
+	writeErr  error
+	closed    bool
+}
+
+// Open starts capturing on cfg.Interface. Next returns io.EOF once ctx is
+// cancelled, so cancelling ends the capture cleanly. The caller closes the
+// source.
+func Open(ctx context.Context, cfg Config) (*Source, error) {
+	if err := checkInterface(cfg.Interface); err != nil {
+		return nil, err
+	}
+	if cfg.PollTimeout <= 0 {
+		cfg.PollTimeout = 100 * time.Millisecond
+	}
+	tp, err := afpacket.NewTPacket(
+		afpacket.OptInterface(cfg.Interface),
+		afpacket.SocketDgram,
+		afpacket.OptFrameSize(1<<16),
+		afpacket.OptBlockSize(1<<20),
+		afpacket.OptNumBlocks(32),
+		afpacket.OptPollTimeout(cfg.PollTimeout),
+		afpacket.OptBlockTimeout(10*time.Millisecond),
+	)
+	if err != nil {
+		if errors.Is(err, unix.EPERM) || errors.Is(err, unix.EACCES) {
+			return nil, &PermissionError{Iface: cfg.Interface, Err: err}
+		}
+		return nil, fmt.Errorf("capture on %s: %w", cfg.Interface, err)
+	}
+	if cfg.Filter != nil {
+		if err := tp.SetBPF(cfg.Filter); err != nil {
+			tp.Close()
+			return nil, fmt.Errorf("capture on %s: attaching the BPF filter: %w", cfg.Interface, err)
+		}
+	}
+	s := &Source{ctx: ctx, cfg: cfg, tp: tp, dec: dissect.NewDecoder(dissect.LinkRaw), lastStats: time.Now()}
+	s.info = dissect.InputInfo{Path: InputPath(cfg.Interface), Format: "live", LinkTypes: []string{dissect.LinkTypeName(dissect.LinkRaw)}, Drops: 0}
+	if cfg.WritePath != "" {
+		if err := s.openWriter(); err != nil {
+			tp.Close()
+			return nil, err
+		}
+	}
+	return s, nil
+}
+
+func (s *Source) openWriter() error {
+	f, err := os.Create(s.cfg.WritePath)
+	if err != nil {
+		return fmt.Errorf("--write: %w", err)
+	}
+	s.file = f
+	s.buf = bufio.NewWriterSize(f, 1<<16)
+	ng, err := pcapgo.NewNgWriterInterface(s.buf, pcapgo.NgInterface{
+		Name:                s.cfg.Interface,
+		Filter:              s.cfg.FilterExpr,
+		OS:                  "linux",
+		LinkType:            layers.LinkTypeRaw,
+		SnapLength:          acceptLen,
+		TimestampResolution: 9,
+	}, pcapgo.NgWriterOptions{SectionInfo: pcapgo.NgSectionInfo{Application: "fwdiag live"}})
+	if err != nil {
+		f.Close()
+		return fmt.Errorf("--write %s: %w", s.cfg.WritePath, err)
+	}
+	s.ng = ng
+	return nil
+}
+
+// Next waits for the next captured frame and decodes it into p. It returns
+// io.EOF when the context is cancelled. The payload aliases the capture
+// ring and is valid until the next call.
+func (s *Source) Next(p *dissect.Packet) error {
+	for {
+		if s.closed || s.ctx.Err() != nil {
+			s.updateStats()
+			return io.EOF
+		}
+		if time.Since(s.lastStats) >= statsEvery {
+			s.updateStats()
+		}
+		data, ci, err := s.tp.ZeroCopyReadPacketData()
+		if errors.Is(err, afpacket.ErrTimeout) {
+			continue
+		}
+		if errors.Is(err, afpacket.ErrPoll) {
+			// The interface went down: wait for it to come back rather
+			// than end a capture that may run for hours.
+			s.note(fmt.Sprintf("capture on %s interrupted (interface down?); waiting", s.cfg.Interface))
+			select {
+			case <-s.ctx.Done():
+			case <-time.After(s.cfg.PollTimeout):
+			}
+			continue
+		}
+		if err != nil {
+			return &dissect.FrameError{Path: s.info.Path, Msg: err.Error(), Fatal: true}
+		}
+		s.frame++
+		p.Input, p.Frame = s.cfg.Index, s.frame
+		if err := s.dec.Decode(data, ci.Timestamp, ci.CaptureLength, ci.Length, p); err != nil {
+			return &dissect.FrameError{Path: s.info.Path, Frame: s.frame, Msg: err.Error()}
+		}
+		if s.info.Packets == 0 {
+			s.info.First = ci.Timestamp
+		}
+		s.info.Packets++
+		s.info.Last = ci.Timestamp
+		if ci.CaptureLength < ci.Length {
+			s.info.Truncated++
+		}
+		s.write(ci, data)
+		return nil
+	}
+}
+
+// note records a problem once in the input's errors.
+func (s *Source) note(msg string) {
+	for _, e := range s.info.Errors {
+		if e.Msg == msg {
+			return
+		}
+	}
+	s.info.Errors = append(s.info.Errors, &dissect.FrameError{Path: s.info.Path, Msg: msg})
+}
+
+func (s *Source) write(ci gopacket.CaptureInfo, data []byte) {
+	if s.ng == nil || s.writeErr != nil {
+		return
+	}
+	ci.InterfaceIndex = 0
+	ci.AncillaryData = nil
+	if err := s.ng.WritePacket(ci, data); err != nil {
+		// A full disk must not end the capture: the analysis goes on and
+		// the report says the file is incomplete.
+		s.writeErr = err
+		s.note(fmt.Sprintf("--write %s stopped at frame %d: %v", s.cfg.WritePath, s.frame, err))
+	}
+}
+
+// updateStats reads the kernel's counters. The kernel clears them on each
+// read; afpacket accumulates them.
+func (s *Source) updateStats() {
+	s.lastStats = time.Now()
+	ss, ss3, err := s.tp.SocketStats()
+	if err != nil {
+		return
+	}
+	s.info.Drops = int64(ss.Drops() + ss3.Drops())
+}
+
+// Inputs describes the capture; Drops is refreshed about once a second.
+func (s *Source) Inputs() []*dissect.InputInfo { return []*dissect.InputInfo{&s.info} }
+
+// Close stops the capture and completes the --write file with the
+// interface's statistics.
+func (s *Source) Close() error {
+	if s.closed {
+		return nil
+	}
+	s.closed = true
+	s.updateStats()
+	var err error
+	if s.ng != nil {
+		if s.writeErr == nil {
+			now := time.Now()
+			_ = s.ng.WriteInterfaceStats(0, pcapgo.NgInterfaceStatistics{
+				LastUpdate: now, EndTime: now, PacketsReceived: s.info.Packets, PacketsDropped: uint64(s.info.Drops),
+			})
+			err = s.ng.Flush()
+		}
+		if cerr := s.file.Close(); err == nil {
+			err = cerr
+		}
+		if err == nil {
+			err = s.writeErr
+		}
+	}
+	s.tp.Close()
+	if err != nil {
+		return fmt.Errorf("--write %s: %w", s.cfg.WritePath, err)
+	}
+	return nil
+}

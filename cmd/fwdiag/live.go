@@ -1,0 +1,196 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/fwdiag/fwdiag/capture"
+	"github.com/fwdiag/fwdiag/flows"
+	"github.com/fwdiag/fwdiag/pipeline"
+	"github.com/fwdiag/fwdiag/report"
+	"github.com/fwdiag/fwdiag/tui"
+)
+
+// LiveOptions are the live command's parsed arguments.
+type LiveOptions struct {
+	Interface string
+	NoTUI     bool
+	BPF       string
+	Duration  time.Duration
+	Write     string
+	reportFlags
+}
+
+// NewCmdLive builds `fwdiag live`. runF replaces the run function in tests
+// of flag parsing.
+func NewCmdLive(f *Factory, runF func(*LiveOptions) error) *cobra.Command {
+	opts := &LiveOptions{}
+	c := &cobra.Command{
+		Use:   "live -i IFACE [flags]",
+		Short: "Capture live on an interface and watch the diagnosis form",
+		Long: `live captures on a Linux interface (AF_PACKET, no libpcap needed) and shows
+the diagnosis in the terminal UI as it forms. With --no-tui, or when stdout is
+not a terminal, it prints each finding once as it appears and the text summary
+at the end. Ctrl-C or SIGTERM ends the capture cleanly and writes the --json
+report.
+
+The default filter keeps the catalog's ports (with --service/--services
+changes), ICMP/ICMPv6 and DNS. --bpf replaces it with a tcpdump expression,
+compiled by running tcpdump -dd (tcpdump must be installed for --bpf only).
+
+Capturing needs CAP_NET_RAW: run as root, or grant it once with
+  sudo setcap cap_net_raw,cap_net_admin+eip $(which fwdiag)`,
+		Example: `  fwdiag live -i eth0
+  fwdiag live -i eth0 --no-tui --duration 10m --json report.json --write capture.pcapng
+  fwdiag live -i ens192 --bpf 'host 10.1.2.3 and (tcp port 5001 or icmp)'`,
+		Args: cobra.NoArgs,
+		RunE: func(c *cobra.Command, args []string) error {
+			if opts.Interface == "" {
+				return usageErr("live: name the interface with -i (interfaces here: %s)", strings.Join(capture.Interfaces(), ", "))
+			}
+			if opts.Duration < 0 {
+				return usageErr("--duration must be positive")
+			}
+			if err := opts.validate(); err != nil {
+				return err
+			}
+			if opts.Write != "" {
+				dir := filepath.Dir(opts.Write)
+				if st, err := os.Stat(dir); err != nil || !st.IsDir() {
+					return usageErr("--write %s: directory %s does not exist", opts.Write, dir)
+				}
+			}
+			if runF != nil {
+				return runF(opts)
+			}
+			return liveRun(f, opts)
+		},
+	}
+	fl := c.Flags()
+	fl.StringVarP(&opts.Interface, "interface", "i", "", "capture on `IFACE`")
+	fl.BoolVar(&opts.NoTUI, "no-tui", false, "no terminal UI: print findings as they appear and the summary at the end")
+	fl.StringVar(&opts.BPF, "bpf", "", "capture filter `EXPR` in tcpdump syntax, replacing the default (needs tcpdump to compile it)")
+	fl.DurationVar(&opts.Duration, "duration", 0, "stop after `DUR` (e.g. 30s, 10m); default: until Ctrl-C")
+	fl.StringVar(&opts.Write, "write", "", "keep the captured packets in a pcapng `FILE`")
+	addReportFlags(c, &opts.reportFlags)
+	return c
+}
+
+// catalogPorts returns the ports of the catalog in force, for the default
+// filter.
+func catalogPorts(cfg flows.Config) capture.Ports {
+	var p capture.Ports
+	for _, s := range cfg.Catalog.Services() {
+		if s.Transport == flows.UDP {
+			p.UDP = append(p.UDP, s.Port)
+		} else {
+			p.TCP = append(p.TCP, s.Port)
+		}
+	}
+	return p
+}
+
+func liveRun(f *Factory, opts *LiveOptions) error {
+	cfg, err := opts.Opts.Config()
+	if err != nil {
+		return &exitError{2, err}
+	}
+	sigCtx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	capCtx := sigCtx
+	if opts.Duration > 0 {
+		var cancel context.CancelFunc
+		capCtx, cancel = context.WithTimeout(sigCtx, opts.Duration)
+		defer cancel()
+	}
+
+	ccfg := capture.Config{Interface: opts.Interface, WritePath: opts.Write}
+	if opts.BPF != "" {
+		ccfg.FilterExpr = opts.BPF
+		if ccfg.Filter, err = capture.CompileExpr(sigCtx, opts.BPF); err != nil {
+			return &exitError{2, err}
+		}
+	} else {
+		ports := catalogPorts(cfg)
+		ccfg.FilterExpr = capture.DefaultFilterExpr(ports)
+		if ccfg.Filter, err = capture.DefaultFilter(ports); err != nil {
+			return &exitError{2, err}
+		}
+	}
+	src, err := capture.Open(capCtx, ccfg)
+	if err != nil {
+		return &exitError{2, err}
+	}
+	runner := pipeline.NewRunner(src, cfg, f.Version)
+
+	var final pipeline.Snapshot
+	if opts.NoTUI || !f.StdoutTerminal {
+		final = liveHeadless(capCtx, f, runner, opts, ccfg.FilterExpr)
+	} else {
+		final, err = runInteractive(sigCtx, capCtx, runner, tui.Options{Source: "live " + opts.Interface, Live: true, SavePath: opts.JSON})
+		if err != nil {
+			return err
+		}
+	}
+	if final.Report == nil {
+		return &exitError{2, errors.New("the capture ended before it started")}
+	}
+	if final.Err != nil {
+		fmt.Fprintln(f.Err, "fwdiag: capture ended:", final.Err)
+	}
+	if opts.Write != "" {
+		fmt.Fprintf(f.Err, "fwdiag: packets written to %s\n", opts.Write)
+	}
+	if opts.NoTUI || !f.StdoutTerminal {
+		return opts.emit(f, final.Report)
+	}
+	return opts.writeJSONOnly(f, final.Report)
+}
+
+// liveHeadless prints each finding once, as it first appears, then returns
+// the final snapshot. Finding lines go to stdout, or to stderr when stdout
+// carries the JSON report.
+func liveHeadless(ctx context.Context, f *Factory, runner *pipeline.Runner, opts *LiveOptions, filter string) pipeline.Snapshot {
+	var out io.Writer = f.Out
+	if opts.JSON == "-" {
+		out = f.Err
+	}
+	until := "Ctrl-C"
+	if opts.Duration > 0 {
+		until = opts.Duration.String() + " or Ctrl-C"
+	}
+	fmt.Fprintf(f.Err, "fwdiag: capturing on %s until %s (filter: %s)\n", opts.Interface, until, filter)
+	seen := map[string]bool{}
+	var last pipeline.Snapshot
+	for s := range runner.Start(ctx) {
+		last = s
+		printNewFindings(out, s.Report, seen)
+	}
+	return last
+}
+
+// printNewFindings prints the findings of r not printed before, one line
+// each: severity, kind, summary.
+func printNewFindings(w io.Writer, r *report.Report, seen map[string]bool) {
+	if r == nil {
+		return
+	}
+	for _, fd := range r.Findings {
+		k := fmt.Sprintf("%s|%s|%s|%d|%s", fd.Kind, fd.Client, fd.Server, fd.Port, fd.Transport)
+		if seen[k] {
+			continue
+		}
+		seen[k] = true
+		fmt.Fprintf(w, "%-8s %-26s %s\n", strings.ToUpper(fd.Severity), fd.Kind, fd.Summary)
+	}
+}

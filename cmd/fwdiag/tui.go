@@ -1,0 +1,148 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+
+	tea "github.com/charmbracelet/bubbletea"
+	"github.com/spf13/cobra"
+
+	"github.com/fwdiag/fwdiag/pipeline"
+	"github.com/fwdiag/fwdiag/report"
+	"github.com/fwdiag/fwdiag/tui"
+)
+
+// TUIOptions are the tui command's parsed arguments.
+type TUIOptions struct {
+	Files []string
+	reportFlags
+}
+
+// NewCmdTUI builds `fwdiag tui`. runF replaces the run function in tests
+// of flag parsing.
+func NewCmdTUI(f *Factory, runF func(*TUIOptions) error) *cobra.Command {
+	opts := &TUIOptions{}
+	c := &cobra.Command{
+		Use:   "tui [flags] FILE...",
+		Short: "Explore the diagnosis of capture files in the terminal UI",
+		Long: `tui analyses pcap/pcapng captures (gzip ok) and shows the diagnosis in a
+terminal UI: verdict and findings, services, NPA sessions, UDP flows and hosts,
+with a detail view per finding (explanation, fix, evidence frames, Wireshark
+filter). Keys: tab/shift-tab panes, j/k move, enter detail, / filter, p pause,
+s save the JSON report, ? help, q quit. When stdout is not a terminal it
+prints the text report instead, as analyze does.`,
+		Example: `  fwdiag tui client.pcap
+  fwdiag tui --json report.json client.pcap server.pcapng.gz`,
+		Args: func(c *cobra.Command, args []string) error {
+			if len(args) == 0 {
+				return usageErr("tui: give at least one capture file")
+			}
+			return nil
+		},
+		RunE: func(c *cobra.Command, args []string) error {
+			opts.Files = args
+			if err := opts.validate(); err != nil {
+				return err
+			}
+			if runF != nil {
+				return runF(opts)
+			}
+			return tuiRun(f, opts)
+		},
+	}
+	addReportFlags(c, &opts.reportFlags)
+	return c
+}
+
+func tuiRun(f *Factory, opts *TUIOptions) error {
+	if !f.StdoutTerminal {
+		fmt.Fprintln(f.Err, "fwdiag: stdout is not a terminal: printing the text report instead of the UI")
+		r, err := pipeline.AnalyzeFiles(opts.Files, opts.Opts, f.Version)
+		if err != nil {
+			return err
+		}
+		return opts.emit(f, r)
+	}
+	cfg, err := opts.Opts.Config()
+	if err != nil {
+		return &exitError{2, err}
+	}
+	src, err := pipeline.OpenFiles(opts.Files)
+	if err != nil {
+		return err
+	}
+	sigCtx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	runner := pipeline.NewRunner(src, cfg, f.Version)
+	names := make([]string, len(opts.Files))
+	for i, p := range opts.Files {
+		names[i] = filepath.Base(p)
+	}
+	final, err := runInteractive(sigCtx, sigCtx, runner, tui.Options{Source: strings.Join(names, ", "), SavePath: opts.JSON})
+	if err != nil {
+		return err
+	}
+	if final.Err != nil && final.Packets == 0 {
+		return &pipeline.InputError{Err: final.Err}
+	}
+	return opts.writeJSONOnly(f, final.Report)
+}
+
+// runInteractive runs the runner under the TUI until the user quits or
+// sigCtx ends (Ctrl-C or SIGTERM), then stops the capture and returns the
+// final snapshot, which covers everything read. capCtx bounds the capture
+// itself (--duration); when it ends the UI stays up showing the result.
+func runInteractive(sigCtx, capCtx context.Context, runner *pipeline.Runner, uiOpts tui.Options) (pipeline.Snapshot, error) {
+	ctx, cancel := context.WithCancel(capCtx)
+	defer cancel()
+	snaps := runner.Start(ctx)
+	uiOpts.OnPause = runner.SetPaused
+	p := tea.NewProgram(tui.New(uiOpts), tea.WithAltScreen())
+	finalc := make(chan pipeline.Snapshot, 1)
+	go func() {
+		var last pipeline.Snapshot
+		for s := range snaps {
+			last = s
+			p.Send(toMsg(s))
+		}
+		finalc <- last
+	}()
+	go func() {
+		<-sigCtx.Done()
+		p.Quit()
+	}()
+	_, err := p.Run()
+	cancel()
+	final := <-finalc
+	if err != nil && err != tea.ErrInterrupted && err != tea.ErrProgramKilled {
+		return final, fmt.Errorf("terminal UI: %w", err)
+	}
+	return final, nil
+}
+
+func toMsg(s pipeline.Snapshot) tui.SnapshotMsg {
+	return tui.SnapshotMsg{Report: s.Report, Packets: s.Packets, Rate: s.Rate, Drops: s.Drops, Elapsed: s.Elapsed, Done: s.Done, Err: s.Err}
+}
+
+// writeJSONOnly writes the --json report after the UI has closed (the
+// screen was the text output) and applies --fail-on.
+func (rf *reportFlags) writeJSONOnly(f *Factory, r *report.Report) error {
+	switch rf.JSON {
+	case "":
+	case "-":
+		if err := report.WriteJSON(f.Out, r); err != nil {
+			return err
+		}
+	default:
+		if err := report.WriteFileAtomic(rf.JSON, r); err != nil {
+			return &exitError{2, fmt.Errorf("--json %s: %w", rf.JSON, err)}
+		}
+		fmt.Fprintf(f.Err, "fwdiag: JSON report written to %s\n", rf.JSON)
+	}
+	return rf.failOn(r)
+}

@@ -1,0 +1,125 @@
+package common
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/charmbracelet/x/ansi"
+)
+
+// Truncate cuts s to at most w terminal cells, marking the cut with "…".
+func Truncate(s string, w int) string {
+	if w <= 0 {
+		return ""
+	}
+	return ansi.Truncate(s, w, "…")
+}
+
+// Pad truncates or right-pads s to exactly w cells.
+func Pad(s string, w int) string {
+	s = Truncate(s, w)
+	if n := ansi.StringWidth(s); n < w {
+		s += strings.Repeat(" ", w-n)
+	}
+	return s
+}
+
+// Seconds formats a duration in seconds the way the text report does:
+// "none", "850 ms", "12.0 s", "4.5 min", "1.0 h".
+func Seconds(s float64) string {
+	switch {
+	case s <= 0:
+		return "none"
+	case s >= 3600:
+		return fmt.Sprintf("%.1f h", s/3600)
+	case s >= 120:
+		return fmt.Sprintf("%.1f min", s/60)
+	case s >= 1:
+		return fmt.Sprintf("%.1f s", s)
+	}
+	return fmt.Sprintf("%.0f ms", s*1000)
+}
+
+// Clock formats an elapsed time as h:mm:ss or m:ss.
+func Clock(d time.Duration) string {
+	d = d.Round(time.Second)
+	h, m, s := int(d.Hours()), int(d.Minutes())%60, int(d.Seconds())%60
+	if h > 0 {
+		return fmt.Sprintf("%d:%02d:%02d", h, m, s)
+	}
+	return fmt.Sprintf("%d:%02d", m, s)
+}
+
+// Bar draws value against limit in w cells: "[#####.....]". A value past
+// the limit fills the bar and ends it with "!" so the overrun shows without
+// colour. class is "critical" past the limit, "warning" past three
+// quarters, "ok" below; "" when there is no limit.
+func Bar(value, limit float64, w int) (bar, class string) {
+	if w < 3 {
+		w = 3
+	}
+	inner := w - 2
+	if limit <= 0 {
+		return "[" + strings.Repeat(" ", inner) + "]", ""
+	}
+	frac := value / limit
+	n := int(frac*float64(inner) + 0.5)
+	switch {
+	case frac > 1:
+		return "[" + strings.Repeat("#", inner-1) + "!]", "critical"
+	case n > inner:
+		n = inner
+	}
+	if value > 0 && n == 0 {
+		n = 1 // a little idle time still shows
+	}
+	class = "ok"
+	if frac > 0.75 {
+		class = "warning"
+	}
+	return "[" + strings.Repeat("#", n) + strings.Repeat(".", inner-n) + "]", class
+}
+
+// Wrap wraps text to width w, indenting every line with indent.
+func Wrap(text string, w int, indent string) string {
+	width := w - ansi.StringWidth(indent)
+	if width < 10 {
+		width = 10
+	}
+	var b strings.Builder
+	for i, para := range strings.Split(text, "\n") {
+		if i > 0 {
+			b.WriteByte('\n')
+		}
+		line := ""
+		for _, word := range strings.Fields(para) {
+			if line != "" && ansi.StringWidth(line)+1+ansi.StringWidth(word) > width {
+				b.WriteString(indent + line + "\n")
+				line = ""
+			}
+			if line != "" {
+				line += " "
+			}
+			line += word
+		}
+		b.WriteString(indent + line)
+	}
+	return b.String()
+}
+
+// SeverityClass maps a finding severity to a style class.
+func SeverityClass(sev string) string { return sev }
+
+// SeverityTag is the four-letter severity column.
+func SeverityTag(sev string) string {
+	switch sev {
+	case "critical":
+		return "CRIT"
+	case "warning":
+		return "WARN"
+	case "info":
+		return "INFO"
+	}
+	return strings.ToUpper(sev)
+}

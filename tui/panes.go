@@ -1,0 +1,288 @@
+package tui
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/fwdiag/fwdiag/flows"
+	"github.com/fwdiag/fwdiag/report"
+	"github.com/fwdiag/fwdiag/tui/common"
+	"github.com/fwdiag/fwdiag/tui/detail"
+	"github.com/fwdiag/fwdiag/tui/table"
+)
+
+// pane is one tab of the UI: a table built from the report, and the detail
+// view of a row.
+type pane struct {
+	name   string
+	table  *table.Model
+	rows   func(r *report.Report, barW int) []table.Row
+	detail func(r *report.Report, row table.Row) (title, class string, s []detail.Section)
+}
+
+// Pane indexes, in tab order.
+const (
+	paneFindings = iota
+	paneServices
+	paneNPA
+	paneUDP
+	paneHosts
+	numPanes
+)
+
+// barWidth is the width of the idle/silence bars.
+const barWidth = 12
+
+func newPanes(c common.Common) []*pane {
+	return []*pane{
+		{name: "Findings", table: table.New(c, []table.Column{{Title: "SEV", Width: 4}, {Title: "KIND", Width: 24}, {Title: "WHERE", Width: 20, Flex: true}, {Title: "N", Width: 3}}, "no finding yet"),
+			rows: findingRows, detail: findingDetail},
+		{name: "Services", table: table.New(c, []table.Column{{Title: "SERVER", Width: 15, Flex: true}, {Title: "PORT", Width: 9}, {Title: "SERVICE", Width: 14}, {Title: "CLI", Width: 3}, {Title: "CONN", Width: 4}, {Title: "STATUS", Width: 13}}, "no Supportworks or K2 service seen yet"),
+			rows: serviceRows, detail: serviceDetail},
+		{name: "NPA", table: table.New(c, []table.Column{{Title: "CLIENT", Width: 15, Flex: true}, {Title: "SERVER", Width: 15, Flex: true}, {Title: "STATUS", Width: 9}, {Title: "IDLE vs TIMEOUT", Width: barWidth + 8}}, "no Supportworks session seen yet"),
+			rows: npaRows, detail: npaDetail},
+		{name: "UDP", table: table.New(c, []table.Column{{Title: "CLIENT", Width: 21, Flex: true}, {Title: "SERVER", Width: 21, Flex: true}, {Title: "REQ/RSP", Width: 7}, {Title: "SILENCE vs TIMEOUT", Width: barWidth + 8}, {Title: "LATE", Width: 4}}, "no K2 or UDP notification flow seen yet"),
+			rows: udpRows, detail: udpDetail},
+		{name: "Hosts", table: table.New(c, []table.Column{{Title: "ADDRESS", Width: 22}, {Title: "NAME", Width: 18, Flex: true}, {Title: "ROLES", Width: 20, Flex: true}}, "no host seen yet"),
+			rows: hostRows, detail: hostDetail},
+	}
+}
+
+func countOf(r *report.Report, i int) int {
+	if r == nil {
+		return 0
+	}
+	switch i {
+	case paneFindings:
+		return len(r.Findings)
+	case paneServices:
+		return len(r.Services)
+	case paneNPA:
+		return len(r.NPASessions)
+	case paneUDP:
+		return len(r.UDPFlows)
+	case paneHosts:
+		return len(r.Hosts)
+	}
+	return 0
+}
+
+// findingKey identifies a finding across snapshots: IDs are renumbered as
+// findings appear, the kind and endpoints are not.
+func findingKey(f flows.Finding) string {
+	return f.Kind + "|" + f.Client + "|" + f.Server + "|" + strconv.Itoa(f.Port) + "|" + f.Transport
+}
+
+func where(f flows.Finding) string {
+	switch {
+	case f.Client != "" && f.Server != "":
+		return fmt.Sprintf("%s → %s", f.Client, hostPort(f.Server, f.Port))
+	case f.Server != "":
+		return hostPort(f.Server, f.Port)
+	case f.Client != "":
+		return f.Client
+	}
+	return f.Summary
+}
+
+func hostPort(h string, port int) string {
+	if port == 0 {
+		return h
+	}
+	if strings.Contains(h, ":") {
+		return "[" + h + "]:" + strconv.Itoa(port)
+	}
+	return h + ":" + strconv.Itoa(port)
+}
+
+func findingRows(r *report.Report, _ int) []table.Row {
+	rows := make([]table.Row, 0, len(r.Findings))
+	for i, f := range r.Findings {
+		n := ""
+		if f.Count > 1 {
+			n = strconv.Itoa(f.Count)
+		}
+		rows = append(rows, table.Row{Key: findingKey(f), Index: i, Class: f.Severity, ClassCol: 0,
+			Cells: []string{common.SeverityTag(f.Severity), f.Kind, where(f), n}})
+	}
+	return rows
+}
+
+func findingDetail(r *report.Report, row table.Row) (string, string, []detail.Section) {
+	f := r.Findings[row.Index]
+	title := fmt.Sprintf("%s %s  %s  %s", common.SeverityTag(f.Severity), f.ID, f.Kind, orDash(f.Service))
+	head := where(f)
+	if f.Transport != "" {
+		head += " " + f.Transport
+	}
+	head += fmt.Sprintf("\n%s confidence", orDash(f.Confidence))
+	if f.Count > 1 {
+		head += fmt.Sprintf(", %d occurrences", f.Count)
+	}
+	if !f.FirstSeen.IsZero() {
+		head += fmt.Sprintf("\nfrom %s to %s", f.FirstSeen.UTC().Format("2006-01-02 15:04:05.000"), f.LastSeen.UTC().Format("15:04:05.000 UTC"))
+	}
+	secs := []detail.Section{{Body: head}, {Title: "What", Body: f.Summary, Class: f.Severity}}
+	if f.Detail != "" {
+		secs = append(secs, detail.Section{Title: "Seen", Body: f.Detail})
+	}
+	if f.Recommendation != "" {
+		secs = append(secs, detail.Section{Title: "Fix", Body: f.Recommendation})
+	}
+	var ev []string
+	for _, e := range f.Evidence {
+		ev = append(ev, fmt.Sprintf("%s frames %s", e.Input, frameList(e.Frames)))
+	}
+	if len(ev) > 0 {
+		secs = append(secs, detail.Section{Title: "Evidence", Body: strings.Join(ev, "\n")})
+	}
+	if f.WiresharkFilter != "" {
+		secs = append(secs, detail.Section{Title: "Wireshark filter", Body: f.WiresharkFilter})
+	}
+	return title, f.Severity, secs
+}
+
+func frameList(fr []uint64) string {
+	const most = 30
+	var parts []string
+	for i, f := range fr {
+		if i == most {
+			parts = append(parts, fmt.Sprintf("... (%d more)", len(fr)-most))
+			break
+		}
+		parts = append(parts, strconv.FormatUint(f, 10))
+	}
+	return strings.Join(parts, ", ")
+}
+
+func statusClass(s string) string {
+	switch s {
+	case "listening", "paired", "udp":
+		return "ok"
+	case "partial", "idle_risk":
+		return "warning"
+	case "filtered", "not_listening", "rejected", "missing", "lost", "orphan":
+		return "critical"
+	}
+	return ""
+}
+
+func serviceRows(r *report.Report, _ int) []table.Row {
+	rows := make([]table.Row, 0, len(r.Services))
+	for i, s := range r.Services {
+		rows = append(rows, table.Row{Key: s.Server + "|" + strconv.Itoa(s.Port) + s.Transport, Index: i, Class: statusClass(s.Status), ClassCol: 5,
+			Cells: []string{s.Server, fmt.Sprintf("%d/%s", s.Port, s.Transport), orDash(s.Service), strconv.Itoa(s.Clients), strconv.Itoa(s.Connections), strings.ReplaceAll(s.Status, "_", " ")}})
+	}
+	return rows
+}
+
+func serviceDetail(r *report.Report, row table.Row) (string, string, []detail.Section) {
+	s := r.Services[row.Index]
+	body := fmt.Sprintf("server %s, port %d/%s, service %s\n%d clients, %d connections\nstatus: %s",
+		s.Server, s.Port, s.Transport, orDash(s.Service), s.Clients, s.Connections, strings.ReplaceAll(s.Status, "_", " "))
+	secs := []detail.Section{{Body: body, Class: statusClass(s.Status)}, {Title: "Status words (PortQry)", Body: "listening: the server answered; not listening: the host itself refused; filtered: no answer, or refused by a middlebox; partial: answered some clients, not others."}}
+	secs = append(secs, related(r, func(f flows.Finding) bool { return f.Server == s.Server && f.Port == s.Port })...)
+	return fmt.Sprintf("%s %d/%s %s", s.Server, s.Port, s.Transport, orDash(s.Service)), statusClass(s.Status), secs
+}
+
+func npaRows(r *report.Report, barW int) []table.Row {
+	rows := make([]table.Row, 0, len(r.NPASessions))
+	for i, n := range r.NPASessions {
+		bar, _ := common.Bar(n.MaxIdleS, r.Settings.TCPIdleTimeoutS, barW)
+		rows = append(rows, table.Row{Key: n.Client + "|" + n.Server + "|" + n.Main, Index: i, Class: statusClass(n.Status), ClassCol: 2,
+			Cells: []string{n.Client, n.Server, n.Status, bar + " " + common.Seconds(n.MaxIdleS)}})
+	}
+	return rows
+}
+
+func npaDetail(r *report.Report, row table.Row) (string, string, []detail.Section) {
+	n := r.NPASessions[row.Index]
+	body := fmt.Sprintf("main session:  %s\nnotification:  %s\nstatus: %s (%s confidence)\npushes: %d\nlongest idle: %s against a TCP idle timeout of %s",
+		orDash(n.Main), orDash(n.Notification), n.Status, orDash(n.Confidence), n.Pushes, common.Seconds(n.MaxIdleS), common.Seconds(r.Settings.TCPIdleTimeoutS))
+	secs := []detail.Section{{Body: body, Class: statusClass(n.Status)}}
+	if n.Why != "" {
+		secs = append(secs, detail.Section{Title: "Why", Body: n.Why})
+	}
+	secs = append(secs, detail.Section{Title: "TCP timeout in force", Body: r.Settings.TCPTimeoutSource})
+	secs = append(secs, related(r, func(f flows.Finding) bool {
+		return f.Client == n.Client && f.Server == n.Server && strings.HasPrefix(f.Kind, "npa_")
+	})...)
+	return "NPA " + n.Client + " → " + n.Server, statusClass(n.Status), secs
+}
+
+func udpRows(r *report.Report, barW int) []table.Row {
+	rows := make([]table.Row, 0, len(r.UDPFlows))
+	for i, u := range r.UDPFlows {
+		bar, cls := common.Bar(u.MaxSilenceS, r.Settings.UDPTimeoutS, barW)
+		late := ""
+		if u.LateResponses > 0 {
+			late, cls = strconv.Itoa(u.LateResponses), "critical"
+		}
+		if u.Responses == 0 && u.Requests > 0 {
+			cls = "critical"
+		}
+		rows = append(rows, table.Row{Key: fmt.Sprintf("%s|%d|%s|%d", u.Client, u.ClientPort, u.Server, u.ServerPort), Index: i, Class: cls, ClassCol: 3,
+			Cells: []string{hostPort(u.Client, u.ClientPort), hostPort(u.Server, u.ServerPort), fmt.Sprintf("%d/%d", u.Requests, u.Responses), bar + " " + common.Seconds(u.MaxSilenceS), late}})
+	}
+	return rows
+}
+
+func udpDetail(r *report.Report, row table.Row) (string, string, []detail.Section) {
+	u := r.UDPFlows[row.Index]
+	_, cls := common.Bar(u.MaxSilenceS, r.Settings.UDPTimeoutS, barWidth)
+	body := fmt.Sprintf("client %s, server %s, service %s\n%d requests, %d responses, %d ICMP errors\nlongest silence: %s against a UDP timeout of %s\nlate responses (after the timeout): %d",
+		hostPort(u.Client, u.ClientPort), hostPort(u.Server, u.ServerPort), orDash(u.Service), u.Requests, u.Responses, u.ICMPErrors,
+		common.Seconds(u.MaxSilenceS), common.Seconds(r.Settings.UDPTimeoutS), u.LateResponses)
+	labels := []string{"<1s", "<10s", "<60s", "<5m", "<15m", ">=15m"}
+	var d []string
+	for i, n := range u.Delays {
+		d = append(d, fmt.Sprintf("%s: %d", labels[i], n))
+	}
+	secs := []detail.Section{{Body: body, Class: cls}, {Title: "Answer delays", Body: strings.Join(d, "  ")}, {Title: "UDP timeout in force", Body: r.Settings.UDPTimeoutSource}}
+	secs = append(secs, related(r, func(f flows.Finding) bool {
+		return f.Client == u.Client && f.Server == u.Server && f.Port == u.ServerPort
+	})...)
+	return "UDP " + hostPort(u.Client, u.ClientPort) + " → " + hostPort(u.Server, u.ServerPort), cls, secs
+}
+
+func hostRows(r *report.Report, _ int) []table.Row {
+	rows := make([]table.Row, 0, len(r.Hosts))
+	for i, h := range r.Hosts {
+		rows = append(rows, table.Row{Key: h.Addr, Index: i, ClassCol: -1, Cells: []string{h.Addr, orDash(h.Name), strings.Join(h.Roles, ", ")}})
+	}
+	return rows
+}
+
+func hostDetail(r *report.Report, row table.Row) (string, string, []detail.Section) {
+	h := r.Hosts[row.Index]
+	secs := []detail.Section{{Body: fmt.Sprintf("address %s\nname %s\nroles: %s", h.Addr, orDash(h.Name), strings.Join(h.Roles, ", "))}}
+	secs = append(secs, related(r, func(f flows.Finding) bool { return f.Client == h.Addr || f.Server == h.Addr })...)
+	return "Host " + h.Addr, "", secs
+}
+
+// related lists the findings that concern a row, so every pane leads to the
+// diagnosis.
+func related(r *report.Report, match func(flows.Finding) bool) []detail.Section {
+	var lines []string
+	cls := ""
+	for _, f := range r.Findings {
+		if match(f) {
+			lines = append(lines, fmt.Sprintf("%s %s %s: %s", common.SeverityTag(f.Severity), f.ID, f.Kind, f.Summary))
+			if cls == "" || flows.SeverityRank(f.Severity) > flows.SeverityRank(cls) {
+				cls = f.Severity
+			}
+		}
+	}
+	if len(lines) == 0 {
+		return []detail.Section{{Title: "Findings", Body: "none"}}
+	}
+	return []detail.Section{{Title: "Findings", Body: strings.Join(lines, "\n"), Class: cls}}
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
