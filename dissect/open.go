@@ -66,27 +66,27 @@ func NewReader(rd io.Reader, path string, index int) (Source, error) {
 	r.info.Path = path
 	r.info.Drops = -1
 	r.br = bufio.NewReaderSize(rd, bufSize)
-	magic, _ := r.br.Peek(4)
+	magic, err := r.br.Peek(4)
 	if len(magic) >= 2 && magic[0] == 0x1f && magic[1] == 0x8b {
-		gz, err := gzip.NewReader(r.br)
-		if err != nil {
-			return nil, r.openErr("gzip: " + err.Error())
+		gz, gerr := gzip.NewReader(r.br)
+		if gerr != nil {
+			return nil, r.openErr("gzip: " + gerr.Error())
 		}
 		r.gz = gz
 		r.br = bufio.NewReaderSize(gz, bufSize)
-		magic, _ = r.br.Peek(4)
+		magic, err = r.br.Peek(4)
 	}
 	if len(magic) < 4 {
-		if r.gz != nil && len(magic) == 0 {
-			if _, err := r.br.ReadByte(); err != nil && err != io.EOF {
-				return nil, r.ioErr(err, 0, "file header", 0, 4)
-			}
+		switch {
+		case err == io.EOF:
+			return nil, r.openErr(fmt.Sprintf("not a pcap or pcapng file (only %d bytes)", len(magic)))
+		case r.gz != nil:
+			return nil, r.openErr("gzip: " + err.Error())
 		}
-		return nil, r.openErr(fmt.Sprintf("not a pcap or pcapng file (only %d bytes)", len(magic)))
+		return nil, r.openErr(err.Error())
 	}
 	m := binary.BigEndian.Uint32(magic)
 	var s Source
-	var err error
 	switch m {
 	case 0xA1B2C3D4, 0xD4C3B2A1, 0xA1B23C4D, 0x4D3CB2A1, 0xA1B2CD34, 0x34CDB2A1:
 		r.info.Format = "pcap"
