@@ -94,6 +94,9 @@ type Builder struct {
 	icmp4   layers.ICMPv4
 	icmp6   layers.ICMPv6
 	pl      gopacket.Payload
+	// Text holds two reusable payload buffers for generators that build
+	// text payloads per packet (a request and its answer at once).
+	Text    [2][]byte
 	lastIP  [128]byte
 	lastLen int
 	lastV6  bool

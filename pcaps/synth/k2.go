@@ -1,7 +1,7 @@
 package synth
 
 import (
-	"fmt"
+	"strconv"
 	"time"
 )
 
@@ -12,12 +12,18 @@ const (
 )
 
 // K2 payloads in the lab emulator's text format (pcaps/lab/emu/ks.go).
-func kaRequest(seq int, host, op string) []byte {
-	return fmt.Appendf(nil, "KA REQ seq=%d host=%s op=%s product=office\n", seq, host, op)
+// Like the Supportworks ones, these append to dst to allow buffer reuse.
+func kaRequest(dst []byte, seq int, host, op string) []byte {
+	dst = strconv.AppendInt(append(dst, "KA REQ seq="...), int64(seq), 10)
+	dst = append(append(append(append(dst, " host="...), host...), " op="...), op...)
+	return append(dst, " product=office\n"...)
 }
 
-func ksAnswer(name string, seq, inuse int) []byte {
-	return fmt.Appendf(nil, "KS %s ACK %d status=ok seats=25 inuse=%d\n", name, seq, inuse)
+func ksAnswer(dst []byte, name string, seq, inuse int) []byte {
+	dst = append(append(append(dst, "KS "...), name...), " ACK "...)
+	dst = strconv.AppendInt(dst, int64(seq), 10)
+	dst = strconv.AppendInt(append(dst, " status=ok seats=25 inuse="...), int64(inuse), 10)
+	return append(dst, '\n')
 }
 
 func ksTickle(name string) []byte { return []byte("KS " + name + " TICKLE\n") }
@@ -57,14 +63,14 @@ type k2Flow struct {
 // req emits a client request at at and returns its time.
 func (f *k2Flow) req(at time.Duration, op string) time.Duration {
 	f.seq++
-	f.b.UDP(at, f.cli.h, f.cli.port, f.sv.h, f.sv.port, kaRequest(f.seq, f.cli.h.Name, op))
+	f.b.UDP(at, f.cli.h, f.cli.port, f.sv.h, f.sv.port, kaRequest(nil, f.seq, f.cli.h.Name, op))
 	f.last = at
 	return at
 }
 
 // answer emits the server's answer to the latest request at at.
 func (f *k2Flow) answer(at time.Duration) time.Duration {
-	f.b.UDP(at, f.sv.h, f.sv.port, f.cli.h, f.cli.port, ksAnswer(f.name, f.seq, 3+f.seq%20))
+	f.b.UDP(at, f.sv.h, f.sv.port, f.cli.h, f.cli.port, ksAnswer(nil, f.name, f.seq, 3+f.seq%20))
 	f.last = at
 	return at
 }

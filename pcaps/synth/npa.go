@@ -1,7 +1,7 @@
 package synth
 
 import (
-	"fmt"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -18,17 +18,29 @@ func swLogin(user string) []byte { return []byte("LOGIN user=" + user + " udppor
 
 func swNotify(session string) []byte { return []byte("NOTIFY session=" + session + "\n") }
 
-func swRequest(n int) []byte {
-	return fmt.Appendf(nil, "REQ n=%d op=select table=opencall\n", n)
+// The payload builders append to dst so that the volume generator can reuse
+// buffers (Builder.Text) instead of allocating per packet.
+
+func swRequest(dst []byte, n int) []byte {
+	dst = strconv.AppendInt(append(dst, "REQ n="...), int64(n), 10)
+	return append(dst, " op=select table=opencall\n"...)
 }
 
-func swAnswer(n, rows int) []byte {
-	return fmt.Appendf(nil, "DATA n=%d rows=%d %s\n", n, rows, strings.Repeat("r", 60*rows))
+func swAnswer(dst []byte, n, rows int) []byte {
+	dst = strconv.AppendInt(append(dst, "DATA n="...), int64(n), 10)
+	dst = strconv.AppendInt(append(dst, " rows="...), int64(rows), 10)
+	dst = append(dst, ' ')
+	for i := 0; i < 60*rows; i++ {
+		dst = append(dst, 'r')
+	}
+	return append(dst, '\n')
 }
 
-func swPush(seq int, session string) []byte {
-	return fmt.Appendf(nil, "NPA seq=%d session=%s table=opencall callref=%d action=update %s\n",
-		seq, session, 1000+seq, strings.Repeat("n", 40))
+func swPush(dst []byte, seq int, session string) []byte {
+	dst = strconv.AppendInt(append(dst, "NPA seq="...), int64(seq), 10)
+	dst = append(append(dst, " session="...), session...)
+	dst = strconv.AppendInt(append(dst, " table=opencall callref="...), int64(1000+seq), 10)
+	return append(dst, " action=update nnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnn\n"...)
 }
 
 // NPA scenario timeline (server-side capture). The constants are the
@@ -85,19 +97,19 @@ func npaIdle(b *Builder, acked bool) error {
 		if n%5 == 0 {
 			rows = 20
 		}
-		mainC.Exchange(next, Client, swRequest(n), time.Duration(2+b.Rand.IntN(8))*time.Millisecond, swAnswer(n, rows))
+		mainC.Exchange(next, Client, swRequest(nil, n), time.Duration(2+b.Rand.IntN(8))*time.Millisecond, swAnswer(nil, n, rows))
 		n++
 	}
 
 	// Notification socket: one push at 5 min, acknowledged by the client.
-	last := npa.Deliver(npaFirstPush, Server, swPush(1, "S0001"))
+	last := npa.Deliver(npaFirstPush, Server, swPush(nil, 1, "S0001"))
 	// Exactly npaIdleGap of silence on this connection, then the next push.
 	push := last + npaIdleGap
 	if acked {
-		t = npa.Deliver(push, Server, swPush(2, "S0001"))
-		npa.Deliver(t+40*time.Second, Server, swPush(3, "S0001"))
+		t = npa.Deliver(push, Server, swPush(nil, 2, "S0001"))
+		npa.Deliver(t+40*time.Second, Server, swPush(nil, 3, "S0001"))
 	} else {
-		giveUp := npa.SendLost(push, Server, swPush(2, "S0001"), npaRetries, npaRTO)
+		giveUp := npa.SendLost(push, Server, swPush(nil, 2, "S0001"), npaRetries, npaRTO)
 		npa.Reset(giveUp, Server)
 	}
 	return finish(b)

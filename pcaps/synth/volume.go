@@ -120,7 +120,9 @@ type k2Actor struct {
 
 func (k *k2Actor) Step(b *Builder, now time.Duration) (time.Duration, bool) {
 	k.seq++
-	b.UDP(now, k.h, k.port, k.w.ks, portKeyServer, kaRequest(k.seq, "ka", "heartbeat"))
+	b.Text[0] = kaRequest(b.Text[0][:0], k.seq, "ka", "heartbeat")
+	b.UDP(now, k.h, k.port, k.w.ks, portKeyServer, b.Text[0])
+	b.Text[1] = ksAnswer(b.Text[1][:0], "keyserver", k.seq, k.seq%25)
 	switch {
 	case k.never:
 		k.port = b.EphemeralPort()
@@ -128,10 +130,10 @@ func (k *k2Actor) Step(b *Builder, now time.Duration) (time.Duration, bool) {
 		return now + k2StartOver, false
 	case b.Rand.IntN(60) == 0:
 		late := time.Duration(120+b.Rand.IntN(780)) * time.Second
-		b.UDP(now+late, k.w.ks, portKeyServer, k.h, k.port, ksAnswer("keyserver", k.seq, k.seq%25))
+		b.UDP(now+late, k.w.ks, portKeyServer, k.h, k.port, b.Text[1])
 		return now + late + time.Duration(1+b.Rand.IntN(30))*time.Second, false
 	default:
-		b.UDP(now+fastDelay(b), k.w.ks, portKeyServer, k.h, k.port, ksAnswer("keyserver", k.seq, k.seq%25))
+		b.UDP(now+fastDelay(b), k.w.ks, portKeyServer, k.h, k.port, b.Text[1])
 		return now + b.Jitter(k.period, 0.1), false
 	}
 }
@@ -164,12 +166,13 @@ func (a *swActor) Step(b *Builder, now time.Duration) (time.Duration, bool) {
 	}
 	if now >= a.nextPush && a.npa != nil {
 		a.pushN++
+		b.Text[0] = swPush(b.Text[0][:0], a.pushN, a.session)
 		if a.lossy && a.pushN == 3 {
-			giveUp := a.npa.SendLost(now, Server, swPush(a.pushN, a.session), npaRetries, npaRTO)
+			giveUp := a.npa.SendLost(now, Server, b.Text[0], npaRetries, npaRTO)
 			a.npa.Reset(giveUp, Server)
 			a.npa = nil
 		} else {
-			a.npa.Deliver(now, Server, swPush(a.pushN, a.session))
+			a.npa.Deliver(now, Server, b.Text[0])
 			a.nextPush = now + b.Jitter(5*time.Minute, 0.5)
 		}
 	}
@@ -179,7 +182,8 @@ func (a *swActor) Step(b *Builder, now time.Duration) (time.Duration, bool) {
 		if a.n%7 == 0 {
 			rows = 30
 		}
-		a.main.Exchange(now, Client, swRequest(a.n), time.Duration(1+b.Rand.IntN(10))*time.Millisecond, swAnswer(a.n, rows))
+		b.Text[0], b.Text[1] = swRequest(b.Text[0][:0], a.n), swAnswer(b.Text[1][:0], a.n, rows)
+		a.main.Exchange(now, Client, b.Text[0], time.Duration(1+b.Rand.IntN(10))*time.Millisecond, b.Text[1])
 		a.nextReq = now + b.Jitter(npaMainPeriod, 0.1)
 	}
 	if a.npa == nil {
