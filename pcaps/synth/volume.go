@@ -10,7 +10,7 @@ import (
 // The volume scenario (issue 7) is a busy data-centre capture point: the
 // Supportworks servers, the KeyServer and web servers sit behind it, and a
 // large client population arrives from the CGNAT shared space
-// 100.64.0.0/10. It streams: actors (scheduler.go) emit a few packets per
+// 100.64.0.0/10. It streams: actors (Scheduler, queue.go) emit a few packets per
 // step and the reorder queue only holds what is in flight, so memory does not
 // grow with -packets.
 
