@@ -207,7 +207,11 @@ func (m *Model) key(k tea.KeyMsg) (tea.Model, tea.Cmd) {
 	km := m.KeyMap
 	if m.filtering {
 		switch k.String() {
-		case "enter", "tab", "shift+tab", "up", "down":
+		case "enter":
+			m.filtering = false
+			return m, nil
+		case "tab", "shift+tab", "up", "down":
+			// Moving on keeps the filter and does what the key says.
 			m.filtering = false
 			return m.key(k)
 		case "esc":

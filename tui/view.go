@@ -141,6 +141,11 @@ func (m *Model) preview() string {
 		text = append(text, "")
 		text = append(text, strings.Split(common.Wrap(f.Detail, m.Width, "  "), "\n")...)
 	}
+	if f.Recommendation != "" && len(text)+4 < n {
+		// Tall terminals have room for the fix too.
+		text = append(text, "")
+		text = append(text, strings.Split(common.Wrap("Fix: "+f.Recommendation, m.Width, "  "), "\n")...)
+	}
 	text = append(text, "", m.Styles.Dim.Render("  enter: the fix, evidence frames and Wireshark filter"))
 	if len(text) > n-1 {
 		text = text[:max(n-1, 0)]

@@ -1,0 +1,132 @@
+package main
+
+import (
+	"bytes"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+var (
+	binOnce sync.Once
+	binPath string
+	binErr  error
+)
+
+// fwdiagBinary builds the command once per test run.
+func fwdiagBinary(t *testing.T) string {
+	t.Helper()
+	binOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "fwdiag-bin")
+		if err != nil {
+			binErr = err
+			return
+		}
+		binPath = filepath.Join(dir, "fwdiag")
+		out, err := exec.Command("go", "build", "-o", binPath, ".").CombinedOutput()
+		if err != nil {
+			binErr = err
+			binPath = string(out)
+		}
+	})
+	if binErr != nil {
+		t.Fatalf("go build: %v\n%s", binErr, binPath)
+	}
+	return binPath
+}
+
+func TestTUIFlags(t *testing.T) {
+	var got *TUIOptions
+	f := &Factory{Out: &bytes.Buffer{}, Err: &bytes.Buffer{}, Version: "test"}
+	c := NewCmdTUI(f, func(o *TUIOptions) error { got = o; return nil })
+	c.SetArgs([]string{"--json", "r.json", "--profile", "asa", "a.pcap", "b.pcap"})
+	if err := c.Execute(); err != nil {
+		t.Fatal(err)
+	}
+	if got.JSON != "r.json" || got.Opts.Profile != "asa" || strings.Join(got.Files, ",") != "a.pcap,b.pcap" {
+		t.Errorf("got %+v", got)
+	}
+	if code := Main([]string{"tui"}, f); code != 2 {
+		t.Errorf("tui without files: got exit %d; want 2", code)
+	}
+}
+
+// TestTUINotATerminal checks the fallback: without a terminal the tui
+// command prints the text report.
+func TestTUINotATerminal(t *testing.T) {
+	var out, errb bytes.Buffer
+	f := &Factory{Out: &out, Err: &errb, Version: "test"}
+	if code := Main([]string{"tui", "../../pcaps/captures/npa-blocked/client.pcap"}, f); code != 0 {
+		t.Fatalf("exit %d: %s", code, errb.String())
+	}
+	if !strings.Contains(out.String(), "VERDICT") || !strings.Contains(errb.String(), "not a terminal") {
+		t.Errorf("got stdout %q... stderr %q", out.String()[:min(200, out.Len())], errb.String())
+	}
+}
+
+// TestTUIInTmux opens the UI in a real terminal (tmux), presses keys as a
+// user would and reads the screen.
+func TestTUIInTmux(t *testing.T) {
+	if _, err := exec.LookPath("tmux"); err != nil {
+		t.Skip("tmux is not installed")
+	}
+	capFile, _ := filepath.Abs("../../pcaps/captures/npa-blocked/client.pcap")
+	if _, err := os.Stat(capFile); err != nil {
+		t.Skipf("lab capture missing: %v", err)
+	}
+	bin := fwdiagBinary(t)
+	dir := t.TempDir()
+	sock := filepath.Join(dir, "tmux.sock") // a private server: never touch the user's
+	jsonOut := filepath.Join(dir, "r.json")
+	tmux := func(args ...string) string {
+		t.Helper()
+		out, err := exec.Command("tmux", append([]string{"-S", sock}, args...)...).CombinedOutput()
+		if err != nil {
+			t.Fatalf("tmux %v: %v\n%s", args, err, out)
+		}
+		return string(out)
+	}
+	tmux("new-session", "-d", "-s", "t", "-x", "100", "-y", "30", bin+" tui --json "+jsonOut+" "+capFile+"; sleep 30")
+	defer exec.Command("tmux", "-S", sock, "kill-server").Run()
+	waitScreen := func(want string) string {
+		t.Helper()
+		var s string
+		for end := time.Now().Add(10 * time.Second); time.Now().Before(end); time.Sleep(100 * time.Millisecond) {
+			s = tmux("capture-pane", "-p", "-t", "t")
+			if strings.Contains(s, want) {
+				return s
+			}
+		}
+		t.Fatalf("screen never showed %q:\n%s", want, s)
+		return s
+	}
+	s := waitScreen("npa_notification_missing")
+	for _, want := range []string{"198.51.100.10", "CRITICAL", "[1 Findings"} {
+		if !strings.Contains(s, want) {
+			t.Errorf("first screen lacks %q:\n%s", want, s)
+		}
+	}
+	tmux("send-keys", "-t", "t", "Tab")
+	s = waitScreen("[2 Services")
+	if !strings.Contains(s, "5001/tcp") {
+		t.Errorf("services pane lacks 5001/tcp:\n%s", s)
+	}
+	tmux("send-keys", "-t", "t", "j")
+	tmux("send-keys", "-t", "t", "Enter")
+	s = waitScreen("esc back")
+	if !strings.Contains(s, "5005/tcp") {
+		t.Errorf("detail of the second service row lacks 5005/tcp:\n%s", s)
+	}
+	t.Logf("detail screen:\n%s", s)
+	tmux("send-keys", "-t", "t", "q")
+	for end := time.Now().Add(10 * time.Second); time.Now().Before(end); time.Sleep(100 * time.Millisecond) {
+		if _, err := os.Stat(jsonOut); err == nil {
+			return
+		}
+	}
+	t.Errorf("q did not write the --json report %s", jsonOut)
+}

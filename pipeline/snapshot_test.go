@@ -1,0 +1,111 @@
+package pipeline
+
+import (
+	"context"
+	"io"
+	"testing"
+	"time"
+
+	"github.com/fwdiag/fwdiag/dissect"
+)
+
+const labCapture = "../pcaps/captures/npa-blocked/client.pcap"
+
+func TestRunnerFinalSnapshotMatchesAnalyzeFiles(t *testing.T) {
+	want, err := AnalyzeFiles([]string{labCapture}, Options{}, "test")
+	if err != nil {
+		t.Skipf("lab capture: %v", err)
+	}
+	cfg, _ := Options{}.Config()
+	src, err := OpenFiles([]string{labCapture})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var last Snapshot
+	n := 0
+	for s := range NewRunner(src, cfg, "test").Start(context.Background()) {
+		last = s
+		n++
+	}
+	if !last.Done || last.Err != nil {
+		t.Fatalf("got last snapshot done %v err %v; want done, no error", last.Done, last.Err)
+	}
+	if last.Packets != want.Summary.Packets || len(last.Report.Findings) != len(want.Findings) {
+		t.Errorf("got %d packets, %d findings; want %d, %d", last.Packets, len(last.Report.Findings), want.Summary.Packets, len(want.Findings))
+	}
+	if last.Report.Summary.Verdict != want.Summary.Verdict {
+		t.Errorf("got verdict %q; want %q", last.Report.Summary.Verdict, want.Summary.Verdict)
+	}
+	if n > 3 {
+		t.Errorf("got %d snapshots for a small file; want the final one and few others", n)
+	}
+}
+
+// slowSource yields the packets of a file with a pause before each, like a
+// quiet live link, and blocks at the end until its context is cancelled.
+type slowSource struct {
+	dissect.Source
+	ctx   context.Context
+	delay time.Duration
+}
+
+func (s *slowSource) Next(p *dissect.Packet) error {
+	select {
+	case <-s.ctx.Done():
+		return io.EOF
+	case <-time.After(s.delay):
+	}
+	err := s.Source.Next(p)
+	if err == io.EOF {
+		<-s.ctx.Done()
+	}
+	return err
+}
+
+func TestRunnerPublishesWhileReadingAndStopsOnCancel(t *testing.T) {
+	cfg, _ := Options{}.Config()
+	inner, err := OpenFiles([]string{labCapture})
+	if err != nil {
+		t.Skipf("lab capture: %v", err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	r := NewRunner(&slowSource{Source: inner, ctx: ctx, delay: 2 * time.Millisecond}, cfg, "test")
+	r.SetInterval(20 * time.Millisecond)
+	snaps := r.Start(ctx)
+	var mid []uint64
+	deadline := time.After(10 * time.Second)
+	for len(mid) < 3 {
+		select {
+		case s := <-snaps:
+			if s.Done {
+				t.Fatal("runner finished before cancel")
+			}
+			mid = append(mid, s.Packets)
+		case <-deadline:
+			t.Fatal("no intermediate snapshots")
+		}
+	}
+	// Paused: no intermediate snapshot arrives.
+	r.SetPaused(true)
+	select {
+	case <-snaps: // one may have been in the channel already
+	default:
+	}
+	select {
+	case s := <-snaps:
+		t.Errorf("got a snapshot (%d packets) while paused", s.Packets)
+	case <-time.After(100 * time.Millisecond):
+	}
+	cancel()
+	var last Snapshot
+	for s := range snaps {
+		last = s
+	}
+	if !last.Done || last.Err != nil || last.Packets < mid[len(mid)-1] {
+		t.Errorf("final snapshot: done %v err %v packets %d; want done, no error, >= %d", last.Done, last.Err, last.Packets, mid[len(mid)-1])
+	}
+	if last.Report == nil || last.Rate < 0 {
+		t.Errorf("final snapshot has no report")
+	}
+}
