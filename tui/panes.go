@@ -36,7 +36,7 @@ const barWidth = 12
 
 func newPanes(c common.Common) []*pane {
 	return []*pane{
-		{name: "Findings", table: table.New(c, []table.Column{{Title: "SEV", Width: 4}, {Title: "KIND", Width: 24}, {Title: "WHERE", Width: 20, Flex: true}, {Title: "N", Width: 3}}, "no finding yet"),
+		{name: "Findings", table: table.New(c, []table.Column{{Title: "SEV", Width: 4}, {Title: "KIND", Width: 24}, {Title: "WHERE", Width: 20, Flex: true}, {Title: "N", Width: 3}}, "no finding"),
 			rows: findingRows, detail: findingDetail},
 		{name: "Services", table: table.New(c, []table.Column{{Title: "SERVER", Width: 15, Flex: true}, {Title: "PORT", Width: 9}, {Title: "SERVICE", Width: 14}, {Title: "CLI", Width: 3}, {Title: "CONN", Width: 4}, {Title: "STATUS", Width: 13}}, "no Supportworks or K2 service seen yet"),
 			rows: serviceRows, detail: serviceDetail},

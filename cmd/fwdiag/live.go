@@ -113,6 +113,10 @@ func liveRun(f *Factory, opts *LiveOptions) error {
 		capCtx, cancel = context.WithTimeout(sigCtx, opts.Duration)
 		defer cancel()
 	}
+	// The capture waits on its own context between packets; quitting the
+	// UI cancels it.
+	capCtx, stopCapture := context.WithCancel(capCtx)
+	defer stopCapture()
 
 	ccfg := capture.Config{Interface: opts.Interface, WritePath: opts.Write}
 	if opts.BPF != "" {
@@ -137,7 +141,7 @@ func liveRun(f *Factory, opts *LiveOptions) error {
 	if opts.NoTUI || !f.StdoutTerminal {
 		final = liveHeadless(capCtx, f, runner, opts, ccfg.FilterExpr)
 	} else {
-		final, err = runInteractive(sigCtx, capCtx, runner, tui.Options{Source: "live " + opts.Interface, Live: true, SavePath: opts.JSON})
+		final, err = runInteractive(sigCtx, capCtx, stopCapture, runner, tui.Options{Source: "live " + opts.Interface, Live: true, SavePath: opts.JSON})
 		if err != nil {
 			return err
 		}

@@ -81,9 +81,11 @@ func tuiRun(f *Factory, opts *TUIOptions) error {
 	runner := pipeline.NewRunner(src, cfg, f.Version)
 	names := make([]string, len(opts.Files))
 	for i, p := range opts.Files {
-		names[i] = filepath.Base(p)
+		// The folder tells apart client.pcap and server.pcap of several
+		// scenarios, which share their base names.
+		names[i] = filepath.Join(filepath.Base(filepath.Dir(p)), filepath.Base(p))
 	}
-	final, err := runInteractive(sigCtx, sigCtx, runner, tui.Options{Source: strings.Join(names, ", "), SavePath: opts.JSON})
+	final, err := runInteractive(sigCtx, sigCtx, func() {}, runner, tui.Options{Source: strings.Join(names, ", "), SavePath: opts.JSON})
 	if err != nil {
 		return err
 	}
@@ -97,7 +99,9 @@ func tuiRun(f *Factory, opts *TUIOptions) error {
 // sigCtx ends (Ctrl-C or SIGTERM), then stops the capture and returns the
 // final snapshot, which covers everything read. capCtx bounds the capture
 // itself (--duration); when it ends the UI stays up showing the result.
-func runInteractive(sigCtx, capCtx context.Context, runner *pipeline.Runner, uiOpts tui.Options) (pipeline.Snapshot, error) {
+// stopSource ends a source that waits on its own context (a live capture
+// blocks between packets): it is called when the user quits.
+func runInteractive(sigCtx, capCtx context.Context, stopSource func(), runner *pipeline.Runner, uiOpts tui.Options) (pipeline.Snapshot, error) {
 	ctx, cancel := context.WithCancel(capCtx)
 	defer cancel()
 	snaps := runner.Start(ctx)
@@ -118,6 +122,7 @@ func runInteractive(sigCtx, capCtx context.Context, runner *pipeline.Runner, uiO
 	}()
 	_, err := p.Run()
 	cancel()
+	stopSource()
 	final := <-finalc
 	if err != nil && err != tea.ErrInterrupted && err != tea.ErrProgramKilled {
 		return final, fmt.Errorf("terminal UI: %w", err)

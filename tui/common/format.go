@@ -71,9 +71,6 @@ func Bar(value, limit float64, w int) (bar, class string) {
 	case n > inner:
 		n = inner
 	}
-	if value > 0 && n == 0 {
-		n = 1 // a little idle time still shows
-	}
 	class = "ok"
 	if frac > 0.75 {
 		class = "warning"
@@ -107,9 +104,6 @@ func Wrap(text string, w int, indent string) string {
 	}
 	return b.String()
 }
-
-// SeverityClass maps a finding severity to a style class.
-func SeverityClass(sev string) string { return sev }
 
 // SeverityTag is the four-letter severity column.
 func SeverityTag(sev string) string {
