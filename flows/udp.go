@@ -46,8 +46,12 @@ type UDPFlow struct {
 	delays      [6]int
 	icmp        *icmpHit
 	icmpCount   int
-	frames      []uint64
-	ttl         [2]uint8
+	// endedLate is true while the flow's last datagram is a server datagram
+	// that came after the UDP timeout: a firewall in front of the client
+	// dropped it, so the client never heard an answer.
+	endedLate bool
+	frames    []uint64
+	ttl       [2]uint8
 }
 
 // delayBucket sorts an answer delay into the buckets of UDPFlowRow.Delays.
@@ -81,6 +85,7 @@ func (f *UDPFlow) update(p *dissect.Packet, dir int, udpTimeout time.Duration) {
 	started := f.requests+f.responses > 0
 	f.Last = t
 	f.ttl[dir] = p.TTL
+	f.endedLate = false
 	if dir == 0 {
 		// A request sent while the previous one is still unanswered means
 		// the client gave up waiting for it.
@@ -107,6 +112,7 @@ func (f *UDPFlow) update(p *dissect.Packet, dir int, udpTimeout time.Duration) {
 		f.maxSilence, f.maxSilFrame = silence, p.Frame
 	}
 	if started && udpTimeout > 0 && silence > udpTimeout {
+		f.endedLate = true
 		f.lateCount++
 		if len(f.late) < maxLate {
 			f.late = append(f.late, lateDatagram{t, silence, p.Frame})

@@ -92,7 +92,10 @@ func (a *Analyzer) udpFindings(udps []*UDPFlow, fs *findingSet, texts map[*group
 		var lastUnanswered *UDPFlow
 		for _, f := range flows {
 			svc := a.serviceOf(f.Server, UDP)
-			unans := f.finishUnanswered(a.last, udpWait) > 0 || f.responses == 0
+			// A flow failed for its client when requests went unanswered, or
+			// (seen from the server side) when its last answer came after
+			// the UDP timeout and the client never spoke on it again.
+			unans := f.finishUnanswered(a.last, udpWait) > 0 || f.responses == 0 || f.endedLate
 			if lastUnanswered != nil && f.First.After(lastUnanswered.First) {
 				switch {
 				case svc.Name == "k2-shadow" && a.serviceOf(lastUnanswered.Server, UDP).Name == "k2-keyserver":
