@@ -31,12 +31,13 @@ SW6=2001:db8:5::10; KS6=2001:db8:5::20; SHADOW6=2001:db8:5::21
 PRS6=2001:db8:1::10; WWW6=2001:db8:1::11; DNS6=2001:db8:1::53
 CLI_ADDRS=(10 11 12 50 60 61 62 130 131 160)   # 192.0.2.x; .128/25 is the NATed "branch office"
 
-SCENARIOS=(healthy healthy-midstream npa-blocked npa-idle-kill npa-reset npa-udp-nat k2-late-udp k2-failover k2-admin-blocked mixed-rejects prs-blocked ipv6-healthy ipv6-rejects)
+SCENARIOS=(healthy healthy-midstream npa-blocked npa-idle-kill npa-reset npa-udp-nat k2-late-udp k2-tickle k2-failover k2-admin-blocked mixed-rejects prs-blocked ipv6-healthy ipv6-rejects)
 declare -A DESC=(
   [healthy]="several SW clients (2 behind one NAT address) with paired NPA sockets, K2 clients answered, KeyConfigure + ks-prs reach DNS/80/443: nothing wrong"
   [healthy-midstream]="healthy SW + K2 traffic, but the capture starts after the sessions are up: no handshakes of the 5001 connections, pairing from data only"
   [npa-reset]="firewall (IPS-style) resets the notification socket of one client at its 3rd push: RST forged towards the server, the client never learns"
   [k2-admin-blocked]="TCP 19283 dropped at the fw: KeyConfigure admin UDP works, its TCP 19283 admin connection does not; KeyAccess UDP unaffected"
+  [k2-tickle]="KeyServer tickles silent clients after 7 s; fw UDP timeout 5 s drops the tickles to one client, a per-flow 60 s ct timeout lets the other's through"
   [npa-blocked]="firewall limits each client to one TCP 5001 connection (ct count over 1: drop): the NPA notification SYNs are silently dropped"
   [npa-idle-kill]="notification socket idle 12 s > fw TCP established timeout 8 s, no keepalive: next push dropped and retransmitted (a keepalive client survives)"
   [npa-udp-nat]="legacy UDP notifications from server port 5001: direct client gets them, NATed client's go to the NAT address and draw ICMP port unreachable"
@@ -431,6 +432,27 @@ sc_k2_late_udp() {
     sleep 0.7
   done
   wait_for 45 ka60 ka61
+  finish "$1"
+}
+
+sc_k2_tickle() {
+  topology 0
+  conntrack_timeouts 5 10
+  # 192.0.2.61's flows get a 60 s UDP timeout (nftables ct timeout object):
+  # the fix the seed asks for, applied to one client only.
+  firewall "" \
+    '    iifname "lan0" ip saddr 192.0.2.61 udp dport 19283 ct state new ct timeout set "udp-60s"' \
+    "" \
+    '  ct timeout udp-60s { protocol udp; l3proto ip; policy = { unreplied: 60, replied: 60 }; }'
+  start_captures "$1"
+  bg "$NS_SRV" ks-server ks-server -addrs "$KS" -tickle-after 7s -dur 31s
+  sleep 0.5
+  local c
+  for c in 60 61; do
+    bg "$NS_CLI" "ka$c" ks-client -local 192.0.2.$c -server "$KS" -host "pc$c" -every 10s -timeout 3s -dur 29s
+    sleep 0.3
+  done
+  wait_for 40 ka60 ka61
   finish "$1"
 }
 

@@ -145,6 +145,22 @@ ev_k2-late-udp() {
   chk client.pcap eq 0 'icmp' "no ICMP"
 }
 
+doc_k2-tickle() { cat <<'EOF'
+**Firewall**: stateful forward chain, nothing blocked; conntrack UDP timeout 5 s, except flows from 192.0.2.61 to UDP 19283, which get a 60 s timeout through an nftables `ct timeout` object (`ct timeout set "udp-60s"`): the seed's fix applied to one client.
+**Hosts**: KeyServer 198.51.100.20 with `-tickle-after 7s`: a client port silent for 7 s gets one server-originated `TICKLE` datagram from port 19283 (the real server tickles ~7 min after contact; scaled). KeyAccess 192.0.2.60 and .61 send a request every 10 s (answered at once) and acknowledge a tickle at once with `TICKLE-ACK`. The 3 tickles to .60 (7 s of silence > 5 s) are dropped by the firewall: visible in server.pcap and on dmz0 only in firewall.pcap, absent from client.pcap. The 3 tickles to .61 pass and are acknowledged.
+**Expected findings** (`--udp-timeout 5s`): `udp_late_response` for the 3 tickles to 192.0.2.60:<port> from 198.51.100.20:19283 (silence ~7 s, never acknowledged; in firewall.pcap seen entering but never leaving). The K2 keep-alive pattern recognised (server tickle after silence). From client.pcap alone: nothing for .60 (the tickles never arrive; requests answered).
+**Must not report**: the tickles to 192.0.2.61 as dropped (each is acknowledged within ms: the path kept state longer than 7 s; at most an info that they were late yet delivered); `udp_unanswered`, `k2_client_rebind`, `k2_shadow_failover`.
+EOF
+}
+ev_k2-tickle() {
+  chk server.pcap eq 3 'ip.dst==192.0.2.60 && udp.payload contains "TICKLE"' "tickles sent to .60"
+  chk client.pcap eq 0 'ip.dst==192.0.2.60 && udp.payload contains "TICKLE"' "none arrives"
+  chk firewall.pcap eq 3 'ip.dst==192.0.2.60 && udp.payload contains "TICKLE"' "fw: seen once (in on dmz0), never forwarded"
+  chk client.pcap eq 3 'ip.dst==192.0.2.61 && udp.payload contains "TICKLE"' "tickles to .61 delivered"
+  chk client.pcap eq 3 'udp.payload contains "TICKLE-ACK"' "and acknowledged"
+  chk client.pcap eq 6 'udp.srcport==19283 && udp.payload contains " ACK "' "every request answered"
+}
+
 doc_k2-failover() { cat <<'EOF'
 **Firewall**: `udp dport 19283 drop` from the client LAN (KeyServer blocked). conntrack UDP 5 s, TCP 10 s.
 **Hosts**: KeyServer 198.51.100.20 (up, never reached), KeyShadow 198.51.100.21 on UDP 19315. KeyAccess clients 192.0.2.60 and .61 with a shadow hint list: a request every 3 s timeout, each unanswered try from a new source port (3 tries), then the shadow on 19315, answered every 2 s.

@@ -200,7 +200,24 @@ func runKSClient(args []string) error {
 		if got {
 			answered++
 			unanswered = 0
-			if !sleepUntil(time.Now().Add(*every), deadline) {
+			// Idle until the next request, but keep listening: a tickle
+			// from the server is acknowledged at once.
+			next := time.Now().Add(*every)
+			if next.After(deadline) {
+				next = deadline
+			}
+			for j := 0; j < 20 && time.Now().Before(next); j++ {
+				_ = u.SetReadDeadline(next)
+				n, ra, err := u.ReadFromUDP(buf)
+				if err != nil {
+					break
+				}
+				if strings.Contains(string(buf[:n]), "TICKLE") {
+					log.Printf("%s: tickled by %s", *host, ra)
+					_, _ = u.WriteToUDP([]byte(fmt.Sprintf("KA TICKLE-ACK host=%s\n", *host)), ra)
+				}
+			}
+			if !time.Now().Before(deadline) {
 				break
 			}
 			continue
