@@ -572,9 +572,13 @@ main() {
   ((${#run[@]})) || run=("${SCENARIOS[@]}")
   for s in "${run[@]}"; do [[ -n ${DESC[$s]:-} ]] || die "unknown scenario '$s' (run.sh --list)"; done
   need_tools
+  # One lab at a time (the namespace names are fixed).
+  exec 9>/run/lock/fwdiag-lab.lock 2>/dev/null || exec 9>/tmp/fwdiag-lab.lock
+  flock -n 9 || die "another lab run is active"
   trap on_exit EXIT
   trap 'exit 130' INT TERM
-  teardown   # leftovers of a crashed run
+  teardown   # leftovers of a crashed run: namespaces, their processes, temp dirs
+  rm -rf /tmp/fwdiag-lab.??????
   build_emu
   local t0 bad=()
   for s in "${run[@]}"; do
