@@ -573,7 +573,9 @@ main() {
   for s in "${run[@]}"; do [[ -n ${DESC[$s]:-} ]] || die "unknown scenario '$s' (run.sh --list)"; done
   need_tools
   # One lab at a time (the namespace names are fixed).
-  exec 9>/run/lock/fwdiag-lab.lock 2>/dev/null || exec 9>/tmp/fwdiag-lab.lock
+  local lockdir=/run/lock
+  [[ -d $lockdir && -w $lockdir ]] || lockdir=/tmp
+  exec 9>"$lockdir/fwdiag-lab.lock"
   flock -n 9 || die "another lab run is active"
   trap on_exit EXIT
   trap 'exit 130' INT TERM
