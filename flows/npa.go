@@ -61,10 +61,15 @@ func (a *Analyzer) npaFindings(conns []*Conn, udps []*UDPFlow, fs *findingSet, t
 	}
 	// UDP notification flows: server port 5001 to a client's dynamic port.
 	udpByClient := map[gk][]*UDPFlow{}
+	udpServer := map[uint16]map[Endpoint]bool{} // vantage -> servers sending UDP notifications
 	for _, f := range udps {
 		if svc := a.serviceOf(f.Server, UDP); svc != nil && svc.Name == "sw-notify-udp" && f.responses > 0 {
 			k := gk{f.Vantage, f.Client.Addr(), netip.AddrPortFrom(f.Server.Addr(), 5001)}
 			udpByClient[k] = append(udpByClient[k], f)
+			if udpServer[f.Vantage] == nil {
+				udpServer[f.Vantage] = map[Endpoint]bool{}
+			}
+			udpServer[f.Vantage][k.server] = true
 		}
 	}
 
@@ -74,7 +79,7 @@ func (a *Analyzer) npaFindings(conns []*Conn, udps []*UDPFlow, fs *findingSet, t
 		// A quiet connection that opened first and is followed by another
 		// within the window is a main session with no requests yet.
 		for i, n := range cs {
-			if !n.main && i+1 < len(cs) && cs[i+1].c.First.Sub(n.c.First) <= npaWindow && !hasMainBefore(cs[:i], n.c) {
+			if !n.main && !n.c.midstream && i+1 < len(cs) && !cs[i+1].c.midstream && cs[i+1].c.First.Sub(n.c.First) <= npaWindow && !hasMainBefore(cs[:i], n.c) {
 				n.main = true
 			}
 		}
@@ -93,11 +98,18 @@ func (a *Analyzer) npaFindings(conns []*Conn, udps []*UDPFlow, fs *findingSet, t
 			}
 			var best *npaConn
 			for _, m := range cs {
-				if !m.main || m.paired != nil || m.c.First.After(n.c.First) {
+				if !m.main || m.paired != nil {
 					continue
 				}
-				near := n.c.First.Sub(m.c.First) <= npaWindow
-				if !near && !(m.c.midstream || n.c.midstream) {
+				// With the handshakes seen, the notification socket opens
+				// after its main session and soon after it. A capture that
+				// began mid-session shows neither order nor opening time:
+				// overlapping lifetimes are all there is.
+				if m.c.midstream || n.c.midstream {
+					if m.c.First.After(n.c.Last) || n.c.First.After(m.c.Last) {
+						continue
+					}
+				} else if m.c.First.After(n.c.First) || n.c.First.Sub(m.c.First) > npaWindow {
 					continue
 				}
 				if best == nil || m.c.First.After(best.c.First) {
@@ -110,7 +122,7 @@ func (a *Analyzer) npaFindings(conns []*Conn, udps []*UDPFlow, fs *findingSet, t
 		}
 		for _, n := range cs {
 			if n.main {
-				sessions = append(sessions, a.npaMainSession(n, blocked[k], udpByClient[k], fs, texts))
+				sessions = append(sessions, a.npaMainSession(n, blocked[k], udpByClient[k], udpServer[k.vantage], fs, texts))
 			} else if n.paired == nil {
 				sessions = append(sessions, a.npaOrphan(n, cs, fs, texts))
 			}
@@ -147,7 +159,7 @@ func endpoints(client, server Endpoint) string {
 	return client.String() + " -> " + server.String()
 }
 
-func (a *Analyzer) npaMainSession(m *npaConn, blocked []*Conn, udp []*UDPFlow, fs *findingSet, texts map[*group]func(*group) Finding) NPASession {
+func (a *Analyzer) npaMainSession(m *npaConn, blocked []*Conn, udp []*UDPFlow, udpServer map[Endpoint]bool, fs *findingSet, texts map[*group]func(*group) Finding) NPASession {
 	c := m.c
 	s := NPASession{Client: c.Client.Addr().String(), Server: c.Server.Addr().String(), Main: endpoints(c.Client, c.Server), Input: c.Input}
 	svc := a.serviceOf(c.Server, TCP)
@@ -164,13 +176,24 @@ func (a *Analyzer) npaMainSession(m *npaConn, blocked []*Conn, udp []*UDPFlow, f
 				return s
 			}
 		}
-		s.Status = "missing"
 		var attempts []*Conn
 		for _, b := range blocked {
 			if !b.First.Before(c.First) && b.First.Sub(c.First) <= npaWindow+30*time.Second {
 				attempts = append(attempts, b)
 			}
 		}
+		if len(attempts) == 0 && udpServer[netip.AddrPortFrom(server, 5001)] && !c.midstream {
+			// The same server sends UDP notifications to other clients in
+			// this capture: this session is in UDP mode too, and its
+			// datagrams do not reach this client.
+			s.Status, s.Confidence = "udp", "medium"
+			s.Why = "no second TCP connection; the server sends UDP notifications to other clients in this capture, but none reached this one"
+			g := fs.add("npa_udp_unreachable", Critical, a.serviceOf(netip.AddrPortFrom(server, 5001), UDP), UDP, client, server, 5001, c.First, c.Last, c.Input, c.frames[:min(len(c.frames), 3)])
+			g.notes["@none-arrived"]++
+			texts[g] = a.textNPAUDPUnreachable
+			return s
+		}
+		s.Status = "missing"
 		g := fs.add("npa_notification_missing", Warning, svc, TCP, client, server, c.Server.Port(), c.First, c.Last, c.Input, c.frames[:min(len(c.frames), 3)])
 		g.clientPts[c.Client.Port()] = true
 		switch {
@@ -230,6 +253,17 @@ func (a *Analyzer) npaMainSession(m *npaConn, blocked []*Conn, udp []*UDPFlow, f
 		g := fs.add("npa_notification_lost", Critical, svc, TCP, client, server, n.Server.Port(), n.First, n.Last, n.Input, nFrames)
 		g.clientPts[n.Client.Port()] = true
 		g.notes["@reset"]++
+		g.samples = append(g.samples, n.maxGap)
+		texts[g] = a.textNPALost
+	case n.dir[0].retrans > 0 && n.unackedClientBytes() > 0 && c.dir[0].retrans == 0:
+		// Seen from the client: what it sends on the notification socket
+		// (its FIN at logout) is retransmitted and never acknowledged while
+		// the main session's packets get through: the server has forgotten
+		// the connection, torn down by a middlebox.
+		s.Status, s.Confidence = "lost", "medium"
+		g := fs.add("npa_notification_lost", Critical, svc, TCP, client, server, n.Server.Port(), n.First, n.Last, n.Input, nFrames)
+		g.clientPts[n.Client.Port()] = true
+		g.notes["@client-unacked"]++
 		g.samples = append(g.samples, n.maxGap)
 		texts[g] = a.textNPALost
 	case a.cfg.Timeouts.TCPIdle > 0 && n.maxGap > a.cfg.Timeouts.TCPIdle && n.dir[0].keepalives+n.dir[1].keepalives == 0:

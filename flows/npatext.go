@@ -57,7 +57,10 @@ func (a *Analyzer) textNPALost(g *group) Finding {
 	t := a.cfg.Timeouts
 	summary := fmt.Sprintf("%s: notifications from %s lost on the NPA socket", g.key.client, g.key.server)
 	var detail string
-	if g.notes["@unacked"] > 0 {
+	if g.notes["@client-unacked"] > 0 && g.notes["@unacked"]+g.notes["@reset"] == 0 {
+		detail = fmt.Sprintf("What the client sent on its notification socket (at the latest its FIN when it logged out) was retransmitted and never acknowledged, while the main session's packets got through: the server no longer knew the connection. "+
+			"A middlebox tore it down after it sat idle for up to %s; the notifications pushed in between never arrived. A capture on the server side shows the teardown.", dur(idle))
+	} else if g.notes["@unacked"] > 0 {
 		detail = fmt.Sprintf("The server pushed notification data down the held socket after it had been idle for %s; the client never acknowledged it and the server retransmitted it. "+
 			"A stateful firewall that timed out the idle connection drops such a push (the connection is no longer in its state table, and a mid-stream packet is not allowed to start a new one).", dur(idle))
 	} else {
@@ -125,6 +128,14 @@ func (a *Analyzer) textNPAUDPUnreachable(g *group) Finding {
 	}
 	sort.Strings(codes)
 	sort.Strings(froms)
+	if g.notes["@none-arrived"] > 0 {
+		summary := fmt.Sprintf("%s: UDP notifications from %s never arrive", g.key.client, g.key.server)
+		detail := fmt.Sprintf("%s has a main session with %s but no notification socket, while the server sends legacy UDP notifications (from its port 5001) to other clients in this capture. "+
+			"No datagram reached %s: a NAT device or firewall in front of it drops them (behind NAT the server sends to the NAT address and a port with no outbound mapping). The client never hears of changes.", g.key.client, g.key.server, g.key.client)
+		rec := "Use TCP notifications (Supportworks 7.4.0 or later; the only mode from 7.5.0), or give the client a firewall exception for UDP from the server's port 5001. " + swUDPQuote
+		f := ipField(g.key.client)
+		return g.finding(summary, detail, rec, "medium", fmt.Sprintf("(%s.addr==%s && tcp.port==5001) || (%s.src==%s && udp.srcport==5001)", f, g.key.client, f, g.key.server))
+	}
 	summary := fmt.Sprintf("%s: UDP notifications from %s do not arrive (ICMP %s)", g.key.client, g.key.server, strings.Join(codes, ", "))
 	detail := fmt.Sprintf("The server's UDP notifications to %s drew ICMP errors (%s) from %s: nothing at that address and port takes them. "+
 		"Behind NAT the server sends to the NAT device's address and a port that has no outbound mapping there, so the NAT device refuses them; the client never hears of changes.",

@@ -272,6 +272,19 @@ func (c *Conn) unackedServerBytes() uint32 {
 	return 0
 }
 
+// unackedClientBytes is how much client data (FIN included) the server never
+// acknowledged.
+func (c *Conn) unackedClientBytes() uint32 {
+	cl, s := &c.dir[0], &c.dir[1]
+	if !cl.seqSet || !s.ackSet {
+		return 0
+	}
+	if seqLT(s.maxAck, cl.nextSeq) {
+		return cl.nextSeq - s.maxAck
+	}
+	return 0
+}
+
 // ConnState is Zeek's conn_state summary of the connection.
 func (c *Conn) ConnState() string {
 	o, r := &c.dir[0], &c.dir[1]

@@ -6,6 +6,11 @@ import (
 	"github.com/fwdiag/fwdiag/dissect"
 )
 
+// ackWindow is how soon a client datagram must follow an unsolicited server
+// datagram to count as its acknowledgement (KeyAccess answers a tickle at
+// once; a new request comes on its own schedule, seconds later).
+const ackWindow = time.Second
+
 // maxLate bounds the late datagrams a UDP flow remembers one by one.
 const maxLate = 16
 
@@ -50,8 +55,17 @@ type UDPFlow struct {
 	// that came after the UDP timeout: a firewall in front of the client
 	// dropped it, so the client never heard an answer.
 	endedLate bool
-	frames    []uint64
-	ttl       [2]uint8
+	// lastUnsolicited is when the server last spoke with no request
+	// pending (a K2 tickle); a client datagram right after it is the
+	// acknowledgement, not a request awaiting an answer.
+	lastUnsolicited time.Time
+	// lateDelivered counts late datagrams the client answered at once:
+	// whatever the threshold says, the path still had state for them.
+	lateDelivered int
+	// lateTickles counts late datagrams the server sent unasked.
+	lateTickles int
+	frames      []uint64
+	ttl         [2]uint8
 }
 
 // delayBucket sorts an answer delay into the buckets of UDPFlowRow.Delays.
@@ -85,8 +99,17 @@ func (f *UDPFlow) update(p *dissect.Packet, dir int, udpTimeout time.Duration) {
 	started := f.requests+f.responses > 0
 	f.Last = t
 	f.ttl[dir] = p.TTL
+	wasLate := f.endedLate
 	f.endedLate = false
 	if dir == 0 {
+		if !f.lastUnsolicited.IsZero() && t.Sub(f.lastUnsolicited) < ackWindow {
+			if wasLate {
+				f.lateDelivered++
+			}
+			f.lastUnsolicited = time.Time{}
+			f.requests++
+			return
+		}
 		// A request sent while the previous one is still unanswered means
 		// the client gave up waiting for it.
 		if !f.pendingReq.IsZero() {
@@ -104,6 +127,10 @@ func (f *UDPFlow) update(p *dissect.Packet, dir int, udpTimeout time.Duration) {
 		f.serverFirst = true
 	}
 	f.responses++
+	unsolicited := f.pendingReq.IsZero()
+	if unsolicited {
+		f.lastUnsolicited = t
+	}
 	if !f.pendingReq.IsZero() {
 		f.delays[delayBucket(t.Sub(f.pendingReq))]++
 		f.pendingReq = time.Time{}
@@ -114,6 +141,9 @@ func (f *UDPFlow) update(p *dissect.Packet, dir int, udpTimeout time.Duration) {
 	if started && udpTimeout > 0 && silence > udpTimeout {
 		f.endedLate = true
 		f.lateCount++
+		if unsolicited {
+			f.lateTickles++
+		}
 		if len(f.late) < maxLate {
 			f.late = append(f.late, lateDatagram{t, silence, p.Frame})
 		}

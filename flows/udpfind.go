@@ -66,9 +66,16 @@ func (a *Analyzer) udpFindings(udps []*UDPFlow, fs *findingSet, texts map[*group
 		}
 		if f.lateCount > 0 {
 			sev := Warning
+			if f.lateDelivered >= f.lateCount {
+				// Every late datagram was acknowledged at once: this path
+				// kept state longer than the threshold assumed.
+				sev = Info
+			}
 			g := fs.add("udp_late_response", sev, svc, UDP, client, server, port, f.First, f.Last, f.Input, lateFrames(f))
 			g.clientPts[f.Client.Port()] = true
 			g.notes["@late"] += f.lateCount
+			g.notes["@delivered"] += f.lateDelivered
+			g.notes["@tickles"] += f.lateTickles
 			for _, l := range f.late {
 				g.samples = append(g.samples, l.silence)
 			}
@@ -217,6 +224,12 @@ func (a *Analyzer) textUDPLate(g *group) Finding {
 		"Profiles that would drop the longest one: %s.",
 		g.key.server, plural(g.notes["@late"], "datagram", "datagrams"), g.key.client, strings.Join(sil, ", "), dur(t.UDP), t.UDPSource,
 		joinOr(ProfilesDroppingUDP(maxS), "none"))
+	if n := g.notes["@tickles"]; n > 0 && g.service != nil && g.service.Product == K2 {
+		detail += fmt.Sprintf(" %s no request: KeyServer tickles, which it sends to a logged-in client about 7 minutes after the last contact and repeats about every minute until acknowledged; a client that hears nothing for 10 minutes starts over (new source port). Dropped tickles are why the client seems to lose its session.", plural(n, "of them answered", "of them answered"))
+	}
+	if d := g.notes["@delivered"]; d > 0 {
+		detail += fmt.Sprintf(" %s acknowledged at once by the client: those got through, so the firewall on this path keeps UDP state longer than %s.", plural(d, "datagram was", "datagrams were"), dur(t.UDP))
+	}
 	rec := fmt.Sprintf("Raise the UDP idle timeout for %s port %d on the firewalls and NATs between %s and %s above %s.", g.key.server, g.key.port, g.key.client, g.key.server, dur(maxS))
 	if g.service != nil && g.service.Product == K2 {
 		detail += " KeyServer may answer a client's request as much as 15 minutes later (K2 seed, Ports)."
