@@ -179,3 +179,20 @@ func plural(n int, one, many string) string {
 	}
 	return fmt.Sprintf("%d %s", n, many)
 }
+
+// icmpNotes returns the ICMP codes and the addresses of the ICMP senders a
+// group's members recorded (notes "NAME" and "from ADDR"), sorted.
+func (g *group) icmpNotes() (codes, froms []string) {
+	for n := range g.notes {
+		switch {
+		case strings.HasPrefix(n, "@"):
+		case strings.HasPrefix(n, "from "):
+			froms = append(froms, strings.TrimPrefix(n, "from "))
+		default:
+			codes = append(codes, n)
+		}
+	}
+	sort.Strings(codes)
+	sort.Strings(froms)
+	return codes, froms
+}

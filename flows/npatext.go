@@ -116,18 +116,7 @@ func (a *Analyzer) textNPAUDPMode(g *group) Finding {
 }
 
 func (a *Analyzer) textNPAUDPUnreachable(g *group) Finding {
-	var codes, froms []string
-	for n := range g.notes {
-		switch {
-		case strings.HasPrefix(n, "@"):
-		case strings.HasPrefix(n, "from "):
-			froms = append(froms, strings.TrimPrefix(n, "from "))
-		default:
-			codes = append(codes, n)
-		}
-	}
-	sort.Strings(codes)
-	sort.Strings(froms)
+	codes, froms := g.icmpNotes()
 	if g.notes["@none-arrived"] > 0 {
 		summary := fmt.Sprintf("%s: UDP notifications from %s never arrive", g.key.client, g.key.server)
 		detail := fmt.Sprintf("%s has a main session with %s but no notification socket, while the server sends legacy UDP notifications (from its port 5001) to other clients in this capture. "+

@@ -249,18 +249,7 @@ func (a *Analyzer) textSynReset(g *group) Finding {
 
 func (a *Analyzer) textSynICMP(g *group) Finding {
 	label := serviceLabel(g.service, g.key.port, TCP)
-	var codes, froms []string
-	for n := range g.notes {
-		switch {
-		case strings.HasPrefix(n, "@"):
-		case strings.HasPrefix(n, "from "):
-			froms = append(froms, strings.TrimPrefix(n, "from "))
-		default:
-			codes = append(codes, n)
-		}
-	}
-	sortStrings(codes)
-	sortStrings(froms)
+	codes, froms := g.icmpNotes()
 	code := strings.Join(codes, ", ")
 	summary := fmt.Sprintf("%s to %s %s: %s rejected by ICMP %s", g.key.client, g.key.server, label, plural(g.count, "connection attempt", "connection attempts"), code)
 	who := "a router or firewall at " + strings.Join(froms, ", ")

@@ -157,18 +157,7 @@ func udpFilter(g *group) string {
 
 func (a *Analyzer) textUDPICMP(g *group) Finding {
 	label := serviceLabel(g.service, g.key.port, UDP)
-	var codes, froms []string
-	for n := range g.notes {
-		switch {
-		case strings.HasPrefix(n, "@"):
-		case strings.HasPrefix(n, "from "):
-			froms = append(froms, strings.TrimPrefix(n, "from "))
-		default:
-			codes = append(codes, n)
-		}
-	}
-	sort.Strings(codes)
-	sort.Strings(froms)
+	codes, froms := g.icmpNotes()
 	who := "a router or firewall at " + strings.Join(froms, ", ")
 	if g.notes["@host"] == g.count {
 		who = "the server itself"
