@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"net/netip"
 	"sort"
-	"strings"
 
 	"github.com/fwdiag/fwdiag/dissect"
 )
@@ -304,16 +303,4 @@ func (a *Analyzer) hostTable(conns []*Conn, udps []*UDPFlow) []HostRow {
 		return ai.Less(aj)
 	})
 	return out
-}
-
-func sortStrings(s []string) { sort.Strings(s) }
-
-func joinNonEmpty(sep string, parts ...string) string {
-	var out []string
-	for _, p := range parts {
-		if p != "" {
-			out = append(out, p)
-		}
-	}
-	return strings.Join(out, sep)
 }
