@@ -191,6 +191,12 @@ func (a *Analyzer) textUDPUnanswered(g *group) Finding {
 	if g.service != nil && g.service.Product == K2 {
 		rec += " K2 seed, Firewall Configuration Rule 1: \"All firewalls between KeyServer and its clients ... must be configured to allow traffic on UDP port 19283 into the KeyServer host address ... the UDP response path to the requester must not be timed out for 15 minutes.\""
 	}
+	if g.notes["@some-answered"] > 0 {
+		rec = fmt.Sprintf("Raise the UDP idle timeout on the firewalls and NATs between %s and %s (and the client's own firewall) above the longest answer delay.", g.key.client, g.key.server)
+		if g.service != nil && g.service.Product == K2 {
+			rec += " K2 seed, rule 1: \"For best efficiency, the UDP response path to the requester must not be timed out for 15 minutes.\" On Windows clients add keyacc32.exe as a firewall exception."
+		}
+	}
 	return g.finding(summary, detail, rec, "medium", udpFilter(g))
 }
 
