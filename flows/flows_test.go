@@ -484,3 +484,20 @@ func mustProfile(t *testing.T, name string) Profile {
 	}
 	return p
 }
+
+func TestSupportworksInternalBlocked(t *testing.T) {
+	s := newScript(t)
+	// The server's own services: 5001 answers on loopback, 5002 is rejected.
+	k := s.open("127.0.0.1:40000", "127.0.0.1:5001")
+	k.send(true, 10)
+	s.tcp(ep("127.0.0.1:40001"), ep("127.0.0.1:5002"), fS, 1, 0, 0)
+	s.tcp(ep("127.0.0.1:5002"), ep("127.0.0.1:40001"), fR|fA, 0, 2, 0)
+	r := s.run(defaults())
+	f := findKind(t, r, "sw_internal_blocked")
+	if f.Service != "sw-sql" || f.Severity != Critical || !strings.Contains(f.Recommendation, "do not try to secure the local computer") {
+		t.Errorf("got %s %s %q", f.Service, f.Severity, f.Recommendation)
+	}
+	if k := kinds(r); k["syn_reset"] != 0 {
+		t.Errorf("internal block also reported as syn_reset")
+	}
+}

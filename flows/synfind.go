@@ -2,6 +2,7 @@ package flows
 
 import (
 	"fmt"
+	"sort"
 	"strings"
 	"time"
 )
@@ -112,6 +113,16 @@ func (a *Analyzer) synFindings(conns []*Conn, fs *findingSet, texts map[*group]f
 		client, server, port := c.Client.Addr(), c.Server.Addr(), c.Server.Port()
 		state := c.ConnState()
 		origSyn := !c.firstSyn.IsZero()
+		if internal(c) && svc != nil && svc.Product == Supportworks && origSyn && !c.synAck {
+			// The Supportworks services talk TCP to each other on the
+			// server itself; the seed warns that a host firewall there
+			// breaks them.
+			g := fs.add("sw_internal_blocked", Critical, svc, TCP, client, server, port, c.First, c.Last, c.Input, c.frames)
+			g.clientPts[c.Client.Port()] = true
+			g.notes["state "+state]++
+			texts[g] = a.textSWInternal
+			continue
+		}
 		switch {
 		case origSyn && !c.synAck && c.icmp != nil:
 			g := fs.add("syn_icmp_rejected", sevForService(svc), svc, TCP, client, server, port, c.First, c.Last, c.Input, c.frames)
@@ -323,4 +334,28 @@ func seedRule(svc *Service) string {
 		return fmt.Sprintf(" K2 needs %s (%s).", serviceLabel(svc, svc.Port, svc.Transport), svc.Source)
 	}
 	return ""
+}
+
+// internal reports whether a connection stays on one host (loopback, or the
+// same address at both ends).
+func internal(c *Conn) bool {
+	a, b := c.Client.Addr(), c.Server.Addr()
+	return a == b || (a.IsLoopback() && b.IsLoopback())
+}
+
+func (a *Analyzer) textSWInternal(g *group) Finding {
+	var states []string
+	for n, c := range g.notes {
+		if strings.HasPrefix(n, "state ") {
+			states = append(states, fmt.Sprintf("%s x%d", strings.TrimPrefix(n, "state "), c))
+		}
+	}
+	sort.Strings(states)
+	label := serviceLabel(g.service, g.key.port, TCP)
+	summary := fmt.Sprintf("Supportworks server %s: its own internal connections to %s are blocked", g.key.server, label)
+	detail := fmt.Sprintf("Connections from the server to itself (%s) on %s failed (%s: S0 = no answer, REJ = reset). The Supportworks services and their detached processes talk to each other over TCP on the same computer; a host firewall on the server that interferes with this creates all manner of problems.",
+		g.key.client, label, strings.Join(states, ", "))
+	rec := "Remove or open the firewall on the Supportworks server for its own services. Supportworks seed, Can I Run Any Kind of Firewall on the Supportworks Server Itself?: \"If you have any firewall software that interferes with this communication, it will create all manner of problems ... we recommend that you do not try to secure the local computer's network.\""
+	f := ipField(g.key.client)
+	return g.finding(summary, detail, rec, "high", fmt.Sprintf("%s.src==%s && %s.dst==%s && tcp.dstport==%d && tcp.flags.syn==1", f, g.key.client, f, g.key.server, g.key.port))
 }
