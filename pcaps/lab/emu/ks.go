@@ -39,7 +39,11 @@ func runKSServer(args []string) error {
 			return err
 		}
 		wg.Add(1)
-		go func() { defer wg.Done(); defer u.Close(); ksUDP(u, *name, *lateEvery, *lateDelay, *tickleAfter, deadline) }()
+		go func() {
+			defer wg.Done()
+			defer u.Close()
+			ksUDP(u, *name, *lateEvery, *lateDelay, *tickleAfter, deadline)
+		}()
 		if *tcp {
 			l, err := listenTCP(hostPort(a, *port))
 			if err != nil {

@@ -84,7 +84,11 @@ func runWeb(args []string) error {
 				// Hand-rolled HTTPS exchange so that both sides read the
 				// peer's close_notify before closing: no RST at the end.
 				cfg := &tls.Config{Certificates: []tls.Certificate{cert}, SessionTicketsDisabled: true}
-				go func() { defer wg.Done(); defer l.Close(); acceptLoop(l, deadline, func(c net.Conn) { serveTLSOnce(c, cfg) }) }()
+				go func() {
+					defer wg.Done()
+					defer l.Close()
+					acceptLoop(l, deadline, func(c net.Conn) { serveTLSOnce(c, cfg) })
+				}()
 			} else {
 				go func() { defer wg.Done(); _ = srv.Serve(l) }()
 			}
