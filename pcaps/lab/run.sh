@@ -10,7 +10,9 @@
 # Everything it creates (namespaces fwl-*, processes, temp dir) is removed on
 # exit, also on failure; leftovers of a crashed run are removed first.
 # Environment: LAB_OUT (output dir), LAB_KEEP_LOGS=1 (copy emulator logs next
-# to the captures as lab.log, not committed), GO (go binary).
+# to the captures as lab.log, not committed), GO (go binary), LAB_LIVE_CMD (a
+# command run in the client namespace during each scenario, stopped with
+# SIGINT, e.g. a live analyzer on eth0).
 set -euo pipefail
 
 LAB_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -235,6 +237,14 @@ start_captures() {
     ip netns exec "$ns" tcpdump -Z root -U -n -i "$ifc" "${extra[@]}" -w "$dir/$file.pcap" >"$TMP/tcpdump.$file.log" 2>&1 &
     CAP_PIDS+=($!)
   done
+  if [[ -n ${LAB_LIVE_CMD:-} ]]; then
+    # A live analyzer on the client side, e.g.
+    # LAB_LIVE_CMD='fwdiag live --no-tui -i eth0 --json /tmp/live.json':
+    # started with the captures, stopped with SIGINT like tcpdump.
+    ip netns exec "$NS_CLI" bash -c "exec $LAB_LIVE_CMD" >"$TMP/live.log" 2>&1 &
+    CAP_PIDS+=($!)
+    sleep 1
+  fi
   local f ok
   for f in client server firewall; do
     ok=0
@@ -285,7 +295,7 @@ finish() {
   PIDS=()
   nsx "$NS_FW" nft list ruleset >"$TMP/ruleset" 2>/dev/null || true
   if [[ ${LAB_KEEP_LOGS:-0} == 1 ]]; then
-    { for f in "$TMP"/log.*; do echo "== ${f##*/log.}"; cat "$f"; done
+    { for f in "$TMP"/log.* "$TMP"/live.log; do [[ -f $f ]] || continue; echo "== ${f##*/}"; cat "$f"; done
       echo "== nft ruleset at the end"; cat "$TMP/ruleset"; } >"$dir/lab.log"
   fi
   chmod 644 "$dir"/*.pcap
