@@ -24,7 +24,7 @@ func WriteText(w io.Writer, r *Report) error {
 		fmt.Fprintf(b, "Input:    %s (%s, %s, %d packets, %s from %s)\n", in.Path, in.Format, orDash(in.LinkType), in.Packets, fmtDur(span), fmtTime(in.First))
 	}
 	s := r.Settings
-	fmt.Fprintf(b, "Timeouts: UDP %s, TCP idle %s (profile %s)\n", fmtSeconds(s.UDPTimeoutS), fmtSeconds(s.TCPIdleTimeoutS), s.Profile)
+	fmt.Fprintf(b, "Timeouts: UDP %s, TCP idle %s (profile %s)\n", Seconds(s.UDPTimeoutS), Seconds(s.TCPIdleTimeoutS), s.Profile)
 	for _, e := range r.Errors {
 		fmt.Fprintf(b, "Input error: %s\n", e)
 	}
@@ -60,7 +60,7 @@ func WriteText(w io.Writer, r *Report) error {
 		tw := tabwriter.NewWriter(b, 0, 0, 2, ' ', 0)
 		fmt.Fprintln(tw, "  client\tserver\tstatus\tnotification\tpushes\tmax idle\tconfidence")
 		for _, n := range r.NPASessions {
-			fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%d\t%s\t%s\n", n.Client, n.Server, n.Status, orDash(n.Notification), n.Pushes, fmtSeconds(n.MaxIdleS), n.Confidence)
+			fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%d\t%s\t%s\n", n.Client, n.Server, n.Status, orDash(n.Notification), n.Pushes, Seconds(n.MaxIdleS), n.Confidence)
 		}
 		tw.Flush()
 	}
@@ -74,7 +74,7 @@ func WriteText(w io.Writer, r *Report) error {
 				fmt.Fprintf(tw, "  ... %d more in the JSON report\n", len(r.UDPFlows)-shown)
 				break
 			}
-			fmt.Fprintf(tw, "  %s:%d\t%s:%d\t%s\t%d\t%d\t%s\t%d\t%d\n", u.Client, u.ClientPort, u.Server, u.ServerPort, orDash(u.Service), u.Requests, u.Responses, fmtSeconds(u.MaxSilenceS), u.LateResponses, u.ICMPErrors)
+			fmt.Fprintf(tw, "  %s:%d\t%s:%d\t%s\t%d\t%d\t%s\t%d\t%d\n", u.Client, u.ClientPort, u.Server, u.ServerPort, orDash(u.Service), u.Requests, u.Responses, Seconds(u.MaxSilenceS), u.LateResponses, u.ICMPErrors)
 			shown++
 		}
 		tw.Flush()
@@ -163,10 +163,13 @@ func fmtTime(t time.Time) string {
 }
 
 func fmtDur(d time.Duration) string {
-	return fmtSeconds(d.Seconds())
+	return Seconds(d.Seconds())
 }
 
-func fmtSeconds(s float64) string {
+// Seconds formats a duration given in seconds for people: "none",
+// "850 ms", "12.0 s", "4.5 min", "1.0 h". The TUI uses it too, so both
+// outputs read alike.
+func Seconds(s float64) string {
 	switch {
 	case s <= 0:
 		return "none"

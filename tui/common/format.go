@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/charmbracelet/x/ansi"
+
+	"github.com/fwdiag/fwdiag/report"
 )
 
 // Truncate cuts s to at most w terminal cells, marking the cut with "…".
@@ -25,21 +27,8 @@ func Pad(s string, w int) string {
 	return s
 }
 
-// Seconds formats a duration in seconds the way the text report does:
-// "none", "850 ms", "12.0 s", "4.5 min", "1.0 h".
-func Seconds(s float64) string {
-	switch {
-	case s <= 0:
-		return "none"
-	case s >= 3600:
-		return fmt.Sprintf("%.1f h", s/3600)
-	case s >= 120:
-		return fmt.Sprintf("%.1f min", s/60)
-	case s >= 1:
-		return fmt.Sprintf("%.1f s", s)
-	}
-	return fmt.Sprintf("%.0f ms", s*1000)
-}
+// Seconds formats a duration in seconds the way the text report does.
+func Seconds(s float64) string { return report.Seconds(s) }
 
 // Clock formats an elapsed time as h:mm:ss or m:ss.
 func Clock(d time.Duration) string {
