@@ -33,13 +33,14 @@ SW6=2001:db8:5::10; KS6=2001:db8:5::20; SHADOW6=2001:db8:5::21
 PRS6=2001:db8:1::10; WWW6=2001:db8:1::11; DNS6=2001:db8:1::53
 CLI_ADDRS=(10 11 12 50 60 61 62 130 131 160)   # 192.0.2.x; .128/25 is the NATed "branch office"
 
-SCENARIOS=(healthy healthy-midstream npa-blocked npa-idle-kill npa-reset npa-udp-nat k2-late-udp k2-tickle k2-failover k2-admin-blocked mixed-rejects prs-blocked ipv6-healthy ipv6-rejects)
+SCENARIOS=(healthy healthy-midstream sw-host-firewall npa-blocked npa-idle-kill npa-reset npa-udp-nat k2-late-udp k2-tickle k2-failover k2-admin-blocked mixed-rejects prs-blocked ipv6-healthy ipv6-rejects)
 declare -A DESC=(
   [healthy]="several SW clients (2 behind one NAT address) with paired NPA sockets, K2 clients answered, KeyConfigure + ks-prs reach DNS/80/443: nothing wrong"
   [healthy-midstream]="healthy SW + K2 traffic, but the capture starts after the sessions are up: no handshakes of the 5001 connections, pairing from data only"
   [npa-reset]="firewall (IPS-style) resets the notification socket of one client at its 3rd push: RST forged towards the server, the client never learns"
   [k2-admin-blocked]="TCP 19283 dropped at the fw: KeyConfigure admin UDP works, its TCP 19283 admin connection does not; KeyAccess UDP unaffected"
   [k2-tickle]="KeyServer tickles silent clients after 7 s; fw UDP timeout 5 s drops the tickles to one client, a per-flow 60 s ct timeout lets the other's through"
+  [sw-host-firewall]="a host firewall on the Supportworks server drops/resets the server's own connections to 5002/5003 over loopback (extra server-lo.pcap); the network is fine"
   [npa-blocked]="firewall limits each client to one TCP 5001 connection (ct count over 1: drop): the NPA notification SYNs are silently dropped"
   [npa-idle-kill]="notification socket idle 12 s > fw TCP established timeout 8 s, no keepalive: next push dropped and retransmitted (a keepalive client survives)"
   [npa-udp-nat]="legacy UDP notifications from server port 5001: direct client gets them, NATed client's go to the NAT address and draw ICMP port unreachable"
@@ -228,9 +229,9 @@ start_captures() {
   [[ ${CAPTURE_KEEP_LOGS:-0} == 1 ]] || rm -f "$TMP"/log.*
   rm -f "$TMP"/tcpdump.*.log
   mkdir -p "$dir"
-  rm -f "$dir"/client.pcap "$dir"/server.pcap "$dir"/firewall.pcap
+  rm -f "$dir"/client.pcap "$dir"/server.pcap "$dir"/firewall.pcap "$dir"/server-lo.pcap
   local spec ns ifc file extra
-  for spec in "$NS_CLI:eth0:client" "$NS_SRV:eth0:server" "$NS_FW:any:firewall"; do
+  for spec in "$NS_CLI:eth0:client" "$NS_SRV:eth0:server" "$NS_FW:any:firewall" ${EXTRA_CAPS:-}; do
     IFS=: read -r ns ifc file <<<"$spec"
     extra=()
     [[ $ifc == any ]] && extra=(-y LINUX_SLL2)
@@ -246,7 +247,7 @@ start_captures() {
     sleep 1
   fi
   local f ok
-  for f in client server firewall; do
+  for f in client server firewall ${EXTRA_CAPS:+$(for e in $EXTRA_CAPS; do echo "${e##*:}"; done)}; do
     ok=0
     for _ in $(seq 50); do
       if grep -q "listening on" "$TMP/tcpdump.$f.log" 2>/dev/null; then ok=1; break; fi
@@ -262,7 +263,7 @@ stop_captures() {
   kill_pids INT "${CAP_PIDS[@]}"
   CAP_PIDS=()
   local f
-  for f in client server firewall; do
+  for f in client server firewall ${EXTRA_CAPS:+$(for e in $EXTRA_CAPS; do echo "${e##*:}"; done)}; do
     { grep -h "packets" "$TMP/tcpdump.$f.log" || true; } | tr "\n" " " | sed "s/^/  $f: /" >&2; echo >&2
   done
 }
@@ -332,6 +333,31 @@ sc_healthy() {
   bg "$NS_SRV" prs ks-prs -local "$KS"
   wait_for 40 sw10 sw11 sw130 sw131 ka60 ka61 ka160 kc prs
   finish "$1"
+}
+
+sc_sw_host_firewall() {
+  topology 0
+  conntrack_timeouts 5 10
+  firewall "" "" ""
+  # The host firewall on the Supportworks server itself (seed: "Can I run any
+  # kind of firewall on the Supportworks server itself?").
+  nsx "$NS_SRV" nft -f - <<'EOF'
+table inet host {
+  chain input {
+    type filter hook input priority filter; policy accept;
+    iifname "lo" tcp dport 5002 counter drop comment "host firewall: SQL server port not allowed"
+    iifname "lo" tcp dport 5003 counter reject with tcp reset comment "host firewall: index server port not allowed"
+  }
+}
+EOF
+  EXTRA_CAPS="$NS_SRV:lo:server-lo" start_captures "$1"
+  servers_v4 35s -extra-ports 5002,5003
+  # SwServerService-like internal client on the server host, to its own address.
+  bg "$NS_SRV" internal sw-client -local "$SW" -server "$SW" -user swserver -req-every 3s -dur 20s -sql-every 7s -kb-every 8s
+  sleep 0.3
+  bg "$NS_CLI" sw10 sw-client -local 192.0.2.10 -server "$SW" -user user10 -req-every 3s -dur 20s
+  wait_for 35 internal sw10
+  EXTRA_CAPS="$NS_SRV:lo:server-lo" finish "$1"
 }
 
 sc_npa_blocked() {

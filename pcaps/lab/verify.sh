@@ -68,6 +68,23 @@ ev_healthy-midstream() {
   chk client.pcap eq 0 'tcp.flags.reset==1 || icmp || tcp.analysis.retransmission' "nothing wrong"
 }
 
+doc_sw-host-firewall() { cat <<'EOF'
+**Firewall**: the network firewall admits everything (stateful, nothing blocked). A HOST firewall on the Supportworks server itself (nftables input hook in the server namespace): `iifname "lo" tcp dport 5002 drop` and `iifname "lo" tcp dport 5003 reject with tcp reset`. This scenario has a fourth file, **server-lo.pcap**: tcpdump on the server's loopback, where the server's connections to itself travel.
+**Hosts**: SW server 198.51.100.10 (5001, 5005, 5015, 5002 SQL, 5003 KB index). An internal client on the server host (198.51.100.10 → 198.51.100.10, like the server's own services and detached processes): main session + notification socket over loopback (work), SQL 5002 every 7 s (SYN dropped: 6 SYNs per try), KB index 5003 every 8 s (RST). An ordinary client 192.0.2.10 with main + notification socket over the network (works).
+**Expected findings**: on server-lo.pcap: `sw_internal_blocked` 198.51.100.10 → 198.51.100.10:5002 (sw-sql, S0) and :5003 (sw-kbindex, REJ): the server's own services blocked by a host firewall (seed: "Can I run any kind of firewall on the Supportworks server itself?"); its internal NPA session `paired`; `sw_version_inferred` (5002 + 5003 ⇒ up to 7.4.1). On client.pcap, server.pcap, firewall.pcap: nothing above info (192.0.2.10 `paired`): the network is fine, the problem is only visible on the server's loopback.
+**Must not report**: `syn_unanswered` / `syn_reset` for 192.0.2.10, anything on the network captures, `npa_notification_missing`.
+EOF
+}
+ev_sw-host-firewall() {
+  chk server-lo.pcap ge 6 "tcp.dstport==5002 && $SYN" "internal SQL SYNs, dropped by the host firewall"
+  chk server-lo.pcap eq 0 'tcp.srcport==5002' "no answer from 5002"
+  chk server-lo.pcap eq 2 'tcp.srcport==5003 && tcp.flags.reset==1' "internal KB index connections reset"
+  chk server-lo.pcap eq 2 "tcp.dstport==5001 && $SYN" "internal main + notification socket"
+  chk server-lo.pcap ge 5 'tcp.payload contains "NPA seq="' "internal pushes delivered"
+  chk client.pcap eq 0 'tcp.flags.reset==1 || icmp || tcp.analysis.retransmission' "the network path is clean"
+  chk server.pcap eq 0 'ip.src==198.51.100.10 && ip.dst==198.51.100.10' "loopback traffic is not on the server's network side"
+}
+
 doc_npa-blocked() { cat <<'EOF'
 **Firewall**: `tcp dport 5001 ct state new add @sw_conn { ip saddr ct count over 1 } drop` (one 5001 connection per client address, counted before NAT), plus the branch office 192.0.2.128/25 masqueraded to 198.51.100.1. conntrack UDP 5 s, TCP 10 s.
 **Hosts**: SW server 198.51.100.10. Clients 192.0.2.10, .11, .130 (NAT): main session works; the notification connection's SYN (0.4 s after login) is dropped; Linux 6.x retries it 5 times 1 s apart (`tcp_syn_linear_timeouts`), the client gives up after ~5 s and carries on without notifications, as the real client does. .11 also uses 5005 (works).

@@ -335,6 +335,8 @@ func runSWClient(args []string) error {
 	textEvery := fs.Duration("text-every", 0, "5005 text request interval (0 = off)")
 	xmlmcEvery := fs.Duration("xmlmc-every", 0, "5015 XMLMC request interval (0 = off)")
 	sqlEvery := fs.Duration("sql-every", 0, "5002 SQL connection interval (0 = off)")
+	kbEvery := fs.Duration("kb-every", 0, "5003 KnowledgeBase index connection interval (0 = off)")
+	kbPort := fs.Int("kb-port", 5003, "")
 	exportAt := fs.Duration("export-at", 0, "send an EXPORT request on the main session at this offset (0 = never)")
 	dur := fs.Duration("dur", 30*time.Second, "session length")
 	mainPort := fs.Int("main-port", 5001, "")
@@ -443,15 +445,19 @@ func runSWClient(args []string) error {
 	}
 	side(*textEvery, "text 5005", func() error { return swText(*local, hostPort(*server, *textPort), *connTimeout) })
 	side(*xmlmcEvery, "xmlmc 5015", func() error { return swXMLMC(*local, hostPort(*server, *xmlmcPort), *connTimeout) })
-	side(*sqlEvery, "sql 5002", func() error {
-		c, err := tcpDialer(*local, *connTimeout, 0).Dial("tcp", hostPort(*server, *sqlPort))
-		if err != nil {
-			return err
+	hold := func(port int, req string) func() error {
+		return func() error {
+			c, err := tcpDialer(*local, *connTimeout, 0).Dial("tcp", hostPort(*server, port))
+			if err != nil {
+				return err
+			}
+			_, _ = io.WriteString(c, req)
+			time.Sleep(200 * time.Millisecond)
+			return c.Close()
 		}
-		_, _ = io.WriteString(c, "SELECT 1\n")
-		time.Sleep(200 * time.Millisecond)
-		return c.Close()
-	})
+	}
+	side(*sqlEvery, "sql 5002", hold(*sqlPort, "SELECT 1\n"))
+	side(*kbEvery, "kbindex 5003", hold(*kbPort, "SEARCH printer\n"))
 
 	mainAlive := true
 	exportDone := *exportAt <= 0
