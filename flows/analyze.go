@@ -18,6 +18,7 @@ const maxListedTCPFlows = 5000
 func (a *Analyzer) Result(inputs []*dissect.InputInfo) *Result {
 	conns := a.conns()
 	udps := a.udpFlows()
+	a.ttls = hostTTLs(conns, udps)
 	fs := newFindingSet()
 	texts := map[*group]func(*group) Finding{}
 

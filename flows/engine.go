@@ -48,7 +48,13 @@ type Analyzer struct {
 	udp       map[flowKey]*UDPFlow
 	retired   []*Conn // connections replaced by a new one on the same ports
 	names     map[netip.Addr]string
-	hostTTL   map[hostKey]ttlStat
+	// lastVK/lastV cache the vantage of the previous packet: a capture
+	// point rarely changes from one packet to the next.
+	lastVK vantageKey
+	lastV  uint16
+	// ttls is the per-host TTL view built at the start of Result (scratch
+	// for the finders; not analysis state).
+	ttls map[hostKey]ttlStat
 	// roles seen from protocol use that flows alone cannot tell (DNS server).
 	dnsServers map[netip.Addr]bool
 
@@ -74,7 +80,6 @@ func New(cfg Config) *Analyzer {
 		tcp:          map[flowKey]*Conn{},
 		udp:          map[flowKey]*UDPFlow{},
 		names:        map[netip.Addr]string{},
-		hostTTL:      map[hostKey]ttlStat{},
 		dnsServers:   map[netip.Addr]bool{},
 		firstByInput: map[int]time.Time{},
 	}
@@ -85,12 +90,16 @@ func (a *Analyzer) Config() Config { return a.cfg }
 
 func (a *Analyzer) vantage(p *dissect.Packet) uint16 {
 	k := vantageKey{input: p.Input, iface: p.Interface, ifIndex: p.IfIndex, outgoing: p.Outgoing && p.IfIndex == 0}
+	if k == a.lastVK && len(a.vantageOf) > 0 {
+		return a.lastV
+	}
 	v, ok := a.vantages[k]
 	if !ok {
 		v = uint16(len(a.vantageOf))
 		a.vantages[k] = v
 		a.vantageOf = append(a.vantageOf, k)
 	}
+	a.lastVK, a.lastV = k, v
 	return v
 }
 
@@ -132,18 +141,6 @@ func (a *Analyzer) Add(p *dissect.Packet) {
 	}
 }
 
-func (a *Analyzer) noteTTL(v uint16, addr netip.Addr, ttl uint8) {
-	k := hostKey{v, addr}
-	s, ok := a.hostTTL[k]
-	if !ok {
-		a.hostTTL[k] = ttlStat{ttl: ttl}
-		return
-	}
-	if s.ttl != ttl && !s.varies {
-		s.varies = true
-		a.hostTTL[k] = s
-	}
-}
 
 func (a *Analyzer) addTCP(p *dissect.Packet, v uint16) {
 	src := netip.AddrPortFrom(p.Src, p.SrcPort)
@@ -174,9 +171,6 @@ func (a *Analyzer) addTCP(p *dissect.Packet, v uint16) {
 	if src != c.Client {
 		dir = 1
 	}
-	if p.TCPFlags&dissect.FlagRST == 0 {
-		a.noteTTL(v, p.Src, p.TTL)
-	}
 	c.update(p, dir)
 }
 
@@ -203,7 +197,6 @@ func (a *Analyzer) addUDP(p *dissect.Packet, v uint16) {
 	if p.SrcPort == 53 || p.DstPort == 53 || p.SrcPort == 5353 || p.DstPort == 5353 {
 		return // DNS is read for names, not tracked as a flow
 	}
-	a.noteTTL(v, p.Src, p.TTL)
 	k := makeKey(v, dissect.ProtoUDP, src, dst)
 	f := a.udp[k]
 	if f == nil {
@@ -338,9 +331,45 @@ func (a *Analyzer) serviceOf(server Endpoint, transport string) *Service {
 // genuineTTL returns the TTL a host's ordinary packets arrive with at a
 // vantage point, and whether it is known and stable.
 func (a *Analyzer) genuineTTL(v uint16, addr netip.Addr) (uint8, bool) {
-	s, ok := a.hostTTL[hostKey{v, addr}]
+	s, ok := a.ttls[hostKey{v, addr}]
 	if !ok || s.varies {
 		return 0, false
 	}
 	return s.ttl, true
+}
+
+// hostTTLs gathers, per capture point and host, the TTL its genuine packets
+// (not resets) arrive with, from the connections and flows. Why at report
+// time: a map update per packet cost a quarter of the flow engine's time,
+// and every connection already remembers its sides' TTLs.
+func hostTTLs(conns []*Conn, udps []*UDPFlow) map[hostKey]ttlStat {
+	m := map[hostKey]ttlStat{}
+	note := func(v uint16, addr netip.Addr, ttl uint8, varies bool) {
+		k := hostKey{v, addr}
+		s, ok := m[k]
+		switch {
+		case !ok:
+			m[k] = ttlStat{ttl: ttl, varies: varies}
+		case s.ttl != ttl || varies:
+			s.varies = true
+			m[k] = s
+		}
+	}
+	for _, c := range conns {
+		if d := &c.dir[0]; d.ttlSet {
+			note(c.Vantage, c.Client.Addr(), d.ttl, d.ttlVaries)
+		}
+		if d := &c.dir[1]; d.ttlSet {
+			note(c.Vantage, c.Server.Addr(), d.ttl, d.ttlVaries)
+		}
+	}
+	for _, f := range udps {
+		if f.ttl[0] != 0 {
+			note(f.Vantage, f.Client.Addr(), f.ttl[0], false)
+		}
+		if f.ttl[1] != 0 {
+			note(f.Vantage, f.Server.Addr(), f.ttl[1], false)
+		}
+	}
+	return m
 }
