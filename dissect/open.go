@@ -48,6 +48,10 @@ func Open(path string, index int) (Source, error) {
 		if err != nil {
 			return nil, &FrameError{Path: path, Msg: err.Error(), Fatal: true}
 		}
+		if st, err := f.Stat(); err == nil && st.IsDir() {
+			f.Close()
+			return nil, &FrameError{Path: path, Msg: "is a directory, not a capture file", Fatal: true}
+		}
 		rc = f
 	}
 	s, err := NewReader(rc, path, index)

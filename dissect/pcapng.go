@@ -108,7 +108,15 @@ func (s *ngSource) block(p *Packet) (bool, error) {
 		return false, s.finish()
 	}
 	if err != nil {
-		return false, s.short(err, 0, "block header", len(h), 8)
+		// Cut inside the block header: when the type is there and is a
+		// packet block, the damaged frame is the next one.
+		frame := uint64(0)
+		if len(h) >= 4 {
+			if t := s.u32(h[0:4]); t == ngEPB || t == ngSPB || t == ngPB {
+				frame = s.frame + 1
+			}
+		}
+		return false, s.short(err, frame, "block header", len(h), 8)
 	}
 	typ := s.u32(h[0:4]) // ngSHB reads the same in either order
 	rawLen := [4]byte(h[4:8])

@@ -305,6 +305,7 @@ func TestReadPcapngDamaged(t *testing.T) {
 		err     string
 	}{
 		{"cut_block", full[:len(full)-10], 1, "frame 2: truncated record"},
+		{"cut_block_header", full[:len(full)-(12+20+pad4(len(f1)))+6], 1, "frame 2: truncated block header: 6 of 8 bytes"},
 		{"undeclared_interface", undeclared.b, 0, "frame 1: packet for undeclared interface 3"},
 		{"bad_block_length", func() []byte {
 			b := append([]byte{}, full...)
@@ -357,6 +358,14 @@ func TestMerge(t *testing.T) {
 	in := m.Inputs()
 	if len(in) != 2 || in[0].Path != "a.pcap" || in[1].Path != "b.pcap" || len(in[1].Errors) != 1 {
 		t.Errorf("got inputs %v; want a.pcap, b.pcap with one error", in)
+	}
+}
+
+func TestOpenDirectory(t *testing.T) {
+	dir := t.TempDir()
+	_, err := Open(dir, 0)
+	if err == nil || err.Error() != dir+": is a directory, not a capture file" {
+		t.Errorf("got %v; want %q", err, dir+": is a directory, not a capture file")
 	}
 }
 
