@@ -28,6 +28,7 @@ func (a *Analyzer) Result(inputs []*dissect.InputInfo) *Result {
 	a.synFindings(conns, fs, texts)
 	a.udpFindings(udps, fs, texts)
 
+	a.aggregate(fs, texts)
 	r := &Result{Timeouts: a.cfg.Timeouts, Packets: a.packets, First: a.first, Last: a.last, Counts: map[string]int{Info: 0, Warning: 0, Critical: 0}}
 	for _, g := range fs.order {
 		r.Findings = append(r.Findings, texts[g](g))

@@ -141,7 +141,6 @@ func (a *Analyzer) Add(p *dissect.Packet) {
 	}
 }
 
-
 func (a *Analyzer) addTCP(p *dissect.Packet, v uint16) {
 	src := netip.AddrPortFrom(p.Src, p.SrcPort)
 	dst := netip.AddrPortFrom(p.Dst, p.DstPort)

@@ -501,3 +501,42 @@ func TestSupportworksInternalBlocked(t *testing.T) {
 		t.Errorf("internal block also reported as syn_reset")
 	}
 }
+
+func TestScanAndManyClientsAreFolded(t *testing.T) {
+	s := newScript(t)
+	// A scanner: resets from 100 ports of one host.
+	for port := 1; port <= 100; port++ {
+		c := netip.AddrPortFrom(netip.MustParseAddr("203.0.113.66"), uint16(30000+port))
+		d := netip.AddrPortFrom(netip.MustParseAddr("198.51.100.10"), uint16(port))
+		s.tcp(c, d, fS, 1, 0, 0)
+		s.tcp(d, c, fR|fA, 0, 2, 0)
+	}
+	// 30 KeyAccess clients whose requests all go unanswered.
+	for i := 0; i < 30; i++ {
+		c := netip.AddrPortFrom(netip.MustParseAddr(fmt.Sprintf("192.0.2.%d", 100+i)), 50000)
+		for j := 0; j < 2; j++ {
+			s.udp(c, ep("198.51.100.20:19283"), 40)
+			s.wait(3 * time.Second)
+		}
+	}
+	s.wait(10 * time.Second)
+	r := s.run(defaults())
+	k := kinds(r)
+	if k["syn_scan"] != 1 || k["syn_reset"] != 0 {
+		t.Fatalf("got %v; want one syn_scan and no syn_reset", k)
+	}
+	scan := findKind(t, r, "syn_scan")
+	if scan.Count != 100 || scan.Severity != Info || scan.Service != "" || scan.Client != "203.0.113.66" {
+		t.Errorf("got %+v", scan)
+	}
+	if k["udp_unanswered"] != 1 {
+		t.Fatalf("got %d udp_unanswered; want 1 for all 30 clients", k["udp_unanswered"])
+	}
+	u := findKind(t, r, "udp_unanswered")
+	if u.Client != "" || u.Count != 30 || !strings.Contains(u.Summary, "30 clients") || !strings.Contains(u.Detail, "Clients (30)") {
+		t.Errorf("got client %q count %d summary %q", u.Client, u.Count, u.Summary)
+	}
+	if !strings.Contains(u.WiresharkFilter, "udp.port==19283") || strings.Contains(u.WiresharkFilter, "clients") {
+		t.Errorf("bad filter for a merged finding: %s", u.WiresharkFilter)
+	}
+}

@@ -35,6 +35,36 @@ type group struct {
 	ttls    [2]uint8 // e.g. forged TTL, genuine TTL
 	extra   string
 	inputs  map[int]bool
+	// clients is set on a group merged from many clients' groups (fan-in):
+	// the clients and how many members each had; key.client is then zero.
+	clients map[netip.Addr]int
+	// rep is a member client, for the address family of a merged group.
+	rep netip.Addr
+}
+
+// who names a group's client in prose: one address, or "N clients".
+type who struct {
+	addr netip.Addr
+	n    int
+}
+
+func (w who) String() string {
+	if w.n > 1 {
+		return fmt.Sprintf("%d clients", w.n)
+	}
+	return w.addr.String()
+}
+
+// Is4 and Is4In6 give the family of the client(s), for Wireshark fields.
+func (w who) Is4() bool    { return w.addr.Is4() }
+func (w who) Is4In6() bool { return w.addr.Is4In6() }
+
+// client is the group's client for prose and filters.
+func (g *group) client() who {
+	if g.clients != nil {
+		return who{g.rep, len(g.clients)}
+	}
+	return who{g.key.client, 1}
 }
 
 // findingSet collects groups in first-seen order.
@@ -95,6 +125,12 @@ func (g *group) finding(summary, detail, recommendation, confidence, filter stri
 	if g.key.client.IsValid() {
 		f.Client = g.key.client.String()
 	}
+	if g.clients != nil {
+		// Merged from many clients: the per-client filter no longer fits;
+		// select the service's traffic instead, and name the clients.
+		f.WiresharkFilter = fmt.Sprintf("%s.addr==%s && %s.port==%d", ipField(g.rep), g.key.server, g.key.transport, g.key.port)
+		f.Detail += fmt.Sprintf(" Clients (%d): %s.", len(g.clients), g.clientList(12))
+	}
 	if g.key.server.IsValid() {
 		f.Server = g.key.server.String()
 	}
@@ -133,7 +169,10 @@ func serviceLabel(svc *Service, port uint16, transport string) string {
 }
 
 // ipField returns Wireshark's field prefix for an address: ip or ipv6.
-func ipField(a netip.Addr) string {
+func ipField(a interface {
+	Is4() bool
+	Is4In6() bool
+}) string {
 	if a.Is4() || a.Is4In6() {
 		return "ip"
 	}

@@ -10,8 +10,8 @@ import (
 const swNPAQuote = "Supportworks seed, Server-to-Client Notifications: \"The client connects a second time to the server via TCP on port 5001. The server 'holds' this connection open ... The client waits on this socket indefinitely\""
 
 func npaFilter(g *group) string {
-	f := ipField(g.key.client)
-	s := fmt.Sprintf("%s.addr==%s && %s.addr==%s && tcp.port==%d", f, g.key.client, f, g.key.server, g.key.port)
+	f := ipField(g.client())
+	s := fmt.Sprintf("%s.addr==%s && %s.addr==%s && tcp.port==%d", f, g.client(), f, g.key.server, g.key.port)
 	if ps := portSet("tcp.port", g.clientPts); ps != "" {
 		s += " && " + ps
 	}
@@ -19,7 +19,7 @@ func npaFilter(g *group) string {
 }
 
 func (a *Analyzer) textNPAMissing(g *group) Finding {
-	summary := fmt.Sprintf("%s: Supportworks session to %s has no notification connection", g.key.client, g.key.server)
+	summary := fmt.Sprintf("%s: Supportworks session to %s has no notification connection", g.client(), g.key.server)
 	var detail, conf string
 	switch {
 	case g.notes["@blocked"] > 0:
@@ -55,7 +55,7 @@ func (a *Analyzer) textNPALost(g *group) Finding {
 		}
 	}
 	t := a.cfg.Timeouts
-	summary := fmt.Sprintf("%s: notifications from %s lost on the NPA socket", g.key.client, g.key.server)
+	summary := fmt.Sprintf("%s: notifications from %s lost on the NPA socket", g.client(), g.key.server)
 	var detail string
 	if g.notes["@client-unacked"] > 0 && g.notes["@unacked"]+g.notes["@reset"] == 0 {
 		detail = fmt.Sprintf("What the client sent on its notification socket (at the latest its FIN when it logged out) was retransmitted and never acknowledged, while the main session's packets got through: the server no longer knew the connection. "+
@@ -71,7 +71,7 @@ func (a *Analyzer) textNPALost(g *group) Finding {
 	}
 	detail += " Profiles whose TCP idle timeout is shorter than that idle time: " + joinOr(ProfilesDroppingTCP(idle), "none") + "."
 	rec := fmt.Sprintf("Raise the established-TCP idle timeout for port 5001 on the firewall between %s and %s above %s (longer than the longest idle gap of a notification socket), or enable TCP keepalives shorter than the firewall timeout on the server (Windows KeepAliveTime; the default of 2 h is longer than most firewall timeouts). %s",
-		g.key.client, g.key.server, dur(idle), swNPAQuote)
+		g.client(), g.key.server, dur(idle), swNPAQuote)
 	return g.finding(summary, detail, rec, "high", npaFilter(g))
 }
 
@@ -83,7 +83,7 @@ func (a *Analyzer) textNPAIdle(g *group) Finding {
 		}
 	}
 	t := a.cfg.Timeouts
-	summary := fmt.Sprintf("%s: NPA socket to %s sat idle %s, longer than the %s TCP idle timeout", g.key.client, g.key.server, dur(idle), dur(t.TCPIdle))
+	summary := fmt.Sprintf("%s: NPA socket to %s sat idle %s, longer than the %s TCP idle timeout", g.client(), g.key.server, dur(idle), dur(t.TCPIdle))
 	detail := fmt.Sprintf("The notification socket carried nothing, not even a keep-alive, for %s. The TCP idle timeout in force is %s (%s): a firewall with that timeout forgets the connection, and the next notification the server pushes is dropped. "+
 		"Profiles that would expire it: %s. TCP keepalives default to 2 h on Windows and Linux, too late to help.",
 		dur(idle), dur(t.TCPIdle), t.TCPSource, joinOr(ProfilesDroppingTCP(idle), "none"))
@@ -92,7 +92,7 @@ func (a *Analyzer) textNPAIdle(g *group) Finding {
 }
 
 func (a *Analyzer) textNPAOrphan(g *group) Finding {
-	summary := fmt.Sprintf("%s: notification connection to %s with no main session", g.key.client, g.key.server)
+	summary := fmt.Sprintf("%s: notification connection to %s with no main session", g.client(), g.key.server)
 	detail := "A connection to port 5001 on which the server pushes and the client only acknowledges, but " + g.extra + "."
 	rec := "If the main session was cut by a firewall, the client has lost its session while the server keeps pushing: check for resets or idle timeouts on port 5001."
 	conf := "low"
@@ -105,32 +105,32 @@ func (a *Analyzer) textNPAOrphan(g *group) Finding {
 const swUDPQuote = "Supportworks seed, Appendix: \"the server always sends these UDP messages from its own port 5001, to be delivered on the client's dynamic port number\"; \"from Version 7.4.0 onwards, Supportworks was configured by default to use TCP notifications and, from Version 7.5.0 onwards, the option to use UDP was removed altogether.\""
 
 func (a *Analyzer) textNPAUDPMode(g *group) Finding {
-	summary := fmt.Sprintf("%s: Supportworks server %s uses legacy UDP notifications (version up to 7.4.1)", g.key.client, g.key.server)
+	summary := fmt.Sprintf("%s: Supportworks server %s uses legacy UDP notifications (version up to 7.4.1)", g.client(), g.key.server)
 	detail := fmt.Sprintf("The server sent %s from its UDP port 5001 to the client's dynamic port instead of using a second TCP connection. "+
 		"These datagrams arrive unsolicited: a firewall or NAT in front of the client drops them unless it has an explicit rule, and they get no retransmission if lost.",
 		plural(g.notes["@datagrams"], "notification datagram", "notification datagrams"))
 	rec := "Switch notifications to TCP in the Server Configuration utility's Communications tab (7.4.0 and later default to TCP; 7.5.0 removed UDP). Until then the client side must accept UDP from the server's port 5001. " + swUDPQuote
-	f := ipField(g.key.client)
-	filter := fmt.Sprintf("%s.src==%s && %s.dst==%s && udp.srcport==5001", f, g.key.server, f, g.key.client)
+	f := ipField(g.client())
+	filter := fmt.Sprintf("%s.src==%s && %s.dst==%s && udp.srcport==5001", f, g.key.server, f, g.client())
 	return g.finding(summary, detail, rec, "high", filter)
 }
 
 func (a *Analyzer) textNPAUDPUnreachable(g *group) Finding {
 	codes, froms := g.icmpNotes()
 	if g.notes["@none-arrived"] > 0 {
-		summary := fmt.Sprintf("%s: UDP notifications from %s never arrive", g.key.client, g.key.server)
+		summary := fmt.Sprintf("%s: UDP notifications from %s never arrive", g.client(), g.key.server)
 		detail := fmt.Sprintf("%s has a main session with %s but no notification socket, while the server sends legacy UDP notifications (from its port 5001) to other clients in this capture. "+
-			"No datagram reached %s: a NAT device or firewall in front of it drops them (behind NAT the server sends to the NAT address and a port with no outbound mapping). The client never hears of changes.", g.key.client, g.key.server, g.key.client)
+			"No datagram reached %s: a NAT device or firewall in front of it drops them (behind NAT the server sends to the NAT address and a port with no outbound mapping). The client never hears of changes.", g.client(), g.key.server, g.client())
 		rec := "Use TCP notifications (Supportworks 7.4.0 or later; the only mode from 7.5.0), or give the client a firewall exception for UDP from the server's port 5001. " + swUDPQuote
-		f := ipField(g.key.client)
-		return g.finding(summary, detail, rec, "medium", fmt.Sprintf("(%s.addr==%s && tcp.port==5001) || (%s.src==%s && udp.srcport==5001)", f, g.key.client, f, g.key.server))
+		f := ipField(g.client())
+		return g.finding(summary, detail, rec, "medium", fmt.Sprintf("(%s.addr==%s && tcp.port==5001) || (%s.src==%s && udp.srcport==5001)", f, g.client(), f, g.key.server))
 	}
-	summary := fmt.Sprintf("%s: UDP notifications from %s do not arrive (ICMP %s)", g.key.client, g.key.server, strings.Join(codes, ", "))
+	summary := fmt.Sprintf("%s: UDP notifications from %s do not arrive (ICMP %s)", g.client(), g.key.server, strings.Join(codes, ", "))
 	detail := fmt.Sprintf("The server's UDP notifications to %s drew ICMP errors (%s) from %s: nothing at that address and port takes them. "+
 		"Behind NAT the server sends to the NAT device's address and a port that has no outbound mapping there, so the NAT device refuses them; the client never hears of changes.",
-		g.key.client, strings.Join(codes, ", "), strings.Join(froms, ", "))
+		g.client(), strings.Join(codes, ", "), strings.Join(froms, ", "))
 	rec := "Use TCP notifications (Supportworks 7.4.0 or later; the only mode from 7.5.0): they run over a client-initiated second connection to 5001 that NAT handles. " + swUDPQuote
-	f := ipField(g.key.client)
+	f := ipField(g.client())
 	icmpF := "icmp"
 	if f == "ipv6" {
 		icmpF = "icmpv6"

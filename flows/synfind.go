@@ -193,9 +193,9 @@ func (a *Analyzer) synFindings(conns []*Conn, fs *findingSet, texts map[*group]f
 
 // synFilter selects a group's SYNs (and, with answers, the replies).
 func synFilter(g *group, answer string) string {
-	f := ipField(g.key.client)
+	f := ipField(g.client())
 	parts := []string{
-		fmt.Sprintf("%s.src==%s && %s.dst==%s && tcp.dstport==%d && tcp.flags.syn==1 && tcp.flags.ack==0", f, g.key.client, f, g.key.server, g.key.port),
+		fmt.Sprintf("%s.src==%s && %s.dst==%s && tcp.dstport==%d && tcp.flags.syn==1 && tcp.flags.ack==0", f, g.client(), f, g.key.server, g.key.port),
 	}
 	if ps := portSet("tcp.srcport", g.clientPts); ps != "" {
 		parts[0] += " && " + ps
@@ -215,23 +215,23 @@ func (a *Analyzer) textSynUnanswered(g *group) Finding {
 		}
 	}
 	summary := fmt.Sprintf("%s to %s %s: %s with no answer at all (silently dropped)",
-		g.key.client, g.key.server, label, plural(g.count, "connection attempt", "connection attempts"))
+		g.client(), g.key.server, label, plural(g.count, "connection attempt", "connection attempts"))
 	detail := fmt.Sprintf("%s sent %s (%s including retransmissions, over up to %s) to %s port %d and received no SYN-ACK, no RST and no ICMP error. "+
 		"A silent drop is what a firewall rule with action drop/deny does; a closed port on a reachable host would have answered with a RST.",
-		g.key.client, plural(g.count, "connection attempt", "connection attempts"), plural(g.notes["@syns"], "SYN", "SYNs"), dur(maxSpan), g.key.server, g.key.port)
+		g.client(), plural(g.count, "connection attempt", "connection attempts"), plural(g.notes["@syns"], "SYN", "SYNs"), dur(maxSpan), g.key.server, g.key.port)
 	if len(g.inputs) > 1 {
 		detail += " The attempts were unanswered at more than one capture point."
 	}
-	rec := fmt.Sprintf("Allow TCP %d from %s to %s on every firewall between them (network firewalls and the server's host firewall).", g.key.port, g.key.client, g.key.server)
+	rec := fmt.Sprintf("Allow TCP %d from %s to %s on every firewall between them (network firewalls and the server's host firewall).", g.key.port, g.client(), g.key.server)
 	rec += seedRule(g.service)
 	return g.finding(summary, detail, rec, "high", synFilter(g, ""))
 }
 
 func (a *Analyzer) textSynReset(g *group) Finding {
 	label := serviceLabel(g.service, g.key.port, TCP)
-	summary := fmt.Sprintf("%s to %s %s: %s refused with a TCP reset", g.key.client, g.key.server, label, plural(g.count, "connection attempt", "connection attempts"))
-	f := ipField(g.key.client)
-	answer := fmt.Sprintf("%s.src==%s && %s.dst==%s && tcp.srcport==%d && tcp.flags.reset==1", f, g.key.server, f, g.key.client, g.key.port)
+	summary := fmt.Sprintf("%s to %s %s: %s refused with a TCP reset", g.client(), g.key.server, label, plural(g.count, "connection attempt", "connection attempts"))
+	f := ipField(g.client())
+	answer := fmt.Sprintf("%s.src==%s && %s.dst==%s && tcp.srcport==%d && tcp.flags.reset==1", f, g.key.server, f, g.client(), g.key.port)
 	if ps := portSet("tcp.dstport", g.clientPts); ps != "" {
 		answer += " && " + ps
 	}
@@ -241,7 +241,7 @@ func (a *Analyzer) textSynReset(g *group) Finding {
 		detail = fmt.Sprintf("Each SYN was answered by a RST that claims to come from %s, but it arrived with TTL %d while %s's own packets arrive with TTL %d: "+
 			"the reset was made by a device at a different hop count, a firewall rule with action reject (tcp reset) in the path, not by the server.",
 			g.key.server, g.ttls[0], g.key.server, g.ttls[1])
-		rec = fmt.Sprintf("Find the firewall rule that rejects TCP %d from %s to %s and allow it.", g.key.port, g.key.client, g.key.server)
+		rec = fmt.Sprintf("Find the firewall rule that rejects TCP %d from %s to %s and allow it.", g.key.port, g.client(), g.key.server)
 		conf = "high"
 	case g.notes["@genuine"] > 0:
 		detail = fmt.Sprintf("Each SYN was answered by a RST with the same TTL (%d) as %s's other packets: most likely the server itself has nothing listening on port %d "+
@@ -251,7 +251,7 @@ func (a *Analyzer) textSynReset(g *group) Finding {
 	default:
 		detail = fmt.Sprintf("Each SYN was answered by a RST from %s's address. The capture holds no other packet from %s to compare its TTL with, "+
 			"so it cannot tell a closed port from a firewall reject.", g.key.server, g.key.server)
-		rec = fmt.Sprintf("Check that the service listens on %s port %d, then that no firewall rejects TCP %d from %s.", g.key.server, g.key.port, g.key.port, g.key.client)
+		rec = fmt.Sprintf("Check that the service listens on %s port %d, then that no firewall rejects TCP %d from %s.", g.key.server, g.key.port, g.key.port, g.client())
 		conf = "medium"
 	}
 	rec += seedRule(g.service)
@@ -262,7 +262,7 @@ func (a *Analyzer) textSynICMP(g *group) Finding {
 	label := serviceLabel(g.service, g.key.port, TCP)
 	codes, froms := g.icmpNotes()
 	code := strings.Join(codes, ", ")
-	summary := fmt.Sprintf("%s to %s %s: %s rejected by ICMP %s", g.key.client, g.key.server, label, plural(g.count, "connection attempt", "connection attempts"), code)
+	summary := fmt.Sprintf("%s to %s %s: %s rejected by ICMP %s", g.client(), g.key.server, label, plural(g.count, "connection attempt", "connection attempts"), code)
 	who := "a router or firewall at " + strings.Join(froms, ", ")
 	if g.notes["@host"] == g.count {
 		who = "the server itself"
@@ -271,42 +271,42 @@ func (a *Analyzer) textSynICMP(g *group) Finding {
 	var rec string
 	if g.notes["@filter"] > 0 {
 		detail += " That code is what a firewall rule with action reject (icmp admin-prohibited / host-prohibited) sends."
-		rec = fmt.Sprintf("Find the reject rule on %s for TCP %d from %s to %s and allow it.", strings.Join(froms, ", "), g.key.port, g.key.client, g.key.server)
+		rec = fmt.Sprintf("Find the reject rule on %s for TCP %d from %s to %s and allow it.", strings.Join(froms, ", "), g.key.port, g.client(), g.key.server)
 	} else {
 		rec = fmt.Sprintf("Check routing and the service on %s port %d.", g.key.server, g.key.port)
 	}
 	rec += seedRule(g.service)
 	icmpF := "icmp"
-	if !g.key.client.Is4() {
+	if !g.client().Is4() {
 		icmpF = "icmpv6"
 	}
-	answer := fmt.Sprintf("%s && %s.dst==%s && tcp.dstport==%d", icmpF, ipField(g.key.client), g.key.client, g.key.port)
+	answer := fmt.Sprintf("%s && %s.dst==%s && tcp.dstport==%d", icmpF, ipField(g.client()), g.client(), g.key.port)
 	return g.finding(summary, detail, rec, "high", synFilter(g, answer))
 }
 
 func (a *Analyzer) textHandshake(g *group) Finding {
 	label := serviceLabel(g.service, g.key.port, TCP)
-	summary := fmt.Sprintf("%s to %s %s: %s answered by SYN-ACK but never completed", g.key.client, g.key.server, label, plural(g.count, "connection", "connections"))
+	summary := fmt.Sprintf("%s to %s %s: %s answered by SYN-ACK but never completed", g.client(), g.key.server, label, plural(g.count, "connection", "connections"))
 	detail := fmt.Sprintf("The server answered with %s, but the client's final ACK of the three-way handshake never appeared. "+
 		"The SYN-ACK did not reach the client, or the client's ACK did not come back: a return path blocked by a firewall, an asymmetric route through a stateful device that saw only one direction, or NAT state lost.",
 		plural(g.notes["@synacks"], "SYN-ACK", "SYN-ACKs"))
-	rec := fmt.Sprintf("Check that replies from %s port %d to %s pass every stateful firewall, and that both directions take the same path.", g.key.server, g.key.port, g.key.client)
-	f := ipField(g.key.client)
-	answer := fmt.Sprintf("%s.src==%s && %s.dst==%s && tcp.srcport==%d && tcp.flags.syn==1 && tcp.flags.ack==1", f, g.key.server, f, g.key.client, g.key.port)
+	rec := fmt.Sprintf("Check that replies from %s port %d to %s pass every stateful firewall, and that both directions take the same path.", g.key.server, g.key.port, g.client())
+	f := ipField(g.client())
+	answer := fmt.Sprintf("%s.src==%s && %s.dst==%s && tcp.srcport==%d && tcp.flags.syn==1 && tcp.flags.ack==1", f, g.key.server, f, g.client(), g.key.port)
 	return g.finding(summary, detail, rec, "medium", synFilter(g, answer))
 }
 
 func (a *Analyzer) textRSTInjected(g *group) Finding {
 	label := serviceLabel(g.service, g.key.port, TCP)
-	claims, from, to := g.key.server, g.key.server, g.key.client
+	var claims, from, to fmt.Stringer = g.key.server, g.key.server, g.client()
 	if g.notes["@claims-client"] > 0 && g.notes["@claims-server"] == 0 {
-		claims, from, to = g.key.client, g.key.client, g.key.server
+		claims, from, to = g.client(), g.client(), g.key.server
 	}
-	summary := fmt.Sprintf("%s to %s %s: %s killed by a reset forged by a middlebox", g.key.client, g.key.server, label, plural(g.count, "connection", "connections"))
+	summary := fmt.Sprintf("%s to %s %s: %s killed by a reset forged by a middlebox", g.client(), g.key.server, label, plural(g.count, "connection", "connections"))
 	detail := fmt.Sprintf("A RST claiming to come from %s arrived with TTL %d, while every genuine packet of %s in the same connection arrived with TTL %d: "+
 		"a device at a different hop count (a firewall, IPS or proxy) sent it in %s's name.", claims, g.ttls[0], claims, g.ttls[1], claims)
-	rec := fmt.Sprintf("Find the device that resets established TCP %d sessions between %s and %s (IPS signature, session limit, idle timeout with reset) and exempt this traffic.", g.key.port, g.key.client, g.key.server)
-	f := ipField(g.key.client)
+	rec := fmt.Sprintf("Find the device that resets established TCP %d sessions between %s and %s (IPS signature, session limit, idle timeout with reset) and exempt this traffic.", g.key.port, g.client(), g.key.server)
+	f := ipField(g.client())
 	filter := fmt.Sprintf("%s.src==%s && %s.dst==%s && tcp.flags.reset==1 && %s.ttl==%d", f, from, f, to, map[string]string{"ip": "ip", "ipv6": "ipv6"}[f], g.ttls[0])
 	if f == "ipv6" {
 		filter = fmt.Sprintf("ipv6.src==%s && ipv6.dst==%s && tcp.flags.reset==1 && ipv6.hlim==%d", from, to, g.ttls[0])
@@ -354,8 +354,8 @@ func (a *Analyzer) textSWInternal(g *group) Finding {
 	label := serviceLabel(g.service, g.key.port, TCP)
 	summary := fmt.Sprintf("Supportworks server %s: its own internal connections to %s are blocked", g.key.server, label)
 	detail := fmt.Sprintf("Connections from the server to itself (%s) on %s failed (%s: S0 = no answer, REJ = reset). The Supportworks services and their detached processes talk to each other over TCP on the same computer; a host firewall on the server that interferes with this creates all manner of problems.",
-		g.key.client, label, strings.Join(states, ", "))
+		g.client(), label, strings.Join(states, ", "))
 	rec := "Remove or open the firewall on the Supportworks server for its own services. Supportworks seed, Can I Run Any Kind of Firewall on the Supportworks Server Itself?: \"If you have any firewall software that interferes with this communication, it will create all manner of problems ... we recommend that you do not try to secure the local computer's network.\""
-	f := ipField(g.key.client)
-	return g.finding(summary, detail, rec, "high", fmt.Sprintf("%s.src==%s && %s.dst==%s && tcp.dstport==%d && tcp.flags.syn==1", f, g.key.client, f, g.key.server, g.key.port))
+	f := ipField(g.client())
+	return g.finding(summary, detail, rec, "high", fmt.Sprintf("%s.src==%s && %s.dst==%s && tcp.dstport==%d && tcp.flags.syn==1", f, g.client(), f, g.key.server, g.key.port))
 }

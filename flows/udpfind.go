@@ -147,8 +147,8 @@ func firstFrames(f *UDPFlow, n int) []uint64 {
 }
 
 func udpFilter(g *group) string {
-	f := ipField(g.key.client)
-	s := fmt.Sprintf("%s.addr==%s && %s.addr==%s && udp.port==%d", f, g.key.client, f, g.key.server, g.key.port)
+	f := ipField(g.client())
+	s := fmt.Sprintf("%s.addr==%s && %s.addr==%s && udp.port==%d", f, g.client(), f, g.key.server, g.key.port)
 	if ps := portSet("udp.port", g.clientPts); ps != "" {
 		s += " && " + ps
 	}
@@ -162,12 +162,12 @@ func (a *Analyzer) textUDPICMP(g *group) Finding {
 	if g.notes["@host"] == g.count {
 		who = "the server itself"
 	}
-	summary := fmt.Sprintf("%s to %s %s: datagrams answered by ICMP %s", g.key.client, g.key.server, label, strings.Join(codes, ", "))
-	detail := fmt.Sprintf("Datagrams from %s to %s port %d drew ICMP errors (%s) from %s.", g.key.client, g.key.server, g.key.port, strings.Join(codes, ", "), who)
-	rec := fmt.Sprintf("Check that the service runs on %s UDP %d and that no firewall rejects UDP %d from %s.", g.key.server, g.key.port, g.key.port, g.key.client)
+	summary := fmt.Sprintf("%s to %s %s: datagrams answered by ICMP %s", g.client(), g.key.server, label, strings.Join(codes, ", "))
+	detail := fmt.Sprintf("Datagrams from %s to %s port %d drew ICMP errors (%s) from %s.", g.client(), g.key.server, g.key.port, strings.Join(codes, ", "), who)
+	rec := fmt.Sprintf("Check that the service runs on %s UDP %d and that no firewall rejects UDP %d from %s.", g.key.server, g.key.port, g.key.port, g.client())
 	rec += seedRule(g.service)
 	icmpF := "icmp"
-	if !g.key.client.Is4() {
+	if !g.client().Is4() {
 		icmpF = "icmpv6"
 	}
 	filter := fmt.Sprintf("(%s) || (%s && udp.port==%d)", udpFilter(g), icmpF, g.key.port)
@@ -176,23 +176,23 @@ func (a *Analyzer) textUDPICMP(g *group) Finding {
 
 func (a *Analyzer) textUDPUnanswered(g *group) Finding {
 	label := serviceLabel(g.service, g.key.port, UDP)
-	summary := fmt.Sprintf("%s to %s %s: %s, none answered", g.key.client, g.key.server, label, plural(g.notes["@requests"], "request", "requests"))
+	summary := fmt.Sprintf("%s to %s %s: %s, none answered", g.client(), g.key.server, label, plural(g.notes["@requests"], "request", "requests"))
 	detail := fmt.Sprintf("%s sent %s from %s to %s port %d and got no datagram back and no ICMP error. "+
 		"Either a firewall drops the requests on their way in, or it drops the answers on their way back (a stateful firewall whose UDP entry expired before a late answer), or the server does not run.",
-		g.key.client, plural(g.notes["@requests"], "request", "requests"), plural(len(g.clientPts), "source port", "source ports"), g.key.server, g.key.port)
+		g.client(), plural(g.notes["@requests"], "request", "requests"), plural(len(g.clientPts), "source port", "source ports"), g.key.server, g.key.port)
 	if g.notes["@some-answered"] > 0 {
-		summary = fmt.Sprintf("%s to %s %s: %s of %s went unanswered", g.key.client, g.key.server, label,
+		summary = fmt.Sprintf("%s to %s %s: %s of %s went unanswered", g.client(), g.key.server, label,
 			plural(g.notes["@unanswered"], "request", "requests"), plural(g.notes["@requests"], "request", "requests"))
 		detail = fmt.Sprintf("%s sent %s from %s to %s port %d; %d got no answer before the client asked again, while others were answered. "+
 			"Answers that stop arriving on a flow that otherwise works are what a stateful firewall or NAT does to answers that come after its UDP timeout: it has forgotten the flow and drops them.",
-			g.key.client, plural(g.notes["@requests"], "request", "requests"), plural(len(g.clientPts), "source port", "source ports"), g.key.server, g.key.port, g.notes["@unanswered"])
+			g.client(), plural(g.notes["@requests"], "request", "requests"), plural(len(g.clientPts), "source port", "source ports"), g.key.server, g.key.port, g.notes["@unanswered"])
 	}
-	rec := fmt.Sprintf("Allow UDP %d from %s to %s, and answers back to the client's dynamic port, on every firewall between them.", g.key.port, g.key.client, g.key.server)
+	rec := fmt.Sprintf("Allow UDP %d from %s to %s, and answers back to the client's dynamic port, on every firewall between them.", g.key.port, g.client(), g.key.server)
 	if g.service != nil && g.service.Product == K2 {
 		rec += " K2 seed, Firewall Configuration Rule 1: \"All firewalls between KeyServer and its clients ... must be configured to allow traffic on UDP port 19283 into the KeyServer host address ... the UDP response path to the requester must not be timed out for 15 minutes.\""
 	}
 	if g.notes["@some-answered"] > 0 {
-		rec = fmt.Sprintf("Raise the UDP idle timeout on the firewalls and NATs between %s and %s (and the client's own firewall) above the longest answer delay.", g.key.client, g.key.server)
+		rec = fmt.Sprintf("Raise the UDP idle timeout on the firewalls and NATs between %s and %s (and the client's own firewall) above the longest answer delay.", g.client(), g.key.server)
 		if g.service != nil && g.service.Product == K2 {
 			rec += " K2 seed, rule 1: \"For best efficiency, the UDP response path to the requester must not be timed out for 15 minutes.\" On Windows clients add keyacc32.exe as a firewall exception."
 		}
@@ -214,10 +214,10 @@ func (a *Analyzer) textUDPLate(g *group) Finding {
 	}
 	t := a.cfg.Timeouts
 	summary := fmt.Sprintf("%s to %s %s: %s after a silence longer than the %s UDP timeout (up to %s)",
-		g.key.server, g.key.client, label, plural(g.notes["@late"], "datagram", "datagrams"), dur(t.UDP), dur(maxS))
+		g.key.server, g.client(), label, plural(g.notes["@late"], "datagram", "datagrams"), dur(t.UDP), dur(maxS))
 	detail := fmt.Sprintf("%s sent %s to %s after the flow had been silent for %s. The UDP timeout in force is %s (%s): a stateful firewall or NAT with that timeout has already forgotten the flow and drops such a datagram. "+
 		"Profiles that would drop the longest one: %s.",
-		g.key.server, plural(g.notes["@late"], "datagram", "datagrams"), g.key.client, strings.Join(sil, ", "), dur(t.UDP), t.UDPSource,
+		g.key.server, plural(g.notes["@late"], "datagram", "datagrams"), g.client(), strings.Join(sil, ", "), dur(t.UDP), t.UDPSource,
 		joinOr(ProfilesDroppingUDP(maxS), "none"))
 	if n := g.notes["@tickles"]; n > 0 && g.service != nil && g.service.Product == K2 {
 		detail += fmt.Sprintf(" %s no request: KeyServer tickles, which it sends to a logged-in client about 7 minutes after the last contact and repeats about every minute until acknowledged; a client that hears nothing for 10 minutes starts over (new source port). Dropped tickles are why the client seems to lose its session.", plural(n, "of them answered", "of them answered"))
@@ -225,7 +225,7 @@ func (a *Analyzer) textUDPLate(g *group) Finding {
 	if d := g.notes["@delivered"]; d > 0 {
 		detail += fmt.Sprintf(" %s acknowledged at once by the client: those got through, so the firewall on this path keeps UDP state longer than %s.", plural(d, "datagram was", "datagrams were"), dur(t.UDP))
 	}
-	rec := fmt.Sprintf("Raise the UDP idle timeout for %s port %d on the firewalls and NATs between %s and %s above %s.", g.key.server, g.key.port, g.key.client, g.key.server, dur(maxS))
+	rec := fmt.Sprintf("Raise the UDP idle timeout for %s port %d on the firewalls and NATs between %s and %s above %s.", g.key.server, g.key.port, g.client(), g.key.server, dur(maxS))
 	if g.service != nil && g.service.Product == K2 {
 		detail += " KeyServer may answer a client's request as much as 15 minutes later (K2 seed, Ports)."
 		rec = fmt.Sprintf("Set the UDP timeout for traffic to %s UDP %d above 15 minutes on every firewall between the KeyAccess clients and the KeyServer, including the Windows Firewall on the clients (add keyacc32.exe as an exception). K2 seed, rule 1: \"For best efficiency, the UDP response path to the requester must not be timed out for 15 minutes.\" Admin traffic (KeyConfigure) needs at least 1 minute (rule 3).", g.key.server, g.key.port)
@@ -234,10 +234,10 @@ func (a *Analyzer) textUDPLate(g *group) Finding {
 }
 
 func (a *Analyzer) textRebind(g *group) Finding {
-	summary := fmt.Sprintf("%s: KeyAccess re-established with %s from new source ports after unanswered requests", g.key.client, g.key.server)
+	summary := fmt.Sprintf("%s: KeyAccess re-established with %s from new source ports after unanswered requests", g.client(), g.key.server)
 	detail := fmt.Sprintf("%s stopped getting answers from %s UDP %d on one source port and started again from another (%s in all). "+
 		"KeyAccess does this when its answers are blocked, typically by a firewall whose UDP timeout is shorter than the KeyServer's answer delay.",
-		g.key.client, g.key.server, g.key.port, plural(len(g.clientPts), "source port", "source ports"))
+		g.client(), g.key.server, g.key.port, plural(len(g.clientPts), "source port", "source ports"))
 	rec := "Raise the UDP timeout for KeyServer traffic above 15 minutes (K2 seed, rule 1) so KeyAccess does not have to re-establish."
 	return g.finding(summary, detail, rec, "medium", udpFilter(g))
 }
@@ -250,16 +250,16 @@ func (a *Analyzer) textFailover(g *group) Finding {
 		}
 	}
 	sort.Strings(shadows)
-	summary := fmt.Sprintf("%s: failed over to KeyShadow %s after KeyServer %s went unanswered", g.key.client, strings.Join(shadows, ", "), g.key.server)
-	detail := fmt.Sprintf("%s's requests to KeyServer %s UDP %d went unanswered; it then turned to KeyShadow %s on UDP 19315.", g.key.client, g.key.server, g.key.port, strings.Join(shadows, ", "))
+	summary := fmt.Sprintf("%s: failed over to KeyShadow %s after KeyServer %s went unanswered", g.client(), strings.Join(shadows, ", "), g.key.server)
+	detail := fmt.Sprintf("%s's requests to KeyServer %s UDP %d went unanswered; it then turned to KeyShadow %s on UDP 19315.", g.client(), g.key.server, g.key.port, strings.Join(shadows, ", "))
 	if g.notes["@shadow-answered"] > 0 {
 		detail += " The shadow answered."
 	} else {
 		detail += " The shadow did not answer either."
 	}
 	rec := fmt.Sprintf("Allow UDP 19283 from the clients to %s (K2 seed, rule 1) and UDP 19315 to the shadows (rule 2); find out why the KeyServer is unreachable.", g.key.server)
-	f := ipField(g.key.client)
-	filter := fmt.Sprintf("%s.src==%s && (udp.dstport==19283 || udp.dstport==19315) || %s.dst==%s && (udp.srcport==19283 || udp.srcport==19315)", f, g.key.client, f, g.key.client)
+	f := ipField(g.client())
+	filter := fmt.Sprintf("%s.src==%s && (udp.dstport==19283 || udp.dstport==19315) || %s.dst==%s && (udp.srcport==19283 || udp.srcport==19315)", f, g.client(), f, g.client())
 	return g.finding(summary, detail, rec, "high", filter)
 }
 

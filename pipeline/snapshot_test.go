@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/fwdiag/fwdiag/dissect"
+	"github.com/fwdiag/fwdiag/flows"
+	"github.com/fwdiag/fwdiag/report"
 )
 
 const labCapture = "../pcaps/captures/npa-blocked/client.pcap"
@@ -107,5 +109,37 @@ func TestRunnerPublishesWhileReadingAndStopsOnCancel(t *testing.T) {
 	}
 	if last.Report == nil || last.Rate < 0 {
 		t.Errorf("final snapshot has no report")
+	}
+}
+
+// benchCapture is the big capture the snapshot cost is measured on; make it
+// with: go run ./pcaps/synth/cmd/fwgen -scenario volume -packets 2000000 -o /tmp/fwdiag-bench/volume-2000000.pcap
+const benchCapture = "/tmp/fwdiag-bench/volume-2000000.pcap"
+
+// BenchmarkSnapshotBuild measures what one snapshot costs the analysis
+// goroutine once a big capture has been read: Analyzer.Result plus
+// report.Build. Run it with
+//
+//	go test ./pipeline -run '^$' -bench SnapshotBuild -benchtime 10x
+func BenchmarkSnapshotBuild(b *testing.B) {
+	src, err := OpenFiles([]string{benchCapture})
+	if err != nil {
+		b.Skipf("big capture: %v", err)
+	}
+	cfg, _ := Options{}.Config()
+	an := flows.New(cfg)
+	t0 := time.Now()
+	if err := Run(src, an, nil); err != nil {
+		b.Fatal(err)
+	}
+	inputs := src.Inputs()
+	b.Logf("read %d packets in %v", inputs[0].Packets, time.Since(t0))
+	src.Close()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		r := report.Build(an.Result(inputs), inputs, "bench")
+		if r == nil {
+			b.Fatal("no report")
+		}
 	}
 }

@@ -28,23 +28,25 @@ run() {
 }
 command -v /usr/bin/time >/dev/null || apt-get install -y -qq time >/dev/null
 command -v bc >/dev/null || apt-get install -y -qq bc >/dev/null
-run fwdiag "$DIR/fwdiag" analyze --json "$DIR/report.json" "$FILE"
+run fwdiag "$DIR/fwdiag" analyze "$FILE"
+run fwdiag-json "$DIR/fwdiag" analyze --json "$DIR/report.json" "$FILE"
 run tcpdump tcpdump -n -r "$FILE" -w /dev/null
 if command -v tshark >/dev/null; then
   run tshark tshark -n -r "$FILE" -q -z conv,tcp -z conv,udp
 fi
 
 printf '\n%s: %d packets, %.0f MB, on %s (%s cores)\n' "$FILE" "$PACKETS" "$(echo "$size/1000000" | bc -l)" "$(uname -m)" "$(nproc)"
-printf '%-10s %10s %12s %10s %10s\n' tool seconds packets/s MB/s "peak RSS"
-for t in fwdiag tcpdump tshark; do
+printf '%-12s %10s %12s %10s %10s\n' tool seconds packets/s MB/s "peak RSS"
+for t in fwdiag fwdiag-json tcpdump tshark; do
   [ -f "$DIR/$t.sec" ] || continue
   s=$(cat "$DIR/$t.sec"); rss=$(cat "$DIR/$t.rss")
-  printf '%-10s %10.2f %12.0f %10.0f %8d MB\n' "$t" "$s" "$(echo "$PACKETS/$s" | bc -l)" "$(echo "$size/1000000/$s" | bc -l)" $((rss/1024))
+  printf '%-12s %10.2f %12.0f %10.0f %8d MB\n' "$t" "$s" "$(echo "$PACKETS/$s" | bc -l)" "$(echo "$size/1000000/$s" | bc -l)" $((rss/1024))
 done
 f=$(cat "$DIR/fwdiag.sec"); d=$(cat "$DIR/tcpdump.sec")
 printf '\nfwdiag analysis rate = %.0f%% of tcpdump raw read rate (target >= 60%%)\n' "$(echo "100*$d/$f" | bc -l)"
 if [ -f "$DIR/tshark.sec" ]; then
   printf 'fwdiag is %.1fx faster than tshark -z conv (target >= 50x)\n' "$(echo "$(cat "$DIR/tshark.sec")/$f" | bc -l)"
 fi
+printf '(fwdiag = full analysis with the text report; fwdiag-json also writes the %d MB JSON report)\n' $(( $(stat -c %s "$DIR/report.json") / 1000000 ))
 printf 'fwdiag peak RSS %d MB (target < 256 MB)\n' $(( $(cat "$DIR/fwdiag.rss") / 1024 ))
 rm -f "$DIR"/*.sec

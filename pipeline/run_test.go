@@ -1,0 +1,93 @@
+package pipeline
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"io"
+	"testing"
+
+	"github.com/fwdiag/fwdiag/dissect"
+	"github.com/fwdiag/fwdiag/flows"
+	"github.com/fwdiag/fwdiag/report"
+)
+
+// serialRun is the one-goroutine loop that Run replaces.
+func serialRun(src dissect.Source, an *flows.Analyzer) {
+	var p dissect.Packet
+	for {
+		p.Reset()
+		err := src.Next(&p)
+		if err == io.EOF {
+			return
+		}
+		var fe *dissect.FrameError
+		if err != nil && !(errors.As(err, &fe) && !fe.Fatal) {
+			return
+		}
+		if err == nil {
+			an.Add(&p)
+		}
+	}
+}
+
+func reportOf(t *testing.T, paths []string, parallel bool) []byte {
+	t.Helper()
+	cfg, err := Options{}.Config()
+	if err != nil {
+		t.Fatal(err)
+	}
+	src, err := OpenFiles(paths)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer src.Close()
+	an := flows.New(cfg)
+	if parallel {
+		if err := Run(src, an, nil); err != nil {
+			t.Fatal(err)
+		}
+	} else {
+		serialRun(src, an)
+	}
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(report.Build(an.Result(src.Inputs()), src.Inputs(), "t")); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
+}
+
+// TestParallelRunMatchesSerial: the report is byte-identical whether the
+// reader runs on its own goroutine or not, on captures of many batches.
+func TestParallelRunMatchesSerial(t *testing.T) {
+	for _, paths := range [][]string{
+		{"../pcaps/captures/healthy/firewall.pcap"},
+		{"../pcaps/captures/mixed-rejects/client.pcap", "../pcaps/captures/mixed-rejects/server.pcap"},
+		{"../pcaps/captures/synth-npa-idle-2h/capture.pcap"},
+	} {
+		a, b := reportOf(t, paths, true), reportOf(t, paths, false)
+		if len(a) < 1000 {
+			t.Fatalf("%v: report too small to compare (%d bytes)", paths, len(a))
+		}
+		if !bytes.Equal(a, b) {
+			t.Errorf("%v: parallel and serial reports differ", paths)
+		}
+	}
+}
+
+// BenchmarkRun measures the whole pipeline on the npa-idle-2h capture read
+// from the page cache: read, decode, flows.
+func BenchmarkRun(b *testing.B) {
+	cfg, _ := Options{}.Config()
+	b.ReportAllocs()
+	for i := 0; i < b.N; i++ {
+		src, err := OpenFiles([]string{"../pcaps/captures/healthy/firewall.pcap"})
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := Run(src, flows.New(cfg), nil); err != nil {
+			b.Fatal(err)
+		}
+		src.Close()
+	}
+}
