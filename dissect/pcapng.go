@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"io"
+	"math"
 	"math/bits"
 	"strconv"
 	"time"
@@ -238,6 +239,18 @@ func (s *ngSource) packet(p *Packet, frame uint64, ifid int, hasTS bool, raw uin
 	ts := s.lastTS
 	if hasTS {
 		ts = f.time(raw)
+		if ts.Before(minTime) || ts.After(maxTime) {
+			// A 64-bit timestamp (or if_tsoffset) can say year 11533: such a
+			// time has no nanosecond count and no JSON form, so the frame is
+			// damage, not data.
+			s.damaged(frame)
+			e := s.noteOnce("timerange", frame, "timestamp "+ts.Format("2006-01-02 15:04:05")+
+				" out of range (1678 to 2262): frames skipped")
+			if e == nil {
+				return false, nil
+			}
+			return false, e
+		}
 		s.lastTS = ts
 	}
 	s.count(ts, len(data), origLen)
@@ -347,6 +360,14 @@ func (s *ngSource) opt(b []byte) (code int, val, rest []byte, ok bool) {
 }
 
 func pad4(n int) int { return (n + 3) &^ 3 }
+
+// minTime and maxTime bound the timestamps delivered: those with an int64
+// count of nanoseconds since 1970 (UnixNano), so that every difference of
+// two fits a time.Duration and every time has a JSON form.
+var (
+	minTime = time.Unix(0, math.MinInt64).UTC()
+	maxTime = time.Unix(0, math.MaxInt64).UTC()
+)
 
 // time converts a raw timestamp in the interface's units to a time.
 func (f *ngIface) time(t uint64) time.Time {

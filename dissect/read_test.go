@@ -361,6 +361,38 @@ func TestMerge(t *testing.T) {
 	}
 }
 
+// TestReadPcapngTimeOutOfRange: a 64-bit timestamp beyond what a
+// time.Duration and JSON can hold (editcap -t 300000000000 makes year 11533)
+// is a damaged frame, noted once, and never reaches the packets or the
+// input's first/last times.
+func TestReadPcapngTimeOutOfRange(t *testing.T) {
+	f1 := ether(etherIPv4, ipv4h(addrC, addrS, ProtoUDP, 1, 0, nil, udph(1, 2, nil)))
+	var ng ngFile
+	ng.shb(false).idb(LinkEthernet, 0, 0).
+		epb(0, 1_000_000, f1, len(f1), 0).
+		epb(0, 300_000_000_000*1_000_000, f1, len(f1), 0). // year 11476
+		epb(0, 1<<63, f1, len(f1), 0).                     // sec overflows int64 nanoseconds
+		epb(0, 2_000_000, f1, len(f1), 0).
+		idb(LinkEthernet, 0, 0x80). // units of one second
+		epb(1, 1<<63, f1, len(f1), 0)
+	s, err := openBytes(t, ng.b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pkts, errs := readAll(t, s)
+	in := s.Inputs()[0]
+	if len(pkts) != 2 || pkts[0].Frame != 1 || pkts[1].Frame != 4 || in.Packets != 5 {
+		t.Fatalf("got %d packets (%v), %d counted; want frames 1 and 4 of 5", len(pkts), pkts, in.Packets)
+	}
+	if len(errs) != 1 || len(in.Errors) != 1 || !strings.Contains(in.Errors[0].Error(), "mem.pcap: frame 2: timestamp 11476-") ||
+		!strings.HasSuffix(in.Errors[0].Msg, "out of range (1678 to 2262): frames skipped (3 frames)") {
+		t.Errorf("got errors %v / %v; want one for frame 2 counting 3 frames", errs, in.Errors)
+	}
+	if !in.First.Equal(time.Unix(1, 0)) || !in.Last.Equal(time.Unix(2, 0)) {
+		t.Errorf("got first %v last %v; want 1 s and 2 s", in.First, in.Last)
+	}
+}
+
 func TestOpenDirectory(t *testing.T) {
 	dir := t.TempDir()
 	_, err := Open(dir, 0)

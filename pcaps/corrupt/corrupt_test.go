@@ -593,6 +593,50 @@ func TestSignalDuringAnalyze(t *testing.T) {
 	}
 }
 
+// TestJSONToFIFO: --json to something that is not a regular file (a FIFO
+// here; /dev/null or /dev/stdout in real use) writes to it, and must not
+// replace it with a regular file by the rename of the atomic write.
+func TestJSONToFIFO(t *testing.T) {
+	fwdiag(t)
+	fifo := filepath.Join(t.TempDir(), "report.json")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Skipf("skipped: cannot make a FIFO: %v", err)
+	}
+	// Open read-write so that neither side blocks opening; reads poll.
+	rd, err := os.OpenFile(fifo, os.O_RDWR|syscall.O_NONBLOCK, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rd.Close()
+	got := make(chan []byte, 1)
+	go func() {
+		var b []byte
+		buf := make([]byte, 64<<10)
+		for {
+			n, err := rd.Read(buf)
+			b = append(b, buf[:n]...)
+			if err != nil {
+				got <- b
+				return
+			}
+		}
+	}()
+	code, _, stderr := run(t, nil, "analyze", "--json", fifo, "testdata/ctl-eth.pcap")
+	rd.SetReadDeadline(time.Now().Add(500 * time.Millisecond))
+	data := <-got
+	st, err := os.Lstat(fifo)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Mode().Type() != os.ModeNamedPipe {
+		t.Errorf("after --json %s: it is now %v; want the FIFO kept (exit %d, stderr %q)", fifo, st.Mode(), code, stderr)
+	}
+	var r report.Report
+	if err := json.Unmarshal(data, &r); err != nil || totalPackets(&r) != 137 || code != 0 {
+		t.Errorf("the FIFO's reader got %d bytes (%v), exit %d; want the JSON report of 137 packets, exit 0", len(data), err, code)
+	}
+}
+
 var (
 	binOnce sync.Once
 	bin     string

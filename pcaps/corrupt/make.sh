@@ -196,6 +196,13 @@ entry time-backwards.pcap 'report packets=137 errors=0' \
 entry time-backwards-ng.pcapng 'report packets=137 errors=0' \
 	"editcap -F pcap -r -t 86400 $ETH \$TMP/c.pcap 1-70 && editcap -F pcap -r $ETH \$TMP/d.pcap 71-137 && mergecap -F pcapng -a -w $T/time-backwards-ng.pcapng \$TMP/c.pcap \$TMP/d.pcap"
 
+# --- time far in the future: pcapng's 64-bit timestamps reach year 11533,
+# beyond what a duration or the JSON report can hold ---
+entry far-future.pcapng 'report packets=137 finding=capture_truncated error="frame 1: timestamp 11533-07-06 06:10:21 out of range (1678 to 2262): frames skipped (137 frames)"' \
+	"editcap -F pcapng -t 300000000000 $ETH $T/far-future.pcapng"
+entry far-future-tail.pcapng 'report packets=175 finding=capture_truncated error="frame 138: timestamp 11533-" same-as=ctl-eth.pcap' \
+	"editcap -F pcapng -r -t 300000000000 $ETH \$TMP/far.pcapng 100-137 && mergecap -F pcapng -a -w $T/far-future-tail.pcapng $ETH \$TMP/far.pcapng"
+
 # --- duplicated packets: every frame twice ---
 entry dup-all.pcap 'report packets=274 errors=0 finding=capture_duplicates' \
 	"mergecap -F pcap -w $T/dup-all.pcap $ETH $ETH"
