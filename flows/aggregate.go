@@ -26,8 +26,8 @@ const (
 var synKinds = map[string]bool{"syn_unanswered": true, "syn_reset": true, "syn_icmp_rejected": true, "handshake_incomplete": true}
 
 // aggregate folds scans (one client, many server ports) into one syn_scan
-// finding per client, then the findings many clients share about one
-// service into one finding for all of them.
+// finding per client. (The findings many clients share about one service
+// are merged as they are added: findingSet.add.)
 func (a *Analyzer) aggregate(fs *findingSet, texts map[*group]func(*group) Finding) {
 	// Fan-out: scans.
 	targets := map[netip.Addr]map[groupKey]bool{}
@@ -61,36 +61,6 @@ func (a *Analyzer) aggregate(fs *findingSet, texts map[*group]func(*group) Findi
 			s.notes["svc "+g.service.Name]++
 		}
 		merged[g] = s
-	}
-	// Fan-in: many clients, one service.
-	type svcKey struct {
-		kind, transport string
-		server          netip.Addr
-		port            uint16
-	}
-	clients := map[svcKey]int{}
-	for _, g := range fs.order {
-		if merged[g] == nil && g.key.client.IsValid() {
-			clients[svcKey{g.key.kind, g.key.transport, g.key.server, g.key.port}]++
-		}
-	}
-	many := map[svcKey]*group{}
-	for _, g := range fs.order {
-		k := svcKey{g.key.kind, g.key.transport, g.key.server, g.key.port}
-		if merged[g] != nil || !g.key.client.IsValid() || clients[k] <= manyClients {
-			continue
-		}
-		m := many[k]
-		if m == nil {
-			m = newGroup(groupKey{kind: g.key.kind, server: g.key.server, port: g.key.port, transport: g.key.transport}, g.severity, g.service, g)
-			m.clients = map[netip.Addr]int{}
-			m.rep = g.key.client
-			many[k] = m
-			texts[m] = texts[g]
-		}
-		m.absorb(g)
-		m.clients[g.key.client] += g.count
-		merged[g] = m
 	}
 	if len(merged) == 0 {
 		return

@@ -20,7 +20,7 @@ func (a *Analyzer) Result(inputs []*dissect.InputInfo) *Result {
 	udps := a.udpFlows()
 	a.ttls = hostTTLs(conns, udps)
 	fs := newFindingSet()
-	texts := map[*group]func(*group) Finding{}
+	texts := fs.texts
 
 	// NPA first: a blocked notification socket is reported as such, and
 	// its SYNs are not reported again as a plain blocked SYN.

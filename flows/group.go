@@ -40,6 +40,8 @@ type group struct {
 	clients map[netip.Addr]int
 	// rep is a member client, for the address family of a merged group.
 	rep netip.Addr
+	// moreClients counts members beyond the clients named in clients.
+	moreClients int
 }
 
 // who names a group's client in prose: one address, or "N clients".
@@ -52,6 +54,9 @@ func (w who) String() string {
 	if w.n > 1 {
 		return fmt.Sprintf("%d clients", w.n)
 	}
+	if w.n < 0 {
+		return fmt.Sprintf("more than %d clients", -w.n)
+	}
 	return w.addr.String()
 }
 
@@ -62,24 +67,101 @@ func (w who) Is4In6() bool { return w.addr.Is4In6() }
 // client is the group's client for prose and filters.
 func (g *group) client() who {
 	if g.clients != nil {
+		if g.moreClients > 0 {
+			return who{g.rep, -len(g.clients)}
+		}
 		return who{g.rep, len(g.clients)}
 	}
 	return who{g.key.client, 1}
 }
 
-// findingSet collects groups in first-seen order.
+// findingSet collects groups in first-seen order, with the function that
+// renders each. Findings that many clients share about one service are
+// merged as they come (fan-in), so the set stays bounded by services, not
+// by clients, whatever a flood brings.
 type findingSet struct {
 	groups map[groupKey]*group
 	order  []*group
+	texts  map[*group]func(*group) Finding
+	// perService counts the client groups of each (kind, server, port);
+	// merged holds the group they went into once past manyClients.
+	perService map[serviceKey]int
+	merged     map[serviceKey]*group
 }
 
-func newFindingSet() *findingSet { return &findingSet{groups: map[groupKey]*group{}} }
+// serviceKey is a groupKey without its client.
+type serviceKey struct {
+	kind, transport string
+	server          netip.Addr
+	port            uint16
+}
+
+func newFindingSet() *findingSet {
+	return &findingSet{groups: map[groupKey]*group{}, texts: map[*group]func(*group) Finding{},
+		perService: map[serviceKey]int{}, merged: map[serviceKey]*group{}}
+}
+
+// maxClientList bounds the clients a merged group names one by one.
+const maxClientList = 1000
+
+// addSample keeps a numeric fact about a member, up to maxSamples.
+func (g *group) addSample(d time.Duration) {
+	if len(g.samples) < maxSamples {
+		g.samples = append(g.samples, d)
+	}
+}
+
+// mergeService folds the client groups of sk into one group.
+func (fs *findingSet) mergeService(sk serviceKey) *group {
+	var m *group
+	keep := fs.order[:0]
+	for _, g := range fs.order {
+		if g.key.kind != sk.kind || g.key.transport != sk.transport || g.key.server != sk.server || g.key.port != sk.port || !g.key.client.IsValid() {
+			keep = append(keep, g)
+			continue
+		}
+		if m == nil {
+			m = newGroup(groupKey{kind: sk.kind, server: sk.server, port: sk.port, transport: sk.transport}, g.severity, g.service, g)
+			m.clients = map[netip.Addr]int{}
+			m.rep = g.key.client
+			fs.texts[m] = fs.texts[g]
+			keep = append(keep, m)
+		}
+		m.absorb(g)
+		m.noteClient(g.key.client, g.count)
+		delete(fs.groups, g.key)
+		delete(fs.texts, g)
+	}
+	fs.order = keep
+	fs.groups[m.key] = m
+	fs.merged[sk] = m
+	return m
+}
+
+// noteClient counts a member client of a merged group.
+func (g *group) noteClient(c netip.Addr, n int) {
+	if _, ok := g.clients[c]; ok || len(g.clients) < maxClientList {
+		g.clients[c] += n
+		return
+	}
+	g.moreClients++
+}
 
 // add returns the group for the key, creating it, and records one member.
 func (fs *findingSet) add(kind, severity string, svc *Service, transport string, client, server netip.Addr, port uint16,
 	first, last time.Time, input int, frames []uint64) *group {
 	k := groupKey{kind, client, server, port, transport}
+	sk := serviceKey{kind, transport, server, port}
 	g := fs.groups[k]
+	if g == nil && client.IsValid() {
+		if m := fs.merged[sk]; m != nil {
+			g = m
+			m.noteClient(client, 1)
+		} else if fs.perService[sk]++; fs.perService[sk] > manyClients {
+			g = fs.mergeService(sk)
+			g.noteClient(client, 1)
+		}
+	}
 	if g == nil {
 		g = &group{key: k, severity: severity, service: svc, first: first, last: last,
 			frames: map[int][]uint64{}, clientPts: map[uint16]bool{}, notes: map[string]int{}, inputs: map[int]bool{}}
@@ -129,7 +211,11 @@ func (g *group) finding(summary, detail, recommendation, confidence, filter stri
 		// Merged from many clients: the per-client filter no longer fits;
 		// select the service's traffic instead, and name the clients.
 		f.WiresharkFilter = fmt.Sprintf("%s.addr==%s && %s.port==%d", ipField(g.rep), g.key.server, g.key.transport, g.key.port)
-		f.Detail += fmt.Sprintf(" Clients (%d): %s.", len(g.clients), g.clientList(12))
+		n := fmt.Sprint(len(g.clients))
+		if g.moreClients > 0 {
+			n = "more than " + n
+		}
+		f.Detail += fmt.Sprintf(" Clients (%s): %s.", n, g.clientList(12))
 	}
 	if g.key.server.IsValid() {
 		f.Server = g.key.server.String()

@@ -246,14 +246,14 @@ func (a *Analyzer) npaMainSession(m *npaConn, blocked []*Conn, udp []*UDPFlow, u
 		g := fs.add("npa_notification_lost", Critical, svc, TCP, client, server, n.Server.Port(), n.First, n.Last, n.Input, nFrames)
 		g.clientPts[n.Client.Port()] = true
 		g.notes["@unacked"]++
-		g.samples = append(g.samples, n.dir[1].maxDataGap)
+		g.addSample(n.dir[1].maxDataGap)
 		texts[g] = a.textNPALost
 	case n.dir[0].rst+n.dir[1].rst > 0 && c.Last.Sub(n.Last) > npaLiveMargin && c.dir[0].rst+c.dir[1].rst == 0:
 		s.Status = "lost"
 		g := fs.add("npa_notification_lost", Critical, svc, TCP, client, server, n.Server.Port(), n.First, n.Last, n.Input, nFrames)
 		g.clientPts[n.Client.Port()] = true
 		g.notes["@reset"]++
-		g.samples = append(g.samples, n.maxGap)
+		g.addSample(n.maxGap)
 		texts[g] = a.textNPALost
 	case n.dir[0].retrans > 0 && n.unackedClientBytes() > 0 && c.dir[0].retrans == 0:
 		// Seen from the client: what it sends on the notification socket
@@ -264,13 +264,13 @@ func (a *Analyzer) npaMainSession(m *npaConn, blocked []*Conn, udp []*UDPFlow, u
 		g := fs.add("npa_notification_lost", Critical, svc, TCP, client, server, n.Server.Port(), n.First, n.Last, n.Input, nFrames)
 		g.clientPts[n.Client.Port()] = true
 		g.notes["@client-unacked"]++
-		g.samples = append(g.samples, n.maxGap)
+		g.addSample(n.maxGap)
 		texts[g] = a.textNPALost
 	case a.cfg.Timeouts.TCPIdle > 0 && n.maxGap > a.cfg.Timeouts.TCPIdle && n.dir[0].keepalives+n.dir[1].keepalives == 0:
 		s.Status = "idle_risk"
 		g := fs.add("npa_idle_exceeds_timeout", Warning, svc, TCP, client, server, n.Server.Port(), n.First, n.Last, n.Input, nFrames)
 		g.clientPts[n.Client.Port()] = true
-		g.samples = append(g.samples, n.maxGap)
+		g.addSample(n.maxGap)
 		texts[g] = a.textNPAIdle
 	}
 	return s

@@ -157,7 +157,7 @@ func (a *Analyzer) synFindings(conns []*Conn, fs *findingSet, texts map[*group]f
 			g := fs.add("syn_unanswered", sevForService(svc), svc, TCP, client, server, port, c.First, c.Last, c.Input, c.frames)
 			g.clientPts[c.Client.Port()] = true
 			g.notes["@syns"] += c.dir[0].syn
-			g.samples = append(g.samples, c.lastSyn.Sub(c.firstSyn))
+			g.addSample(c.lastSyn.Sub(c.firstSyn))
 			texts[g] = a.textSynUnanswered
 		case origSyn && c.synAck && !c.established && c.dir[0].payload == 0 && c.dir[1].payload == 0 && c.dir[0].rst == 0:
 			if end.Sub(c.synAckTime) < synWait && c.dir[1].syn < 2 {
@@ -184,7 +184,7 @@ func (a *Analyzer) synFindings(conns []*Conn, fs *findingSet, texts map[*group]f
 				} else {
 					g.notes["@claims-server"]++
 				}
-				g.samples = append(g.samples, d.rstTime.Sub(c.First))
+				g.addSample(d.rstTime.Sub(c.First))
 				texts[g] = a.textRSTInjected
 			}
 		}

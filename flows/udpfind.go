@@ -77,7 +77,7 @@ func (a *Analyzer) udpFindings(udps []*UDPFlow, fs *findingSet, texts map[*group
 			g.notes["@delivered"] += f.lateDelivered
 			g.notes["@tickles"] += f.lateTickles
 			for _, l := range f.late {
-				g.samples = append(g.samples, l.silence)
+				g.addSample(l.silence)
 			}
 			texts[g] = a.textUDPLate
 		}
@@ -119,7 +119,7 @@ func (a *Analyzer) udpFindings(udps []*UDPFlow, fs *findingSet, texts map[*group
 						append(firstFrames(lastUnanswered, 1), firstFrames(f, 1)...))
 					g.clientPts[lastUnanswered.Client.Port()] = true
 					g.clientPts[f.Client.Port()] = true
-					g.samples = append(g.samples, f.First.Sub(lastUnanswered.lastReq))
+					g.addSample(f.First.Sub(lastUnanswered.lastReq))
 					texts[g] = a.textRebind
 				}
 			}
