@@ -125,7 +125,12 @@ type reader struct {
 	big   []byte  // records larger than br's buffer
 	done  error   // io.EOF or the fatal error, once the file has ended
 	notes []*note // repeated problems reported once with a count
-	timed bool    // info.First is set
+	// noteIdx finds a note by key: a crafted pcapng can declare an
+	// interface of each of 65536 unsupported link types, and a scan of
+	// notes per frame would then be quadratic.
+	noteIdx   map[string]*note
+	linkTypes map[string]bool // the names in info.LinkTypes, a set for the same reason
+	timed     bool            // info.First is set
 
 	// Results.
 	info InputInfo
@@ -177,14 +182,17 @@ func (r *reader) fail(frame uint64, msg string, fatal bool) *FrameError {
 // noteOnce counts a repeated problem. It returns the error the first time
 // and nil after, so a million frames of one odd link type say so once.
 func (r *reader) noteOnce(key string, frame uint64, msg string) *FrameError {
-	for _, n := range r.notes {
-		if n.key == key {
-			n.count++
-			return nil
-		}
+	if n := r.noteIdx[key]; n != nil {
+		n.count++
+		return nil
 	}
 	e := r.fail(frame, msg, false)
-	r.notes = append(r.notes, &note{key: key, msg: msg, count: 1, err: e})
+	n := &note{key: key, msg: msg, count: 1, err: e}
+	if r.noteIdx == nil {
+		r.noteIdx = map[string]*note{}
+	}
+	r.noteIdx[key] = n
+	r.notes = append(r.notes, n)
 	return e
 }
 
@@ -209,12 +217,14 @@ func (r *reader) unsupported(lt int, frame uint64) error {
 }
 
 func (r *reader) addLinkType(lt int) {
-	name := LinkTypeName(lt)
-	for _, n := range r.info.LinkTypes {
-		if n == name {
-			return
-		}
+	name := LinkTypeName(lt) // raw has three numbers, one name
+	if r.linkTypes[name] {
+		return
 	}
+	if r.linkTypes == nil {
+		r.linkTypes = map[string]bool{}
+	}
+	r.linkTypes[name] = true
 	r.info.LinkTypes = append(r.info.LinkTypes, name)
 }
 

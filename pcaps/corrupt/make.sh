@@ -190,6 +190,12 @@ set -- $(off $NG 6 30)
 entry ng-unknown-blocks.pcapng 'report packets=137 errors=0' \
 	"python3 -c 'import sys,struct; b=open(sys.argv[1],\"rb\").read(); cb=struct.pack(\"<III\",0xBAD,24,32473)+b\"fwdiagCB\"+struct.pack(\"<I\",24); ub=struct.pack(\"<II\",0xDEAD,16)+b\"junk\"+struct.pack(\"<I\",16); a,c=$A,$1; open(sys.argv[2],\"wb\").write(b[:a]+cb+ub+b[a:c]+ub+cb+b[c:])' \$TMP/eth.pcapng $T/ng-unknown-blocks.pcapng"
 
+# --- a crafted pcapng declaring 40000 interfaces, each of its own unknown
+# link type, with one frame on each: every frame is a distinct note, which
+# must cost a lookup, not a scan (it took 4 s, quadratic, before) ---
+entry many-linktypes.pcapng.gz 'report packets=40000 finding=capture_truncated error="frame 1: unsupported link type 300 (linktype_300): frames skipped (1 frames)" within=2s' \
+	"python3 -c 'import struct,sys; blk=lambda t,b: struct.pack(\"<II\",t,12+len(b))+b+struct.pack(\"<I\",12+len(b)); N=40000; sys.stdout.buffer.write(blk(0x0A0D0D0A,struct.pack(\"<IHHq\",0x1A2B3C4D,1,0,-1))+b\"\".join(blk(1,struct.pack(\"<HHI\",300+i,0,0)) for i in range(N))+b\"\".join(blk(6,struct.pack(\"<IIIII\",k,0,k,0,0)) for k in range(N)))' | gzip -9 -n >$T/many-linktypes.pcapng.gz"
+
 # --- time going backwards: frames 61-137 shifted an hour back, appended ---
 entry time-backwards.pcap 'report packets=137 errors=0' \
 	"editcap -F pcap -r $ETH \$TMP/a.pcap 1-60 && editcap -F pcap -r -t -3600 $ETH \$TMP/b.pcap 61-137 && mergecap -F pcap -a -w $T/time-backwards.pcap \$TMP/a.pcap \$TMP/b.pcap"
