@@ -19,13 +19,18 @@ func (a *Analyzer) Result(inputs []*dissect.InputInfo) *Result {
 	conns := a.conns()
 	udps := a.udpFlows()
 	a.ttls = hostTTLs(conns, udps)
-	fs := newFindingSet()
+	for k, v := range a.ev.ttl {
+		if _, ok := a.ttls[k]; !ok {
+			a.ttls[k] = v
+		}
+	}
+	fs := a.ev.fs.clone()
 	texts := fs.texts
 
 	// NPA first: a blocked notification socket is reported as such, and
 	// its SYNs are not reported again as a plain blocked SYN.
 	sessions := a.npaFindings(conns, udps, fs, texts)
-	a.synFindings(conns, fs, texts)
+	a.synFindings(conns, fs)
 	a.udpFindings(udps, fs, texts)
 
 	a.aggregate(fs, texts)
@@ -47,11 +52,14 @@ func (a *Analyzer) Result(inputs []*dissect.InputInfo) *Result {
 		r.Counts[r.Findings[i].Severity]++
 	}
 	r.TCPFlows, r.TCPFlowsOmitted = a.tcpTable(conns)
+	r.TCPFlowsOmitted += a.ev.stats.TCPConnections
 	r.UDPFlows = a.udpTable(udps)
-	r.Services = a.serviceTable(conns, udps)
+	r.Services = a.serviceTable(a.ev.svc.clone(), conns, udps)
 	r.Hosts = a.hostTable(conns, udps)
 	r.NPASessions = sessions
-	r.Stats = Stats{TCPConnections: len(conns), UDPFlows: len(udps), ICMPErrors: a.icmpErrors, Fragments: a.fragments}
+	r.Stats = a.ev.stats
+	r.Stats.TCPConnections += len(conns)
+	r.Stats.UDPFlows, r.Stats.ICMPErrors, r.Stats.Fragments = len(udps), a.icmpErrors, a.fragments
 	for _, c := range conns {
 		for d := 0; d < 2; d++ {
 			r.Stats.TCPRetransmissions += c.dir[d].retrans
@@ -70,7 +78,7 @@ func (a *Analyzer) tcpTable(conns []*Conn) ([]TCPFlow, int) {
 	omitted := 0
 	for _, c := range conns {
 		svc := a.serviceOf(c.Server, TCP)
-		if len(conns) > maxListedTCPFlows && (svc == nil || len(out) >= maxListedTCPFlows) {
+		if len(conns)+a.ev.stats.TCPConnections > maxListedTCPFlows && (svc == nil || len(out) >= maxListedTCPFlows) {
 			omitted++
 			continue
 		}
@@ -123,56 +131,86 @@ type svcKey struct {
 	transport string
 }
 
+// svcAgg is one row of the services table being built.
 type svcAgg struct {
 	svc                             *Service
 	clients                         map[netip.Addr]bool
+	moreClients                     int // beyond maxClientList
 	conns                           int
 	answered, refusedHost, filtered int
 }
 
-func (a *Analyzer) serviceTable(conns []*Conn, udps []*UDPFlow) []ServiceRow {
-	aggs := map[svcKey]*svcAgg{}
-	var order []svcKey
-	get := func(k svcKey, svc *Service) *svcAgg {
-		g := aggs[k]
-		if g == nil {
-			g = &svcAgg{svc: svc, clients: map[netip.Addr]bool{}}
-			aggs[k] = g
-			order = append(order, k)
-		}
-		return g
+// svcTable accumulates the services table from connections and flows.
+type svcTable struct {
+	aggs  map[svcKey]*svcAgg
+	order []svcKey
+}
+
+func newSvcTable() *svcTable { return &svcTable{aggs: map[svcKey]*svcAgg{}} }
+
+func (t *svcTable) get(k svcKey, svc *Service, client netip.Addr) *svcAgg {
+	g := t.aggs[k]
+	if g == nil {
+		g = &svcAgg{svc: svc, clients: map[netip.Addr]bool{}}
+		t.aggs[k] = g
+		t.order = append(t.order, k)
 	}
-	for _, c := range conns {
-		svc := a.serviceOf(c.Server, TCP)
-		if svc == nil {
-			continue
+	if g.clients[client] || len(g.clients) < maxClientList {
+		g.clients[client] = true
+	} else {
+		g.moreClients++
+	}
+	g.conns++
+	return g
+}
+
+// clone copies the table so a snapshot can add to it.
+func (t *svcTable) clone() *svcTable {
+	c := &svcTable{aggs: make(map[svcKey]*svcAgg, len(t.aggs)), order: append([]svcKey(nil), t.order...)}
+	for k, g := range t.aggs {
+		n := *g
+		n.clients = make(map[netip.Addr]bool, len(g.clients))
+		for a := range g.clients {
+			n.clients[a] = true
 		}
-		g := get(svcKey{c.Server.Addr(), c.Server.Port(), TCP}, svc)
-		g.clients[c.Client.Addr()] = true
-		g.conns++
-		switch st := c.ConnState(); {
-		case c.synAck || c.midstream && c.dir[1].pkts > 0:
-			g.answered++
-		case st == "REJ":
-			if gt, ok := a.genuineTTL(c.Vantage, c.Server.Addr()); ok && gt != c.dir[1].rstTTL {
-				g.filtered++
-			} else {
-				g.refusedHost++
-			}
-		case c.icmp != nil && icmpIsPortUnreachable(c.icmp.v6, c.icmp.typ, c.icmp.code) && c.icmp.from.Addr() == c.Server.Addr():
-			g.refusedHost++
-		case !c.firstSyn.IsZero():
+		c.aggs[k] = &n
+	}
+	return c
+}
+
+func (a *Analyzer) svcAddConn(t *svcTable, c *Conn) {
+	svc := a.serviceOf(c.Server, TCP)
+	if svc == nil {
+		return
+	}
+	g := t.get(svcKey{c.Server.Addr(), c.Server.Port(), TCP}, svc, c.Client.Addr())
+	switch st := c.ConnState(); {
+	case c.synAck || c.midstream && c.dir[1].pkts > 0:
+		g.answered++
+	case st == "REJ":
+		if gt, ok := a.genuineTTL(c.Vantage, c.Server.Addr()); ok && gt != c.dir[1].rstTTL {
 			g.filtered++
+		} else {
+			g.refusedHost++
 		}
+	case c.icmp != nil && icmpIsPortUnreachable(c.icmp.v6, c.icmp.typ, c.icmp.code) && c.icmp.from.Addr() == c.Server.Addr():
+		g.refusedHost++
+	case !c.firstSyn.IsZero():
+		g.filtered++
+	}
+}
+
+func (a *Analyzer) serviceTable(base *svcTable, conns []*Conn, udps []*UDPFlow) []ServiceRow {
+	t := base
+	for _, c := range conns {
+		a.svcAddConn(t, c)
 	}
 	for _, f := range udps {
 		svc := a.serviceOf(f.Server, UDP)
 		if svc == nil {
 			continue
 		}
-		g := get(svcKey{f.Server.Addr(), f.Server.Port(), UDP}, svc)
-		g.clients[f.Client.Addr()] = true
-		g.conns++
+		g := t.get(svcKey{f.Server.Addr(), f.Server.Port(), UDP}, svc, f.Client.Addr())
 		switch {
 		case f.responses > 0 && f.requests > 0:
 			g.answered++
@@ -184,6 +222,7 @@ func (a *Analyzer) serviceTable(conns []*Conn, udps []*UDPFlow) []ServiceRow {
 			g.answered++ // server-originated only (notifications): the server is there
 		}
 	}
+	aggs, order := t.aggs, t.order
 	out := make([]ServiceRow, 0, len(order))
 	for _, k := range order {
 		g := aggs[k]
@@ -198,7 +237,7 @@ func (a *Analyzer) serviceTable(conns []*Conn, udps []*UDPFlow) []ServiceRow {
 			status = "filtered"
 		}
 		out = append(out, ServiceRow{Server: k.server.String(), Port: int(k.port), Transport: k.transport, Service: g.svc.Name,
-			Clients: len(g.clients), Connections: g.conns, Status: status})
+			Clients: len(g.clients) + g.moreClients, Connections: g.conns, Status: status})
 	}
 	sort.SliceStable(out, func(i, j int) bool {
 		if out[i].Server != out[j].Server {
@@ -286,6 +325,9 @@ func (a *Analyzer) hostTable(conns []*Conn, udps []*UDPFlow) []HostRow {
 			}
 			roles.add(h, "k2-report-client")
 		}
+	}
+	for m := range a.ev.middleboxes {
+		roles.add(m, "middlebox")
 	}
 	for s := range a.dnsServers {
 		roles.add(s, "dns-server")

@@ -21,6 +21,9 @@ import (
 type Config struct {
 	Catalog  *Catalog
 	Timeouts Timeouts
+	// MaxConns caps the live TCP connections; past it finished ones are
+	// evicted into counts and findings (0 = DefaultMaxConns).
+	MaxConns int
 }
 
 // hostKey identifies a host as seen from one vantage point.
@@ -52,9 +55,12 @@ type Analyzer struct {
 	// point rarely changes from one packet to the next.
 	lastVK vantageKey
 	lastV  uint16
-	// ttls is the per-host TTL view built at the start of Result (scratch
-	// for the finders; not analysis state).
+	// ttls is the per-host TTL view built at the start of Result and at
+	// each sweep (scratch for the finders; not analysis state).
 	ttls map[hostKey]ttlStat
+	// maxConns is the live connection cap; ev what evicted ones left.
+	maxConns int
+	ev       evicted
 	// roles seen from protocol use that flows alone cannot tell (DNS server).
 	dnsServers map[netip.Addr]bool
 
@@ -74,6 +80,9 @@ func New(cfg Config) *Analyzer {
 	if cfg.Catalog == nil {
 		cfg.Catalog = NewCatalog(DefaultServices())
 	}
+	if cfg.MaxConns <= 0 {
+		cfg.MaxConns = DefaultMaxConns
+	}
 	return &Analyzer{
 		cfg:          cfg,
 		vantages:     map[vantageKey]uint16{},
@@ -82,6 +91,8 @@ func New(cfg Config) *Analyzer {
 		names:        map[netip.Addr]string{},
 		dnsServers:   map[netip.Addr]bool{},
 		firstByInput: map[int]time.Time{},
+		maxConns:     cfg.MaxConns,
+		ev:           newEvicted(),
 	}
 }
 
@@ -164,7 +175,18 @@ func (a *Analyzer) addTCP(p *dissect.Packet, v uint16) {
 			c.midstream = true
 			c.Client, c.Server = a.orient(src, dst, TCP)
 		}
+		c.catalogPort = a.cfg.Catalog.IsServicePort(c.Server.Port(), TCP)
+		if c.catalogPort {
+			if svc, ok := a.cfg.Catalog.Lookup(c.Server.Port(), TCP, ""); ok && svc.Name == "sw-binary" {
+				c.npaPort = true
+			}
+		}
 		a.tcp[k] = c
+		if len(a.tcp) > a.maxConns {
+			// The new connection has seen no packet yet, so it is never
+			// evictable itself.
+			a.sweep(p.Time)
+		}
 	}
 	dir := 0
 	if src != c.Client {

@@ -540,3 +540,64 @@ func TestScanAndManyClientsAreFolded(t *testing.T) {
 		t.Errorf("bad filter for a merged finding: %s", u.WiresharkFilter)
 	}
 }
+
+func TestEvictionKeepsFindings(t *testing.T) {
+	build := func() *script {
+		s := newScript(t)
+		// Real traffic: healthy NPA pairs, one blocked notification socket,
+		// one rejected service port.
+		for i := 0; i < 3; i++ {
+			m, n := npaPair(s, fmt.Sprintf("192.0.2.%d", 10+i), 40000, 40001)
+			m.send(true, 40)
+			n.send(false, 40)
+		}
+		m := s.open("192.0.2.20:40000", srv)
+		m.send(false, 30)
+		m.send(true, 60)
+		s.tcp(ep("192.0.2.20:40001"), ep(srv), fS, 9, 0, 0)
+		s.wait(time.Second)
+		s.tcp(ep("192.0.2.20:40001"), ep(srv), fS, 9, 0, 0)
+		s.tcp(ep("192.0.2.21:40002"), ep("198.51.100.10:5005"), fS, 1, 0, 0)
+		s.tcp(ep("198.51.100.10:5005"), ep("192.0.2.21:40002"), fR|fA, 0, 2, 0)
+		// A flood: 2000 sources, one SYN each, 10 ms apart, to HTTPS.
+		for i := 0; i < 2000; i++ {
+			c := netip.AddrPortFrom(netip.AddrFrom4([4]byte{100, 64, byte(i >> 8), byte(i)}), 1024)
+			s.tcp(c, ep("198.51.100.10:443"), fS, uint32(i), 0, 0)
+			s.wait(10 * time.Millisecond)
+		}
+		s.wait(2 * time.Second)
+		m.send(true, 60)
+		return s
+	}
+	summarize := func(r *Result) string {
+		var out []string
+		for _, f := range r.Findings {
+			out = append(out, fmt.Sprintf("%s %s %s %s %d x%d", f.Kind, f.Severity, f.Client, f.Server, f.Port, f.Count))
+		}
+		for _, n := range r.NPASessions {
+			out = append(out, n.Client+" "+n.Status)
+		}
+		for _, s := range r.Services {
+			out = append(out, fmt.Sprintf("%s:%d %s %d %d", s.Server, s.Port, s.Status, s.Clients, s.Connections))
+		}
+		out = append(out, fmt.Sprintf("%+v", r.Stats))
+		return strings.Join(out, "\n")
+	}
+	s := build()
+	full := New(Config{Timeouts: defaults()})
+	small := New(Config{Timeouts: defaults(), MaxConns: 100})
+	for i := range s.pkts {
+		full.Add(&s.pkts[i])
+		small.Add(&s.pkts[i])
+	}
+	if len(small.tcp) > 400 {
+		t.Errorf("live table grew to %d connections with a cap of 100", len(small.tcp))
+	}
+	a, b := summarize(full.Result(nil)), summarize(small.Result(nil))
+	if a != b {
+		t.Errorf("eviction changed the report:\nwithout:\n%s\nwith:\n%s", a, b)
+	}
+	if !strings.Contains(a, "syn_unanswered critical  198.51.100.10 443 x2000") || !strings.Contains(a, "npa_notification_missing") {
+		t.Errorf("flood or NPA finding missing:\n%s", a)
+	}
+}

@@ -103,12 +103,20 @@ func sevForService(svc *Service) string {
 
 // synFindings diagnoses connection attempts: unanswered, reset, rejected by
 // ICMP, handshake never completed, and resets forged by a middlebox.
-func (a *Analyzer) synFindings(conns []*Conn, fs *findingSet, texts map[*group]func(*group) Finding) {
-	end := a.last
+func (a *Analyzer) synFindings(conns []*Conn, fs *findingSet) {
 	for _, c := range conns {
-		if c.explained {
-			continue
+		if !c.explained {
+			a.connFindings(c, fs, a.last)
 		}
+	}
+}
+
+// connFindings adds what one connection shows to fs. end is the capture
+// time up to which the connection could still have been answered (the end
+// of the capture, or the time it was evicted).
+func (a *Analyzer) connFindings(c *Conn, fs *findingSet, end time.Time) {
+	texts := fs.texts
+	{
 		svc := a.serviceOf(c.Server, TCP)
 		client, server, port := c.Client.Addr(), c.Server.Addr(), c.Server.Port()
 		state := c.ConnState()
@@ -121,7 +129,7 @@ func (a *Analyzer) synFindings(conns []*Conn, fs *findingSet, texts map[*group]f
 			g.clientPts[c.Client.Port()] = true
 			g.notes["state "+state]++
 			texts[g] = a.textSWInternal
-			continue
+			return
 		}
 		switch {
 		case origSyn && !c.synAck && c.icmp != nil:
@@ -152,7 +160,7 @@ func (a *Analyzer) synFindings(conns []*Conn, fs *findingSet, texts map[*group]f
 			texts[g] = a.textSynReset
 		case origSyn && !c.synAck && (state == "S0" || state == "SH" || state == "RSTOS0"):
 			if end.Sub(c.firstSyn) < synWait && c.dir[0].syn < 2 {
-				continue // the capture ended before an answer was due
+				return // the capture ended before an answer was due
 			}
 			g := fs.add("syn_unanswered", sevForService(svc), svc, TCP, client, server, port, c.First, c.Last, c.Input, c.frames)
 			g.clientPts[c.Client.Port()] = true
@@ -161,7 +169,7 @@ func (a *Analyzer) synFindings(conns []*Conn, fs *findingSet, texts map[*group]f
 			texts[g] = a.textSynUnanswered
 		case origSyn && c.synAck && !c.established && c.dir[0].payload == 0 && c.dir[1].payload == 0 && c.dir[0].rst == 0:
 			if end.Sub(c.synAckTime) < synWait && c.dir[1].syn < 2 {
-				continue
+				return
 			}
 			g := fs.add("handshake_incomplete", sevForService(svc), svc, TCP, client, server, port, c.First, c.Last, c.Input, c.frames)
 			g.clientPts[c.Client.Port()] = true

@@ -77,6 +77,9 @@ type Conn struct {
 	// explained is set (during Result) when a more specific finding already
 	// accounts for this connection's failure.
 	explained bool
+	// catalogPort and npaPort classify the server port once, at creation,
+	// for the eviction sweep (which looks at every live connection).
+	catalogPort, npaPort bool
 }
 
 type icmpHit struct {
