@@ -35,6 +35,36 @@ type Config struct {
 	// PollTimeout bounds how long Next waits before it looks at its context
 	// again and refreshes the drop counter; 0 = 100 ms.
 	PollTimeout time.Duration
+	// OnLink, when set, is called when the interface goes down and when it
+	// comes back up, from the goroutine that calls Next: it must return
+	// quickly (hand the event over, do not print to a terminal that may
+	// block).
+	OnLink func(LinkEvent)
+}
+
+// LinkEvent says the captured interface went down or came back up. A live
+// capture does not end when its interface goes down: it waits for it, and
+// goes on when it is back.
+type LinkEvent struct {
+	Iface   string
+	Down    bool
+	At      time.Time
+	DownFor time.Duration // for an up event: how long it was down
+}
+
+func (e LinkEvent) String() string {
+	if e.Down {
+		return fmt.Sprintf("interface %s went down at %s; the capture waits for it to come back", e.Iface, e.At.Format("15:04:05"))
+	}
+	return fmt.Sprintf("interface %s back up at %s after %.1f s down; capture resumed", e.Iface, e.At.Format("15:04:05"), e.DownFor.Seconds())
+}
+
+// linkUp reports whether iface exists and is administratively up. (A
+// packet socket learns of the interface going down, ENETDOWN, not of a lost
+// carrier, which needs no waiting.)
+func linkUp(iface string) bool {
+	i, err := net.InterfaceByName(iface)
+	return err == nil && i.Flags&net.FlagUp != 0
 }
 
 // InputPath is how a live interface is named in reports: "live:eth0".

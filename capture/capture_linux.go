@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"reflect"
 	"time"
 
 	"github.com/gopacket/gopacket"
@@ -32,6 +33,9 @@ type Source struct {
 	tp   *afpacket.TPacket
 	dec  *dissect.Decoder
 	info dissect.InputInfo
+	// fd is the packet socket (-1 when afpacket's layout hides it), used to
+	// read and clear the socket's pending error.
+	fd int
 
 	// Working state.
 	frame     uint64
@@ -41,6 +45,12 @@ type Source struct {
 	ng        *pcapgo.NgWriter
 	writeErr  error
 	closed    bool
+
+	// Link state: down since downAt; linkNotes counts the events recorded
+	// in the input's errors (bounded, for an interface that flaps for hours).
+	down      bool
+	downAt    time.Time
+	linkNotes int
 }
 
 // Open starts capturing on cfg.Interface. Next returns io.EOF once ctx is
@@ -74,7 +84,7 @@ func Open(ctx context.Context, cfg Config) (*Source, error) {
 			return nil, fmt.Errorf("capture on %s: attaching the BPF filter: %w", cfg.Interface, err)
 		}
 	}
-	s := &Source{ctx: ctx, cfg: cfg, tp: tp, dec: dissect.NewDecoder(dissect.LinkRaw), lastStats: time.Now()}
+	s := &Source{ctx: ctx, cfg: cfg, tp: tp, fd: socketFD(tp), dec: dissect.NewDecoder(dissect.LinkRaw), lastStats: time.Now()}
 	s.info = dissect.InputInfo{Path: InputPath(cfg.Interface), Format: "live", LinkTypes: []string{dissect.LinkTypeName(dissect.LinkRaw)}, Drops: 0}
 	if cfg.WritePath != "" {
 		if err := s.openWriter(); err != nil {
@@ -119,15 +129,31 @@ func (s *Source) Next(p *dissect.Packet) error {
 		}
 		if time.Since(s.lastStats) >= statsEvery {
 			s.updateStats()
+			// A quiet link may go down without the poll telling.
+			s.checkLink()
 		}
 		data, ci, err := s.tp.ZeroCopyReadPacketData()
 		if errors.Is(err, afpacket.ErrTimeout) {
+			if s.down {
+				s.checkLink()
+			}
 			continue
 		}
 		if errors.Is(err, afpacket.ErrPoll) {
-			// The interface went down: wait for it to come back rather
-			// than end a capture that may run for hours.
-			s.note(fmt.Sprintf("capture on %s interrupted (interface down?); waiting", s.cfg.Interface))
+			// The socket reports an error: the interface went down
+			// (ENETDOWN). Wait for it to come back rather than end a
+			// capture that may run for hours: the interface's own state
+			// says when it is back.
+			s.checkLink()
+			if soErr, ok := s.takeSocketError(); ok {
+				if soErr != nil && soErr != unix.ENETDOWN {
+					s.note(fmt.Sprintf("capture on %s: socket error %v", s.cfg.Interface, soErr))
+				}
+				// Cleared: the next poll waits for frames again.
+				continue
+			}
+			// The error stays flagged, and every poll returns at once:
+			// pace the loop. Frames are still read from the ring.
 			select {
 			case <-s.ctx.Done():
 			case <-time.After(s.cfg.PollTimeout):
@@ -136,6 +162,9 @@ func (s *Source) Next(p *dissect.Packet) error {
 		}
 		if err != nil {
 			return &dissect.FrameError{Path: s.info.Path, Msg: err.Error(), Fatal: true}
+		}
+		if s.down {
+			s.setLink(true) // traffic: it is back
 		}
 		s.frame++
 		p.Input, p.Frame = s.cfg.Index, s.frame
@@ -152,6 +181,67 @@ func (s *Source) Next(p *dissect.Packet) error {
 		}
 		s.write(ci, data)
 		return nil
+	}
+}
+
+// socketFD returns the descriptor of afpacket's socket, which it keeps
+// unexported; -1 when its layout changed.
+func socketFD(tp *afpacket.TPacket) int {
+	v := reflect.ValueOf(tp).Elem().FieldByName("fd")
+	if !v.IsValid() || !v.CanInt() {
+		return -1
+	}
+	return int(v.Int())
+}
+
+// takeSocketError reads and clears the socket's pending error (SO_ERROR):
+// the kernel sets ENETDOWN when the interface goes down and, left set, it
+// makes every later poll fail at once, even after the interface is back.
+// ok is false when the error could not be read.
+func (s *Source) takeSocketError() (err error, ok bool) {
+	if s.fd < 0 {
+		return nil, false
+	}
+	e, gerr := unix.GetsockoptInt(s.fd, unix.SOL_SOCKET, unix.SO_ERROR)
+	if gerr != nil {
+		return nil, false
+	}
+	if e != 0 {
+		return unix.Errno(e), true
+	}
+	return nil, true
+}
+
+// checkLink looks at the interface's state and reports a change.
+func (s *Source) checkLink() {
+	if up := linkUp(s.cfg.Interface); up == s.down {
+		s.setLink(up)
+	}
+}
+
+// maxLinkNotes bounds the down/up events recorded in the input's errors.
+const maxLinkNotes = 20
+
+// setLink records the interface going down (up false) or coming back, in
+// the input's errors and through Config.OnLink.
+func (s *Source) setLink(up bool) {
+	now := time.Now()
+	ev := LinkEvent{Iface: s.cfg.Interface, Down: !up, At: now}
+	if up {
+		ev.DownFor = now.Sub(s.downAt)
+	} else {
+		s.downAt = now
+	}
+	s.down = !up
+	switch {
+	case s.linkNotes < maxLinkNotes:
+		s.note(ev.String())
+	case s.linkNotes == maxLinkNotes:
+		s.note(fmt.Sprintf("interface %s went down and up again more often; later events are not listed", s.cfg.Interface))
+	}
+	s.linkNotes++
+	if s.cfg.OnLink != nil {
+		s.cfg.OnLink(ev)
 	}
 }
 

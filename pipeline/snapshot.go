@@ -25,6 +25,14 @@ const maxBatch = 1024
 // heartbeat is the longest time without a snapshot while nothing arrives.
 const heartbeat = time.Second
 
+// buildShare bounds the analysis goroutine's time spent building snapshots:
+// after a build that took d, the next snapshot waits at least buildShare*d.
+// Building a report walks every flow (on a 2M-packet capture, Result plus
+// Build takes about 150 ms: BenchmarkSnapshotBuild); at a fixed 250 ms
+// interval that would leave the packets little more than a third of the
+// time, and a live capture would drop.
+const buildShare = 4
+
 // Snapshot is one published state of a running analysis. The Report is
 // freshly built for each snapshot and never modified afterwards, so the
 // receiver may keep it and hand it to other goroutines.
@@ -34,6 +42,9 @@ type Snapshot struct {
 	Rate    float64       // packets per second of wall time since the previous snapshot
 	Drops   int64         // packets the kernel dropped (live capture); -1 when unknown
 	Elapsed time.Duration // wall time since the runner started
+	// Build is how long building this snapshot's report took; the next
+	// snapshot comes no sooner than buildShare times that.
+	Build time.Duration
 	// Done is true for the last snapshot: the source ended, failed or was
 	// cancelled. Err holds the error that ended it, if any (never io.EOF
 	// or a cancellation).
@@ -53,6 +64,8 @@ type Runner struct {
 	version  string
 	interval time.Duration
 	now      func() time.Time
+	// build makes a snapshot's report; tests replace it with a slow one.
+	build func(inputs []*dissect.InputInfo) *report.Report
 
 	// paused suppresses publishing (analysis goes on, so nothing is lost).
 	paused atomic.Bool
@@ -61,10 +74,16 @@ type Runner struct {
 // NewRunner returns a runner that analyses src with cfg. version is written
 // into the reports.
 func NewRunner(src dissect.Source, cfg flows.Config, version string) *Runner {
-	return &Runner{src: src, an: flows.New(cfg), version: version, interval: DefaultSnapshotInterval, now: time.Now}
+	r := &Runner{src: src, an: flows.New(cfg), version: version, interval: DefaultSnapshotInterval, now: time.Now}
+	r.build = func(inputs []*dissect.InputInfo) *report.Report {
+		return report.Build(r.an.Result(inputs), inputs, r.version)
+	}
+	return r
 }
 
-// SetInterval changes the publishing interval; call it before Start.
+// SetInterval changes the publishing interval; call it before Start. It is
+// the shortest interval: when building a report is slow, snapshots come
+// less often (see buildShare).
 func (r *Runner) SetInterval(d time.Duration) {
 	if d > 0 {
 		r.interval = d
@@ -187,6 +206,7 @@ func (r *Runner) analyse(batches <-chan *batch, free chan<- *batch, out chan Sna
 	start := r.now()
 	tick := time.NewTicker(r.interval)
 	defer tick.Stop()
+	period := r.interval // the ticker's period, adapted to the build time
 	var (
 		inputs     []dissect.InputInfo
 		packets    uint64
@@ -213,9 +233,21 @@ func (r *Runner) analyse(batches <-chan *batch, free chan<- *batch, out chan Sna
 			rate = float64(packets-lastPkts) / dt
 		}
 		lastPkts, lastTime = packets, t
+		// The cost is measured on the wall clock whatever r.now says: it
+		// is time taken from the packets.
+		t0 := time.Now()
+		rep := r.build(inputPtrs)
+		cost := time.Since(t0)
 		s := Snapshot{
-			Report:  report.Build(r.an.Result(inputPtrs), inputPtrs, r.version),
-			Packets: packets, Rate: rate, Drops: drops, Elapsed: sinceStart(), Done: done, Err: endErr,
+			Report:  rep,
+			Packets: packets, Rate: rate, Drops: drops, Elapsed: sinceStart(), Build: cost, Done: done, Err: endErr,
+		}
+		if next := max(r.interval, buildShare*cost); !done && next != period {
+			// Slow builds space the snapshots out (and space them back
+			// when the builds get quick again), so the packets keep most
+			// of this goroutine.
+			period = next
+			tick.Reset(period)
 		}
 		if done {
 			// The last snapshot must arrive: drop an unread older one.

@@ -3,6 +3,7 @@ package pipeline
 import (
 	"context"
 	"io"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -109,6 +110,104 @@ func TestRunnerPublishesWhileReadingAndStopsOnCancel(t *testing.T) {
 	}
 	if last.Report == nil || last.Rate < 0 {
 		t.Errorf("final snapshot has no report")
+	}
+}
+
+// loopSource yields the packets of a file over and over, with a pause
+// before each, like a busy live link, until its context is cancelled.
+type loopSource struct {
+	dissect.Source
+	ctx   context.Context
+	path  string
+	delay time.Duration
+}
+
+func (s *loopSource) Next(p *dissect.Packet) error {
+	for {
+		select {
+		case <-s.ctx.Done():
+			return io.EOF
+		case <-time.After(s.delay):
+		}
+		err := s.Source.Next(p)
+		if err != io.EOF {
+			return err
+		}
+		s.Source.Close()
+		if s.Source, err = OpenFiles([]string{s.path}); err != nil {
+			return err
+		}
+	}
+}
+
+// TestRunnerSpacesSnapshotsWhenBuildIsSlow gives the runner a report build
+// that takes 40 ms and a 10 ms interval while packets keep arriving: the
+// snapshots must come at least 4 builds apart (160 ms), not every 50 ms, so
+// the analysis goroutine spends at most a fifth of its time building; and
+// once builds are quick again the interval comes back.
+func TestRunnerSpacesSnapshotsWhenBuildIsSlow(t *testing.T) {
+	cfg, _ := Options{}.Config()
+	inner, err := OpenFiles([]string{labCapture})
+	if err != nil {
+		t.Skipf("lab capture: %v", err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	r := NewRunner(&loopSource{Source: inner, ctx: ctx, path: labCapture, delay: 500 * time.Microsecond}, cfg, "test")
+	r.SetInterval(10 * time.Millisecond)
+	const slow = 40 * time.Millisecond
+	var slowBuilds atomic.Bool
+	slowBuilds.Store(true)
+	realBuild := r.build
+	r.build = func(in []*dissect.InputInfo) *report.Report {
+		if slowBuilds.Load() {
+			time.Sleep(slow)
+		}
+		return realBuild(in)
+	}
+	snaps := r.Start(ctx)
+	// gaps returns the times between n+1 snapshots.
+	gaps := func(n int) []time.Duration {
+		var out []time.Duration
+		var last time.Time
+		deadline := time.After(10 * time.Second)
+		for len(out) < n {
+			select {
+			case s := <-snaps:
+				if s.Done {
+					t.Fatal("runner finished before cancel")
+				}
+				now := time.Now()
+				if !last.IsZero() {
+					out = append(out, now.Sub(last))
+				}
+				last = now
+			case <-deadline:
+				t.Fatalf("got %d snapshots in 10 s", len(out))
+			}
+		}
+		return out
+	}
+	<-snaps // the first snapshot comes after the first (slow) build
+	got := gaps(5)
+	for _, g := range got {
+		if g < buildShare*slow*9/10 {
+			t.Errorf("snapshot gaps %v with %v builds; want each >= %v", got, slow, buildShare*slow)
+			break
+		}
+	}
+	slowBuilds.Store(false)
+	gaps(2) // let a quick build reset the interval
+	got = gaps(5)
+	var sum time.Duration
+	for _, g := range got {
+		sum += g
+	}
+	if avg := sum / time.Duration(len(got)); avg > 60*time.Millisecond {
+		t.Errorf("snapshot gaps %v once builds are quick; want about the 10 ms interval", got)
+	}
+	cancel()
+	for range snaps {
 	}
 }
 

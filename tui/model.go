@@ -12,9 +12,12 @@ package tui
 
 import (
 	"fmt"
+	"io"
 	"path/filepath"
+	"slices"
 	"time"
 
+	"github.com/aymanbagabas/go-osc52/v2"
 	"github.com/charmbracelet/bubbles/key"
 	tea "github.com/charmbracelet/bubbletea"
 	"github.com/charmbracelet/lipgloss"
@@ -35,6 +38,19 @@ type SnapshotMsg struct {
 	Done    bool  // the capture or file has ended
 	Err     error // what ended it, if it failed
 }
+
+// LinkMsg says the captured interface went down (Down) or came back up.
+// The live command sends it as the capture notices; the header says IFACE
+// DOWN until the interface is back.
+type LinkMsg struct {
+	Iface   string
+	Down    bool
+	At      time.Time
+	DownFor time.Duration // how long it was down (when it comes back)
+}
+
+// copiedMsg reports the end of writing the clipboard sequence.
+type copiedMsg struct{ err error }
 
 // savedMsg reports the end of a save.
 type savedMsg struct {
@@ -59,6 +75,13 @@ type Options struct {
 	// OnPause, when set, is told when the user pauses or resumes, so the
 	// producer can stop building snapshots nobody looks at.
 	OnPause func(paused bool)
+	// Clipboard, when set, is the terminal the UI draws on: `y` writes an
+	// OSC 52 sequence to it that puts the Wireshark filter in the
+	// terminal's clipboard. Tmux adds the same sequence wrapped for tmux's
+	// passthrough (tmux itself takes the plain one only with
+	// set-clipboard on).
+	Clipboard io.Writer
+	Tmux      bool
 }
 
 // mode is what fills the body of the screen.
@@ -88,6 +111,17 @@ type Model struct {
 	input     string // the filter being typed
 	status    string // one-line message: saved path, errors
 	statusCls string
+
+	// copyText is the Wireshark filter of the finding in the detail view;
+	// copied is the text last put in the clipboard, shown alone on the
+	// status line so it can also be selected there; copies lists every
+	// text copied, for the command to print when the UI closes.
+	copyText string
+	copyWhat string
+	copied   string
+	copies   []Copy
+
+	linkDown bool // the captured interface is down
 }
 
 // New returns the root model.
@@ -168,9 +202,27 @@ func (m *Model) apply(s SnapshotMsg) {
 	m.snap = s
 	m.refreshRows()
 	if s.Err != nil {
-		m.status, m.statusCls = "capture ended: "+s.Err.Error(), "critical"
+		m.setStatus("capture ended: "+s.Err.Error(), "critical")
 	}
 }
+
+// setStatus shows a message on the status line (in place of a copied
+// filter).
+func (m *Model) setStatus(msg, class string) {
+	m.status, m.statusCls, m.copied = msg, class, ""
+}
+
+// Copy is a Wireshark filter copied with `y` and the finding it is for
+// ("F2 syn_reset").
+type Copy struct{ What, Text string }
+
+// Copied returns the filters copied with `y`, oldest first, each once: the
+// command prints them when the UI closes, for terminals that ignore OSC 52
+// and filters wider than the screen.
+func (m *Model) Copied() []Copy { return m.copies }
+
+// LinkDown reports whether the captured interface is down.
+func (m *Model) LinkDown() bool { return m.linkDown }
 
 // Update handles messages: sizes go to every component, keys to the focused
 // one unless they are global.
@@ -192,9 +244,22 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		return m, nil
 	case savedMsg:
 		if msg.err != nil {
-			m.status, m.statusCls = "save failed: "+msg.err.Error(), "critical"
+			m.setStatus("save failed: "+msg.err.Error(), "critical")
 		} else {
-			m.status, m.statusCls = "report saved to "+msg.path, "ok"
+			m.setStatus("report saved to "+msg.path, "ok")
+		}
+		return m, nil
+	case copiedMsg:
+		if msg.err != nil {
+			m.setStatus("copy failed: "+msg.err.Error(), "critical")
+		}
+		return m, nil
+	case LinkMsg:
+		m.linkDown = msg.Down
+		if msg.Down {
+			m.setStatus(fmt.Sprintf("interface %s went down at %s: waiting for it to come back", msg.Iface, msg.At.Format("15:04:05")), "warning")
+		} else {
+			m.setStatus(fmt.Sprintf("interface %s back up at %s after %s down: capture resumed", msg.Iface, msg.At.Format("15:04:05"), common.Seconds(msg.DownFor.Seconds())), "ok")
 		}
 		return m, nil
 	case tea.KeyMsg:
@@ -250,6 +315,8 @@ func (m *Model) key(k tea.KeyMsg) (tea.Model, tea.Cmd) {
 		return m, nil
 	case key.Matches(k, km.Save):
 		return m, m.save()
+	case key.Matches(k, km.Copy) && m.mode != modeHelp:
+		return m, m.copyFilter()
 	}
 	switch m.mode {
 	case modeHelp:
@@ -260,6 +327,7 @@ func (m *Model) key(k tea.KeyMsg) (tea.Model, tea.Cmd) {
 	case modeDetail:
 		if key.Matches(k, km.Back) {
 			m.mode = modeList
+			m.copied = ""
 			return m, nil
 		}
 		var cmd tea.Cmd
@@ -290,7 +358,7 @@ func (m *Model) key(k tea.KeyMsg) (tea.Model, tea.Cmd) {
 
 func (m *Model) setFocus(i int) {
 	m.focus = i
-	m.status = ""
+	m.setStatus("", "")
 }
 
 func (m *Model) togglePause() {
@@ -313,6 +381,56 @@ func (m *Model) openDetail() {
 	title, class, secs := p.detail(m.snap.Report, row)
 	m.detail.SetContent(title, class, secs)
 	m.mode = modeDetail
+	m.copied = ""
+	m.copyText, m.copyWhat = "", ""
+	if m.focus == paneFindings && row.Index < len(m.snap.Report.Findings) {
+		f := m.snap.Report.Findings[row.Index]
+		m.copyText, m.copyWhat = f.WiresharkFilter, f.ID+" "+f.Kind
+	}
+}
+
+// filterToCopy is what `y` copies: the filter of the finding in the detail
+// view, or of the finding selected in the findings list.
+func (m *Model) filterToCopy() (text, what string) {
+	switch {
+	case m.mode == modeDetail:
+		return m.copyText, m.copyWhat
+	case m.mode == modeList && m.focus == paneFindings && m.snap.Report != nil:
+		if row, ok := m.panes[paneFindings].table.Selected(); ok && row.Index < len(m.snap.Report.Findings) {
+			f := m.snap.Report.Findings[row.Index]
+			return f.WiresharkFilter, f.ID + " " + f.Kind
+		}
+	}
+	return "", ""
+}
+
+// copyFilter puts the Wireshark filter in the terminal's clipboard with an
+// OSC 52 sequence and shows it, whole and alone, on the status line.
+func (m *Model) copyFilter() tea.Cmd {
+	text, what := m.filterToCopy()
+	if text == "" {
+		m.setStatus("nothing to copy here: y copies the Wireshark filter of a finding", "warning")
+		return nil
+	}
+	m.setStatus("", "")
+	m.copied = text
+	if !slices.ContainsFunc(m.copies, func(c Copy) bool { return c.Text == text }) {
+		m.copies = append(m.copies, Copy{What: what, Text: text})
+	}
+	w, tmux := m.opts.Clipboard, m.opts.Tmux
+	if w == nil {
+		return nil
+	}
+	return func() tea.Msg {
+		// One write per sequence: the renderer writes to the same
+		// terminal, and a sequence cut in two would show as garbage.
+		seq := osc52.New(text)
+		_, err := seq.WriteTo(w)
+		if err == nil && tmux {
+			_, err = seq.Tmux().WriteTo(w)
+		}
+		return copiedMsg{err: err}
+	}
 }
 
 // SavePath is where `s` writes the report.
@@ -328,11 +446,11 @@ func (m *Model) SavePath() string {
 func (m *Model) save() tea.Cmd {
 	r := m.snap.Report
 	if r == nil {
-		m.status, m.statusCls = "nothing to save yet", "warning"
+		m.setStatus("nothing to save yet", "warning")
 		return nil
 	}
 	path := m.SavePath()
-	m.status, m.statusCls = "saving to "+path+" ...", ""
+	m.setStatus("saving to "+path+" ...", "")
 	return func() tea.Msg {
 		abs, err := filepath.Abs(path)
 		if err != nil {

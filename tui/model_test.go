@@ -1,12 +1,15 @@
 package tui
 
 import (
+	"bytes"
+	"encoding/base64"
 	"encoding/json"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	tea "github.com/charmbracelet/bubbletea"
 
@@ -241,5 +244,140 @@ func TestCursorFollowsRowAcrossSnapshots(t *testing.T) {
 	got, _ := m.panes[paneFindings].table.Selected()
 	if got.Key != sel.Key {
 		t.Errorf("got selected %q; want %q", got.Key, sel.Key)
+	}
+}
+
+// TestFilterOnOneLineAndCopy checks the detail view keeps a long Wireshark
+// filter on one line (a wrapped filter picks up a line break when it is
+// selected in the terminal) and that y puts it whole in the clipboard with
+// OSC 52 and alone on the status line.
+func TestFilterOnOneLineAndCopy(t *testing.T) {
+	m := newTestModel(t, 80, 24)
+	var clip bytes.Buffer
+	m.opts.Clipboard = &clip
+	// The finding with the longest filter, so that it is wider than the screen.
+	long := 0
+	for i, f := range m.Report().Findings {
+		if len(f.WiresharkFilter) > len(m.Report().Findings[long].WiresharkFilter) {
+			long = i
+		}
+	}
+	f := m.Report().Findings[long]
+	if len(f.WiresharkFilter) <= 78 {
+		t.Fatalf("lab findings have no filter wider than the screen (longest %d): the test needs one", len(f.WiresharkFilter))
+	}
+	for i := 0; i < long; i++ {
+		press(m, "j")
+	}
+	press(m, "enter", "G")
+	lines := strings.Split(m.View(), "\n")
+	at := -1
+	for i, l := range lines {
+		if strings.HasPrefix(l, "Wireshark filter") {
+			at = i
+		}
+	}
+	if at < 0 || at+1 >= len(lines) {
+		t.Fatalf("no Wireshark filter section:\n%s", strings.Join(lines, "\n"))
+	}
+	got := strings.TrimSpace(lines[at+1])
+	if !strings.HasSuffix(got, "…") || !strings.HasPrefix(f.WiresharkFilter, strings.TrimSuffix(got, "…")) {
+		t.Errorf("filter line %q; want the start of %q cut with …", got, f.WiresharkFilter)
+	}
+	if at+2 < len(lines) && strings.TrimSpace(lines[at+2]) != "" && strings.Contains(f.WiresharkFilter, strings.TrimSpace(lines[at+2])) {
+		t.Errorf("the filter goes on onto a second line: %q", lines[at+2])
+	}
+	_, cmd := m.Update(tea.KeyMsg{Type: tea.KeyRunes, Runes: []rune("y")})
+	if cmd == nil {
+		t.Fatal("y returned no command")
+	}
+	if msg := cmd(); msg != (copiedMsg{}) {
+		t.Errorf("copy failed: %+v", msg)
+	}
+	want := "\x1b]52;c;" + base64.StdEncoding.EncodeToString([]byte(f.WiresharkFilter)) + "\a"
+	if clip.String() != want {
+		t.Errorf("clipboard got %q; want %q", clip.String(), want)
+	}
+	lines = strings.Split(m.View(), "\n")
+	status := lines[len(lines)-2]
+	if !strings.HasPrefix(f.WiresharkFilter, strings.TrimSuffix(status, "…")) || len(status) < 70 {
+		t.Errorf("status line %q; want the filter alone", status)
+	}
+	if !strings.Contains(lines[len(lines)-1], "copied") {
+		t.Errorf("keys line %q does not say the filter was copied", lines[len(lines)-1])
+	}
+	if c := m.Copied(); len(c) != 1 || c[0].Text != f.WiresharkFilter || !strings.Contains(c[0].What, f.Kind) {
+		t.Errorf("Copied() = %+v; want the filter once", c)
+	}
+	press(m, "esc")
+	if v := m.View(); strings.Contains(v, "filter copied") {
+		t.Errorf("the copy note outlived the detail view:\n%s", v)
+	}
+	// In the list, y copies the selected finding's filter; inside tmux the
+	// sequence is sent a second time wrapped for tmux.
+	clip.Reset()
+	m.opts.Tmux = true
+	press(m, "g")
+	_, cmd = m.Update(tea.KeyMsg{Type: tea.KeyRunes, Runes: []rune("y")})
+	if cmd == nil {
+		t.Fatal("y in the list returned no command")
+	}
+	cmd()
+	first := m.Report().Findings[0].WiresharkFilter
+	if b64 := base64.StdEncoding.EncodeToString([]byte(first)); strings.Count(clip.String(), b64) != 2 || !strings.HasPrefix(clip.String(), "\x1b]52;c;"+b64) || !strings.Contains(clip.String(), "\x1bPtmux;") {
+		t.Errorf("clipboard in tmux got %q", clip.String())
+	}
+	if c := m.Copied(); len(c) != 2 {
+		t.Errorf("Copied() = %+v; want two filters", c)
+	}
+	// A pane without filters says so.
+	press(m, "tab", "enter")
+	if _, cmd := m.Update(tea.KeyMsg{Type: tea.KeyRunes, Runes: []rune("y")}); cmd != nil || !strings.Contains(m.View(), "nothing to copy") {
+		t.Errorf("y on a service: cmd %v, screen\n%s", cmd != nil, m.View())
+	}
+	press(m, "esc", "?")
+	if v := m.View(); !strings.Contains(v, "y, c") || !strings.Contains(v, "Wireshark filter") {
+		t.Errorf("help does not document y:\n%s", v)
+	}
+}
+
+func TestLinkDownAndBack(t *testing.T) {
+	m := New(Options{Source: "live veth0", Live: true, Renderer: asciiRenderer()})
+	m.Update(tea.WindowSizeMsg{Width: 80, Height: 24})
+	s := labSnapshot(t)
+	s.Done = false
+	m.Update(s)
+	header := func() string { return strings.Split(m.View(), "\n")[0] }
+	if h := header(); !strings.Contains(h, "LIVE") || strings.Contains(h, "IFACE DOWN") {
+		t.Fatalf("header before: %q", h)
+	}
+	at := time.Date(2026, 11, 21, 10, 0, 5, 0, time.Local)
+	m.Update(LinkMsg{Iface: "veth0", Down: true, At: at})
+	if h := header(); !strings.HasSuffix(h, "IFACE DOWN") || !m.LinkDown() {
+		t.Errorf("header while down: %q; want it to end with IFACE DOWN", h)
+	}
+	if v := m.View(); !strings.Contains(v, "interface veth0 went down at 10:00:05") {
+		t.Errorf("status while down:\n%s", v)
+	}
+	// A snapshot while down keeps the state.
+	m.Update(s)
+	press(m, "p")
+	if h := header(); !strings.Contains(h, "IFACE DOWN, PAUSED") {
+		t.Errorf("header down and paused: %q", h)
+	}
+	press(m, "p")
+	m.Update(LinkMsg{Iface: "veth0", Down: false, At: at.Add(3 * time.Second), DownFor: 3 * time.Second})
+	if h := header(); strings.Contains(h, "IFACE DOWN") || !strings.HasSuffix(h, "LIVE") || m.LinkDown() {
+		t.Errorf("header after: %q; want LIVE again", h)
+	}
+	if v := m.View(); !strings.Contains(v, "interface veth0 back up at 10:00:08 after 3.0 s down") {
+		t.Errorf("status after coming back:\n%s", v)
+	}
+	// The end of the capture wins over a down interface.
+	m.Update(LinkMsg{Iface: "veth0", Down: true, At: at})
+	s.Done = true
+	m.Update(s)
+	if h := header(); !strings.HasSuffix(h, "DONE") {
+		t.Errorf("header at the end: %q", h)
 	}
 }

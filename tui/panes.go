@@ -138,7 +138,8 @@ func findingDetail(r *report.Report, row table.Row) (string, string, []detail.Se
 		secs = append(secs, detail.Section{Title: "Evidence", Body: strings.Join(ev, "\n")})
 	}
 	if f.WiresharkFilter != "" {
-		secs = append(secs, detail.Section{Title: "Wireshark filter", Body: f.WiresharkFilter})
+		// One line, never wrapped: y copies it whole.
+		secs = append(secs, detail.Section{Title: "Wireshark filter (y copies it)", Body: f.WiresharkFilter, NoWrap: true})
 	}
 	return title, f.Severity, secs
 }

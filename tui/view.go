@@ -55,6 +55,13 @@ func (m *Model) headerLine() string {
 	s := m.snap
 	state := ""
 	switch {
+	case m.linkDown && !s.Done:
+		// Said before anything else: nothing arrives while it lasts.
+		down := "IFACE DOWN"
+		if m.paused {
+			down += ", PAUSED"
+		}
+		state = st.Warning.Render(down)
 	case m.paused:
 		state = st.Warning.Render("PAUSED")
 	case s.Done:
@@ -169,6 +176,10 @@ func (m *Model) statusLine() string {
 	switch {
 	case m.filtering:
 		return common.Truncate("/"+m.input+"█  (enter keep, esc clear)", m.Width)
+	case m.copied != "":
+		// The filter alone, unstyled, so a mouse selection of the line is
+		// the filter and nothing else.
+		return common.Truncate(m.copied, m.Width)
 	case m.status != "":
 		return st.Class(m.statusCls).Render(common.Truncate(m.status, m.Width))
 	case m.mode == modeList && m.panes[m.focus].table.Filter() != "":
@@ -181,11 +192,21 @@ func (m *Model) statusLine() string {
 
 func (m *Model) keysLine() string {
 	var s string
+	switch {
+	case m.copied != "" && ansi.StringWidth(m.copied) > m.Width:
+		return m.Styles.OK.Render(common.Truncate("↑ filter copied (OSC 52), cut here: printed whole on exit  esc back", m.Width))
+	case m.copied != "":
+		return m.Styles.OK.Render(common.Truncate("↑ filter copied to the clipboard (OSC 52)  esc back  q quit", m.Width))
+	}
 	switch m.mode {
 	case modeDetail:
-		s = "esc back  j/k scroll  s save  p pause  ? help  q quit"
+		copyKey := ""
+		if m.copyText != "" {
+			copyKey = "y copy filter  "
+		}
+		s = "esc back  j/k scroll  " + copyKey + "s save  p pause  ? help  q quit"
 		if m.detail.Scrollable() {
-			s = "esc back  j/k scroll (more below)  s save  ? help  q quit"
+			s = "esc back  j/k scroll (more below)  " + copyKey + "s save  ? help  q quit"
 		}
 	case modeHelp:
 		s = "esc back  q quit"
@@ -207,6 +228,8 @@ func (m *Model) helpView() string {
 		{"/", "filter the pane's rows by text (esc clears)"},
 		{"p", "pause: hold the screen still while data keeps coming"},
 		{"s", "save the JSON report to " + m.SavePath()},
+		{"y, c", "copy the finding's Wireshark filter (OSC 52 clipboard;"},
+		{"", "also shown alone on the status line, printed on exit)"},
 		{"?", "this help"},
 		{"q, ctrl+c", "quit (a live capture stops and writes --json)"},
 	} {

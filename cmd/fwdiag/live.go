@@ -12,6 +12,7 @@ import (
 	"syscall"
 	"time"
 
+	tea "github.com/charmbracelet/bubbletea"
 	"github.com/spf13/cobra"
 
 	"github.com/fwdiag/fwdiag/capture"
@@ -118,7 +119,16 @@ func liveRun(f *Factory, opts *LiveOptions) error {
 	capCtx, stopCapture := context.WithCancel(capCtx)
 	defer stopCapture()
 
-	ccfg := capture.Config{Interface: opts.Interface, WritePath: opts.Write}
+	// The capture reports its interface going down and coming back from its
+	// reader goroutine; the UI or the headless printer takes the events
+	// from here, so the capture never waits on a terminal.
+	links := make(chan capture.LinkEvent, 64)
+	ccfg := capture.Config{Interface: opts.Interface, WritePath: opts.Write, OnLink: func(ev capture.LinkEvent) {
+		select {
+		case links <- ev:
+		default: // an interface flapping faster than anyone reads: the report lists the events
+		}
+	}}
 	if opts.BPF != "" {
 		ccfg.FilterExpr = opts.BPF
 		if ccfg.Filter, err = capture.CompileExpr(sigCtx, opts.BPF); err != nil {
@@ -139,9 +149,15 @@ func liveRun(f *Factory, opts *LiveOptions) error {
 
 	var final pipeline.Snapshot
 	if opts.NoTUI || !f.StdoutTerminal {
-		final = liveHeadless(capCtx, f, runner, opts, ccfg.FilterExpr)
+		final = liveHeadless(capCtx, f, runner, links, opts, ccfg.FilterExpr)
 	} else {
-		final, err = runInteractive(sigCtx, capCtx, stopCapture, runner, tui.Options{Source: "live " + opts.Interface, Live: true, SavePath: opts.JSON})
+		uiMsgs := make(chan tea.Msg)
+		go func() {
+			for ev := range links {
+				uiMsgs <- tui.LinkMsg{Iface: ev.Iface, Down: ev.Down, At: ev.At, DownFor: ev.DownFor}
+			}
+		}()
+		final, err = runInteractive(f, sigCtx, capCtx, stopCapture, runner, uiMsgs, tui.Options{Source: "live " + opts.Interface, Live: true, SavePath: opts.JSON})
 		if err != nil {
 			return err
 		}
@@ -161,10 +177,11 @@ func liveRun(f *Factory, opts *LiveOptions) error {
 	return opts.writeJSONOnly(f, final.Report)
 }
 
-// liveHeadless prints each finding once, as it first appears, then returns
-// the final snapshot. Finding lines go to stdout, or to stderr when stdout
+// liveHeadless prints each finding once, as it first appears, and a line
+// when the interface goes down and when it comes back, then returns the
+// final snapshot. These lines go to stdout, or to stderr when stdout
 // carries the JSON report.
-func liveHeadless(ctx context.Context, f *Factory, runner *pipeline.Runner, opts *LiveOptions, filter string) pipeline.Snapshot {
+func liveHeadless(ctx context.Context, f *Factory, runner *pipeline.Runner, links <-chan capture.LinkEvent, opts *LiveOptions, filter string) pipeline.Snapshot {
 	var out io.Writer = f.Out
 	if opts.JSON == "-" {
 		out = f.Err
@@ -176,11 +193,30 @@ func liveHeadless(ctx context.Context, f *Factory, runner *pipeline.Runner, opts
 	fmt.Fprintf(f.Err, "fwdiag: capturing on %s until %s (filter: %s)\n", opts.Interface, until, filter)
 	seen := map[string]bool{}
 	var last pipeline.Snapshot
-	for s := range runner.Start(ctx) {
-		last = s
-		printNewFindings(out, s.Report, seen)
+	snaps := runner.Start(ctx)
+	for {
+		select {
+		case s, ok := <-snaps:
+			if !ok {
+				return last
+			}
+			last = s
+			printNewFindings(out, s.Report, seen)
+		case ev := <-links:
+			printLink(out, ev)
+		}
 	}
-	return last
+}
+
+// printLink prints an interface event in the column layout of the finding
+// lines.
+func printLink(w io.Writer, ev capture.LinkEvent) {
+	tag := "UP"
+	if ev.Down {
+		tag = "DOWN"
+	}
+	what := strings.TrimPrefix(ev.String(), "interface "+ev.Iface+" ")
+	fmt.Fprintf(w, "%-8s %-26s %s\n", tag, "interface "+ev.Iface, what)
 }
 
 // printNewFindings prints the findings of r not printed before, one line

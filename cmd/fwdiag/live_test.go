@@ -7,10 +7,13 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/fwdiag/fwdiag/flows"
 	"github.com/fwdiag/fwdiag/report"
 )
 
@@ -48,56 +51,114 @@ func TestLiveUnknownInterfaceListsInterfaces(t *testing.T) {
 	}
 }
 
-// TestLiveCaptureOnVeth runs `fwdiag live --no-tui` on a veth pair between
-// two fresh network namespaces while a client there connects to a closed
-// port, and checks the JSON report has the syn_reset finding. It needs
-// root and iproute2; it uses 192.0.2.0/24 (TEST-NET-1) only and removes
-// the namespaces at the end.
-func TestLiveCaptureOnVeth(t *testing.T) {
+// vethLab is a veth pair between two fresh network namespaces: a client
+// end (nsC, vC, 192.0.2.61) where fwdiag captures and a server end (nsS,
+// vS, 192.0.2.62) with nothing listening. Addresses are TEST-NET-1 only.
+type vethLab struct {
+	nsC, nsS, vC, vS string
+	client, server   string
+	bash             string
+}
+
+var labSeq atomic.Int32
+
+// newVethLab builds the pair, or skips the test saying why it cannot; the
+// namespaces (and with them the veth) are removed by t.Cleanup.
+func newVethLab(t *testing.T) *vethLab {
+	t.Helper()
 	if os.Geteuid() != 0 {
-		t.Skip("needs root to create network namespaces and capture")
+		t.Skip("skipped: needs root to create network namespaces and capture")
 	}
 	if _, err := exec.LookPath("ip"); err != nil {
-		t.Skip("needs iproute2 (ip)")
+		t.Skip("skipped: needs iproute2 (ip)")
 	}
 	bash, err := exec.LookPath("bash")
 	if err != nil {
-		t.Skip("needs bash for its /dev/tcp client")
+		t.Skip("skipped: needs bash for its /dev/tcp client")
 	}
-	id := fmt.Sprintf("%d", os.Getpid()%100000)
-	nsC, nsS := "fwdc"+id, "fwds"+id
-	vC, vS := "fwvc"+id, "fwvs"+id
-	run := func(args ...string) error {
-		out, err := exec.Command(args[0], args[1:]...).CombinedOutput()
-		if err != nil {
-			return fmt.Errorf("%v: %v: %s", args, err, out)
-		}
-		return nil
+	id := fmt.Sprintf("%d%c", os.Getpid()%100000, 'a'+labSeq.Add(1)-1)
+	l := &vethLab{nsC: "fwdc" + id, nsS: "fwds" + id, vC: "fwvc" + id, vS: "fwvs" + id, client: "192.0.2.61", server: "192.0.2.62", bash: bash}
+	if err := run("ip", "netns", "add", l.nsC); err != nil {
+		t.Skipf("skipped: cannot create a network namespace here: %v", err)
 	}
-	if err := run("ip", "netns", "add", nsC); err != nil {
-		t.Skipf("cannot create a network namespace here: %v", err)
-	}
-	defer run("ip", "netns", "del", nsC)
-	if err := run("ip", "netns", "add", nsS); err != nil {
+	t.Cleanup(func() { run("ip", "netns", "del", l.nsC) })
+	if err := run("ip", "netns", "add", l.nsS); err != nil {
 		t.Fatal(err)
 	}
-	defer run("ip", "netns", "del", nsS)
+	t.Cleanup(func() { run("ip", "netns", "del", l.nsS) })
 	for _, c := range [][]string{
-		{"ip", "link", "add", vC, "netns", nsC, "type", "veth", "peer", "name", vS, "netns", nsS},
-		{"ip", "-n", nsC, "addr", "add", "192.0.2.61/24", "dev", vC},
-		{"ip", "-n", nsS, "addr", "add", "192.0.2.62/24", "dev", vS},
-		{"ip", "-n", nsC, "link", "set", vC, "up"},
-		{"ip", "-n", nsS, "link", "set", vS, "up"},
-		{"ip", "-n", nsC, "link", "set", "lo", "up"},
+		{"ip", "link", "add", l.vC, "netns", l.nsC, "type", "veth", "peer", "name", l.vS, "netns", l.nsS},
+		{"ip", "-n", l.nsC, "addr", "add", l.client + "/24", "dev", l.vC},
+		{"ip", "-n", l.nsS, "addr", "add", l.server + "/24", "dev", l.vS},
+		{"ip", "-n", l.nsC, "link", "set", l.vC, "up"},
+		{"ip", "-n", l.nsS, "link", "set", l.vS, "up"},
+		{"ip", "-n", l.nsC, "link", "set", "lo", "up"},
 	} {
 		if err := run(c...); err != nil {
 			t.Fatal(err)
 		}
 	}
+	return l
+}
+
+func run(args ...string) error {
+	out, err := exec.Command(args[0], args[1:]...).CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("%v: %v: %s", args, err, out)
+	}
+	return nil
+}
+
+// connect opens a TCP connection from the client namespace to the server's
+// port; with nothing listening there it meets a RST (a syn_reset finding).
+func (l *vethLab) connect(port int) {
+	exec.Command("ip", "netns", "exec", l.nsC, l.bash, "-c", fmt.Sprintf("exec 3<>/dev/tcp/%s/%d", l.server, port)).Run()
+}
+
+// setLink sets the client end down or up, from inside its namespace.
+func (l *vethLab) setLink(t *testing.T, state string) {
+	t.Helper()
+	if err := run("ip", "-n", l.nsC, "link", "set", "dev", l.vC, state); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// liveCmd is `fwdiag live` on the client end, run in its namespace.
+func (l *vethLab) liveCmd(bin string, args ...string) *exec.Cmd {
+	return exec.Command("ip", append([]string{"netns", "exec", l.nsC, bin, "live", "-i", l.vC}, args...)...)
+}
+
+func readReport(t *testing.T, path string) *report.Report {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var r report.Report
+	if err := json.Unmarshal(b, &r); err != nil {
+		t.Fatalf("%s: %v", path, err)
+	}
+	return &r
+}
+
+func findingFor(r *report.Report, kind, server string, port int) *flows.Finding {
+	for i, f := range r.Findings {
+		if f.Kind == kind && f.Server == server && f.Port == port {
+			return &r.Findings[i]
+		}
+	}
+	return nil
+}
+
+// TestLiveCaptureOnVeth runs `fwdiag live --no-tui` on a veth pair between
+// two fresh network namespaces while a client there connects to a closed
+// port, and checks the JSON report has the syn_reset finding.
+func TestLiveCaptureOnVeth(t *testing.T) {
+	l := newVethLab(t)
 	bin := fwdiagBinary(t)
 	dir := t.TempDir()
 	jsonOut, pcapOut := filepath.Join(dir, "live.json"), filepath.Join(dir, "live.pcapng")
-	cmd := exec.Command("ip", "netns", "exec", nsC, bin, "live", "--no-tui", "-i", vC, "--duration", "4s", "--json", jsonOut, "--write", pcapOut)
+	cmd := l.liveCmd(bin, "--no-tui", "--duration", "4s", "--json", jsonOut, "--write", pcapOut)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if err := cmd.Start(); err != nil {
@@ -106,31 +167,18 @@ func TestLiveCaptureOnVeth(t *testing.T) {
 	time.Sleep(time.Second) // let the capture start
 	// A Supportworks SQL client (5002) meets a closed port: RST.
 	for i := 0; i < 2; i++ {
-		exec.Command("ip", "netns", "exec", nsC, bash, "-c", "exec 3<>/dev/tcp/192.0.2.62/5002").Run()
+		l.connect(5002)
 		time.Sleep(200 * time.Millisecond)
 	}
 	if err := cmd.Wait(); err != nil {
 		t.Fatalf("fwdiag live: %v\nstdout:\n%s\nstderr:\n%s", err, stdout.String(), stderr.String())
 	}
 	t.Logf("stdout:\n%s\nstderr:\n%s", stdout.String(), stderr.String())
-	b, err := os.ReadFile(jsonOut)
-	if err != nil {
-		t.Fatal(err)
+	r := readReport(t, jsonOut)
+	if findingFor(r, "syn_reset", l.server, 5002) == nil {
+		t.Errorf("report has no syn_reset for %s:5002; findings: %+v", l.server, r.Findings)
 	}
-	var r report.Report
-	if err := json.Unmarshal(b, &r); err != nil {
-		t.Fatal(err)
-	}
-	found := false
-	for _, f := range r.Findings {
-		if f.Kind == "syn_reset" && f.Server == "192.0.2.62" && f.Port == 5002 {
-			found = true
-		}
-	}
-	if !found {
-		t.Errorf("report has no syn_reset for 192.0.2.62:5002; findings: %+v", r.Findings)
-	}
-	if len(r.Inputs) != 1 || r.Inputs[0].Path != "live:"+vC || r.Inputs[0].Drops != 0 || r.Inputs[0].Packets < 4 {
+	if len(r.Inputs) != 1 || r.Inputs[0].Path != "live:"+l.vC || r.Inputs[0].Drops != 0 || r.Inputs[0].Packets < 4 {
 		t.Errorf("got inputs %+v; want one live input with packets and 0 drops", r.Inputs)
 	}
 	// The headless mode printed the finding as it appeared.
@@ -141,5 +189,57 @@ func TestLiveCaptureOnVeth(t *testing.T) {
 	var out, errb bytes.Buffer
 	if code := Main([]string{"analyze", pcapOut}, &Factory{Out: &out, Err: &errb, Version: "test"}); code != 0 || !strings.Contains(out.String(), "syn_reset") {
 		t.Errorf("analyze of the --write file: exit %d, stderr %q, syn_reset found %v", code, errb.String(), strings.Contains(out.String(), "syn_reset"))
+	}
+}
+
+// TestLiveInterfaceDownAndBack sets the captured interface down and up
+// again during `fwdiag live --no-tui`: it prints one line when it goes down
+// and one when it comes back, goes on capturing after (a connection made
+// after the bounce is in the report), and still writes the JSON report.
+func TestLiveInterfaceDownAndBack(t *testing.T) {
+	l := newVethLab(t)
+	bin := fwdiagBinary(t)
+	jsonOut := filepath.Join(t.TempDir(), "live.json")
+	cmd := l.liveCmd(bin, "--no-tui", "--duration", "6s", "--json", jsonOut)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(time.Second)
+	l.connect(5002)
+	time.Sleep(500 * time.Millisecond)
+	l.setLink(t, "down")
+	time.Sleep(2 * time.Second)
+	l.setLink(t, "up")
+	time.Sleep(time.Second)
+	l.connect(5003)
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("fwdiag live: %v\nstdout:\n%s\nstderr:\n%s", err, stdout.String(), stderr.String())
+	}
+	out := stdout.String()
+	t.Logf("stdout:\n%s\nstderr:\n%s", out, stderr.String())
+	var downs, ups []string
+	for _, line := range strings.Split(out, "\n") {
+		switch {
+		case strings.HasPrefix(line, "DOWN ") && strings.Contains(line, "interface "+l.vC) && strings.Contains(line, "went down at"):
+			downs = append(downs, line)
+		case strings.HasPrefix(line, "UP ") && strings.Contains(line, "interface "+l.vC) && strings.Contains(line, "back up at"):
+			ups = append(ups, line)
+		}
+	}
+	if len(downs) != 1 || len(ups) != 1 {
+		t.Errorf("got %d down lines and %d up lines; want one of each", len(downs), len(ups))
+	}
+	if len(ups) == 1 && !regexp.MustCompile(`after [12]\.\d s down`).MatchString(ups[0]) {
+		t.Errorf("up line %q does not say it was down about 2 s", ups[0])
+	}
+	r := readReport(t, jsonOut)
+	if findingFor(r, "syn_reset", l.server, 5002) == nil || findingFor(r, "syn_reset", l.server, 5003) == nil {
+		t.Errorf("report lacks the syn_reset before (5002) or after (5003) the bounce; findings: %+v", r.Findings)
+	}
+	errs := strings.Join(r.Errors, "\n")
+	if !strings.Contains(errs, "went down") || !strings.Contains(errs, "back up") {
+		t.Errorf("report errors do not record the bounce: %q", r.Errors)
 	}
 }

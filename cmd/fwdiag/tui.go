@@ -85,7 +85,7 @@ func tuiRun(f *Factory, opts *TUIOptions) error {
 		// scenarios, which share their base names.
 		names[i] = filepath.Join(filepath.Base(filepath.Dir(p)), filepath.Base(p))
 	}
-	final, err := runInteractive(sigCtx, sigCtx, func() {}, runner, tui.Options{Source: strings.Join(names, ", "), SavePath: opts.JSON})
+	final, err := runInteractive(f, sigCtx, sigCtx, func() {}, runner, nil, tui.Options{Source: strings.Join(names, ", "), SavePath: opts.JSON})
 	if err != nil {
 		return err
 	}
@@ -100,13 +100,32 @@ func tuiRun(f *Factory, opts *TUIOptions) error {
 // final snapshot, which covers everything read. capCtx bounds the capture
 // itself (--duration); when it ends the UI stays up showing the result.
 // stopSource ends a source that waits on its own context (a live capture
-// blocks between packets): it is called when the user quits.
-func runInteractive(sigCtx, capCtx context.Context, stopSource func(), runner *pipeline.Runner, uiOpts tui.Options) (pipeline.Snapshot, error) {
+// blocks between packets): it is called when the user quits. msgs, when
+// not nil, carries other messages for the UI (the interface going down).
+// The Wireshark filters copied in the UI are printed on f.Err when it
+// closes: the terminal may ignore OSC 52, and a filter wider than the
+// screen is cut on it.
+func runInteractive(f *Factory, sigCtx, capCtx context.Context, stopSource func(), runner *pipeline.Runner, msgs <-chan tea.Msg, uiOpts tui.Options) (pipeline.Snapshot, error) {
 	ctx, cancel := context.WithCancel(capCtx)
 	defer cancel()
 	snaps := runner.Start(ctx)
 	uiOpts.OnPause = runner.SetPaused
+	// The UI draws on stdout; the clipboard sequence goes to the same
+	// terminal.
+	uiOpts.Clipboard, uiOpts.Tmux = os.Stdout, os.Getenv("TMUX") != ""
 	p := tea.NewProgram(tui.New(uiOpts), tea.WithAltScreen())
+	if msgs != nil {
+		go func() {
+			for {
+				select {
+				case m := <-msgs:
+					p.Send(m)
+				case <-ctx.Done():
+					return
+				}
+			}
+		}()
+	}
 	finalc := make(chan pipeline.Snapshot, 1)
 	go func() {
 		var last pipeline.Snapshot
@@ -120,10 +139,15 @@ func runInteractive(sigCtx, capCtx context.Context, stopSource func(), runner *p
 		<-sigCtx.Done()
 		p.Quit()
 	}()
-	_, err := p.Run()
+	fm, err := p.Run()
 	cancel()
 	stopSource()
 	final := <-finalc
+	if m, ok := fm.(*tui.Model); ok {
+		for _, c := range m.Copied() {
+			fmt.Fprintf(f.Err, "fwdiag: Wireshark filter of %s (copied):\n%s\n", c.What, c.Text)
+		}
+	}
 	if err != nil && err != tea.ErrInterrupted && err != tea.ErrProgramKilled {
 		return final, fmt.Errorf("terminal UI: %w", err)
 	}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -129,4 +130,107 @@ func TestTUIInTmux(t *testing.T) {
 		}
 	}
 	t.Errorf("q did not write the --json report %s", jsonOut)
+}
+
+// TestLiveTUIInTmux runs `fwdiag live` with its UI in tmux at 80x24 on a
+// veth pair, as a user would during a reproduction: a connection to a
+// closed port shows as syn_reset; the interface going down shows IFACE
+// DOWN in the header and its return a note; y in the finding's detail puts
+// the whole Wireshark filter in the clipboard (tmux's buffer, with
+// set-clipboard on); s saves the JSON report and q quits.
+func TestLiveTUIInTmux(t *testing.T) {
+	if _, err := exec.LookPath("tmux"); err != nil {
+		t.Skip("skipped: tmux is not installed")
+	}
+	l := newVethLab(t)
+	bin := fwdiagBinary(t)
+	dir := t.TempDir()
+	sock := filepath.Join(dir, "tmux.sock") // a private server: never touch the user's
+	tmux := func(args ...string) string {
+		t.Helper()
+		out, err := exec.Command("tmux", append([]string{"-S", sock}, args...)...).CombinedOutput()
+		if err != nil {
+			t.Fatalf("tmux %v: %v\n%s", args, err, out)
+		}
+		return string(out)
+	}
+	// No --json: s saves to ./fwdiag-report-<time>.json in the pane's
+	// directory.
+	tmux("new-session", "-d", "-s", "t", "-x", "80", "-y", "24", "-c", dir,
+		fmt.Sprintf("ip netns exec %s %s live -i %s; echo EXITED $?; sleep 60", l.nsC, bin, l.vC))
+	t.Cleanup(func() { exec.Command("tmux", "-S", sock, "kill-server").Run() })
+	tmux("set-option", "-g", "set-clipboard", "on")
+	waitScreen := func(want string) string {
+		t.Helper()
+		var s string
+		for end := time.Now().Add(10 * time.Second); time.Now().Before(end); time.Sleep(100 * time.Millisecond) {
+			s = tmux("capture-pane", "-p", "-t", "t")
+			if strings.Contains(s, want) {
+				return s
+			}
+		}
+		t.Fatalf("screen never showed %q:\n%s", want, s)
+		return s
+	}
+	s := waitScreen("LIVE")
+	t.Logf("first screen:\n%s", s)
+	l.connect(5002)
+	s = waitScreen("syn_reset")
+	t.Logf("finding screen:\n%s", s)
+	if !strings.Contains(s, l.server+":5002") {
+		t.Errorf("findings pane lacks %s:5002:\n%s", l.server, s)
+	}
+
+	l.setLink(t, "down")
+	s = waitScreen("IFACE DOWN")
+	t.Logf("interface down:\n%s", s)
+	if !strings.Contains(s, "went down") {
+		t.Errorf("status line does not say the interface went down:\n%s", s)
+	}
+	l.setLink(t, "up")
+	s = waitScreen("back up")
+	t.Logf("interface back:\n%s", s)
+	if strings.Contains(s, "IFACE DOWN") || !strings.Contains(s, "LIVE") {
+		t.Errorf("header still says IFACE DOWN once the interface is back:\n%s", s)
+	}
+
+	tmux("send-keys", "-t", "t", "Enter")
+	waitScreen("esc back")
+	tmux("send-keys", "-t", "t", "G")
+	s = waitScreen("Wireshark filter")
+	tmux("send-keys", "-t", "t", "y")
+	s = waitScreen("filter copied")
+	t.Logf("filter copied:\n%s", s)
+	clip := ""
+	for end := time.Now().Add(5 * time.Second); time.Now().Before(end) && clip == ""; time.Sleep(100 * time.Millisecond) {
+		if out, err := exec.Command("tmux", "-S", sock, "show-buffer").Output(); err == nil {
+			clip = string(out)
+		}
+	}
+
+	tmux("send-keys", "-t", "t", "Escape")
+	tmux("send-keys", "-t", "t", "s")
+	s = waitScreen("report saved to")
+	t.Logf("saved:\n%s", s)
+	tmux("send-keys", "-t", "t", "q")
+	s = waitScreen("EXITED 0")
+	t.Logf("after quitting:\n%s", s)
+
+	saved, _ := filepath.Glob(filepath.Join(dir, "fwdiag-report-*.json"))
+	if len(saved) != 1 {
+		t.Fatalf("got saved reports %v; want one in %s", saved, dir)
+	}
+	r := readReport(t, saved[0])
+	f := findingFor(r, "syn_reset", l.server, 5002)
+	if f == nil {
+		t.Fatalf("saved report has no syn_reset for %s:5002; findings: %+v", l.server, r.Findings)
+	}
+	if clip != f.WiresharkFilter {
+		t.Errorf("clipboard (tmux buffer) got %q; want the whole filter %q", clip, f.WiresharkFilter)
+	}
+	// On exit the copied filter is printed whole, for terminals that
+	// ignore OSC 52.
+	if !strings.Contains(strings.ReplaceAll(s, "\n", ""), f.WiresharkFilter[:60]) {
+		t.Errorf("the copied filter was not printed on exit:\n%s", s)
+	}
 }

@@ -19,6 +19,11 @@ type Section struct {
 	Title string
 	Body  string
 	Class string // colours the body: "critical", "warning", ...
+	// NoWrap keeps each line of the body on one screen line, cut with "…"
+	// when wider than the screen, for text that is copied rather than read
+	// (a Wireshark filter): a wrapped filter picks up a line break when it
+	// is selected in the terminal.
+	NoWrap bool
 }
 
 // Model is the detail view.
@@ -62,7 +67,16 @@ func (m *Model) render() {
 		if s.Title != "" {
 			b.WriteString(st.Bold.Render(s.Title) + "\n")
 		}
-		body := common.Wrap(s.Body, m.Width, "  ")
+		var body string
+		if s.NoWrap {
+			lines := strings.Split(s.Body, "\n")
+			for i, l := range lines {
+				lines[i] = "  " + common.Truncate(l, m.Width-2)
+			}
+			body = strings.Join(lines, "\n")
+		} else {
+			body = common.Wrap(s.Body, m.Width, "  ")
+		}
 		if s.Class != "" {
 			body = st.Class(s.Class).Render(body)
 		}
