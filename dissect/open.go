@@ -201,6 +201,7 @@ func (r *reader) finish() error {
 	if r.done == nil {
 		for _, n := range r.notes {
 			n.err.Msg = n.msg + " (" + strconv.FormatUint(n.count, 10) + " frames)"
+			n.err.Count = n.count
 		}
 		r.done = io.EOF
 	}

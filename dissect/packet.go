@@ -143,6 +143,9 @@ type FrameError struct {
 	Frame uint64 // 1-based frame number, 0 when the problem is with the file itself
 	Msg   string
 	Fatal bool // the rest of the file cannot be read
+	// Count is how many frames the problem affected when one error stands
+	// for a repeated problem (0 or 1 = one).
+	Count uint64
 }
 
 func (e *FrameError) Error() string {

@@ -164,9 +164,13 @@ func (a *Analyzer) captureFindings(conns []*Conn, inputs []*dissect.InputInfo) [
 		for _, e := range in.Errors {
 			damaged = append(damaged, e)
 		}
+		nDamaged := 0
+		for _, e := range damaged {
+			nDamaged += int(max(e.Count, 1))
+		}
 		if len(damaged) > 0 || in.Truncated > 0 {
 			f := mk("capture_truncated", Warning,
-				fmt.Sprintf("%s: %s damaged or cut short", in.Path, plural(len(damaged)+int(in.Truncated), "frame or record", "frames or records")),
+				fmt.Sprintf("%s: %s damaged or cut short", in.Path, plural(nDamaged+int(in.Truncated), "frame or record", "frames or records")),
 				"", "Conclusions about the affected frames are weaker; re-capture with a full snap length (tcpdump -s 0) and copy the file whole.")
 			var msgs []string
 			var frames []uint64
@@ -185,7 +189,7 @@ func (a *Analyzer) captureFindings(conns []*Conn, inputs []*dissect.InputInfo) [
 			}
 			f.Evidence = []Evidence{{InputIndex: i, Frames: frames}}
 			f.WiresharkFilter = "frame.cap_len < frame.len"
-			f.Count = len(damaged) + int(in.Truncated)
+			f.Count = nDamaged + int(in.Truncated)
 			out = append(out, f)
 		}
 		if in.Drops > 0 {
