@@ -228,8 +228,7 @@ func (m *Model) helpView() string {
 		{"/", "filter the pane's rows by text (esc clears)"},
 		{"p", "pause: hold the screen still while data keeps coming"},
 		{"s", "save the JSON report to " + m.SavePath()},
-		{"y, c", "copy the finding's Wireshark filter (OSC 52 clipboard;"},
-		{"", "also shown alone on the status line, printed on exit)"},
+		{"y, c", "copy a finding's Wireshark filter whole (OSC 52)"},
 		{"?", "this help"},
 		{"q, ctrl+c", "quit (a live capture stops and writes --json)"},
 	} {
@@ -240,6 +239,6 @@ func (m *Model) helpView() string {
 	b.WriteString("  " + m.Styles.Warning.Render("warning") + "   at risk, or only partly working\n")
 	b.WriteString("  " + m.Styles.OK.Render("ok") + "        working as the products need\n")
 	b.WriteString("  " + m.Styles.Info.Render("info") + "      for the record\n")
-	b.WriteString("\nBars show idle time (NPA) or silence (UDP) against the timeout in force;\n\"!\" marks a bar past it.")
+	b.WriteString("\nBars: idle time (NPA) or silence (UDP) against the timeout; \"!\" past it.")
 	return b.String()
 }
