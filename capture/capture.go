@@ -93,7 +93,7 @@ type PermissionError struct {
 
 func (e *PermissionError) Error() string {
 	return fmt.Sprintf("capturing on %s needs the CAP_NET_RAW privilege (%v): run as root (sudo fwdiag live ...), "+
-		"or grant it once with: sudo setcap cap_net_raw,cap_net_admin+eip $(which fwdiag)", e.Iface, e.Err)
+		"or grant it once with: sudo setcap cap_net_raw+eip $(which fwdiag)", e.Iface, e.Err)
 }
 
 func (e *PermissionError) Unwrap() error { return e.Err }

@@ -235,9 +235,9 @@ func (s *Source) setLink(up bool) {
 	s.down = !up
 	switch {
 	case s.linkNotes < maxLinkNotes:
-		s.note(ev.String())
+		s.note(ev.String()).Interruption = true
 	case s.linkNotes == maxLinkNotes:
-		s.note(fmt.Sprintf("interface %s went down and up again more often; later events are not listed", s.cfg.Interface))
+		s.note(fmt.Sprintf("interface %s went down and up again more often; later events are not listed", s.cfg.Interface)).Interruption = true
 	}
 	s.linkNotes++
 	if s.cfg.OnLink != nil {
@@ -245,14 +245,16 @@ func (s *Source) setLink(up bool) {
 	}
 }
 
-// note records a problem once in the input's errors.
-func (s *Source) note(msg string) {
+// note records a problem once in the input's errors and returns it.
+func (s *Source) note(msg string) *dissect.FrameError {
 	for _, e := range s.info.Errors {
 		if e.Msg == msg {
-			return
+			return e
 		}
 	}
-	s.info.Errors = append(s.info.Errors, &dissect.FrameError{Path: s.info.Path, Msg: msg})
+	e := &dissect.FrameError{Path: s.info.Path, Msg: msg}
+	s.info.Errors = append(s.info.Errors, e)
+	return e
 }
 
 func (s *Source) write(ci gopacket.CaptureInfo, data []byte) {

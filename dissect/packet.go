@@ -146,6 +146,10 @@ type FrameError struct {
 	// Count is how many frames the problem affected when one error stands
 	// for a repeated problem (0 or 1 = one).
 	Count uint64
+	// Interruption marks a notice that the capture itself paused (a live
+	// interface went down and came back): packets were missed, none was
+	// damaged.
+	Interruption bool
 }
 
 func (e *FrameError) Error() string {

@@ -160,9 +160,24 @@ func (a *Analyzer) captureFindings(conns []*Conn, inputs []*dissect.InputInfo) [
 			FirstSeen: a.first, LastSeen: a.last, Count: 1}
 	}
 	for i, in := range inputs {
-		var damaged []*dissect.FrameError
+		var damaged, outages []*dissect.FrameError
 		for _, e := range in.Errors {
-			damaged = append(damaged, e)
+			if e.Interruption {
+				outages = append(outages, e)
+			} else {
+				damaged = append(damaged, e)
+			}
+		}
+		if len(outages) > 0 {
+			var msgs []string
+			for _, e := range outages {
+				msgs = append(msgs, e.Msg)
+			}
+			f := mk("capture_interrupted", Warning, fmt.Sprintf("%s: the capture was interrupted", in.Path),
+				"The captured interface went down during the capture: "+strings.Join(msgs, "; ")+". Packets of that time are missing, so an unanswered request then may have been answered.",
+				"Capture on an interface that stays up for the whole reproduction, or repeat the reproduction.")
+			f.Count = len(outages)
+			out = append(out, f)
 		}
 		nDamaged := 0
 		for _, e := range damaged {

@@ -50,7 +50,7 @@ changes), ICMP/ICMPv6 and DNS. --bpf replaces it with a tcpdump expression,
 compiled by running tcpdump -dd (tcpdump must be installed for --bpf only).
 
 Capturing needs CAP_NET_RAW: run as root, or grant it once with
-  sudo setcap cap_net_raw,cap_net_admin+eip $(which fwdiag)`,
+  sudo setcap cap_net_raw+eip $(which fwdiag)`,
 		Example: `  fwdiag live -i eth0
   fwdiag live -i eth0 --no-tui --duration 10m --json report.json --write capture.pcapng
   fwdiag live -i ens192 --bpf 'host 10.1.2.3 and (tcp port 5001 or icmp)'`,

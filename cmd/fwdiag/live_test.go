@@ -242,4 +242,11 @@ func TestLiveInterfaceDownAndBack(t *testing.T) {
 	if !strings.Contains(errs, "went down") || !strings.Contains(errs, "back up") {
 		t.Errorf("report errors do not record the bounce: %q", r.Errors)
 	}
+	// The bounce is an interruption, not damaged frames.
+	if findingFor(r, "capture_interrupted", "", 0) == nil {
+		t.Errorf("no capture_interrupted finding; findings: %+v", r.Findings)
+	}
+	if findingFor(r, "capture_truncated", "", 0) != nil {
+		t.Errorf("the bounce was reported as capture_truncated")
+	}
 }
