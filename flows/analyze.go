@@ -59,7 +59,8 @@ func (a *Analyzer) Result(inputs []*dissect.InputInfo) *Result {
 	r.NPASessions = sessions
 	r.Stats = a.ev.stats
 	r.Stats.TCPConnections += len(conns)
-	r.Stats.UDPFlows, r.Stats.ICMPErrors, r.Stats.Fragments = len(udps), a.icmpErrors, a.fragments
+	r.Stats.UDPFlows += len(udps)
+	r.Stats.ICMPErrors, r.Stats.Fragments = a.icmpErrors, a.fragments
 	for _, c := range conns {
 		for d := 0; d < 2; d++ {
 			r.Stats.TCPRetransmissions += c.dir[d].retrans

@@ -24,6 +24,8 @@ type Config struct {
 	// MaxConns caps the live TCP connections; past it finished ones are
 	// evicted into counts and findings (0 = DefaultMaxConns).
 	MaxConns int
+	// MaxUDPFlows caps the live UDP flows likewise (0 = DefaultMaxUDPFlows).
+	MaxUDPFlows int
 }
 
 // hostKey identifies a host as seen from one vantage point.
@@ -60,6 +62,7 @@ type Analyzer struct {
 	ttls map[hostKey]ttlStat
 	// maxConns is the live connection cap; ev what evicted ones left.
 	maxConns int
+	maxUDP   int
 	ev       evicted
 	// roles seen from protocol use that flows alone cannot tell (DNS server).
 	dnsServers map[netip.Addr]bool
@@ -83,6 +86,9 @@ func New(cfg Config) *Analyzer {
 	if cfg.MaxConns <= 0 {
 		cfg.MaxConns = DefaultMaxConns
 	}
+	if cfg.MaxUDPFlows <= 0 {
+		cfg.MaxUDPFlows = DefaultMaxUDPFlows
+	}
 	return &Analyzer{
 		cfg:          cfg,
 		vantages:     map[vantageKey]uint16{},
@@ -92,6 +98,7 @@ func New(cfg Config) *Analyzer {
 		dnsServers:   map[netip.Addr]bool{},
 		firstByInput: map[int]time.Time{},
 		maxConns:     cfg.MaxConns,
+		maxUDP:       cfg.MaxUDPFlows,
 		ev:           newEvicted(),
 	}
 }
@@ -232,6 +239,9 @@ func (a *Analyzer) addUDP(p *dissect.Packet, v uint16) {
 			f.Client, f.Server = src, dst
 		}
 		a.udp[k] = f
+		if len(a.udp) > a.maxUDP {
+			a.sweepUDP(p.Time) // f has seen no packet yet: it is not idle
+		}
 	}
 	dir := 0
 	if src != f.Client {
@@ -275,6 +285,9 @@ func (a *Analyzer) addICMPError(p *dissect.Packet, v uint16) {
 				f.Client, f.Server = dst, src
 			}
 			a.udp[k] = f
+			if len(a.udp) > a.maxUDP {
+				a.sweepUDP(p.Time)
+			}
 		}
 		if f != nil {
 			hit(&f.icmp)
@@ -323,20 +336,21 @@ func (a *Analyzer) udpFlows() []*UDPFlow {
 	for _, f := range a.udp {
 		out = append(out, f)
 	}
-	sort.Slice(out, func(i, j int) bool {
-		x, y := out[i], out[j]
-		if !x.First.Equal(y.First) {
-			return x.First.Before(y.First)
-		}
-		if x.Input != y.Input {
-			return x.Input < y.Input
-		}
-		if x.FirstFrame != y.FirstFrame {
-			return x.FirstFrame < y.FirstFrame
-		}
-		return lessEndpoint(x.Client, y.Client)
-	})
+	sort.Slice(out, func(i, j int) bool { return udpLess(out[i], out[j]) })
 	return out
+}
+
+func udpLess(x, y *UDPFlow) bool {
+	if !x.First.Equal(y.First) {
+		return x.First.Before(y.First)
+	}
+	if x.Input != y.Input {
+		return x.Input < y.Input
+	}
+	if x.FirstFrame != y.FirstFrame {
+		return x.FirstFrame < y.FirstFrame
+	}
+	return lessEndpoint(x.Client, y.Client)
 }
 
 // serviceOf names the catalog service of a server endpoint, using DNS names

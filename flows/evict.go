@@ -15,6 +15,15 @@ const DefaultMaxConns = 100_000
 // eviction never changes a conclusion.
 const evictAge = synWait
 
+// DefaultMaxUDPFlows is how many UDP flows the analyzer keeps live before
+// it evicts those outside the catalog.
+const DefaultMaxUDPFlows = 100_000
+
+// udpIdleEvict is how long a UDP flow outside the catalog must have been
+// silent before it is evicted: as long as the longest common firewall UDP
+// timeout keeps such a flow.
+const udpIdleEvict = time.Minute
+
 // idleEvict is how long a connection outside the catalog must have been
 // silent before, under pressure, it is folded into the counts.
 const idleEvict = 5 * time.Minute
@@ -30,6 +39,9 @@ type evicted struct {
 	ttl         map[hostKey]ttlStat
 	middleboxes map[netip.Addr]bool
 	stats       Stats
+	// udpICMPRows counts evicted UDP flows with ICMP errors, which the
+	// UDP table no longer lists.
+	udpICMPRows int
 }
 
 func newEvicted() evicted {
@@ -171,4 +183,40 @@ func (fs *findingSet) clone() *findingSet {
 		n.merged[k] = remap[g]
 	}
 	return n
+}
+
+// sweepUDP evicts UDP flows outside the catalog once the live UDP table is
+// over its cap: first those idle a minute, then, if that is not enough, all
+// of them. Catalog flows (K2, UDP notifications) stay: their findings look
+// across a client's flows.
+func (a *Analyzer) sweepUDP(now time.Time) {
+	var out []*UDPFlow
+	for _, hard := range []bool{false, true} {
+		for k, f := range a.udp {
+			if a.cfg.Catalog.IsServicePort(f.Server.Port(), UDP) || f.requests+f.responses+f.icmpCount == 0 {
+				continue // a service flow, or the one being created
+			}
+			if hard || now.Sub(f.Last) >= udpIdleEvict {
+				out = append(out, f)
+				delete(a.udp, k)
+			}
+		}
+		if len(a.udp) <= a.maxUDP*3/4 {
+			break
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return udpLess(out[i], out[j]) })
+	for _, f := range out {
+		a.udpICMPFinding(f, nil, a.ev.fs)
+		a.ev.stats.UDPFlows++
+		if f.icmp != nil {
+			a.ev.udpICMPRows++
+			if f.icmp.from.Addr() != f.Server.Addr() && f.icmp.from.Addr() != f.Client.Addr() {
+				a.ev.middleboxes[f.icmp.from.Addr()] = true
+			}
+		}
+	}
+	if len(a.udp) > a.maxUDP*3/4 {
+		a.maxUDP *= 2
+	}
 }

@@ -601,3 +601,51 @@ func TestEvictionKeepsFindings(t *testing.T) {
 		t.Errorf("flood or NPA finding missing:\n%s", a)
 	}
 }
+
+func TestUDPEvictionKeepsFindings(t *testing.T) {
+	s := newScript(t)
+	// Real traffic: a K2 client answered, one whose requests draw ICMP.
+	k2 := ep("198.51.100.20:19283")
+	for i := 0; i < 3; i++ {
+		s.udp(ep("192.0.2.60:50000"), k2, 40)
+		s.udp(k2, ep("192.0.2.60:50000"), 40)
+		s.udp(ep("192.0.2.61:50000"), ep("198.51.100.30:9999"), 40)
+		s.icmpUnreach(netip.MustParseAddr("198.51.100.30"), netip.MustParseAddr("192.0.2.61"), 3, 17, ep("192.0.2.61:50000"), ep("198.51.100.30:9999"), 0)
+		s.wait(time.Second)
+	}
+	// Noise: 3000 one-datagram flows from distinct sources, 10 ms apart,
+	// some drawing ICMP errors.
+	for i := 0; i < 3000; i++ {
+		c := netip.AddrPortFrom(netip.AddrFrom4([4]byte{100, 64, byte(i >> 8), byte(i)}), 2000)
+		s.udp(c, ep("198.51.100.40:7777"), 30)
+		if i%100 == 0 {
+			s.icmpUnreach(netip.MustParseAddr("198.51.100.1"), c.Addr(), 13, 17, c, ep("198.51.100.40:7777"), 0)
+		}
+		s.wait(10 * time.Millisecond)
+	}
+	s.udp(ep("192.0.2.60:50000"), k2, 40)
+	s.udp(k2, ep("192.0.2.60:50000"), 40)
+	sum := func(r *Result) string {
+		var out []string
+		for _, f := range r.Findings {
+			out = append(out, fmt.Sprintf("%s %s %s %s %d x%d", f.Kind, f.Severity, f.Client, f.Server, f.Port, f.Count))
+		}
+		return strings.Join(out, "\n") + fmt.Sprintf("\n%+v", r.Stats)
+	}
+	full := New(Config{Timeouts: defaults()})
+	small := New(Config{Timeouts: defaults(), MaxUDPFlows: 100})
+	for i := range s.pkts {
+		full.Add(&s.pkts[i])
+		small.Add(&s.pkts[i])
+	}
+	if len(small.udp) > 400 {
+		t.Errorf("live UDP table grew to %d with a cap of 100", len(small.udp))
+	}
+	a, b := sum(full.Result(nil)), sum(small.Result(nil))
+	if a != b {
+		t.Errorf("eviction changed the report:\nwithout:\n%s\nwith:\n%s", a, b)
+	}
+	if !strings.Contains(a, "udp_icmp_unreachable warning  198.51.100.40 7777 x30") || !strings.Contains(a, "udp_icmp_unreachable warning 192.0.2.61 198.51.100.30 9999 x1") {
+		t.Errorf("findings missing:\n%s", a)
+	}
+}

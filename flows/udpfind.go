@@ -30,16 +30,7 @@ func (a *Analyzer) udpFindings(udps []*UDPFlow, fs *findingSet, texts map[*group
 		svc := a.serviceOf(f.Server, UDP)
 		client, server, port := f.Client.Addr(), f.Server.Addr(), f.Server.Port()
 		isNotify := svc != nil && svc.Name == "sw-notify-udp"
-		if f.icmp != nil && !isNotify {
-			g := fs.add("udp_icmp_unreachable", sevForService(svc), svc, UDP, client, server, port, f.First, f.Last, f.Input, f.frames)
-			g.clientPts[f.Client.Port()] = true
-			g.notes[icmpCodeName(f.icmp.v6, f.icmp.typ, f.icmp.code)] += f.icmpCount
-			g.notes["from "+f.icmp.from.Addr().String()]++
-			if f.icmp.from.Addr() == server {
-				g.notes["@host"]++
-			}
-			texts[g] = a.textUDPICMP
-		}
+		a.udpICMPFinding(f, svc, fs)
 		if svc == nil || isNotify {
 			continue
 		}
@@ -128,6 +119,23 @@ func (a *Analyzer) udpFindings(udps []*UDPFlow, fs *findingSet, texts map[*group
 			}
 		}
 	}
+}
+
+// udpICMPFinding reports the ICMP errors a UDP flow drew (UDP notification
+// flows are reported by the NPA findings instead).
+func (a *Analyzer) udpICMPFinding(f *UDPFlow, svc *Service, fs *findingSet) {
+	if f.icmp == nil || (svc != nil && svc.Name == "sw-notify-udp") {
+		return
+	}
+	server := f.Server.Addr()
+	g := fs.add("udp_icmp_unreachable", sevForService(svc), svc, UDP, f.Client.Addr(), server, f.Server.Port(), f.First, f.Last, f.Input, f.frames)
+	g.clientPts[f.Client.Port()] = true
+	g.notes[icmpCodeName(f.icmp.v6, f.icmp.typ, f.icmp.code)] += f.icmpCount
+	g.notes["from "+f.icmp.from.Addr().String()]++
+	if f.icmp.from.Addr() == server {
+		g.notes["@host"]++
+	}
+	fs.texts[g] = a.textUDPICMP
 }
 
 func lateFrames(f *UDPFlow) []uint64 {
