@@ -333,19 +333,19 @@ func (a *Analyzer) hostTable(conns []*Conn, udps []*UDPFlow) []HostRow {
 	for s := range a.dnsServers {
 		roles.add(s, "dns-server")
 	}
+	addrs := make([]netip.Addr, 0, len(roles))
+	for addr := range roles {
+		addrs = append(addrs, addr)
+	}
+	sort.Slice(addrs, func(i, j int) bool { return addrs[i].Less(addrs[j]) })
 	out := make([]HostRow, 0, len(roles))
-	for addr, rs := range roles {
+	for _, addr := range addrs {
 		row := HostRow{Addr: addr.String(), Name: a.names[addr]}
-		for r := range rs {
+		for r := range roles[addr] {
 			row.Roles = append(row.Roles, r)
 		}
 		sort.Strings(row.Roles)
 		out = append(out, row)
 	}
-	sort.Slice(out, func(i, j int) bool {
-		ai, _ := netip.ParseAddr(out[i].Addr)
-		aj, _ := netip.ParseAddr(out[j].Addr)
-		return ai.Less(aj)
-	})
 	return out
 }
