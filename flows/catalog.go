@@ -157,6 +157,28 @@ func (c *Catalog) Lookup(port uint16, transport, name string) (*Service, bool) {
 	return nil, false
 }
 
+// Shared reports whether port/transport is a generic web port that the
+// products use alongside everything else (80, 443): a connection to it
+// belongs to a product only when the server is known to run that product.
+func (c *Catalog) Shared(port uint16, transport string) bool {
+	for _, i := range c.byPort[PortKey{port, transport}] {
+		if s := &c.services[i]; s.Port == 80 || s.Port == 443 {
+			return true
+		}
+	}
+	return false
+}
+
+// LookupProduct returns the entry of product served on port/transport.
+func (c *Catalog) LookupProduct(port uint16, transport, product string) (*Service, bool) {
+	for _, i := range c.byPort[PortKey{port, transport}] {
+		if s := &c.services[i]; s.Product == product && !s.Outbound {
+			return s, true
+		}
+	}
+	return nil, false
+}
+
 // IsServicePort reports whether any catalog entry uses port/transport.
 func (c *Catalog) IsServicePort(port uint16, transport string) bool {
 	return len(c.byPort[PortKey{port, transport}]) > 0

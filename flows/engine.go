@@ -60,6 +60,10 @@ type Analyzer struct {
 	// ttls is the per-host TTL view built at the start of Result and at
 	// each sweep (scratch for the finders; not analysis state).
 	ttls map[hostKey]ttlStat
+	// swHosts are servers seen answering on a Supportworks port other than
+	// 80/443; k2Reporters are hosts seen querying a KeyServer over TCP.
+	// They decide what ports 80/443 are (serviceOf). Bounded by hosts.
+	swHosts, k2Reporters map[netip.Addr]bool
 	// maxConns is the live connection cap; ev what evicted ones left.
 	maxConns int
 	maxUDP   int
@@ -98,6 +102,8 @@ func New(cfg Config) *Analyzer {
 		dnsServers:   map[netip.Addr]bool{},
 		firstByInput: map[int]time.Time{},
 		maxConns:     cfg.MaxConns,
+		swHosts:      map[netip.Addr]bool{},
+		k2Reporters:  map[netip.Addr]bool{},
 		maxUDP:       cfg.MaxUDPFlows,
 		ev:           newEvicted(),
 	}
@@ -182,7 +188,8 @@ func (a *Analyzer) addTCP(p *dissect.Packet, v uint16) {
 			c.midstream = true
 			c.Client, c.Server = a.orient(src, dst, TCP)
 		}
-		c.catalogPort = a.cfg.Catalog.IsServicePort(c.Server.Port(), TCP)
+		c.sharedPort = a.cfg.Catalog.Shared(c.Server.Port(), TCP)
+		c.catalogPort = !c.sharedPort && a.cfg.Catalog.IsServicePort(c.Server.Port(), TCP)
 		if c.catalogPort {
 			if svc, ok := a.cfg.Catalog.Lookup(c.Server.Port(), TCP, ""); ok && svc.Name == "sw-binary" {
 				c.npaPort = true
@@ -200,6 +207,9 @@ func (a *Analyzer) addTCP(p *dissect.Packet, v uint16) {
 		dir = 1
 	}
 	c.update(p, dir)
+	if dir == 1 && c.dir[1].pkts == 1 {
+		a.noteProductHosts(c)
+	}
 }
 
 // orient decides which endpoint is the server when the capture did not see
@@ -355,12 +365,55 @@ func udpLess(x, y *UDPFlow) bool {
 
 // serviceOf names the catalog service of a server endpoint, using DNS names
 // seen in the capture for shared ports (80/443).
+//
+// Ports 80 and 443 are everybody's: they are Supportworks HTTP(S) only on a
+// host that serves another Supportworks port in the capture, KeyReporter
+// only on a host that also queries a KeyServer over TCP 19283 (as the K2
+// seed describes it), and the Sassafras sites only when a DNS answer named
+// them. Any other web server is no product's.
 func (a *Analyzer) serviceOf(server Endpoint, transport string) *Service {
-	s, ok := a.cfg.Catalog.Lookup(server.Port(), transport, a.names[server.Addr()])
+	cat := a.cfg.Catalog
+	name := a.names[server.Addr()]
+	if cat.Shared(server.Port(), transport) {
+		if s, ok := cat.Lookup(server.Port(), transport, name); ok && len(s.Names) > 0 {
+			return s
+		}
+		var product string
+		switch {
+		case a.swHosts[server.Addr()]:
+			product = Supportworks
+		case a.k2Reporters[server.Addr()]:
+			product = K2
+		default:
+			return nil
+		}
+		s, _ := cat.LookupProduct(server.Port(), transport, product)
+		return s
+	}
+	s, ok := cat.Lookup(server.Port(), transport, name)
 	if !ok {
 		return nil
 	}
 	return s
+}
+
+// noteProductHosts records, from a connection that got an answer, that
+// its server runs Supportworks (a Supportworks port other than 80/443) or
+// that its client may be a KeyReporter (it queries a KeyServer over TCP).
+func (a *Analyzer) noteProductHosts(c *Conn) {
+	if !(c.synAck || c.midstream && c.dir[1].pkts > 0) || a.cfg.Catalog.Shared(c.Server.Port(), TCP) {
+		return
+	}
+	s, ok := a.cfg.Catalog.Lookup(c.Server.Port(), TCP, "")
+	if !ok {
+		return
+	}
+	switch {
+	case s.Product == Supportworks:
+		a.swHosts[c.Server.Addr()] = true
+	case s.Name == "k2-keyserver":
+		a.k2Reporters[c.Client.Addr()] = true
+	}
 }
 
 // genuineTTL returns the TTL a host's ordinary packets arrive with at a

@@ -61,9 +61,9 @@ func (a *Analyzer) evictable(c *Conn, now time.Time, hard bool) bool {
 		return true
 	case attempt && now.Sub(c.lastSyn) >= evictAge:
 		return true
-	case c.catalogPort:
-		// A catalog port outside port 80/443 naming may still be a
-		// service; established ones stay for the tables.
+	case c.catalogPort, c.sharedPort && a.serviceOf(c.Server, TCP) != nil:
+		// Established product connections stay for the tables (services,
+		// roles, version, the flow listing).
 		return false
 	case c.closed && now.Sub(c.Last) >= time.Second:
 		return true

@@ -649,3 +649,36 @@ func TestUDPEvictionKeepsFindings(t *testing.T) {
 		t.Errorf("findings missing:\n%s", a)
 	}
 }
+
+func TestWebPortsBelongToProductHostsOnly(t *testing.T) {
+	s := newScript(t)
+	// A Supportworks server: 5001 and 443 answered.
+	k := s.open("192.0.2.10:40000", srv)
+	k.send(true, 20)
+	h := s.open("192.0.2.10:40001", "198.51.100.10:443")
+	h.send(true, 20)
+	// Any other web server is no product's.
+	w := s.open("192.0.2.10:40002", "203.0.113.80:443")
+	w.send(true, 20)
+	// A KeyReporter: queries the KeyServer over TCP 19283 and serves 80.
+	q := s.open("198.51.100.30:41000", "198.51.100.20:19283")
+	q.send(true, 20)
+	r := s.open("192.0.2.11:42000", "198.51.100.30:80")
+	r.send(true, 20)
+	res := s.run(defaults())
+	got := map[string]string{}
+	for _, f := range res.TCPFlows {
+		got[fmt.Sprintf("%s:%d", f.Server, f.ServerPort)] = f.Service
+	}
+	want := map[string]string{"198.51.100.10:5001": "sw-binary", "198.51.100.10:443": "sw-https", "203.0.113.80:443": "", "198.51.100.20:19283": "k2-keyserver", "198.51.100.30:80": "k2-reporter"}
+	for k, v := range want {
+		if got[k] != v {
+			t.Errorf("%s: got service %q; want %q", k, got[k], v)
+		}
+	}
+	for _, h := range res.Hosts {
+		if h.Addr == "203.0.113.80" {
+			t.Errorf("a plain web server got roles %v", h.Roles)
+		}
+	}
+}

@@ -80,6 +80,8 @@ type Conn struct {
 	// catalogPort and npaPort classify the server port once, at creation,
 	// for the eviction sweep (which looks at every live connection).
 	catalogPort, npaPort bool
+	// sharedPort is 80 or 443: a product's only on a product host.
+	sharedPort bool
 }
 
 type icmpHit struct {
