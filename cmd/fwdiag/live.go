@@ -219,13 +219,19 @@ func printLink(w io.Writer, ev capture.LinkEvent) {
 	fmt.Fprintf(w, "%-8s %-26s %s\n", tag, "interface "+ev.Iface, what)
 }
 
-// printNewFindings prints the findings of r not printed before, one line
-// each: severity, kind, summary.
+// printNewFindings prints the warning and critical findings of r not
+// printed before, one line each: severity, kind, summary. Info findings
+// wait for the final summary: early in a session they can be passing
+// states (a main session looks like a notification socket until its second
+// request), and a stream of them buries what matters.
 func printNewFindings(w io.Writer, r *report.Report, seen map[string]bool) {
 	if r == nil {
 		return
 	}
 	for _, fd := range r.Findings {
+		if fd.Severity == "info" {
+			continue
+		}
 		k := fmt.Sprintf("%s|%s|%s|%d|%s", fd.Kind, fd.Client, fd.Server, fd.Port, fd.Transport)
 		if seen[k] {
 			continue

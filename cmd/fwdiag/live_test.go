@@ -250,3 +250,18 @@ func TestLiveInterfaceDownAndBack(t *testing.T) {
 		t.Errorf("the bounce was reported as capture_truncated")
 	}
 }
+
+func TestPrintNewFindingsSkipsInfoAndRepeats(t *testing.T) {
+	r := &report.Report{Findings: []flows.Finding{
+		{Kind: "npa_orphan_notification", Severity: "info", Summary: "passing state"},
+		{Kind: "syn_reset", Severity: "critical", Server: "192.0.2.62", Port: 5002, Summary: "refused"},
+	}}
+	var b strings.Builder
+	seen := map[string]bool{}
+	printNewFindings(&b, r, seen)
+	printNewFindings(&b, r, seen)
+	out := b.String()
+	if strings.Contains(out, "passing state") || strings.Count(out, "refused") != 1 {
+		t.Errorf("got %q; want the critical finding once and no info", out)
+	}
+}
