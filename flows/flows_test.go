@@ -682,3 +682,24 @@ func TestWebPortsBelongToProductHostsOnly(t *testing.T) {
 		}
 	}
 }
+
+func TestSameConnectionAtTwoCapturePointsCountsOnce(t *testing.T) {
+	s := newScript(t)
+	c, d := ep("192.0.2.10:40001"), ep("198.51.100.10:5002")
+	for r := 0; r < 3; r++ {
+		s.tcp(c, d, fS, 7, 0, 0)
+		s.wait(time.Second)
+	}
+	// The same packets as a second capture (the other side of a firewall).
+	n := len(s.pkts)
+	for i := 0; i < n; i++ {
+		p := s.pkts[i]
+		p.Input = 1
+		s.pkts = append(s.pkts, p)
+	}
+	r := s.run(defaults())
+	f := findKind(t, r, "syn_unanswered")
+	if f.Count != 1 || len(f.Evidence) != 2 {
+		t.Errorf("got count %d with evidence from %d inputs; want 1 connection shown by both captures", f.Count, len(f.Evidence))
+	}
+}

@@ -42,6 +42,8 @@ type group struct {
 	rep netip.Addr
 	// moreClients counts members beyond the clients named in clients.
 	moreClients int
+	// seen holds the client ports of the members counted (see member).
+	seen map[uint16]bool
 }
 
 // who names a group's client in prose: one address, or "N clients".
@@ -103,6 +105,27 @@ func newFindingSet() *findingSet {
 
 // maxClientList bounds the clients a merged group names one by one.
 const maxClientList = 1000
+
+// member records the client port of a group's member (a connection or a
+// flow; the client address is the group's) and, when the same member was
+// already counted, takes back the count add gave it: the same connection
+// seen at two capture points (both sides of a firewall, or two interfaces
+// of a tcpdump -i any) is one connection. Merged groups count raw.
+func (g *group) member(port uint16) {
+	if g.clients == nil && g.key.client.IsValid() {
+		if g.seen == nil {
+			g.seen = map[uint16]bool{}
+		}
+		if g.seen[port] {
+			g.count--
+		} else {
+			g.seen[port] = true
+		}
+	}
+	if len(g.clientPts) <= 40 || g.clientPts[port] {
+		g.clientPts[port] = true
+	}
+}
 
 // addSample keeps a numeric fact about a member, up to maxSamples.
 func (g *group) addSample(d time.Duration) {

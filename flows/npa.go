@@ -195,7 +195,7 @@ func (a *Analyzer) npaMainSession(m *npaConn, blocked []*Conn, udp []*UDPFlow, u
 		}
 		s.Status = "missing"
 		g := fs.add("npa_notification_missing", Warning, svc, TCP, client, server, c.Server.Port(), c.First, c.Last, c.Input, c.frames[:min(len(c.frames), 3)])
-		g.clientPts[c.Client.Port()] = true
+		g.member(c.Client.Port())
 		switch {
 		case len(attempts) > 0:
 			s.Confidence = "high"
@@ -244,14 +244,14 @@ func (a *Analyzer) npaMainSession(m *npaConn, blocked []*Conn, udp []*UDPFlow, u
 	case unacked > 0 && n.dir[1].retrans > 0:
 		s.Status = "lost"
 		g := fs.add("npa_notification_lost", Critical, svc, TCP, client, server, n.Server.Port(), n.First, n.Last, n.Input, nFrames)
-		g.clientPts[n.Client.Port()] = true
+		g.member(n.Client.Port())
 		g.notes["@unacked"]++
 		g.addSample(n.dir[1].maxDataGap)
 		texts[g] = a.textNPALost
 	case n.dir[0].rst+n.dir[1].rst > 0 && c.Last.Sub(n.Last) > npaLiveMargin && c.dir[0].rst+c.dir[1].rst == 0:
 		s.Status = "lost"
 		g := fs.add("npa_notification_lost", Critical, svc, TCP, client, server, n.Server.Port(), n.First, n.Last, n.Input, nFrames)
-		g.clientPts[n.Client.Port()] = true
+		g.member(n.Client.Port())
 		g.notes["@reset"]++
 		g.addSample(n.maxGap)
 		texts[g] = a.textNPALost
@@ -262,14 +262,14 @@ func (a *Analyzer) npaMainSession(m *npaConn, blocked []*Conn, udp []*UDPFlow, u
 		// the connection, torn down by a middlebox.
 		s.Status, s.Confidence = "lost", "medium"
 		g := fs.add("npa_notification_lost", Critical, svc, TCP, client, server, n.Server.Port(), n.First, n.Last, n.Input, nFrames)
-		g.clientPts[n.Client.Port()] = true
+		g.member(n.Client.Port())
 		g.notes["@client-unacked"]++
 		g.addSample(n.maxGap)
 		texts[g] = a.textNPALost
 	case a.cfg.Timeouts.TCPIdle > 0 && n.maxGap > a.cfg.Timeouts.TCPIdle && n.dir[0].keepalives+n.dir[1].keepalives == 0:
 		s.Status = "idle_risk"
 		g := fs.add("npa_idle_exceeds_timeout", Warning, svc, TCP, client, server, n.Server.Port(), n.First, n.Last, n.Input, nFrames)
-		g.clientPts[n.Client.Port()] = true
+		g.member(n.Client.Port())
 		g.addSample(n.maxGap)
 		texts[g] = a.textNPAIdle
 	}
@@ -292,7 +292,7 @@ func (a *Analyzer) npaOrphan(n *npaConn, cs []*npaConn, fs *findingSet, texts ma
 		}
 	}
 	g := fs.add("npa_orphan_notification", sev, svc, TCP, c.Client.Addr(), c.Server.Addr(), c.Server.Port(), c.First, c.Last, c.Input, c.frames)
-	g.clientPts[c.Client.Port()] = true
+	g.member(c.Client.Port())
 	g.extra = s.Why
 	texts[g] = a.textNPAOrphan
 	return s
@@ -304,12 +304,12 @@ func (a *Analyzer) npaUDPFinding(f *UDPFlow, main *Conn, fs *findingSet, texts m
 	svc := a.serviceOf(f.Server, UDP)
 	client, server := f.Client.Addr(), f.Server.Addr()
 	g := fs.add("npa_udp_mode", Info, svc, UDP, client, server, 5001, f.First, f.Last, f.Input, firstFrames(f, 3))
-	g.clientPts[f.Client.Port()] = true
+	g.member(f.Client.Port())
 	g.notes["@datagrams"] += f.responses
 	texts[g] = a.textNPAUDPMode
 	if f.icmp != nil {
 		u := fs.add("npa_udp_unreachable", Critical, svc, UDP, client, server, 5001, f.First, f.Last, f.Input, f.frames)
-		u.clientPts[f.Client.Port()] = true
+		u.member(f.Client.Port())
 		u.notes[icmpCodeName(f.icmp.v6, f.icmp.typ, f.icmp.code)] += f.icmpCount
 		u.notes["from "+f.icmp.from.Addr().String()]++
 		u.notes["@datagrams"] += f.responses

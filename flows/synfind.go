@@ -126,7 +126,7 @@ func (a *Analyzer) connFindings(c *Conn, fs *findingSet, end time.Time) {
 			// server itself; the seed warns that a host firewall there
 			// breaks them.
 			g := fs.add("sw_internal_blocked", Critical, svc, TCP, client, server, port, c.First, c.Last, c.Input, c.frames)
-			g.clientPts[c.Client.Port()] = true
+			g.member(c.Client.Port())
 			g.notes["state "+state]++
 			texts[g] = a.textSWInternal
 			return
@@ -134,20 +134,17 @@ func (a *Analyzer) connFindings(c *Conn, fs *findingSet, end time.Time) {
 		switch {
 		case origSyn && !c.synAck && c.icmp != nil:
 			g := fs.add("syn_icmp_rejected", sevForService(svc), svc, TCP, client, server, port, c.First, c.Last, c.Input, c.frames)
-			g.clientPts[c.Client.Port()] = true
+			g.member(c.Client.Port())
 			name := icmpCodeName(c.icmp.v6, c.icmp.typ, c.icmp.code)
 			g.notes[name]++
 			g.notes["from "+c.icmp.from.Addr().String()]++
-			if c.icmp.from.Addr() == server {
-				g.notes["@host"]++
-			}
 			if icmpIsFilter(c.icmp.v6, c.icmp.typ, c.icmp.code) {
 				g.notes["@filter"]++
 			}
 			texts[g] = a.textSynICMP
 		case state == "REJ":
 			g := fs.add("syn_reset", sevForService(svc), svc, TCP, client, server, port, c.First, c.Last, c.Input, c.frames)
-			g.clientPts[c.Client.Port()] = true
+			g.member(c.Client.Port())
 			r := &c.dir[1]
 			if gt, ok := a.genuineTTL(c.Vantage, server); ok {
 				g.ttls = [2]uint8{r.rstTTL, gt}
@@ -163,7 +160,7 @@ func (a *Analyzer) connFindings(c *Conn, fs *findingSet, end time.Time) {
 				return // the capture ended before an answer was due
 			}
 			g := fs.add("syn_unanswered", sevForService(svc), svc, TCP, client, server, port, c.First, c.Last, c.Input, c.frames)
-			g.clientPts[c.Client.Port()] = true
+			g.member(c.Client.Port())
 			g.notes["@syns"] += c.dir[0].syn
 			g.addSample(c.lastSyn.Sub(c.firstSyn))
 			texts[g] = a.textSynUnanswered
@@ -172,7 +169,7 @@ func (a *Analyzer) connFindings(c *Conn, fs *findingSet, end time.Time) {
 				return
 			}
 			g := fs.add("handshake_incomplete", sevForService(svc), svc, TCP, client, server, port, c.First, c.Last, c.Input, c.frames)
-			g.clientPts[c.Client.Port()] = true
+			g.member(c.Client.Port())
 			g.notes["@synacks"] += c.dir[1].syn
 			texts[g] = a.textHandshake
 		}
@@ -185,7 +182,7 @@ func (a *Analyzer) connFindings(c *Conn, fs *findingSet, end time.Time) {
 					continue
 				}
 				g := fs.add("rst_injected", sevForService(svc), svc, TCP, client, server, port, c.First, c.Last, c.Input, []uint64{d.rstFrame})
-				g.clientPts[c.Client.Port()] = true
+				g.member(c.Client.Port())
 				g.ttls = [2]uint8{d.rstTTL, d.ttl}
 				if dir == 0 {
 					g.notes["@claims-client"]++
@@ -272,7 +269,7 @@ func (a *Analyzer) textSynICMP(g *group) Finding {
 	code := strings.Join(codes, ", ")
 	summary := fmt.Sprintf("%s to %s %s: %s rejected by ICMP %s", g.client(), g.key.server, label, plural(g.count, "connection attempt", "connection attempts"), code)
 	who := "a router or firewall at " + strings.Join(froms, ", ")
-	if g.notes["@host"] == g.count {
+	if len(froms) == 1 && froms[0] == g.key.server.String() {
 		who = "the server itself"
 	}
 	detail := fmt.Sprintf("Each SYN drew an ICMP destination-unreachable (%s) sent by %s, quoting the SYN.", code, who)

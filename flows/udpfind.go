@@ -47,7 +47,7 @@ func (a *Analyzer) udpFindings(udps []*UDPFlow, fs *findingSet, texts map[*group
 				sev = Critical
 			}
 			g := fs.add("udp_unanswered", sev, svc, UDP, client, server, port, f.First, f.Last, f.Input, f.frames)
-			g.clientPts[f.Client.Port()] = true
+			g.member(f.Client.Port())
 			g.notes["@requests"] += f.requests
 			g.notes["@unanswered"] += n
 			if f.responses > 0 {
@@ -63,7 +63,7 @@ func (a *Analyzer) udpFindings(udps []*UDPFlow, fs *findingSet, texts map[*group
 				sev = Info
 			}
 			g := fs.add("udp_late_response", sev, svc, UDP, client, server, port, f.First, f.Last, f.Input, lateFrames(f))
-			g.clientPts[f.Client.Port()] = true
+			g.member(f.Client.Port())
 			g.notes["@late"] += f.lateCount
 			g.notes["@delivered"] += f.lateDelivered
 			g.notes["@tickles"] += f.lateTickles
@@ -103,13 +103,13 @@ func (a *Analyzer) udpFindings(udps []*UDPFlow, fs *findingSet, texts map[*group
 					if f.responses > 0 {
 						g.notes["@shadow-answered"]++
 					}
-					g.clientPts[f.Client.Port()] = true
+					g.member(f.Client.Port())
 					texts[g] = a.textFailover
 				case f.Server == lastUnanswered.Server && f.Client.Port() != lastUnanswered.Client.Port():
 					g := fs.add("k2_client_rebind", Warning, svc, UDP, k.client, f.Server.Addr(), f.Server.Port(), lastUnanswered.First, f.First, f.Input,
 						append(firstFrames(lastUnanswered, 1), firstFrames(f, 1)...))
 					g.clientPts[lastUnanswered.Client.Port()] = true
-					g.clientPts[f.Client.Port()] = true
+					g.member(f.Client.Port())
 					g.addSample(f.First.Sub(lastUnanswered.lastReq))
 					texts[g] = a.textRebind
 				}
@@ -129,12 +129,9 @@ func (a *Analyzer) udpICMPFinding(f *UDPFlow, svc *Service, fs *findingSet) {
 	}
 	server := f.Server.Addr()
 	g := fs.add("udp_icmp_unreachable", sevForService(svc), svc, UDP, f.Client.Addr(), server, f.Server.Port(), f.First, f.Last, f.Input, f.frames)
-	g.clientPts[f.Client.Port()] = true
+	g.member(f.Client.Port())
 	g.notes[icmpCodeName(f.icmp.v6, f.icmp.typ, f.icmp.code)] += f.icmpCount
 	g.notes["from "+f.icmp.from.Addr().String()]++
-	if f.icmp.from.Addr() == server {
-		g.notes["@host"]++
-	}
 	fs.texts[g] = a.textUDPICMP
 }
 
@@ -167,7 +164,7 @@ func (a *Analyzer) textUDPICMP(g *group) Finding {
 	label := serviceLabel(g.service, g.key.port, UDP)
 	codes, froms := g.icmpNotes()
 	who := "a router or firewall at " + strings.Join(froms, ", ")
-	if g.notes["@host"] == g.count {
+	if len(froms) == 1 && froms[0] == g.key.server.String() {
 		who = "the server itself"
 	}
 	summary := fmt.Sprintf("%s to %s %s: datagrams answered by ICMP %s", g.client(), g.key.server, label, strings.Join(codes, ", "))
