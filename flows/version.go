@@ -77,9 +77,25 @@ func (a *Analyzer) versionFindings(conns []*Conn, udps []*UDPFlow) []Finding {
 			e.frames[input] = append(e.frames[input], frame)
 		}
 	}
+	// A port counts when the server answered on it, or when a client with
+	// a working Supportworks session to that server tried it: the client
+	// software only tries the ports its version uses, even when a
+	// firewall stops it (sw-host-firewall: 5002 and 5003 blocked on the
+	// server's own loopback still say "up to 7.4.1").
+	type pair struct{ client, server netip.Addr }
+	sessions := map[pair]bool{}
+	for _, c := range conns {
+		if c.npaPort && (c.synAck || c.midstream && c.dir[1].pkts > 0) {
+			sessions[pair{c.Client.Addr(), c.Server.Addr()}] = true
+		}
+	}
 	for _, c := range conns {
 		svc := a.serviceOf(c.Server, TCP)
-		if svc == nil || svc.Product != Supportworks || !(c.synAck || c.midstream && c.dir[1].pkts > 0) {
+		if svc == nil || svc.Product != Supportworks {
+			continue
+		}
+		answered := c.synAck || c.midstream && c.dir[1].pkts > 0
+		if !answered && (c.firstSyn.IsZero() || !sessions[pair{c.Client.Addr(), c.Server.Addr()}]) {
 			continue
 		}
 		note(c.Server.Addr(), svc, c.Input, c.FirstFrame)
