@@ -31,6 +31,11 @@ func (a *Analyzer) Result(inputs []*dissect.InputInfo) *Result {
 	// its SYNs are not reported again as a plain blocked SYN.
 	sessions := a.npaFindings(conns, udps, fs, texts)
 	a.synFindings(conns, fs)
+	a.inputPaths = a.inputPaths[:0]
+	for _, in := range inputs {
+		a.inputPaths = append(a.inputPaths, in.Path)
+	}
+	a.compareFindings(conns, udps, fs)
 	a.udpFindings(udps, fs, texts)
 
 	a.aggregate(fs, texts)

@@ -26,6 +26,12 @@ type Config struct {
 	MaxConns int
 	// MaxUDPFlows caps the live UDP flows likewise (0 = DefaultMaxUDPFlows).
 	MaxUDPFlows int
+	// ComparePoints records packet fingerprints of product flows from the
+	// first packet on, to compare capture points (compare.go). Set it when
+	// several captures are given: merged by time, a capture whose clock is
+	// behind may start long after the first one's flows. Without it,
+	// recording starts when a second capture point appears (tcpdump -i any).
+	ComparePoints bool
 }
 
 // hostKey identifies a host as seen from one vantage point.
@@ -64,6 +70,10 @@ type Analyzer struct {
 	// 80/443; k2Reporters are hosts seen querying a KeyServer over TCP.
 	// They decide what ports 80/443 are (serviceOf). Bounded by hosts.
 	swHosts, k2Reporters map[netip.Addr]bool
+	// inputPaths name the inputs in prose (set by Result).
+	inputPaths []string
+	// vantageLast is each capture point's last packet time (Unix ns).
+	vantageLast []int64
 	// maxConns is the live connection cap; ev what evicted ones left.
 	maxConns int
 	maxUDP   int
@@ -115,6 +125,7 @@ func (a *Analyzer) Config() Config { return a.cfg }
 func (a *Analyzer) vantage(p *dissect.Packet) uint16 {
 	k := vantageKey{input: p.Input, iface: p.Interface, ifIndex: p.IfIndex, outgoing: p.Outgoing && p.IfIndex == 0}
 	if k == a.lastVK && len(a.vantageOf) > 0 {
+		a.vantageLast[a.lastV] = p.Time.UnixNano()
 		return a.lastV
 	}
 	v, ok := a.vantages[k]
@@ -122,7 +133,9 @@ func (a *Analyzer) vantage(p *dissect.Packet) uint16 {
 		v = uint16(len(a.vantageOf))
 		a.vantages[k] = v
 		a.vantageOf = append(a.vantageOf, k)
+		a.vantageLast = append(a.vantageLast, 0)
 	}
+	a.vantageLast[v] = p.Time.UnixNano()
 	a.lastVK, a.lastV = k, v
 	return v
 }
@@ -206,6 +219,9 @@ func (a *Analyzer) addTCP(p *dissect.Packet, v uint16) {
 	if src != c.Client {
 		dir = 1
 	}
+	if (a.cfg.ComparePoints || len(a.vantageOf) > 1) && (c.catalogPort || c.sharedPort) {
+		addPrint(&c.prints, p, dir)
+	}
 	c.update(p, dir)
 	if dir == 1 && c.dir[1].pkts == 1 {
 		a.noteProductHosts(c)
@@ -256,6 +272,9 @@ func (a *Analyzer) addUDP(p *dissect.Packet, v uint16) {
 	dir := 0
 	if src != f.Client {
 		dir = 1
+	}
+	if (a.cfg.ComparePoints || len(a.vantageOf) > 1) && a.cfg.Catalog.IsServicePort(f.Server.Port(), UDP) {
+		addPrint(&f.prints, p, dir)
 	}
 	f.update(p, dir, a.cfg.Timeouts.UDP)
 }

@@ -3,6 +3,7 @@ package flows
 import (
 	"fmt"
 	"net/netip"
+	"sort"
 	"strings"
 	"testing"
 	"time"
@@ -701,5 +702,55 @@ func TestSameConnectionAtTwoCapturePointsCountsOnce(t *testing.T) {
 	f := findKind(t, r, "syn_unanswered")
 	if f.Count != 1 || len(f.Evidence) != 2 {
 		t.Errorf("got count %d with evidence from %d inputs; want 1 connection shown by both captures", f.Count, len(f.Evidence))
+	}
+}
+
+func TestCompareCapturePoints(t *testing.T) {
+	build := func(drop bool, skew time.Duration) *Result {
+		s := newScript(t)
+		c, k2 := ep("192.0.2.60:50000"), ep("198.51.100.20:19283")
+		for i := 0; i < 5; i++ {
+			req := s.udp(c, k2, 40)
+			req.Payload = []byte(fmt.Sprintf("KA REQ seq=%d", i))
+			s.wait(5 * time.Millisecond)
+			ans := s.udp(k2, c, 40)
+			ans.Payload = []byte(fmt.Sprintf("KS ACK %d", i))
+			s.wait(3 * time.Second)
+		}
+		// Both captures go on recording other traffic afterwards.
+		s.wait(10 * time.Second)
+		s.udp(ep("192.0.2.99:1000"), ep("198.51.100.99:2000"), 10)
+		// The client side saw the same packets (other clock), except the
+		// last two answers when the firewall dropped them.
+		n := len(s.pkts)
+		for i := 0; i < n; i++ {
+			p := s.pkts[i]
+			if drop && p.Src == k2.Addr() && i >= n-4 {
+				continue
+			}
+			p.Input = 1
+			p.Time = p.Time.Add(skew)
+			p.Payload = append([]byte(nil), p.Payload...)
+			s.pkts = append(s.pkts, p)
+		}
+		sort.SliceStable(s.pkts, func(i, j int) bool { return s.pkts[i].Time.Before(s.pkts[j].Time) })
+		a := New(Config{Timeouts: defaults(), ComparePoints: true})
+		for i := range s.pkts {
+			a.Add(&s.pkts[i])
+		}
+		return a.Result(nil)
+	}
+	if k := kinds(build(false, 0)); k["dropped_between_captures"]+k["reset_between_captures"] != 0 {
+		t.Errorf("identical captures: got %v; want no comparison finding", k)
+	}
+	for _, skew := range []time.Duration{0, time.Hour, -7 * time.Minute} {
+		r := build(true, skew)
+		f := findKind(t, r, "dropped_between_captures")
+		if f.Count != 2 || len(f.Evidence) != 1 || f.Evidence[0].InputIndex != 0 || len(f.Evidence[0].Frames) != 2 {
+			t.Errorf("skew %v: got count %d evidence %+v; want the 2 answers, from input 0", skew, f.Count, f.Evidence)
+		}
+		if !strings.Contains(f.Summary, "from 198.51.100.20 to 192.0.2.60") {
+			t.Errorf("skew %v: summary %q does not say which way", skew, f.Summary)
+		}
 	}
 }

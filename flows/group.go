@@ -44,6 +44,8 @@ type group struct {
 	moreClients int
 	// seen holds the client ports of the members counted (see member).
 	seen map[uint16]bool
+	// hashes holds the packets counted by the capture comparison.
+	hashes map[uint64]bool
 }
 
 // who names a group's client in prose: one address, or "N clients".

@@ -82,6 +82,9 @@ type Conn struct {
 	catalogPort, npaPort bool
 	// sharedPort is 80 or 443: a product's only on a product host.
 	sharedPort bool
+	// prints are the first packets' identities, for comparing capture
+	// points (compare.go); recorded once a second capture point exists.
+	prints []pktPrint
 }
 
 type icmpHit struct {

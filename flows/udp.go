@@ -65,6 +65,7 @@ type UDPFlow struct {
 	// lateTickles counts late datagrams the server sent unasked.
 	lateTickles int
 	frames      []uint64
+	prints      []pktPrint // see Conn.prints
 	ttl         [2]uint8
 }
 

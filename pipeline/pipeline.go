@@ -177,6 +177,7 @@ func AnalyzeFiles(paths []string, opts Options, version string) (*report.Report,
 	if err != nil {
 		return nil, err
 	}
+	cfg.ComparePoints = len(paths) > 1
 	return AnalyzeSource(src, cfg, version)
 }
 
