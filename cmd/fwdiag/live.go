@@ -174,7 +174,7 @@ func liveRun(f *Factory, opts *LiveOptions) error {
 	if opts.NoTUI || !f.StdoutTerminal {
 		return opts.emit(f, final.Report)
 	}
-	return opts.writeJSONOnly(f, final.Report)
+	return opts.writeJSON(f, final.Report)
 }
 
 // liveHeadless prints each finding once, as it first appears, and a line

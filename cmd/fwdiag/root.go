@@ -103,6 +103,7 @@ type reportFlags struct {
 	Opts      pipeline.Options
 	Redact    bool
 	RedactKey string
+	redacted  bool // the report in hand has been redacted
 }
 
 func addReportFlags(c *cobra.Command, rf *reportFlags) {
@@ -139,23 +140,42 @@ func (rf *reportFlags) validate() error {
 // emit prints the text report and writes the JSON report as the flags ask,
 // then applies --fail-on.
 func (rf *reportFlags) emit(f *Factory, r *report.Report) error {
-	if rf.Redact || rf.RedactKey != "" {
-		key := []byte(rf.RedactKey)
-		if len(key) == 0 {
-			key = []byte(os.Getenv("FWDIAG_REDACT_KEY"))
-		}
-		if len(key) == 0 {
-			key = make([]byte, 32)
-			if _, err := rand.Read(key); err != nil {
-				return err
-			}
-		}
-		report.NewRedactor(key).Apply(r)
+	if err := rf.redact(r); err != nil {
+		return err
 	}
 	if rf.JSON != "-" {
 		if err := report.WriteText(f.Out, r); err != nil {
 			return err
 		}
+	}
+	return rf.writeJSON(f, r)
+}
+
+// redact applies --redact/--redact-key to the report, once.
+func (rf *reportFlags) redact(r *report.Report) error {
+	if !rf.Redact && rf.RedactKey == "" || rf.redacted {
+		return nil
+	}
+	key := []byte(rf.RedactKey)
+	if len(key) == 0 {
+		key = []byte(os.Getenv("FWDIAG_REDACT_KEY"))
+	}
+	if len(key) == 0 {
+		key = make([]byte, 32)
+		if _, err := rand.Read(key); err != nil {
+			return err
+		}
+	}
+	report.NewRedactor(key).Apply(r)
+	rf.redacted = true
+	return nil
+}
+
+// writeJSON writes the --json report (redacted when asked) and applies
+// --fail-on. The TUI calls it after its screen was the text output.
+func (rf *reportFlags) writeJSON(f *Factory, r *report.Report) error {
+	if err := rf.redact(r); err != nil {
+		return err
 	}
 	switch rf.JSON {
 	case "":

@@ -13,7 +13,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/fwdiag/fwdiag/pipeline"
-	"github.com/fwdiag/fwdiag/report"
 	"github.com/fwdiag/fwdiag/tui"
 )
 
@@ -92,7 +91,7 @@ func tuiRun(f *Factory, opts *TUIOptions) error {
 	if final.Err != nil && final.Packets == 0 {
 		return &pipeline.InputError{Err: final.Err}
 	}
-	return opts.writeJSONOnly(f, final.Report)
+	return opts.writeJSON(f, final.Report)
 }
 
 // runInteractive runs the runner under the TUI until the user quits or
@@ -156,22 +155,4 @@ func runInteractive(f *Factory, sigCtx, capCtx context.Context, stopSource func(
 
 func toMsg(s pipeline.Snapshot) tui.SnapshotMsg {
 	return tui.SnapshotMsg{Report: s.Report, Packets: s.Packets, Rate: s.Rate, Drops: s.Drops, Elapsed: s.Elapsed, Done: s.Done, Err: s.Err}
-}
-
-// writeJSONOnly writes the --json report after the UI has closed (the
-// screen was the text output) and applies --fail-on.
-func (rf *reportFlags) writeJSONOnly(f *Factory, r *report.Report) error {
-	switch rf.JSON {
-	case "":
-	case "-":
-		if err := report.WriteJSON(f.Out, r); err != nil {
-			return err
-		}
-	default:
-		if err := report.WriteFileAtomic(rf.JSON, r); err != nil {
-			return &exitError{2, fmt.Errorf("--json %s: %w", rf.JSON, err)}
-		}
-		fmt.Fprintf(f.Err, "fwdiag: JSON report written to %s\n", rf.JSON)
-	}
-	return rf.failOn(r)
 }
