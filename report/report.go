@@ -158,3 +158,17 @@ func WriteJSON(w io.Writer, r *Report) error {
 	enc.SetIndent("", "  ")
 	return enc.Encode(r)
 }
+
+// Clone returns a deep copy of r (through its JSON form, which is all a
+// report holds), so a copy can be redacted while the original is shown.
+func Clone(r *Report) *Report {
+	b, err := json.Marshal(r)
+	if err != nil {
+		return r
+	}
+	var c Report
+	if err := json.Unmarshal(b, &c); err != nil {
+		return r
+	}
+	return &c
+}

@@ -69,6 +69,10 @@ type Options struct {
 	SavePath string
 	// Now is the clock used to name saved reports; nil = time.Now.
 	Now func() time.Time
+	// Prepare, when set, turns the snapshot into the report `s` writes
+	// (the command redacts addresses with it under --redact). It gets a
+	// copy and may change it.
+	Prepare func(*report.Report) *report.Report
 	// Renderer renders the styles; nil = the terminal's. Tests pin one to
 	// ASCII so screens are stable.
 	Renderer *lipgloss.Renderer
@@ -451,7 +455,11 @@ func (m *Model) save() tea.Cmd {
 	}
 	path := m.SavePath()
 	m.setStatus("saving to "+path+" ...", "")
+	prepare := m.opts.Prepare
 	return func() tea.Msg {
+		if prepare != nil {
+			r = prepare(report.Clone(r))
+		}
 		abs, err := filepath.Abs(path)
 		if err != nil {
 			abs = path

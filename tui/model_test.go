@@ -382,3 +382,25 @@ func TestLinkDownAndBack(t *testing.T) {
 		t.Errorf("header at the end: %q", h)
 	}
 }
+
+func TestSavePreparesACopy(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "r.json")
+	redact := report.NewRedactor([]byte("k"))
+	m := New(Options{Source: "x", SavePath: path, Renderer: asciiRenderer(),
+		Prepare: func(r *report.Report) *report.Report { redact.Apply(r); return r }})
+	m.Update(tea.WindowSizeMsg{Width: 80, Height: 24})
+	snap := labSnapshot(t)
+	m.Update(snap)
+	_, cmd := m.Update(tea.KeyMsg{Type: tea.KeyRunes, Runes: []rune("s")})
+	m.Update(cmd())
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(b), "198.51.100.10") {
+		t.Error("the saved report kept a real address")
+	}
+	if v := m.View(); !strings.Contains(v, "198.51.100.10") {
+		t.Errorf("the screen lost the real address (the snapshot itself was changed):\n%s", v)
+	}
+}

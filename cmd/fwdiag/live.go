@@ -157,7 +157,7 @@ func liveRun(f *Factory, opts *LiveOptions) error {
 				uiMsgs <- tui.LinkMsg{Iface: ev.Iface, Down: ev.Down, At: ev.At, DownFor: ev.DownFor}
 			}
 		}()
-		final, err = runInteractive(f, sigCtx, capCtx, stopCapture, runner, uiMsgs, tui.Options{Source: "live " + opts.Interface, Live: true, SavePath: opts.JSON})
+		final, err = runInteractive(f, sigCtx, capCtx, stopCapture, runner, uiMsgs, tui.Options{Source: "live " + opts.Interface, Live: true, SavePath: opts.JSON, Prepare: opts.prepareSave})
 		if err != nil {
 			return err
 		}

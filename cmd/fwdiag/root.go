@@ -104,6 +104,7 @@ type reportFlags struct {
 	Redact    bool
 	RedactKey string
 	redacted  bool // the report in hand has been redacted
+	red       *report.Redactor
 }
 
 func addReportFlags(c *cobra.Command, rf *reportFlags) {
@@ -151,24 +152,45 @@ func (rf *reportFlags) emit(f *Factory, r *report.Report) error {
 	return rf.writeJSON(f, r)
 }
 
+// redactor returns the run's redactor, nil without --redact. One key per
+// run, so every report the run writes uses the same pseudonyms.
+func (rf *reportFlags) redactor() (*report.Redactor, error) {
+	if !rf.Redact && rf.RedactKey == "" {
+		return nil, nil
+	}
+	if rf.red == nil {
+		key := []byte(rf.RedactKey)
+		if len(key) == 0 {
+			key = []byte(os.Getenv("FWDIAG_REDACT_KEY"))
+		}
+		if len(key) == 0 {
+			key = make([]byte, 32)
+			if _, err := rand.Read(key); err != nil {
+				return nil, err
+			}
+		}
+		rf.red = report.NewRedactor(key)
+	}
+	return rf.red, nil
+}
+
 // redact applies --redact/--redact-key to the report, once.
 func (rf *reportFlags) redact(r *report.Report) error {
-	if !rf.Redact && rf.RedactKey == "" || rf.redacted {
-		return nil
+	red, err := rf.redactor()
+	if err != nil || red == nil || rf.redacted {
+		return err
 	}
-	key := []byte(rf.RedactKey)
-	if len(key) == 0 {
-		key = []byte(os.Getenv("FWDIAG_REDACT_KEY"))
-	}
-	if len(key) == 0 {
-		key = make([]byte, 32)
-		if _, err := rand.Read(key); err != nil {
-			return err
-		}
-	}
-	report.NewRedactor(key).Apply(r)
+	red.Apply(r)
 	rf.redacted = true
 	return nil
+}
+
+// prepareSave is the TUI's Prepare hook: the saved copy is redacted too.
+func (rf *reportFlags) prepareSave(r *report.Report) *report.Report {
+	if red, err := rf.redactor(); err == nil && red != nil {
+		red.Apply(r)
+	}
+	return r
 }
 
 // writeJSON writes the --json report (redacted when asked) and applies

@@ -84,7 +84,7 @@ func tuiRun(f *Factory, opts *TUIOptions) error {
 		// scenarios, which share their base names.
 		names[i] = filepath.Join(filepath.Base(filepath.Dir(p)), filepath.Base(p))
 	}
-	final, err := runInteractive(f, sigCtx, sigCtx, func() {}, runner, nil, tui.Options{Source: strings.Join(names, ", "), SavePath: opts.JSON})
+	final, err := runInteractive(f, sigCtx, sigCtx, func() {}, runner, nil, tui.Options{Source: strings.Join(names, ", "), SavePath: opts.JSON, Prepare: opts.prepareSave})
 	if err != nil {
 		return err
 	}
