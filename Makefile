@@ -56,9 +56,12 @@ golden:
 bench:
 	bash scripts/bench.sh
 
+## fuzz: each fuzz target for FUZZTIME (default 60s); the seeds run in make test
 fuzz:
 	$(GO) test ./dissect -run '^$$' -fuzz FuzzOpen -fuzztime $${FUZZTIME:-60s}
 	$(GO) test ./dissect -run '^$$' -fuzz FuzzDecode -fuzztime $${FUZZTIME:-60s}
+	$(GO) test ./flows -run '^$$' -fuzz FuzzFlows -fuzztime $${FUZZTIME:-60s}
+	$(GO) test ./pipeline -run '^$$' -fuzz FuzzAnalyze -fuzztime $${FUZZTIME:-60s}
 
 clean:
 	rm -rf bin

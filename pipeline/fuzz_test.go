@@ -1,0 +1,44 @@
+package pipeline
+
+import (
+	"bytes"
+	"io"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/fwdiag/fwdiag/dissect"
+	"github.com/fwdiag/fwdiag/report"
+)
+
+// FuzzAnalyze runs the whole analyze path (read, decode, flows, report,
+// JSON and text) on arbitrary bytes: it must end in a report or an error,
+// never a panic or a hang. Seeded from the lab captures.
+func FuzzAnalyze(f *testing.F) {
+	seeds, _ := filepath.Glob("../pcaps/captures/*/client.pcap")
+	for _, s := range seeds {
+		if b, err := os.ReadFile(s); err == nil && len(b) < 64<<10 {
+			f.Add(b)
+		}
+	}
+	cfg, err := Options{}.Config()
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		src, err := dissect.NewReader(bytes.NewReader(data), "fuzz.pcap", 0)
+		if err != nil {
+			return
+		}
+		r, err := AnalyzeSource(src, cfg, "fuzz")
+		if err != nil {
+			return
+		}
+		if err := report.WriteJSON(io.Discard, r); err != nil {
+			t.Fatalf("JSON: %v", err)
+		}
+		if err := report.WriteText(io.Discard, r); err != nil {
+			t.Fatalf("text: %v", err)
+		}
+	})
+}
