@@ -275,6 +275,18 @@ func (a *Analyzer) textBetween(g *group) Finding {
 	rec := "Look at what the device between the capture points does to this flow at those times: its state table (an idle timeout that expired), a rule, or a rate limit."
 	f := ipField(g.client())
 	filter := fmt.Sprintf("%s.addr==%s && %s.port==%d", f, g.key.server, g.key.transport, g.key.port)
+	if len(g.frames) == 1 {
+		// One capture holds them all: select exactly those frames there.
+		for _, fr := range g.frames {
+			if len(fr) <= 40 {
+				nums := make([]string, len(fr))
+				for i, n := range fr {
+					nums[i] = fmt.Sprint(n)
+				}
+				filter = fmt.Sprintf("frame.number in {%s}", strings.Join(nums, ", "))
+			}
+		}
+	}
 	return g.finding(summary, detail, rec, "high", filter)
 }
 

@@ -290,7 +290,8 @@ func ipField(a interface {
 	return "ipv6"
 }
 
-// portSet renders Wireshark's set syntax for a few ports, "" when too many.
+// portSet renders Wireshark's set syntax for a few ports ("in {a, b}": Wireshark
+// 4 requires the commas), "" when too many.
 func portSet(field string, ports map[uint16]bool) string {
 	if len(ports) == 0 || len(ports) > 40 {
 		return ""
@@ -307,7 +308,7 @@ func portSet(field string, ports map[uint16]bool) string {
 	for i, p := range ps {
 		s[i] = fmt.Sprint(p)
 	}
-	return fmt.Sprintf("%s in {%s}", field, strings.Join(s, " "))
+	return fmt.Sprintf("%s in {%s}", field, strings.Join(s, ", "))
 }
 
 // dur renders a duration for prose in the unit a reader expects.

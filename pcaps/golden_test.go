@@ -9,6 +9,7 @@ package pcaps_test
 import (
 	"bufio"
 	"bytes"
+	"encoding/json"
 	"flag"
 	"fmt"
 	"os"
@@ -307,3 +308,49 @@ func tsharkConversations(t *testing.T, file string) int {
 }
 
 func parseDur(s string) (time.Duration, error) { return time.ParseDuration(s) }
+
+// TestWiresharkFiltersParse runs every finding's display filter of every
+// golden report through tshark on the capture it names: each must parse,
+// and select at least one packet of the evidence input.
+func TestWiresharkFiltersParse(t *testing.T) {
+	if _, err := exec.LookPath("tshark"); err != nil {
+		t.Skip("tshark not installed (make tools installs it): filters not checked")
+	}
+	goldens, _ := filepath.Glob("captures/*/*.report.json")
+	if len(goldens) == 0 {
+		t.Fatal("no golden reports")
+	}
+	checked := map[string]bool{}
+	for _, g := range goldens {
+		b, err := os.ReadFile(g)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var r report.Report
+		if err := json.Unmarshal(b, &r); err != nil {
+			t.Fatal(err)
+		}
+		for _, f := range r.Findings {
+			if f.WiresharkFilter == "" || len(f.Evidence) == 0 {
+				continue
+			}
+			in := f.Evidence[0].Input
+			key := in + "\x00" + f.WiresharkFilter
+			if checked[key] {
+				continue
+			}
+			checked[key] = true
+			out, err := exec.Command("tshark", "-n", "-r", in, "-Y", f.WiresharkFilter, "-T", "fields", "-e", "frame.number").CombinedOutput()
+			if err != nil {
+				t.Errorf("%s %s: filter %q does not parse: %s", g, f.Kind, f.WiresharkFilter, out)
+				continue
+			}
+			if len(strings.Fields(string(out))) == 0 {
+				t.Errorf("%s %s: filter %q selects nothing in %s", g, f.Kind, f.WiresharkFilter, in)
+			}
+		}
+	}
+	if len(checked) < 20 {
+		t.Errorf("only %d filters checked", len(checked))
+	}
+}
