@@ -1,0 +1,86 @@
+package pcaps_test
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/fwdiag/fwdiag/report"
+)
+
+// TestLiveOnLabScenario runs the npa-blocked lab scenario (network
+// namespaces, a real nftables firewall) while `fwdiag live --no-tui`
+// captures on the client's interface, and checks that the live report
+// gives exactly the findings the scenario's client.pcap must give.
+func TestLiveOnLabScenario(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: the lab scenario takes about 40 s")
+	}
+	if os.Geteuid() != 0 {
+		t.Skip("not root: the lab needs network namespaces and nftables")
+	}
+	if _, err := exec.LookPath("ip"); err != nil {
+		t.Skip("no ip command (iproute2): the lab cannot run")
+	}
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "fwdiag")
+	if out, err := exec.Command("go", "build", "-o", bin, "../cmd/fwdiag").CombinedOutput(); err != nil {
+		t.Fatalf("build: %v\n%s", err, out)
+	}
+	live := filepath.Join(dir, "live.json")
+	exp := readExpect(t, "captures/npa-blocked/expect.txt")
+	cmd := exec.Command("bash", "lab/run.sh", "npa-blocked")
+	cmd.Env = append(os.Environ(), "LAB_OUT="+filepath.Join(dir, "captures"),
+		fmt.Sprintf("LAB_LIVE_CMD=%s live --no-tui -i eth0 %s --json %s", bin, strings.Join(exp.flags, " "), live))
+	done := make(chan error, 1)
+	var out []byte
+	go func() {
+		var err error
+		out, err = cmd.CombinedOutput()
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("lab run failed: %v\n%s", err, tail(out, 2000))
+		}
+	case <-time.After(4 * time.Minute):
+		cmd.Process.Kill()
+		t.Fatal("lab run took over 4 minutes")
+	}
+	b, err := os.ReadFile(live)
+	if err != nil {
+		t.Fatalf("no live report: %v\n%s", err, tail(out, 2000))
+	}
+	var r report.Report
+	if err := json.Unmarshal(b, &r); err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, f := range r.Findings {
+		if f.Severity != "info" {
+			got = append(got, fmt.Sprintf("%s %s %s %s %d", f.Kind, f.Severity, dash(f.Client), dash(f.Server), f.Port))
+		}
+	}
+	sort.Strings(got)
+	want := exp.findings["client.pcap"]
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("live findings above info:\ngot:\n  %s\nwant (expect.txt, client.pcap):\n  %s", strings.Join(got, "\n  "), strings.Join(want, "\n  "))
+	}
+	if r.Inputs[0].Drops != 0 {
+		t.Errorf("live capture dropped %d packets", r.Inputs[0].Drops)
+	}
+}
+
+func tail(b []byte, n int) string {
+	if len(b) > n {
+		b = b[len(b)-n:]
+	}
+	return string(b)
+}
