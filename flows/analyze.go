@@ -18,6 +18,9 @@ const maxListedTCPFlows = 5000
 func (a *Analyzer) Result(inputs []*dissect.InputInfo) *Result {
 	conns := a.conns()
 	udps := a.udpFlows()
+	for _, c := range conns {
+		a.noteMail(c) // the KeyServer may have been recognised after its mail
+	}
 	a.ttls = hostTTLs(conns, udps)
 	for k, v := range a.ev.ttl {
 		if _, ok := a.ttls[k]; !ok {

@@ -70,6 +70,9 @@ type Analyzer struct {
 	// 80/443; k2Reporters are hosts seen querying a KeyServer over TCP.
 	// They decide what ports 80/443 are (serviceOf). Bounded by hosts.
 	swHosts, k2Reporters map[netip.Addr]bool
+	// k2Servers answered as KeyServer or KeyShadow; k2Mail are the mail
+	// servers they connect to (port 25 is K2 status mail only from them).
+	k2Servers, k2Mail map[netip.Addr]bool
 	// inputPaths name the inputs in prose (set by Result).
 	inputPaths []string
 	// vantageLast is each capture point's last packet time (Unix ns).
@@ -114,6 +117,8 @@ func New(cfg Config) *Analyzer {
 		maxConns:     cfg.MaxConns,
 		swHosts:      map[netip.Addr]bool{},
 		k2Reporters:  map[netip.Addr]bool{},
+		k2Servers:    map[netip.Addr]bool{},
+		k2Mail:       map[netip.Addr]bool{},
 		maxUDP:       cfg.MaxUDPFlows,
 		ev:           newEvicted(),
 	}
@@ -201,6 +206,7 @@ func (a *Analyzer) addTCP(p *dissect.Packet, v uint16) {
 			c.midstream = true
 			c.Client, c.Server = a.orient(src, dst, TCP)
 		}
+		a.noteMail(c)
 		c.sharedPort = a.cfg.Catalog.Shared(c.Server.Port(), TCP)
 		c.catalogPort = !c.sharedPort && a.cfg.Catalog.IsServicePort(c.Server.Port(), TCP)
 		if c.catalogPort {
@@ -272,6 +278,11 @@ func (a *Analyzer) addUDP(p *dissect.Packet, v uint16) {
 	dir := 0
 	if src != f.Client {
 		dir = 1
+	}
+	if dir == 1 && f.responses == 0 {
+		if s, ok := a.cfg.Catalog.Lookup(f.Server.Port(), UDP, ""); ok && (s.Name == "k2-keyserver" || s.Name == "k2-shadow") {
+			a.k2Servers[f.Server.Addr()] = true
+		}
 	}
 	if (a.cfg.ComparePoints || len(a.vantageOf) > 1) && a.cfg.Catalog.IsServicePort(f.Server.Port(), UDP) {
 		addPrint(&f.prints, p, dir)
@@ -413,6 +424,11 @@ func (a *Analyzer) serviceOf(server Endpoint, transport string) *Service {
 	if !ok {
 		return nil
 	}
+	if s.Outbound && len(s.Names) == 0 && !a.k2Mail[server.Addr()] {
+		// Port 25 is K2 status mail only when a KeyServer or KeyShadow
+		// sends it (K2 seed, rule 6), not every mail in the capture.
+		return nil
+	}
 	return s
 }
 
@@ -432,6 +448,15 @@ func (a *Analyzer) noteProductHosts(c *Conn) {
 		a.swHosts[c.Server.Addr()] = true
 	case s.Name == "k2-keyserver":
 		a.k2Reporters[c.Client.Addr()] = true
+		a.k2Servers[c.Server.Addr()] = true
+	}
+}
+
+// noteMail marks the server of a port-25 connection from a K2 server host
+// as its status-mail server.
+func (a *Analyzer) noteMail(c *Conn) {
+	if c.Server.Port() == 25 && a.k2Servers[c.Client.Addr()] {
+		a.k2Mail[c.Server.Addr()] = true
 	}
 }
 

@@ -754,3 +754,34 @@ func TestCompareCapturePoints(t *testing.T) {
 		}
 	}
 }
+
+func TestStatusMailOnlyFromK2Servers(t *testing.T) {
+	s := newScript(t)
+	ks := ep("198.51.100.20:19283")
+	s.udp(ep("192.0.2.60:50000"), ks, 40)
+	s.udp(ks, ep("192.0.2.60:50000"), 40)
+	// The KeyServer's status mail is refused; another host's mail too.
+	s.tcp(ep("198.51.100.20:41000"), ep("203.0.113.25:25"), fS, 1, 0, 0)
+	s.tcp(ep("203.0.113.25:25"), ep("198.51.100.20:41000"), fR|fA, 0, 2, 0)
+	s.tcp(ep("192.0.2.70:41000"), ep("203.0.113.26:25"), fS, 1, 0, 0)
+	s.tcp(ep("203.0.113.26:25"), ep("192.0.2.70:41000"), fR|fA, 0, 2, 0)
+	r := s.run(defaults())
+	seen := 0
+	for _, f := range r.Findings {
+		switch f.Server {
+		case "203.0.113.25":
+			seen++
+			if f.Service != "k2-smtp" || !strings.Contains(f.Recommendation, "status and warning mail") {
+				t.Errorf("KeyServer mail: got %s %q", f.Service, f.Recommendation)
+			}
+		case "203.0.113.26":
+			seen++
+			if f.Service != "" {
+				t.Errorf("a non-K2 host's mail was labelled %s", f.Service)
+			}
+		}
+	}
+	if seen != 2 {
+		t.Errorf("got %d findings about the two refused mails; want 2", seen)
+	}
+}
