@@ -358,16 +358,22 @@ func (a *Analyzer) conns() []*Conn {
 }
 
 func connLess(x, y *Conn) bool {
-	if !x.First.Equal(y.First) {
-		return x.First.Before(y.First)
+	return flowLess(x.First, y.First, x.Input, y.Input, x.FirstFrame, y.FirstFrame, x.Client, y.Client)
+}
+
+// flowLess orders flows by first packet time, input, first frame and
+// client: a total order, so every report lists flows the same way.
+func flowLess(xt, yt time.Time, xi, yi int, xf, yf uint64, xc, yc Endpoint) bool {
+	if !xt.Equal(yt) {
+		return xt.Before(yt)
 	}
-	if x.Input != y.Input {
-		return x.Input < y.Input
+	if xi != yi {
+		return xi < yi
 	}
-	if x.FirstFrame != y.FirstFrame {
-		return x.FirstFrame < y.FirstFrame
+	if xf != yf {
+		return xf < yf
 	}
-	return lessEndpoint(x.Client, y.Client)
+	return lessEndpoint(xc, yc)
 }
 
 // udpFlows returns every UDP flow, in a stable order.
@@ -381,16 +387,7 @@ func (a *Analyzer) udpFlows() []*UDPFlow {
 }
 
 func udpLess(x, y *UDPFlow) bool {
-	if !x.First.Equal(y.First) {
-		return x.First.Before(y.First)
-	}
-	if x.Input != y.Input {
-		return x.Input < y.Input
-	}
-	if x.FirstFrame != y.FirstFrame {
-		return x.FirstFrame < y.FirstFrame
-	}
-	return lessEndpoint(x.Client, y.Client)
+	return flowLess(x.First, y.First, x.Input, y.Input, x.FirstFrame, y.FirstFrame, x.Client, y.Client)
 }
 
 // serviceOf names the catalog service of a server endpoint, using DNS names

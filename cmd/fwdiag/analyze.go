@@ -23,12 +23,7 @@ func NewCmdAnalyze(f *Factory, runF func(*AnalyzeOptions) error) *cobra.Command 
   fwdiag analyze --json report.json client.pcap server.pcapng.gz
   tcpdump -w - -i eth0 port 5001 | fwdiag analyze -
   fwdiag analyze --profile asa --fail-on critical capture.pcap`,
-		Args: func(c *cobra.Command, args []string) error {
-			if len(args) == 0 {
-				return usageErr("analyze: give at least one capture file (or - for stdin)")
-			}
-			return nil
-		},
+		Args: requireFiles("analyze"),
 		RunE: func(c *cobra.Command, args []string) error {
 			opts.Files = args
 			if err := opts.validate(); err != nil {

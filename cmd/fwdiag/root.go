@@ -96,6 +96,16 @@ missing or killed while idle, UDP answers later than the firewall's timeout.`,
 	return root
 }
 
+// requireFiles is the Args check of the commands that read captures.
+func requireFiles(cmd string) cobra.PositionalArgs {
+	return func(c *cobra.Command, args []string) error {
+		if len(args) == 0 {
+			return usageErr("%s: give at least one capture file (or - for stdin)", cmd)
+		}
+		return nil
+	}
+}
+
 // reportFlags are the flags shared by analyze, live, tui and demo.
 type reportFlags struct {
 	JSON      string

@@ -37,12 +37,7 @@ s save the JSON report, ? help, q quit. When stdout is not a terminal it
 prints the text report instead, as analyze does.`,
 		Example: `  fwdiag tui client.pcap
   fwdiag tui --json report.json client.pcap server.pcapng.gz`,
-		Args: func(c *cobra.Command, args []string) error {
-			if len(args) == 0 {
-				return usageErr("tui: give at least one capture file")
-			}
-			return nil
-		},
+		Args: requireFiles("tui"),
 		RunE: func(c *cobra.Command, args []string) error {
 			opts.Files = args
 			if err := opts.validate(); err != nil {
