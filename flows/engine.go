@@ -196,7 +196,7 @@ func (a *Analyzer) addTCP(p *dissect.Packet, v uint16) {
 		c = nil
 	}
 	if c == nil {
-		c = &Conn{Vantage: v, Input: p.Input, First: p.Time, Last: p.Time, FirstFrame: p.Frame}
+		c = &Conn{flowHead: newHead(v, p)}
 		switch {
 		case synOnly:
 			c.Client, c.Server = src, dst
@@ -260,7 +260,7 @@ func (a *Analyzer) addUDP(p *dissect.Packet, v uint16) {
 	k := makeKey(v, dissect.ProtoUDP, src, dst)
 	f := a.udp[k]
 	if f == nil {
-		f = &UDPFlow{Vantage: v, Input: p.Input, First: p.Time, Last: p.Time, FirstFrame: p.Frame}
+		f = &UDPFlow{flowHead: newHead(v, p)}
 		dstSvc := a.cfg.Catalog.IsServicePort(dst.Port(), UDP)
 		srcSvc := a.cfg.Catalog.IsServicePort(src.Port(), UDP)
 		if srcSvc && !dstSvc {
@@ -320,7 +320,8 @@ func (a *Analyzer) addICMPError(p *dissect.Packet, v uint16) {
 		if f == nil && q.SrcPort != 53 && q.DstPort != 53 {
 			// The error quotes a datagram this vantage did not see (it saw
 			// only the answer path): track the flow from the quote.
-			f = &UDPFlow{Vantage: v, Input: p.Input, First: p.Time, Last: p.Time, FirstFrame: p.Frame, Client: src, Server: dst}
+			f = &UDPFlow{flowHead: newHead(v, p)}
+			f.Client, f.Server = src, dst
 			if a.cfg.Catalog.IsServicePort(src.Port(), UDP) && !a.cfg.Catalog.IsServicePort(dst.Port(), UDP) {
 				f.Client, f.Server = dst, src
 			}
@@ -357,24 +358,7 @@ func (a *Analyzer) conns() []*Conn {
 	return out
 }
 
-func connLess(x, y *Conn) bool {
-	return flowLess(x.First, y.First, x.Input, y.Input, x.FirstFrame, y.FirstFrame, x.Client, y.Client)
-}
-
-// flowLess orders flows by first packet time, input, first frame and
-// client: a total order, so every report lists flows the same way.
-func flowLess(xt, yt time.Time, xi, yi int, xf, yf uint64, xc, yc Endpoint) bool {
-	if !xt.Equal(yt) {
-		return xt.Before(yt)
-	}
-	if xi != yi {
-		return xi < yi
-	}
-	if xf != yf {
-		return xf < yf
-	}
-	return lessEndpoint(xc, yc)
-}
+func connLess(x, y *Conn) bool { return x.less(&y.flowHead) }
 
 // udpFlows returns every UDP flow, in a stable order.
 func (a *Analyzer) udpFlows() []*UDPFlow {
@@ -386,9 +370,7 @@ func (a *Analyzer) udpFlows() []*UDPFlow {
 	return out
 }
 
-func udpLess(x, y *UDPFlow) bool {
-	return flowLess(x.First, y.First, x.Input, y.Input, x.FirstFrame, y.FirstFrame, x.Client, y.Client)
-}
+func udpLess(x, y *UDPFlow) bool { return x.less(&y.flowHead) }
 
 // serviceOf names the catalog service of a server endpoint, using DNS names
 // seen in the capture for shared ports (80/443).

@@ -2,6 +2,9 @@ package flows
 
 import (
 	"net/netip"
+	"time"
+
+	"github.com/fwdiag/fwdiag/dissect"
 )
 
 // Endpoint is an address and port; a fixed-size value usable as a map key.
@@ -43,4 +46,37 @@ type vantageKey struct {
 	input, iface int
 	ifIndex      int32
 	outgoing     bool
+}
+
+// flowHead is what a TCP connection and a UDP flow share: where and when the
+// flow was seen, and its two ends. Both embed it, so ordering and reporting
+// treat them alike.
+type flowHead struct {
+	Vantage    uint16
+	Input      int
+	Client     Endpoint
+	Server     Endpoint
+	First      time.Time
+	Last       time.Time
+	FirstFrame uint64
+}
+
+// newHead starts a flow's header at its first packet.
+func newHead(v uint16, p *dissect.Packet) flowHead {
+	return flowHead{Vantage: v, Input: p.Input, First: p.Time, Last: p.Time, FirstFrame: p.Frame}
+}
+
+// less orders flows by first packet time, input, first frame and client:
+// a total order, so every report lists flows the same way.
+func (h *flowHead) less(o *flowHead) bool {
+	if !h.First.Equal(o.First) {
+		return h.First.Before(o.First)
+	}
+	if h.Input != o.Input {
+		return h.Input < o.Input
+	}
+	if h.FirstFrame != o.FirstFrame {
+		return h.FirstFrame < o.FirstFrame
+	}
+	return lessEndpoint(h.Client, o.Client)
 }

@@ -45,14 +45,7 @@ type dirState struct {
 // Conn is one TCP connection at one vantage point. Direction 0 is the client
 // (originator), 1 the server.
 type Conn struct {
-	Vantage    uint16
-	Input      int
-	Client     Endpoint
-	Server     Endpoint
-	Service    *Service
-	First      time.Time
-	Last       time.Time
-	FirstFrame uint64
+	flowHead
 
 	dir         [2]dirState
 	firstSyn    time.Time

@@ -25,14 +25,7 @@ type lateDatagram struct {
 // UDPFlow is one client's UDP conversation with a service port at one
 // vantage point. Direction 0 is the client, 1 the server.
 type UDPFlow struct {
-	Vantage    uint16
-	Input      int
-	Client     Endpoint
-	Server     Endpoint
-	Service    *Service
-	First      time.Time
-	Last       time.Time
-	FirstFrame uint64
+	flowHead
 
 	requests, responses int
 	// serverFirst is true when the server spoke first (UDP notifications,
