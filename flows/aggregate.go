@@ -107,14 +107,7 @@ func (g *group) absorb(m *group) {
 		g.service = m.service
 	}
 	for in, fr := range m.frames {
-		have := g.frames[in]
-		for _, f := range fr {
-			if len(have) >= 64 {
-				break
-			}
-			have = append(have, f)
-		}
-		g.frames[in] = have
+		g.frames[in] = appendFrames(g.frames[in], fr)
 		g.inputs[in] = true
 	}
 	if len(g.clientPts) <= 40 {

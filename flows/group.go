@@ -129,6 +129,15 @@ func (g *group) member(port uint16) {
 	}
 }
 
+// maxSample is the largest numeric fact the members recorded (0 none).
+func (g *group) maxSample() time.Duration {
+	var m time.Duration
+	for _, s := range g.samples {
+		m = max(m, s)
+	}
+	return m
+}
+
 // addSample keeps a numeric fact about a member, up to maxSamples.
 func (g *group) addSample(d time.Duration) {
 	if len(g.samples) < maxSamples {
@@ -207,14 +216,7 @@ func (fs *findingSet) add(kind, severity string, svc *Service, transport string,
 		g.last = last
 	}
 	g.inputs[input] = true
-	fr := g.frames[input]
-	for _, f := range frames {
-		if len(fr) >= 64 {
-			break
-		}
-		fr = append(fr, f)
-	}
-	g.frames[input] = fr
+	g.frames[input] = appendFrames(g.frames[input], frames)
 	return g
 }
 
@@ -346,4 +348,27 @@ func (g *group) icmpNotes() (codes, froms []string) {
 	sort.Strings(codes)
 	sort.Strings(froms)
 	return codes, froms
+}
+
+// flowFilter selects a group's flows between its client and server on the
+// service port, narrowed to the members' client ports when they are few.
+func flowFilter(g *group, transport string) string {
+	f := ipField(g.client())
+	s := fmt.Sprintf("%s.addr==%s && %s.addr==%s && %s.port==%d", f, g.client(), f, g.key.server, transport, g.key.port)
+	if ps := portSet(transport+".port", g.clientPts); ps != "" {
+		s += " && " + ps
+	}
+	return s
+}
+
+// appendFrames adds frames to have, keeping at most 64 (the evidence a
+// finding lists per input).
+func appendFrames(have, frames []uint64) []uint64 {
+	for _, f := range frames {
+		if len(have) >= 64 {
+			break
+		}
+		have = append(have, f)
+	}
+	return have
 }

@@ -4,19 +4,11 @@ import (
 	"fmt"
 	"sort"
 	"strings"
-	"time"
 )
 
 const swNPAQuote = "Supportworks seed, Server-to-Client Notifications: \"The client connects a second time to the server via TCP on port 5001. The server 'holds' this connection open ... The client waits on this socket indefinitely\""
 
-func npaFilter(g *group) string {
-	f := ipField(g.client())
-	s := fmt.Sprintf("%s.addr==%s && %s.addr==%s && tcp.port==%d", f, g.client(), f, g.key.server, g.key.port)
-	if ps := portSet("tcp.port", g.clientPts); ps != "" {
-		s += " && " + ps
-	}
-	return s
-}
+func npaFilter(g *group) string { return flowFilter(g, TCP) }
 
 func (a *Analyzer) textNPAMissing(g *group) Finding {
 	summary := fmt.Sprintf("%s: Supportworks session to %s has no notification connection", g.client(), g.key.server)
@@ -48,12 +40,7 @@ func (a *Analyzer) textNPAMissing(g *group) Finding {
 }
 
 func (a *Analyzer) textNPALost(g *group) Finding {
-	var idle time.Duration
-	for _, s := range g.samples {
-		if s > idle {
-			idle = s
-		}
-	}
+	idle := g.maxSample()
 	t := a.cfg.Timeouts
 	summary := fmt.Sprintf("%s: notifications from %s lost on the NPA socket", g.client(), g.key.server)
 	var detail string
@@ -76,12 +63,7 @@ func (a *Analyzer) textNPALost(g *group) Finding {
 }
 
 func (a *Analyzer) textNPAIdle(g *group) Finding {
-	var idle time.Duration
-	for _, s := range g.samples {
-		if s > idle {
-			idle = s
-		}
-	}
+	idle := g.maxSample()
 	t := a.cfg.Timeouts
 	summary := fmt.Sprintf("%s: NPA socket to %s sat idle %s, longer than the %s TCP idle timeout", g.client(), g.key.server, dur(idle), dur(t.TCPIdle))
 	detail := fmt.Sprintf("The notification socket carried nothing, not even a keep-alive, for %s. The TCP idle timeout in force is %s (%s): a firewall with that timeout forgets the connection, and the next notification the server pushes is dropped. "+

@@ -213,12 +213,7 @@ func synFilter(g *group, answer string) string {
 
 func (a *Analyzer) textSynUnanswered(g *group) Finding {
 	label := serviceLabel(g.service, g.key.port, TCP)
-	var maxSpan time.Duration
-	for _, s := range g.samples {
-		if s > maxSpan {
-			maxSpan = s
-		}
-	}
+	maxSpan := g.maxSample()
 	summary := fmt.Sprintf("%s to %s %s: %s with no answer at all (silently dropped)",
 		g.client(), g.key.server, label, plural(g.count, "connection attempt", "connection attempts"))
 	detail := fmt.Sprintf("%s sent %s (%s including retransmissions, over up to %s) to %s port %d and received no SYN-ACK, no RST and no ICMP error. "+

@@ -151,14 +151,7 @@ func firstFrames(f *UDPFlow, n int) []uint64 {
 	return f.frames[:n]
 }
 
-func udpFilter(g *group) string {
-	f := ipField(g.client())
-	s := fmt.Sprintf("%s.addr==%s && %s.addr==%s && udp.port==%d", f, g.client(), f, g.key.server, g.key.port)
-	if ps := portSet("udp.port", g.clientPts); ps != "" {
-		s += " && " + ps
-	}
-	return s
-}
+func udpFilter(g *group) string { return flowFilter(g, UDP) }
 
 func (a *Analyzer) textUDPICMP(g *group) Finding {
 	label := serviceLabel(g.service, g.key.port, UDP)
@@ -207,15 +200,10 @@ func (a *Analyzer) textUDPUnanswered(g *group) Finding {
 
 func (a *Analyzer) textUDPLate(g *group) Finding {
 	label := serviceLabel(g.service, g.key.port, UDP)
-	var maxS time.Duration
+	maxS := g.maxSample()
 	var sil []string
-	for i, s := range g.samples {
-		if s > maxS {
-			maxS = s
-		}
-		if i < 6 {
-			sil = append(sil, dur(s))
-		}
+	for _, s := range g.samples[:min(6, len(g.samples))] {
+		sil = append(sil, dur(s))
 	}
 	t := a.cfg.Timeouts
 	summary := fmt.Sprintf("%s to %s %s: %s after a silence longer than the %s UDP timeout (up to %s)",
