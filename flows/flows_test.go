@@ -785,3 +785,28 @@ func TestStatusMailOnlyFromK2Servers(t *testing.T) {
 		t.Errorf("got %d findings about the two refused mails; want 2", seen)
 	}
 }
+
+func TestGreetingNamesAMovedPort(t *testing.T) {
+	s := newScript(t)
+	c, d := ep("192.0.2.10:40000"), ep("198.51.100.10:6001")
+	s.tcp(c, d, fS, 100, 0, 0)
+	s.tcp(d, c, fS|fA, 500, 101, 0)
+	s.tcp(c, d, fA, 101, 501, 0)
+	s.tcp(d, c, fPA, 501, 101, 20).Payload = []byte("SW102: Hello[srv]\n")
+	s.tcp(c, d, fPA, 101, 521, 10).Payload = []byte("LOGIN u=1\n")
+	// A flow whose first data is not a greeting is not named by later data.
+	e := ep("198.51.100.10:6002")
+	s.tcp(c, e, fS, 100, 0, 0)
+	s.tcp(e, c, fS|fA, 500, 101, 0)
+	s.tcp(c, e, fA, 101, 501, 0)
+	s.tcp(e, c, fPA, 501, 101, 5).Payload = []byte("hello")
+	s.tcp(e, c, fPA, 506, 101, 20).Payload = []byte("SW102: Hello[srv]\n")
+	r := s.run(defaults())
+	got := map[int]string{}
+	for _, f := range r.TCPFlows {
+		got[f.ServerPort] = f.Service
+	}
+	if got[6001] != "sw-binary" || got[6002] != "" {
+		t.Errorf("got services %v; want 6001 sw-binary (greeting) and 6002 none", got)
+	}
+}

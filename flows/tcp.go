@@ -253,7 +253,9 @@ func (c *Conn) update(p *dissect.Packet, dir int) {
 	if notable {
 		c.addFrame(p.Frame)
 	}
-	if c.greeted == "" && p.PayloadLen > 0 && len(p.Payload) > 0 {
+	// A greeting (SPEC §4 hints) is the first thing a side sends: look
+	// only at each direction's first data segment, not every segment.
+	if c.greeted == "" && d.dataSegs == 1 && p.PayloadLen > 0 && len(p.Payload) > 0 {
 		c.greeted = recogniseGreeting(p.Payload, dir)
 	}
 }
