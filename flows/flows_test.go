@@ -570,33 +570,9 @@ func TestEvictionKeepsFindings(t *testing.T) {
 		m.send(true, 60)
 		return s
 	}
-	summarize := func(r *Result) string {
-		var out []string
-		for _, f := range r.Findings {
-			out = append(out, fmt.Sprintf("%s %s %s %s %d x%d", f.Kind, f.Severity, f.Client, f.Server, f.Port, f.Count))
-		}
-		for _, n := range r.NPASessions {
-			out = append(out, n.Client+" "+n.Status)
-		}
-		for _, s := range r.Services {
-			out = append(out, fmt.Sprintf("%s:%d %s %d %d", s.Server, s.Port, s.Status, s.Clients, s.Connections))
-		}
-		out = append(out, fmt.Sprintf("%+v", r.Stats))
-		return strings.Join(out, "\n")
-	}
-	s := build()
-	full := New(Config{Timeouts: defaults()})
-	small := New(Config{Timeouts: defaults(), MaxConns: 100})
-	for i := range s.pkts {
-		full.Add(&s.pkts[i])
-		small.Add(&s.pkts[i])
-	}
+	a, small := withAndWithoutEviction(t, build(), Config{MaxConns: 100})
 	if len(small.tcp) > 400 {
 		t.Errorf("live table grew to %d connections with a cap of 100", len(small.tcp))
-	}
-	a, b := summarize(full.Result(nil)), summarize(small.Result(nil))
-	if a != b {
-		t.Errorf("eviction changed the report:\nwithout:\n%s\nwith:\n%s", a, b)
 	}
 	if !strings.Contains(a, "syn_unanswered critical  198.51.100.10 443 x2000") || !strings.Contains(a, "npa_notification_missing") {
 		t.Errorf("flood or NPA finding missing:\n%s", a)
@@ -626,25 +602,9 @@ func TestUDPEvictionKeepsFindings(t *testing.T) {
 	}
 	s.udp(ep("192.0.2.60:50000"), k2, 40)
 	s.udp(k2, ep("192.0.2.60:50000"), 40)
-	sum := func(r *Result) string {
-		var out []string
-		for _, f := range r.Findings {
-			out = append(out, fmt.Sprintf("%s %s %s %s %d x%d", f.Kind, f.Severity, f.Client, f.Server, f.Port, f.Count))
-		}
-		return strings.Join(out, "\n") + fmt.Sprintf("\n%+v", r.Stats)
-	}
-	full := New(Config{Timeouts: defaults()})
-	small := New(Config{Timeouts: defaults(), MaxUDPFlows: 100})
-	for i := range s.pkts {
-		full.Add(&s.pkts[i])
-		small.Add(&s.pkts[i])
-	}
+	a, small := withAndWithoutEviction(t, s, Config{MaxUDPFlows: 100})
 	if len(small.udp) > 400 {
 		t.Errorf("live UDP table grew to %d with a cap of 100", len(small.udp))
-	}
-	a, b := sum(full.Result(nil)), sum(small.Result(nil))
-	if a != b {
-		t.Errorf("eviction changed the report:\nwithout:\n%s\nwith:\n%s", a, b)
 	}
 	if !strings.Contains(a, "udp_icmp_unreachable warning  198.51.100.40 7777 x30") || !strings.Contains(a, "udp_icmp_unreachable warning 192.0.2.61 198.51.100.30 9999 x1") {
 		t.Errorf("findings missing:\n%s", a)
@@ -809,4 +769,39 @@ func TestGreetingNamesAMovedPort(t *testing.T) {
 	if got[6001] != "sw-binary" || got[6002] != "" {
 		t.Errorf("got services %v; want 6001 sw-binary (greeting) and 6002 none", got)
 	}
+}
+
+// withAndWithoutEviction analyzes s with the default state caps and with
+// the small caps of capped, fails when the two reports differ, and returns
+// the report summary and the capped analyzer.
+func withAndWithoutEviction(t *testing.T, s *script, capped Config) (string, *Analyzer) {
+	t.Helper()
+	capped.Timeouts = defaults()
+	full, small := New(Config{Timeouts: defaults()}), New(capped)
+	for i := range s.pkts {
+		full.Add(&s.pkts[i])
+		small.Add(&s.pkts[i])
+	}
+	a, b := summarize(full.Result(nil)), summarize(small.Result(nil))
+	if a != b {
+		t.Errorf("eviction changed the report:\nwithout:\n%s\nwith:\n%s", a, b)
+	}
+	return a, small
+}
+
+// summarize renders what eviction must not change: findings with counts,
+// NPA sessions, the services table and the statistics.
+func summarize(r *Result) string {
+	var out []string
+	for _, f := range r.Findings {
+		out = append(out, fmt.Sprintf("%s %s %s %s %d x%d", f.Kind, f.Severity, f.Client, f.Server, f.Port, f.Count))
+	}
+	for _, n := range r.NPASessions {
+		out = append(out, n.Client+" "+n.Status)
+	}
+	for _, s := range r.Services {
+		out = append(out, fmt.Sprintf("%s:%d %s %d %d", s.Server, s.Port, s.Status, s.Clients, s.Connections))
+	}
+	out = append(out, fmt.Sprintf("%+v", r.Stats))
+	return strings.Join(out, "\n")
 }

@@ -179,13 +179,7 @@ func TestGolden(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				var got []string
-				for _, f := range r.Findings {
-					if f.Severity != "info" {
-						got = append(got, fmt.Sprintf("%s %s %s %s %d", f.Kind, f.Severity, dash(f.Client), dash(f.Server), f.Port))
-					}
-				}
-				sort.Strings(got)
+				got := aboveInfo(r)
 				if want := exp.findings[input]; strings.Join(got, "\n") != strings.Join(want, "\n") {
 					t.Errorf("findings above info:\ngot:\n  %s\nwant:\n  %s", strings.Join(got, "\n  "), strings.Join(want, "\n  "))
 				}
@@ -230,6 +224,19 @@ func TestGolden(t *testing.T) {
 			})
 		}
 	}
+}
+
+// aboveInfo lists a report's findings above info the way expect.txt does:
+// "kind severity client server port", sorted.
+func aboveInfo(r *report.Report) []string {
+	var out []string
+	for _, f := range r.Findings {
+		if f.Severity != "info" {
+			out = append(out, fmt.Sprintf("%s %s %s %s %d", f.Kind, f.Severity, dash(f.Client), dash(f.Server), f.Port))
+		}
+	}
+	sort.Strings(out)
+	return out
 }
 
 func dash(s string) string {

@@ -6,7 +6,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"sort"
 	"strings"
 	"testing"
 	"time"
@@ -62,13 +61,7 @@ func TestLiveOnLabScenario(t *testing.T) {
 	if err := json.Unmarshal(b, &r); err != nil {
 		t.Fatal(err)
 	}
-	var got []string
-	for _, f := range r.Findings {
-		if f.Severity != "info" {
-			got = append(got, fmt.Sprintf("%s %s %s %s %d", f.Kind, f.Severity, dash(f.Client), dash(f.Server), f.Port))
-		}
-	}
-	sort.Strings(got)
+	got := aboveInfo(&r)
 	want := exp.findings["client.pcap"]
 	if strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Errorf("live findings above info:\ngot:\n  %s\nwant (expect.txt, client.pcap):\n  %s", strings.Join(got, "\n  "), strings.Join(want, "\n  "))
