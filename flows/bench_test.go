@@ -28,10 +28,7 @@ func benchPackets(b *testing.B, clients int) *script {
 // BenchmarkAdd measures the flow engine per packet on existing flows.
 func BenchmarkAdd(b *testing.B) {
 	s := benchPackets(b, 200)
-	a := New(Config{Timeouts: defaults()})
-	for i := range s.pkts {
-		a.Add(&s.pkts[i])
-	}
+	a := s.feed(Config{})
 	b.ReportAllocs()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
@@ -42,10 +39,7 @@ func BenchmarkAdd(b *testing.B) {
 
 func TestAddAllocatesNothingOnKnownFlows(t *testing.T) {
 	s := benchPackets(nil, 20)
-	a := New(Config{Timeouts: defaults()})
-	for i := range s.pkts {
-		a.Add(&s.pkts[i])
-	}
+	a := s.feed(Config{})
 	i := 0
 	allocs := testing.AllocsPerRun(1000, func() {
 		a.Add(&s.pkts[i%len(s.pkts)])
@@ -60,10 +54,7 @@ func TestAddAllocatesNothingOnKnownFlows(t *testing.T) {
 // few times a second).
 func BenchmarkResult(b *testing.B) {
 	s := benchPackets(b, 200)
-	a := New(Config{Timeouts: defaults()})
-	for i := range s.pkts {
-		a.Add(&s.pkts[i])
-	}
+	a := s.feed(Config{})
 	b.ReportAllocs()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {

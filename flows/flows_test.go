@@ -694,11 +694,7 @@ func TestCompareCapturePoints(t *testing.T) {
 			s.pkts = append(s.pkts, p)
 		}
 		sort.SliceStable(s.pkts, func(i, j int) bool { return s.pkts[i].Time.Before(s.pkts[j].Time) })
-		a := New(Config{Timeouts: defaults(), ComparePoints: true})
-		for i := range s.pkts {
-			a.Add(&s.pkts[i])
-		}
-		return a.Result(nil)
+		return s.feed(Config{ComparePoints: true}).Result(nil)
 	}
 	if k := kinds(build(false, 0)); k["dropped_between_captures"]+k["reset_between_captures"] != 0 {
 		t.Errorf("identical captures: got %v; want no comparison finding", k)
@@ -776,12 +772,7 @@ func TestGreetingNamesAMovedPort(t *testing.T) {
 // the report summary and the capped analyzer.
 func withAndWithoutEviction(t *testing.T, s *script, capped Config) (string, *Analyzer) {
 	t.Helper()
-	capped.Timeouts = defaults()
-	full, small := New(Config{Timeouts: defaults()}), New(capped)
-	for i := range s.pkts {
-		full.Add(&s.pkts[i])
-		small.Add(&s.pkts[i])
-	}
+	full, small := s.feed(Config{}), s.feed(capped)
 	a, b := summarize(full.Result(nil)), summarize(small.Result(nil))
 	if a != b {
 		t.Errorf("eviction changed the report:\nwithout:\n%s\nwith:\n%s", a, b)

@@ -151,11 +151,20 @@ func (s *script) run(to Timeouts) *Result {
 		p, _ := LookupProfile(DefaultProfileName)
 		to = TimeoutsFor(p, 0, 0)
 	}
-	a := New(Config{Timeouts: to})
+	return s.feed(Config{Timeouts: to}).Result(nil)
+}
+
+// feed returns an analyzer with cfg (default timeouts when unset) that has
+// seen every scripted packet.
+func (s *script) feed(cfg Config) *Analyzer {
+	if cfg.Timeouts.UDP == 0 {
+		cfg.Timeouts = defaults()
+	}
+	a := New(cfg)
 	for i := range s.pkts {
 		a.Add(&s.pkts[i])
 	}
-	return a.Result(nil)
+	return a
 }
 
 func kinds(r *Result) map[string]int {
