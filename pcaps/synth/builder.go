@@ -143,12 +143,12 @@ func (b *Builder) Flush(upTo time.Duration) error {
 	for b.q.Len() > 0 && b.q.min() <= upTo {
 		p := b.q.pop()
 		if b.Limit > 0 && b.written >= b.Limit {
-			b.q.recycle(p.data)
+			b.q.recycle(p.v)
 			continue
 		}
-		ci := gopacket.CaptureInfo{Timestamp: b.Start.Add(p.at), CaptureLength: len(p.data), Length: len(p.data)}
-		err := b.sink.WritePacket(ci, p.data)
-		b.q.recycle(p.data)
+		ci := gopacket.CaptureInfo{Timestamp: b.Start.Add(p.at), CaptureLength: len(p.v), Length: len(p.v)}
+		err := b.sink.WritePacket(ci, p.v)
+		b.q.recycle(p.v)
 		if err != nil {
 			return err
 		}
