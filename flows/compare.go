@@ -263,31 +263,36 @@ func (a *Analyzer) textBetween(g *group) Finding {
 		way = fmt.Sprintf("from %s to %s", g.key.server, g.client())
 	}
 	n := plural(g.count, "packet", "packets")
+	filter := betweenFilter(g)
 	if g.key.kind == "reset_between_captures" {
-		summary := fmt.Sprintf("%s %s: %s reset %s seen on one side of the firewall only", g.client(), g.key.server, label, way)
-		detail := fmt.Sprintf("%s (TCP resets) %s appear in %s but not in %s, which recorded the rest of this connection at the time: the reset was made between the two capture points (a firewall, IPS or proxy), or the genuine one was dropped there.",
-			n, way, strings.Join(seenIn, ", "), strings.Join(missIn, ", "))
-		return g.finding(summary, detail, "Find the device between the two capture points that resets this connection.", "high", "tcp.flags.reset==1 && tcp.port=="+fmt.Sprint(g.key.port))
+		resets := plural(g.count, "reset", "resets")
+		summary := fmt.Sprintf("%s %s: %s %s seen on one side of the firewall only", g.client(), label, resets, way)
+		detail := fmt.Sprintf("%s %s %s in %s but not in %s, which recorded the rest of this connection at the time: the reset was made between the two capture points (a firewall, IPS or proxy), or the genuine one was dropped there.",
+			capitalize(plural(g.count, "TCP reset", "TCP resets")), way, appear(g.count), strings.Join(seenIn, ", "), strings.Join(missIn, ", "))
+		return g.finding(summary, detail, "Find the device between the two capture points that resets this connection.", "high", filter)
 	}
 	summary := fmt.Sprintf("%s %s: %s %s seen on one side of the firewall never reached the other", g.client(), label, n, way)
-	detail := fmt.Sprintf("%s %s appear in %s but not in %s, which recorded the rest of this flow at the time (matched by IP ID, TCP sequence numbers and payload, so NAT does not hide them): the device between the two capture points dropped them.",
-		n, way, strings.Join(seenIn, ", "), strings.Join(missIn, ", "))
+	detail := fmt.Sprintf("%s %s %s in %s but not in %s, which recorded the rest of this flow at the time (matched by IP ID, TCP sequence numbers and payload, so NAT does not hide them): the device between the two capture points dropped %s.",
+		capitalize(n), way, appear(g.count), strings.Join(seenIn, ", "), strings.Join(missIn, ", "), them(g.count))
 	rec := "Look at what the device between the capture points does to this flow at those times: its state table (an idle timeout that expired), a rule, or a rate limit."
-	f := ipField(g.client())
-	filter := fmt.Sprintf("%s.addr==%s && %s.port==%d", f, g.key.server, g.key.transport, g.key.port)
+	return g.finding(summary, detail, rec, "high", filter)
+}
+
+// betweenFilter selects a comparison finding's packets: exactly its frames
+// when one capture holds them all, else the flow on the service port.
+func betweenFilter(g *group) string {
 	if len(g.frames) == 1 {
-		// One capture holds them all: select exactly those frames there.
 		for _, fr := range g.frames {
 			if len(fr) <= 40 {
 				nums := make([]string, len(fr))
 				for i, n := range fr {
 					nums[i] = fmt.Sprint(n)
 				}
-				filter = fmt.Sprintf("frame.number in {%s}", strings.Join(nums, ", "))
+				return fmt.Sprintf("frame.number in {%s}", strings.Join(nums, ", "))
 			}
 		}
 	}
-	return g.finding(summary, detail, rec, "high", filter)
+	return fmt.Sprintf("%s.addr==%s && %s.port==%d", ipField(g.client()), g.key.server, g.key.transport, g.key.port)
 }
 
 // vantageName names a capture point (its index as text) for prose: the
@@ -315,3 +320,25 @@ func (a *Analyzer) vantageName(idx string) string {
 }
 
 func sameEnds(x, y *flowView) bool { return x.client == y.client && x.server == y.server }
+
+// appear and them agree with a count in prose.
+func appear(n int) string {
+	if n == 1 {
+		return "appears"
+	}
+	return "appear"
+}
+
+func them(n int) string {
+	if n == 1 {
+		return "it"
+	}
+	return "them"
+}
+
+func capitalize(s string) string {
+	if s == "" {
+		return s
+	}
+	return strings.ToUpper(s[:1]) + s[1:]
+}
