@@ -22,6 +22,7 @@ func (a *Analyzer) Result(inputs []*dissect.InputInfo) *Result {
 		a.noteMail(c) // the KeyServer may have been recognised after its mail
 	}
 	a.ttls = hostTTLs(conns, udps)
+	a.oneSided = oneSidedVantages(conns)
 	for k, v := range a.ev.ttl {
 		if _, ok := a.ttls[k]; !ok {
 			a.ttls[k] = v

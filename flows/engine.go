@@ -75,6 +75,9 @@ type Analyzer struct {
 	k2Servers, k2Mail map[netip.Addr]bool
 	// inputPaths name the inputs in prose (set by Result).
 	inputPaths []string
+	// oneSided are the capture points that saw one direction only (set by
+	// Result; their unanswered SYNs are not reported).
+	oneSided map[uint16]int
 	// vantageLast is each capture point's last packet time (Unix ns).
 	vantageLast []int64
 	// maxConns is the live connection cap; ev what evicted ones left.

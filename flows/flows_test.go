@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/fwdiag/fwdiag/dissect"
 )
 
 const (
@@ -795,4 +797,79 @@ func summarize(r *Result) string {
 	}
 	out = append(out, fmt.Sprintf("%+v", r.Stats))
 	return strings.Join(out, "\n")
+}
+
+func TestOneSidedCaptureIsNotABlockedClient(t *testing.T) {
+	// A one-way mirror of a working client: its half of an established
+	// session (ACKs for data the capture never saw) and SYNs "unanswered".
+	mirror := newScript(t)
+	for i := 0; i < 3; i++ {
+		c := netip.AddrPortFrom(netip.MustParseAddr("192.0.2.10"), uint16(40000+i))
+		mirror.tcp(c, ep(srv), fS, 1, 0, 0)
+		mirror.wait(time.Millisecond)
+		mirror.tcp(c, ep(srv), fA, 2, 501, 0)
+		mirror.tcp(c, ep(srv), fPA, 2, 531, 40)
+		mirror.wait(2 * time.Second)
+	}
+	k := kinds(mirror.run(defaults()))
+	if k["capture_one_sided"] != 1 || k["syn_unanswered"] != 0 {
+		t.Errorf("one-way mirror: got %v; want capture_one_sided and no syn_unanswered", k)
+	}
+	// A client whose every SYN is dropped: only SYNs, which is a finding.
+	blocked := newScript(t)
+	for i := 0; i < 3; i++ {
+		c := netip.AddrPortFrom(netip.MustParseAddr("192.0.2.10"), uint16(40000+i))
+		blocked.tcp(c, ep(srv), fS, 1, 0, 0)
+		blocked.wait(2 * time.Second)
+	}
+	k = kinds(blocked.run(defaults()))
+	if k["capture_one_sided"] != 0 || k["syn_unanswered"] != 1 {
+		t.Errorf("blocked client: got %v; want syn_unanswered and no capture_one_sided", k)
+	}
+}
+
+func TestNPAOrphanNotification(t *testing.T) {
+	// A notification socket whose main session ended minutes before it
+	// opened: the client lost its session while the server keeps pushing.
+	s := newScript(t)
+	m := s.open("192.0.2.10:40000", srv)
+	m.send(false, 30)
+	m.send(true, 60)
+	m.send(true, 60)
+	m.close()
+	s.wait(3 * time.Minute)
+	n := s.open("192.0.2.10:40001", srv)
+	n.send(false, 30)
+	n.send(true, 40)
+	for i := 0; i < 3; i++ {
+		s.wait(time.Second)
+		n.send(false, 50)
+	}
+	r := s.run(defaults())
+	f := findKind(t, r, "npa_orphan_notification")
+	if f.Severity != Warning || !strings.Contains(f.Detail, "main session from the same client ended") {
+		t.Errorf("got %s %q; want a warning naming the ended main session", f.Severity, f.Detail)
+	}
+	var statuses []string
+	for _, ss := range r.NPASessions {
+		statuses = append(statuses, ss.Status)
+	}
+	if strings.Join(statuses, ",") != "missing,orphan" && strings.Join(statuses, ",") != "orphan,missing" {
+		t.Errorf("got sessions %v; want the ended main (missing) and the orphan", statuses)
+	}
+}
+
+func TestCaptureDrops(t *testing.T) {
+	s := newScript(t)
+	k := s.open(cli, srv)
+	k.send(true, 10)
+	a := s.feed(Config{})
+	r := a.Result([]*dissect.InputInfo{{Path: "live eth0", Drops: 7}})
+	f := findKind(t, r, "capture_drops")
+	if f.Count != 7 || f.Severity != Warning || !strings.Contains(f.Summary, "live eth0") {
+		t.Errorf("got %+v", f)
+	}
+	if k := kinds(a.Result([]*dissect.InputInfo{{Path: "x", Drops: -1}})); k["capture_drops"] != 0 {
+		t.Errorf("unknown drops (-1) reported as drops")
+	}
 }

@@ -159,6 +159,9 @@ func (a *Analyzer) connFindings(c *Conn, fs *findingSet, end time.Time) {
 			if end.Sub(c.firstSyn) < synWait && c.dir[0].syn < 2 {
 				return // the capture ended before an answer was due
 			}
+			if _, ok := a.oneSided[c.Vantage]; ok {
+				return // the answers may be on the path this capture misses
+			}
 			g := fs.add("syn_unanswered", sevForService(svc), svc, TCP, client, server, port, c.First, c.Last, c.Input, c.frames)
 			g.member(c.Client.Port())
 			g.notes["@syns"] += c.dir[0].syn
@@ -171,6 +174,16 @@ func (a *Analyzer) connFindings(c *Conn, fs *findingSet, end time.Time) {
 			g := fs.add("handshake_incomplete", sevForService(svc), svc, TCP, client, server, port, c.First, c.Last, c.Input, c.frames)
 			g.member(c.Client.Port())
 			g.notes["@synacks"] += c.dir[1].syn
+			texts[g] = a.textHandshake
+		case origSyn && c.synAck && c.established && c.dir[1].syn >= 3 && c.dir[1].payload == 0 && c.dir[0].rst == 0:
+			// Seen from the client: it acknowledged the SYN-ACK, yet the
+			// server kept retransmitting it (twice or more: one lost ACK
+			// recovers after one): the client's packets never reach the
+			// server while the server's reach the client.
+			g := fs.add("handshake_incomplete", sevForService(svc), svc, TCP, client, server, port, c.First, c.Last, c.Input, c.frames)
+			g.member(c.Client.Port())
+			g.notes["@synacks"] += c.dir[1].syn
+			g.notes["@acked"]++
 			texts[g] = a.textHandshake
 		}
 		// A reset inside an established connection whose TTL is not that of
@@ -290,6 +303,11 @@ func (a *Analyzer) textHandshake(g *group) Finding {
 	detail := fmt.Sprintf("The server answered with %s, but the client's final ACK of the three-way handshake never appeared. "+
 		"The SYN-ACK did not reach the client, or the client's ACK did not come back: a return path blocked by a firewall, an asymmetric route through a stateful device that saw only one direction, or NAT state lost.",
 		plural(g.notes["@synacks"], "SYN-ACK", "SYN-ACKs"))
+	if g.notes["@acked"] > 0 {
+		detail = fmt.Sprintf("The client acknowledged the server's SYN-ACK, yet the server went on retransmitting it (%s in all): the client's ACK, and everything it sent after, never reached the server, while the server's packets reach the client. "+
+			"A firewall on the client-to-server direction drops them (it never saw the SYN, or a rule lets only SYNs through), or the two directions take different paths through stateful devices.",
+			plural(g.notes["@synacks"], "SYN-ACK", "SYN-ACKs"))
+	}
 	rec := fmt.Sprintf("Check that replies from %s port %d to %s pass every stateful firewall, and that both directions take the same path.", g.key.server, g.key.port, g.client())
 	f := ipField(g.client())
 	answer := fmt.Sprintf("%s.src==%s && %s.dst==%s && tcp.srcport==%d && tcp.flags.syn==1 && tcp.flags.ack==1", f, g.key.server, f, g.client(), g.key.port)

@@ -232,15 +232,8 @@ func (a *Analyzer) captureFindings(conns []*Conn, inputs []*dissect.InputInfo) [
 		}
 	}
 	dups := 0
-	oneSided := map[uint16][2]int{} // vantage -> [two-way conns, conns]
 	for _, c := range conns {
 		dups += c.dups
-		s := oneSided[c.Vantage]
-		s[1]++
-		if c.dir[0].pkts > 0 && c.dir[1].pkts > 0 || c.icmp != nil {
-			s[0]++
-		}
-		oneSided[c.Vantage] = s
 	}
 	if dups > 0 {
 		f := mk("capture_duplicates", Info, fmt.Sprintf("%s captured twice", plural(dups, "TCP segment was", "TCP segments were")),
@@ -249,24 +242,57 @@ func (a *Analyzer) captureFindings(conns []*Conn, inputs []*dissect.InputInfo) [
 		f.Count = dups
 		out = append(out, f)
 	}
-	vs := make([]int, 0, len(oneSided))
-	for v := range oneSided {
+	vs := make([]int, 0, len(a.oneSided))
+	for v := range a.oneSided {
 		vs = append(vs, int(v))
 	}
 	sort.Ints(vs)
 	for _, v := range vs {
-		s := oneSided[uint16(v)]
-		if s[1] >= 3 && s[0] == 0 {
+		n := a.oneSided[uint16(v)]
+		{
 			vk := a.vantageOf[v]
 			path := fmt.Sprint(vk.input)
 			if vk.input < len(inputs) {
 				path = inputs[vk.input].Path
 			}
 			f := mk("capture_one_sided", Warning, fmt.Sprintf("%s: only one direction of traffic was captured", path),
-				fmt.Sprintf("None of the %d TCP connections at this capture point shows packets in both directions. Unanswered SYNs here may be answered on a path the capture does not see (asymmetric routing, a one-way SPAN).", s[1]),
+				fmt.Sprintf("None of the %d TCP connections at this capture point shows packets in both directions. Unanswered SYNs here may be answered on a path the capture does not see (asymmetric routing, a one-way SPAN), so they are not reported as blocked.", n),
 				"Capture on a point that sees both directions, or add a capture from the other side.")
-			f.Count = s[1]
+			f.Count = n
 			out = append(out, f)
+		}
+	}
+	return out
+}
+
+// oneSidedVantages finds the capture points that saw only one direction of
+// traffic: at least three TCP connections, none with packets both ways (or
+// an ICMP error back), and at least one that went beyond its SYNs in its one
+// direction: packets that acknowledge what the other side sent, which this
+// capture never saw. A client whose every SYN is dropped also shows one
+// direction, but only SYNs: that is a blocked client, not a one-way capture.
+// The unanswered SYNs of a one-sided capture point prove nothing.
+func oneSidedVantages(conns []*Conn) map[uint16]int {
+	type tally struct{ twoWay, beyondSYN, conns int }
+	seen := map[uint16]*tally{}
+	for _, c := range conns {
+		s := seen[c.Vantage]
+		if s == nil {
+			s = &tally{}
+			seen[c.Vantage] = s
+		}
+		s.conns++
+		switch {
+		case c.dir[0].pkts > 0 && c.dir[1].pkts > 0 || c.icmp != nil:
+			s.twoWay++
+		case c.dir[0].pkts > uint64(c.dir[0].syn) || c.dir[1].pkts > uint64(c.dir[1].syn):
+			s.beyondSYN++
+		}
+	}
+	out := map[uint16]int{}
+	for v, s := range seen {
+		if s.conns >= 3 && s.twoWay == 0 && s.beyondSYN > 0 {
+			out[v] = s.conns
 		}
 	}
 	return out
