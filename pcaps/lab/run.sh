@@ -33,13 +33,14 @@ SW6=2001:db8:5::10; KS6=2001:db8:5::20; SHADOW6=2001:db8:5::21
 PRS6=2001:db8:1::10; WWW6=2001:db8:1::11; DNS6=2001:db8:1::53
 CLI_ADDRS=(10 11 12 50 60 61 62 130 131 160)   # 192.0.2.x; .128/25 is the NATed "branch office"
 
-SCENARIOS=(healthy healthy-midstream sw-host-firewall npa-blocked npa-idle-kill npa-reset npa-udp-nat k2-late-udp k2-tickle k2-failover k2-admin-blocked mixed-rejects prs-blocked ipv6-healthy ipv6-rejects)
+SCENARIOS=(healthy healthy-midstream sw-host-firewall return-blocked npa-blocked npa-idle-kill npa-reset npa-udp-nat k2-late-udp k2-tickle k2-failover k2-admin-blocked mixed-rejects prs-blocked ipv6-healthy ipv6-rejects)
 declare -A DESC=(
   [healthy]="several SW clients (2 behind one NAT address) with paired NPA sockets, K2 clients answered, KeyConfigure + ks-prs reach DNS/80/443: nothing wrong"
   [healthy-midstream]="healthy SW + K2 traffic, but the capture starts after the sessions are up: no handshakes of the 5001 connections, pairing from data only"
   [npa-reset]="firewall (IPS-style) resets the notification socket of one client at its 3rd push: RST forged towards the server, the client never learns"
   [k2-admin-blocked]="TCP 19283 dropped at the fw: KeyConfigure admin UDP works, its TCP 19283 admin connection does not; KeyAccess UDP unaffected"
   [k2-tickle]="KeyServer tickles silent clients after 7 s; fw UDP timeout 5 s drops the tickles to one client, a per-flow 60 s ct timeout lets the other's through"
+  [return-blocked]="the firewall passes a client's SYNs to 5005 but drops everything else it sends there (an asymmetric path); a client scans 30 closed ports; extra client-out.pcap records only what the client sends (a one-way SPAN)"
   [sw-host-firewall]="a host firewall on the Supportworks server drops/resets the server's own connections to 5002/5003 over loopback (extra server-lo.pcap); the network is fine"
   [npa-blocked]="firewall limits each client to one TCP 5001 connection (ct count over 1: drop): the NPA notification SYNs are silently dropped"
   [npa-idle-kill]="notification socket idle 12 s > fw TCP established timeout 8 s, no keepalive: next push dropped and retransmitted (a keepalive client survives)"
@@ -229,12 +230,15 @@ start_captures() {
   [[ ${CAPTURE_KEEP_LOGS:-0} == 1 ]] || rm -f "$TMP"/log.*
   rm -f "$TMP"/tcpdump.*.log
   mkdir -p "$dir"
-  rm -f "$dir"/client.pcap "$dir"/server.pcap "$dir"/firewall.pcap "$dir"/server-lo.pcap
+  rm -f "$dir"/client.pcap "$dir"/server.pcap "$dir"/firewall.pcap "$dir"/server-lo.pcap "$dir"/client-out.pcap
   local spec ns ifc file extra
   for spec in "$NS_CLI:eth0:client" "$NS_SRV:eth0:server" "$NS_FW:any:firewall" ${EXTRA_CAPS:-}; do
     IFS=: read -r ns ifc file <<<"$spec"
     extra=()
     [[ $ifc == any ]] && extra=(-y LINUX_SLL2)
+    # IFACE/out records only what the host sends (tcpdump -Q out): the view
+    # of a SPAN port that mirrors one direction.
+    if [[ $ifc == */out ]]; then ifc=${ifc%/out}; extra=(-Q out); fi
     ip netns exec "$ns" tcpdump -Z root -U -n -i "$ifc" "${extra[@]}" -w "$dir/$file.pcap" >"$TMP/tcpdump.$file.log" 2>&1 &
     CAP_PIDS+=($!)
   done
@@ -358,6 +362,33 @@ EOF
   bg "$NS_CLI" sw10 sw-client -local 192.0.2.10 -server "$SW" -user user10 -req-every 3s -dur 20s
   wait_for 35 internal sw10
   EXTRA_CAPS="$NS_SRV:lo:server-lo" finish "$1"
+}
+
+sc_return_blocked() {
+  topology 0
+  conntrack_timeouts 5 10
+  # Before the established accept: of what a client sends to 5005 only the
+  # SYN gets through, as when the two directions of a connection cross
+  # different stateful firewalls and one of them never saw the SYN.
+  firewall '    iifname "lan0" tcp dport 5005 tcp flags & syn == 0 counter drop comment "return path: only SYNs reach 5005"' "" ""
+  EXTRA_CAPS="$NS_CLI:eth0/out:client-out" start_captures "$1"
+  servers_v4 30s
+  bg "$NS_CLI" sw10 sw-client -local 192.0.2.10 -server "$SW" -user user10 -req-every 3s -dur 18s -text-every 6s
+  sleep 0.3
+  # A port scan from 192.0.2.12: 30 closed ports on the Supportworks server,
+  # one connect each (0.3 s timeout), from its own address.
+  ip netns exec "$NS_CLI" python3 -c '
+import socket, time
+for p in range(6000, 6030):
+    s = socket.socket(); s.settimeout(0.3); s.bind(("192.0.2.12", 0))
+    try: s.connect(("198.51.100.10", p))
+    except OSError: pass
+    s.close(); time.sleep(0.1)
+' >"$TMP/log.scan" 2>&1 &
+  local scan=$!
+  wait_for 30 sw10
+  wait "$scan" || true
+  EXTRA_CAPS="$NS_CLI:eth0/out:client-out" finish "$1"
 }
 
 sc_npa_blocked() {

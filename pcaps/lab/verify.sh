@@ -85,6 +85,22 @@ ev_sw-host-firewall() {
   chk server.pcap eq 0 'ip.src==198.51.100.10 && ip.dst==198.51.100.10' "loopback traffic is not on the server's network side"
 }
 
+doc_return-blocked() { cat <<'EOF'
+**Firewall**: before the established accept, `iifname "lan0" tcp dport 5005 tcp flags & syn == 0 drop`: of what a client sends to 5005 only the SYN gets through, as when the two directions of a connection cross different stateful firewalls (an asymmetric path). Everything else is open. conntrack UDP 5 s, TCP 10 s. This scenario has a fourth file, **client-out.pcap**: tcpdump `-Q out` on the client's interface, which records only what the client namespace sends, like a SPAN port mirroring one direction.
+**Hosts**: SW server 198.51.100.10. Client 192.0.2.10: main session + notification socket on 5001 (work), 5005 text requests every 6 s: the SYN reaches the server, its SYN-ACK reaches the client, the client's ACK and FIN never reach the server, which retransmits its SYN-ACK. 192.0.2.12 scans 30 closed ports (6000-6029) of the server, which resets each.
+**Expected findings**: `handshake_incomplete` 192.0.2.10 → 198.51.100.10:5005 (sw-text) on client.pcap (the server re-sends its SYN-ACK after the client's ACK), server.pcap (no ACK ever arrives) and firewall.pcap; `syn_scan` (info) for 192.0.2.12; with both sides `dropped_between_captures` for what 192.0.2.10 sent to 5005. On client-out.pcap: `capture_one_sided` and no `syn_unanswered` (the answers are on the direction the capture does not see).
+**Must not report**: `syn_reset` per scanned port (folded into `syn_scan`), `npa_notification_missing` (192.0.2.10 is paired), anything above info on 5001.
+EOF
+}
+ev_return-blocked() {
+  chk client.pcap ge 6 'tcp.srcport==5005 && tcp.flags.syn==1 && tcp.flags.ack==1' "SYN-ACKs, re-sent after the client's ACK"
+  chk server.pcap eq 0 'tcp.dstport==5005 && tcp.flags.syn==0' "nothing but SYNs reaches 5005"
+  chk client.pcap ge 10 'tcp.dstport==5005 && tcp.flags.syn==0' "the client's ACKs, FINs and retransmissions"
+  chk client-out.pcap eq 0 'ip.src==198.51.100.10' "client-out.pcap holds one direction only"
+  chk client.pcap eq 30 'tcp.dstport>=6000 && tcp.dstport<=6029 && tcp.flags.syn==1' "scan SYNs"
+  chk client.pcap eq 30 'tcp.flags.reset==1 && tcp.srcport>=6000 && tcp.srcport<=6029' "scan answered by resets from the server"
+}
+
 doc_npa-blocked() { cat <<'EOF'
 **Firewall**: `tcp dport 5001 ct state new add @sw_conn { ip saddr ct count over 1 } drop` (one 5001 connection per client address, counted before NAT), plus the branch office 192.0.2.128/25 masqueraded to 198.51.100.1. conntrack UDP 5 s, TCP 10 s.
 **Hosts**: SW server 198.51.100.10. Clients 192.0.2.10, .11, .130 (NAT): main session works; the notification connection's SYN (0.4 s after login) is dropped; Linux 6.x retries it 5 times 1 s apart (`tcp_syn_linear_timeouts`), the client gives up after ~5 s and carries on without notifications, as the real client does. .11 also uses 5005 (works).
