@@ -309,6 +309,9 @@ func (a *Analyzer) textHandshake(g *group) Finding {
 			plural(g.notes["@synacks"], "SYN-ACK", "SYN-ACKs"))
 	}
 	rec := fmt.Sprintf("Check that replies from %s port %d to %s pass every stateful firewall, and that both directions take the same path.", g.key.server, g.key.port, g.client())
+	if g.notes["@acked"] > 0 {
+		rec = fmt.Sprintf("Check what happens to packets from %s to %s port %d after the SYN: a stateful firewall that saw only the other direction drops them. Make both directions take the same path, or let that firewall see the whole connection.", g.client(), g.key.server, g.key.port)
+	}
 	f := ipField(g.client())
 	answer := fmt.Sprintf("%s.src==%s && %s.dst==%s && tcp.srcport==%d && tcp.flags.syn==1 && tcp.flags.ack==1", f, g.key.server, f, g.client(), g.key.port)
 	return g.finding(summary, detail, rec, "medium", synFilter(g, answer))
