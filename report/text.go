@@ -109,7 +109,7 @@ func writeFinding(b *strings.Builder, f flows.Finding) {
 		wrap(b, "  Fix:  ", f.Recommendation)
 	}
 	for _, e := range f.Evidence {
-		fmt.Fprintf(b, "  Evidence: %s frames %s\n", e.Input, frameList(e.Frames))
+		fmt.Fprintf(b, "  Evidence: %s frames %s\n", e.Input, FrameList(e.Frames, 12))
 	}
 	if f.WiresharkFilter != "" {
 		fmt.Fprintf(b, "  Filter: %s\n", f.WiresharkFilter)
@@ -135,12 +135,13 @@ func wrap(b *strings.Builder, prefix, text string) {
 	b.WriteString(line + "\n")
 }
 
-func frameList(fr []uint64) string {
-	const max = 12
+// FrameList renders evidence frame numbers for people, the first most of
+// them and a count of the rest. The TUI uses it too.
+func FrameList(fr []uint64, most int) string {
 	var parts []string
 	for i, f := range fr {
-		if i == max {
-			parts = append(parts, fmt.Sprintf("... (%d more)", len(fr)-max))
+		if i == most {
+			parts = append(parts, fmt.Sprintf("... (%d more)", len(fr)-most))
 			break
 		}
 		parts = append(parts, fmt.Sprint(f))

@@ -132,7 +132,7 @@ func findingDetail(r *report.Report, row table.Row) (string, string, []detail.Se
 	}
 	var ev []string
 	for _, e := range f.Evidence {
-		ev = append(ev, fmt.Sprintf("%s frames %s", e.Input, frameList(e.Frames)))
+		ev = append(ev, fmt.Sprintf("%s frames %s", e.Input, report.FrameList(e.Frames, 30)))
 	}
 	if len(ev) > 0 {
 		secs = append(secs, detail.Section{Title: "Evidence", Body: strings.Join(ev, "\n")})
@@ -142,19 +142,6 @@ func findingDetail(r *report.Report, row table.Row) (string, string, []detail.Se
 		secs = append(secs, detail.Section{Title: "Wireshark filter (y copies it)", Body: f.WiresharkFilter, NoWrap: true})
 	}
 	return title, f.Severity, secs
-}
-
-func frameList(fr []uint64) string {
-	const most = 30
-	var parts []string
-	for i, f := range fr {
-		if i == most {
-			parts = append(parts, fmt.Sprintf("... (%d more)", len(fr)-most))
-			break
-		}
-		parts = append(parts, strconv.FormatUint(f, 10))
-	}
-	return strings.Join(parts, ", ")
 }
 
 func statusClass(s string) string {
