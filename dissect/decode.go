@@ -109,7 +109,8 @@ func (d *Decoder) Decode(data []byte, ts time.Time, capLen, origLen int, p *Pack
 
 func (d *Decoder) decode(linkType int, data []byte, ts time.Time, capLen, origLen int, p *Packet) error {
 	in, fr, ifc, id := p.Input, p.Frame, p.Interface, p.PacketID
-	*p = Packet{Input: in, Frame: fr, Interface: ifc, PacketID: id, WScale: -1}
+	*p = Packet{}
+	p.Input, p.Frame, p.Interface, p.PacketID, p.WScale = in, fr, ifc, id, -1
 	p.Time = ts
 	p.CapLen = capLen
 	p.OrigLen = origLen

@@ -55,8 +55,8 @@ type Analyzer struct {
 	// Working state.
 	vantages  map[vantageKey]uint16
 	vantageOf []vantageKey
-	tcp       map[flowKey]*Conn
-	udp       map[flowKey]*UDPFlow
+	tcp       flowTable[*Conn]
+	udp       flowTable[*UDPFlow]
 	retired   []*Conn // connections replaced by a new one on the same ports
 	names     map[netip.Addr]string
 	// lastVK/lastV cache the vantage of the previous packet: a capture
@@ -112,8 +112,8 @@ func New(cfg Config) *Analyzer {
 	return &Analyzer{
 		cfg:          cfg,
 		vantages:     map[vantageKey]uint16{},
-		tcp:          map[flowKey]*Conn{},
-		udp:          map[flowKey]*UDPFlow{},
+		tcp:          newFlowTable[*Conn](),
+		udp:          newFlowTable[*UDPFlow](),
 		names:        map[netip.Addr]string{},
 		dnsServers:   map[netip.Addr]bool{},
 		firstByInput: map[int]time.Time{},
@@ -189,8 +189,9 @@ func (a *Analyzer) Add(p *dissect.Packet) {
 func (a *Analyzer) addTCP(p *dissect.Packet, v uint16) {
 	src := netip.AddrPortFrom(p.Src, p.SrcPort)
 	dst := netip.AddrPortFrom(p.Dst, p.DstPort)
-	k := makeKey(v, dissect.ProtoTCP, src, dst)
-	c := a.tcp[k]
+	var k flowKey
+	setKey(&k, v, dissect.ProtoTCP, src, dst)
+	c := a.tcp.get(&k)
 	synOnly := p.TCPFlags&(dissect.FlagSYN|dissect.FlagACK) == dissect.FlagSYN
 	if c != nil && synOnly && p.Seq != c.synSeq && (c.closed || c.established || !c.firstSyn.IsZero()) {
 		// A fresh SYN with a new initial sequence number on the same ports:
@@ -217,8 +218,8 @@ func (a *Analyzer) addTCP(p *dissect.Packet, v uint16) {
 				c.npaPort = true
 			}
 		}
-		a.tcp[k] = c
-		if len(a.tcp) > a.maxConns {
+		a.tcp.set(&k, c)
+		if a.tcp.len() > a.maxConns {
 			// The new connection has seen no packet yet, so it is never
 			// evictable itself.
 			a.sweep(p.Time)
@@ -260,8 +261,9 @@ func (a *Analyzer) addUDP(p *dissect.Packet, v uint16) {
 	if p.SrcPort == 53 || p.DstPort == 53 || p.SrcPort == 5353 || p.DstPort == 5353 {
 		return // DNS is read for names, not tracked as a flow
 	}
-	k := makeKey(v, dissect.ProtoUDP, src, dst)
-	f := a.udp[k]
+	var k flowKey
+	setKey(&k, v, dissect.ProtoUDP, src, dst)
+	f := a.udp.get(&k)
 	if f == nil {
 		f = &UDPFlow{flowHead: newHead(v, p)}
 		dstSvc := a.cfg.Catalog.IsServicePort(dst.Port(), UDP)
@@ -273,8 +275,8 @@ func (a *Analyzer) addUDP(p *dissect.Packet, v uint16) {
 			// service port (a server datagram seen first: UDP notifications).
 			f.Client, f.Server = src, dst
 		}
-		a.udp[k] = f
-		if len(a.udp) > a.maxUDP {
+		a.udp.set(&k, f)
+		if a.udp.len() > a.maxUDP {
 			a.sweepUDP(p.Time) // f has seen no packet yet: it is not idle
 		}
 	}
@@ -302,7 +304,8 @@ func (a *Analyzer) addICMPError(p *dissect.Packet, v uint16) {
 	q := &p.Quoted
 	src := netip.AddrPortFrom(q.Src, q.SrcPort)
 	dst := netip.AddrPortFrom(q.Dst, q.DstPort)
-	k := makeKey(v, q.Proto, src, dst)
+	var k flowKey
+	setKey(&k, v, q.Proto, src, dst)
 	hit := func(h **icmpHit) {
 		if *h == nil {
 			*h = &icmpHit{typ: p.ICMPType, code: p.ICMPCode, v6: p.Proto == dissect.ProtoICMPv6,
@@ -312,14 +315,14 @@ func (a *Analyzer) addICMPError(p *dissect.Packet, v uint16) {
 	}
 	switch q.Proto {
 	case dissect.ProtoTCP:
-		if c := a.tcp[k]; c != nil {
+		if c := a.tcp.get(&k); c != nil {
 			hit(&c.icmp)
 			c.addFrame(p.Frame)
 			c.Last = maxTime(c.Last, p.Time)
 			return
 		}
 	case dissect.ProtoUDP:
-		f := a.udp[k]
+		f := a.udp.get(&k)
 		if f == nil && q.SrcPort != 53 && q.DstPort != 53 {
 			// The error quotes a datagram this vantage did not see (it saw
 			// only the answer path): track the flow from the quote.
@@ -328,8 +331,8 @@ func (a *Analyzer) addICMPError(p *dissect.Packet, v uint16) {
 			if a.cfg.Catalog.IsServicePort(src.Port(), UDP) && !a.cfg.Catalog.IsServicePort(dst.Port(), UDP) {
 				f.Client, f.Server = dst, src
 			}
-			a.udp[k] = f
-			if len(a.udp) > a.maxUDP {
+			a.udp.set(&k, f)
+			if a.udp.len() > a.maxUDP {
 				a.sweepUDP(p.Time)
 			}
 		}
@@ -352,11 +355,9 @@ func maxTime(a, b time.Time) time.Time {
 
 // conns returns every TCP connection, in a stable order.
 func (a *Analyzer) conns() []*Conn {
-	out := make([]*Conn, 0, len(a.tcp)+len(a.retired))
+	out := make([]*Conn, 0, a.tcp.len()+len(a.retired))
 	out = append(out, a.retired...)
-	for _, c := range a.tcp {
-		out = append(out, c)
-	}
+	a.tcp.each(func(c *Conn) { out = append(out, c) })
 	sort.Slice(out, func(i, j int) bool { return connLess(out[i], out[j]) })
 	return out
 }
@@ -365,10 +366,8 @@ func connLess(x, y *Conn) bool { return x.less(&y.flowHead) }
 
 // udpFlows returns every UDP flow, in a stable order.
 func (a *Analyzer) udpFlows() []*UDPFlow {
-	out := make([]*UDPFlow, 0, len(a.udp))
-	for _, f := range a.udp {
-		out = append(out, f)
-	}
+	out := make([]*UDPFlow, 0, a.udp.len())
+	a.udp.each(func(f *UDPFlow) { out = append(out, f) })
 	sort.Slice(out, func(i, j int) bool { return udpLess(out[i], out[j]) })
 	return out
 }

@@ -79,23 +79,22 @@ func (a *Analyzer) evictable(c *Conn, now time.Time, hard bool) bool {
 func (a *Analyzer) sweep(now time.Time) {
 	var out []*Conn
 	for _, hard := range []bool{false, true} {
-		for k, c := range a.tcp {
-			if a.evictable(c, now, hard) {
-				out = append(out, c)
-				delete(a.tcp, k)
+		a.tcp.removeIf(func(c *Conn) bool {
+			if !a.evictable(c, now, hard) {
+				return false
 			}
-		}
-		if len(a.tcp) <= a.maxConns*3/4 {
+			out = append(out, c)
+			return true
+		})
+		if a.tcp.len() <= a.maxConns*3/4 {
 			break
 		}
 	}
 	if len(out) > 0 {
 		// The TTLs the findings compare resets with, as the live
 		// connections and the evicted ones show them now.
-		live := make([]*Conn, 0, len(a.tcp))
-		for _, c := range a.tcp {
-			live = append(live, c)
-		}
+		live := make([]*Conn, 0, a.tcp.len())
+		a.tcp.each(func(c *Conn) { live = append(live, c) })
 		a.ttls = hostTTLs(live, nil)
 		for k, v := range a.ev.ttl {
 			if _, ok := a.ttls[k]; !ok {
@@ -107,7 +106,7 @@ func (a *Analyzer) sweep(now time.Time) {
 	for _, c := range out {
 		a.evict(c, now)
 	}
-	if len(a.tcp) > a.maxConns*3/4 {
+	if a.tcp.len() > a.maxConns*3/4 {
 		// Not enough may go: let the table grow rather than sweep at
 		// every packet.
 		a.maxConns *= 2
@@ -192,16 +191,17 @@ func (fs *findingSet) clone() *findingSet {
 func (a *Analyzer) sweepUDP(now time.Time) {
 	var out []*UDPFlow
 	for _, hard := range []bool{false, true} {
-		for k, f := range a.udp {
+		a.udp.removeIf(func(f *UDPFlow) bool {
 			if a.cfg.Catalog.IsServicePort(f.Server.Port(), UDP) || f.requests+f.responses+f.icmpCount == 0 {
-				continue // a service flow, or the one being created
+				return false // a service flow, or the one being created
 			}
 			if hard || now.Sub(f.Last) >= udpIdleEvict {
 				out = append(out, f)
-				delete(a.udp, k)
+				return true
 			}
-		}
-		if len(a.udp) <= a.maxUDP*3/4 {
+			return false
+		})
+		if a.udp.len() <= a.maxUDP*3/4 {
 			break
 		}
 	}
@@ -216,7 +216,7 @@ func (a *Analyzer) sweepUDP(now time.Time) {
 			}
 		}
 	}
-	if len(a.udp) > a.maxUDP*3/4 {
+	if a.udp.len() > a.maxUDP*3/4 {
 		a.maxUDP *= 2
 	}
 }

@@ -573,8 +573,8 @@ func TestEvictionKeepsFindings(t *testing.T) {
 		return s
 	}
 	a, small := withAndWithoutEviction(t, build(), Config{MaxConns: 100})
-	if len(small.tcp) > 400 {
-		t.Errorf("live table grew to %d connections with a cap of 100", len(small.tcp))
+	if small.tcp.len() > 400 {
+		t.Errorf("live table grew to %d connections with a cap of 100", small.tcp.len())
 	}
 	if !strings.Contains(a, "syn_unanswered critical  198.51.100.10 443 x2000") || !strings.Contains(a, "npa_notification_missing") {
 		t.Errorf("flood or NPA finding missing:\n%s", a)
@@ -605,8 +605,8 @@ func TestUDPEvictionKeepsFindings(t *testing.T) {
 	s.udp(ep("192.0.2.60:50000"), k2, 40)
 	s.udp(k2, ep("192.0.2.60:50000"), 40)
 	a, small := withAndWithoutEviction(t, s, Config{MaxUDPFlows: 100})
-	if len(small.udp) > 400 {
-		t.Errorf("live UDP table grew to %d with a cap of 100", len(small.udp))
+	if small.udp.len() > 400 {
+		t.Errorf("live UDP table grew to %d with a cap of 100", small.udp.len())
 	}
 	if !strings.Contains(a, "udp_icmp_unreachable warning  198.51.100.40 7777 x30") || !strings.Contains(a, "udp_icmp_unreachable warning 192.0.2.61 198.51.100.30 9999 x1") {
 		t.Errorf("findings missing:\n%s", a)
@@ -871,5 +871,22 @@ func TestCaptureDrops(t *testing.T) {
 	}
 	if k := kinds(a.Result([]*dissect.InputInfo{{Path: "x", Drops: -1}})); k["capture_drops"] != 0 {
 		t.Errorf("unknown drops (-1) reported as drops")
+	}
+}
+
+// TestSubMatchesTimeSub: the engine's fast gap equals time.Time.Sub, at
+// nanosecond precision, across signs, and where Sub saturates.
+func TestSubMatchesTimeSub(t *testing.T) {
+	base := time.Date(2026, 3, 2, 9, 0, 0, 999_999_999, time.UTC)
+	for _, u := range []time.Time{
+		base, base.Add(1), base.Add(-1), base.Add(15 * time.Minute), base.Add(-2 * time.Hour),
+		base.Add(-999_999_999), time.Unix(0, 0), time.Unix(1<<40, 7), time.Unix(-1<<40, 0), {},
+	} {
+		if got, want := sub(base, u), base.Sub(u); got != want {
+			t.Errorf("sub(%v, %v) = %v; time.Sub says %v", base, u, got, want)
+		}
+		if got, want := sub(u, base), u.Sub(base); got != want {
+			t.Errorf("sub(%v, %v) = %v; time.Sub says %v", u, base, got, want)
+		}
 	}
 }

@@ -136,13 +136,13 @@ func seqLT(a, b uint32) bool { return int32(a-b) < 0 }
 func (c *Conn) update(p *dissect.Packet, dir int) {
 	d := &c.dir[dir]
 	t := p.Time
-	if gap := t.Sub(c.Last); gap > c.maxGap && c.dir[0].pkts+c.dir[1].pkts > 0 {
+	if gap := sub(t, c.Last); gap > c.maxGap && c.dir[0].pkts+c.dir[1].pkts > 0 {
 		c.maxGap, c.maxGapEnd = gap, t
 	}
 	// Capture duplicates (pktmon, span ports): the same IPv4 datagram twice,
 	// same IP ID, sequence number and length. Real retransmissions from
 	// Windows and Linux carry a new IP ID, so this does not hide them.
-	if p.IPVersion == 4 && d.pkts > 0 && p.IPID != 0 && p.IPID == d.lastIPID && p.Seq == d.lastSeq && p.PayloadLen == d.lastLen && t.Sub(d.lastPkt) < 50*time.Millisecond {
+	if p.IPVersion == 4 && d.pkts > 0 && p.IPID != 0 && p.IPID == d.lastIPID && p.Seq == d.lastSeq && p.PayloadLen == d.lastLen && sub(t, d.lastPkt) < 50*time.Millisecond {
 		c.dups++
 		return
 	}
@@ -202,7 +202,7 @@ func (c *Conn) update(p *dissect.Packet, dir int) {
 			d.firstData = t
 			notable = true
 		}
-		if gap := t.Sub(prevLast); gap > d.maxDataGap && !prevLast.IsZero() {
+		if gap := sub(t, prevLast); gap > d.maxDataGap && !prevLast.IsZero() {
 			d.maxDataGap = gap
 		}
 		d.lastData = t

@@ -89,14 +89,14 @@ func (f *UDPFlow) addFrame(fr uint64) {
 // the UDP timeout udpTimeout.
 func (f *UDPFlow) update(p *dissect.Packet, dir int, udpTimeout time.Duration) {
 	t := p.Time
-	silence := t.Sub(f.Last)
+	silence := sub(t, f.Last)
 	started := f.requests+f.responses > 0
 	f.Last = t
 	f.ttl[dir] = p.TTL
 	wasLate := f.endedLate
 	f.endedLate = false
 	if dir == 0 {
-		if !f.lastUnsolicited.IsZero() && t.Sub(f.lastUnsolicited) < ackWindow {
+		if !f.lastUnsolicited.IsZero() && sub(t, f.lastUnsolicited) < ackWindow {
 			if wasLate {
 				f.lateDelivered++
 			}
@@ -126,7 +126,7 @@ func (f *UDPFlow) update(p *dissect.Packet, dir int, udpTimeout time.Duration) {
 		f.lastUnsolicited = t
 	}
 	if !f.pendingReq.IsZero() {
-		f.delays[delayBucket(t.Sub(f.pendingReq))]++
+		f.delays[delayBucket(sub(t, f.pendingReq))]++
 		f.pendingReq = time.Time{}
 	}
 	if started && silence > f.maxSilence {
