@@ -46,12 +46,21 @@ type Service struct {
 }
 
 // Key is the catalog lookup key.
-func (s Service) Key() PortKey { return PortKey{s.Port, s.Transport} }
-
-// PortKey identifies a port by number and transport.
-type PortKey struct {
-	Port      uint16
-	Transport string
+// portKey packs a port number and transport into the catalog's map key: an
+// integer key takes the map's fast path, where a struct with a string is
+// hashed field by field, and the catalog is asked for every connection of a
+// report.
+func portKey(port uint16, transport string) uint32 {
+	k := uint32(port) << 2
+	switch transport {
+	case TCP:
+		k |= 1
+	case UDP:
+		k |= 2
+	default:
+		k |= 3 // checked by ParseService; kept apart all the same
+	}
+	return k
 }
 
 const (
@@ -94,14 +103,15 @@ func DefaultServices() []Service {
 // read-only afterwards; it is safe for concurrent readers.
 type Catalog struct {
 	services []Service
-	byPort   map[PortKey][]int // indexes into services, most specific first
+	byPort   map[uint32][]int // indexes into services, most specific first
 }
 
 // NewCatalog builds a catalog from services.
 func NewCatalog(services []Service) *Catalog {
-	c := &Catalog{services: services, byPort: map[PortKey][]int{}}
+	c := &Catalog{services: services, byPort: map[uint32][]int{}}
 	for i, s := range services {
-		c.byPort[s.Key()] = append(c.byPort[s.Key()], i)
+		k := portKey(s.Port, s.Transport)
+		c.byPort[k] = append(c.byPort[k], i)
 	}
 	return c
 }
@@ -126,7 +136,7 @@ func (c *Catalog) Services() []Service {
 // entries that share a port (80 and 443 are used by Supportworks, KeyReporter
 // and the outbound Sassafras sites). Outbound entries match only by name.
 func (c *Catalog) Lookup(port uint16, transport, name string) (*Service, bool) {
-	idx := c.byPort[PortKey{port, transport}]
+	idx := c.byPort[portKey(port, transport)]
 	var fallback *Service
 	for _, i := range idx {
 		s := &c.services[i]
@@ -161,7 +171,7 @@ func (c *Catalog) Lookup(port uint16, transport, name string) (*Service, bool) {
 // products use alongside everything else (80, 443): a connection to it
 // belongs to a product only when the server is known to run that product.
 func (c *Catalog) Shared(port uint16, transport string) bool {
-	for _, i := range c.byPort[PortKey{port, transport}] {
+	for _, i := range c.byPort[portKey(port, transport)] {
 		if s := &c.services[i]; s.Port == 80 || s.Port == 443 {
 			return true
 		}
@@ -171,7 +181,7 @@ func (c *Catalog) Shared(port uint16, transport string) bool {
 
 // LookupProduct returns the entry of product served on port/transport.
 func (c *Catalog) LookupProduct(port uint16, transport, product string) (*Service, bool) {
-	for _, i := range c.byPort[PortKey{port, transport}] {
+	for _, i := range c.byPort[portKey(port, transport)] {
 		if s := &c.services[i]; s.Product == product && !s.Outbound {
 			return s, true
 		}
@@ -181,7 +191,7 @@ func (c *Catalog) LookupProduct(port uint16, transport, product string) (*Servic
 
 // IsServicePort reports whether any catalog entry uses port/transport.
 func (c *Catalog) IsServicePort(port uint16, transport string) bool {
-	return len(c.byPort[PortKey{port, transport}]) > 0
+	return len(c.byPort[portKey(port, transport)]) > 0
 }
 
 // ByName returns the entries with the given service name.

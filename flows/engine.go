@@ -11,7 +11,7 @@ package flows
 
 import (
 	"net/netip"
-	"sort"
+	"slices"
 	"time"
 
 	"github.com/fwdiag/fwdiag/dissect"
@@ -358,7 +358,7 @@ func (a *Analyzer) conns() []*Conn {
 	out := make([]*Conn, 0, a.tcp.len()+len(a.retired))
 	out = append(out, a.retired...)
 	a.tcp.each(func(c *Conn) { out = append(out, c) })
-	sort.Slice(out, func(i, j int) bool { return connLess(out[i], out[j]) })
+	slices.SortFunc(out, func(x, y *Conn) int { return x.compare(&y.flowHead) })
 	return out
 }
 
@@ -368,7 +368,7 @@ func connLess(x, y *Conn) bool { return x.less(&y.flowHead) }
 func (a *Analyzer) udpFlows() []*UDPFlow {
 	out := make([]*UDPFlow, 0, a.udp.len())
 	a.udp.each(func(f *UDPFlow) { out = append(out, f) })
-	sort.Slice(out, func(i, j int) bool { return udpLess(out[i], out[j]) })
+	slices.SortFunc(out, func(x, y *UDPFlow) int { return x.compare(&y.flowHead) })
 	return out
 }
 

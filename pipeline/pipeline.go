@@ -126,7 +126,7 @@ func Run(src dissect.Source, an *flows.Analyzer, onPacket func(p *dissect.Packet
 }
 
 // batchSize is how many packets a readBatch carries between the goroutines.
-const batchSize = 512
+const batchSize = 4096
 
 // payloadHead is how much of each payload crosses to the analyzer: the flow
 // engine reads payload only to recognise a service's greeting (SPEC §4
