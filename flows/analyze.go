@@ -21,6 +21,10 @@ func (a *Analyzer) Result(inputs []*dissect.InputInfo) *Result {
 	for _, c := range conns {
 		a.noteMail(c) // the KeyServer may have been recognised after its mail
 	}
+	// From here on the hosts' roles are settled: services can be memoized.
+	a.resultRun++
+	a.inResult = true
+	defer func() { a.inResult = false }()
 	a.ttls = hostTTLs(conns, udps)
 	a.oneSided = oneSidedVantages(conns)
 	for k, v := range a.ev.ttl {
@@ -87,7 +91,7 @@ func (a *Analyzer) tcpTable(conns []*Conn) ([]TCPFlow, int) {
 	out := make([]TCPFlow, 0, min(len(conns), maxListedTCPFlows))
 	omitted := 0
 	for _, c := range conns {
-		svc := a.serviceOf(c.Server, TCP)
+		svc := a.flowService(&c.flowHead, TCP)
 		if len(conns)+a.ev.stats.TCPConnections > maxListedTCPFlows && (svc == nil || len(out) >= maxListedTCPFlows) {
 			omitted++
 			continue
@@ -118,7 +122,7 @@ func (a *Analyzer) tcpTable(conns []*Conn) ([]TCPFlow, int) {
 func (a *Analyzer) udpTable(udps []*UDPFlow) []UDPFlowRow {
 	var out []UDPFlowRow
 	for _, f := range udps {
-		svc := a.serviceOf(f.Server, UDP)
+		svc := a.flowService(&f.flowHead, UDP)
 		if svc == nil && f.icmpCount == 0 {
 			continue
 		}
@@ -189,7 +193,7 @@ func (t *svcTable) clone() *svcTable {
 }
 
 func (a *Analyzer) svcAddConn(t *svcTable, c *Conn) {
-	svc := a.serviceOf(c.Server, TCP)
+	svc := a.flowService(&c.flowHead, TCP)
 	if svc == nil {
 		return
 	}
@@ -216,7 +220,7 @@ func (a *Analyzer) serviceTable(base *svcTable, conns []*Conn, udps []*UDPFlow) 
 		a.svcAddConn(t, c)
 	}
 	for _, f := range udps {
-		svc := a.serviceOf(f.Server, UDP)
+		svc := a.flowService(&f.flowHead, UDP)
 		if svc == nil {
 			continue
 		}
@@ -276,7 +280,7 @@ func (a *Analyzer) hostTable(conns []*Conn, udps []*UDPFlow) []HostRow {
 	k2tcp := map[netip.Addr]bool{}
 	k2udp := map[netip.Addr]bool{}
 	for _, c := range conns {
-		svc := a.serviceOf(c.Server, TCP)
+		svc := a.flowService(&c.flowHead, TCP)
 		if c.icmp != nil && c.icmp.from.Addr() != c.Server.Addr() && c.icmp.from.Addr() != c.Client.Addr() {
 			roles.add(c.icmp.from.Addr(), "middlebox")
 		}
@@ -297,7 +301,7 @@ func (a *Analyzer) hostTable(conns []*Conn, udps []*UDPFlow) []HostRow {
 		}
 	}
 	for _, f := range udps {
-		svc := a.serviceOf(f.Server, UDP)
+		svc := a.flowService(&f.flowHead, UDP)
 		if f.icmp != nil && f.icmp.from.Addr() != f.Server.Addr() && f.icmp.from.Addr() != f.Client.Addr() {
 			roles.add(f.icmp.from.Addr(), "middlebox")
 		}

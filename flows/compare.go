@@ -87,12 +87,12 @@ func (a *Analyzer) compareFindings(conns []*Conn, udps []*UDPFlow, fs *findingSe
 	var views []*flowView
 	for _, c := range conns {
 		if len(c.prints) > 0 {
-			views = append(views, &flowView{c.Vantage, c.Input, c.Client, c.Server, a.serviceOf(c.Server, TCP), TCP, c.prints})
+			views = append(views, &flowView{c.Vantage, c.Input, c.Client, c.Server, a.flowService(&c.flowHead, TCP), TCP, c.prints})
 		}
 	}
 	for _, f := range udps {
 		if len(f.prints) > 0 {
-			views = append(views, &flowView{f.Vantage, f.Input, f.Client, f.Server, a.serviceOf(f.Server, UDP), UDP, f.prints})
+			views = append(views, &flowView{f.Vantage, f.Input, f.Client, f.Server, a.flowService(&f.flowHead, UDP), UDP, f.prints})
 		}
 	}
 	// Index fingerprints: which views saw each.

@@ -10,6 +10,7 @@
 package flows
 
 import (
+	"cmp"
 	"net/netip"
 	"slices"
 	"time"
@@ -58,6 +59,10 @@ type Analyzer struct {
 	tcp       flowTable[*Conn]
 	udp       flowTable[*UDPFlow]
 	retired   []*Conn // connections replaced by a new one on the same ports
+	// inResult is true while Result builds a report; resultRun numbers
+	// the reports built, for flowService's memo.
+	inResult  bool
+	resultRun uint32
 	names     map[netip.Addr]string
 	// lastVK/lastV cache the vantage of the previous packet: a capture
 	// point rarely changes from one packet to the next.
@@ -358,8 +363,36 @@ func (a *Analyzer) conns() []*Conn {
 	out := make([]*Conn, 0, a.tcp.len()+len(a.retired))
 	out = append(out, a.retired...)
 	a.tcp.each(func(c *Conn) { out = append(out, c) })
-	slices.SortFunc(out, func(x, y *Conn) int { return x.compare(&y.flowHead) })
+	sortFlows(out, func(c *Conn) *flowHead { return &c.flowHead })
 	return out
+}
+
+// sortFlows sorts flows by flowHead.compare. It sorts copies of the first
+// packet times beside the pointers, so that most comparisons read no flow:
+// following 27k pointers to scattered flows was most of a report's sort.
+func sortFlows[F any](flows []F, head func(F) *flowHead) {
+	type entry struct {
+		sec  int64
+		nsec int
+		f    F
+	}
+	es := make([]entry, len(flows))
+	for i, f := range flows {
+		h := head(f)
+		es[i] = entry{h.First.Unix(), h.First.Nanosecond(), f}
+	}
+	slices.SortFunc(es, func(x, y entry) int {
+		if c := cmp.Compare(x.sec, y.sec); c != 0 {
+			return c
+		}
+		if c := cmp.Compare(x.nsec, y.nsec); c != 0 {
+			return c
+		}
+		return head(x.f).compare(head(y.f))
+	})
+	for i := range es {
+		flows[i] = es[i].f
+	}
 }
 
 func connLess(x, y *Conn) bool { return x.less(&y.flowHead) }
@@ -368,7 +401,7 @@ func connLess(x, y *Conn) bool { return x.less(&y.flowHead) }
 func (a *Analyzer) udpFlows() []*UDPFlow {
 	out := make([]*UDPFlow, 0, a.udp.len())
 	a.udp.each(func(f *UDPFlow) { out = append(out, f) })
-	slices.SortFunc(out, func(x, y *UDPFlow) int { return x.compare(&y.flowHead) })
+	sortFlows(out, func(f *UDPFlow) *flowHead { return &f.flowHead })
 	return out
 }
 
@@ -383,6 +416,23 @@ func udpLess(x, y *UDPFlow) bool { return x.less(&y.flowHead) }
 // seed describes it), and the Sassafras sites only when a DNS answer named
 // them. Any other web server is no product's.
 func (a *Analyzer) serviceOf(server Endpoint, transport string) *Service {
+	return a.lookupService(server, transport)
+}
+
+// flowService is serviceOf(h.Server, transport), remembered on the flow
+// while a report is built (see flowHead.svc); during packet processing,
+// when the hosts' roles still change, it asks every time.
+func (a *Analyzer) flowService(h *flowHead, transport string) *Service {
+	if !a.inResult {
+		return a.lookupService(h.Server, transport)
+	}
+	if h.svcRun != a.resultRun {
+		h.svc, h.svcRun = a.lookupService(h.Server, transport), a.resultRun
+	}
+	return h.svc
+}
+
+func (a *Analyzer) lookupService(server Endpoint, transport string) *Service {
 	cat := a.cfg.Catalog
 	name := a.names[server.Addr()]
 	if cat.Shared(server.Port(), transport) {

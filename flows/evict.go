@@ -61,7 +61,7 @@ func (a *Analyzer) evictable(c *Conn, now time.Time, hard bool) bool {
 		return true
 	case attempt && now.Sub(c.lastSyn) >= evictAge:
 		return true
-	case c.catalogPort, c.sharedPort && a.serviceOf(c.Server, TCP) != nil:
+	case c.catalogPort, c.sharedPort && a.flowService(&c.flowHead, TCP) != nil:
 		// Established product connections stay for the tables (services,
 		// roles, version, the flow listing).
 		return false

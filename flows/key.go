@@ -91,6 +91,13 @@ type flowHead struct {
 	First      time.Time
 	Last       time.Time
 	FirstFrame uint64
+
+	// svc is the flow's catalog service as the report being built sees
+	// it (valid when svcRun is the analyzer's resultRun): a report asks
+	// for it from many places, and the answer cannot change while it is
+	// built.
+	svc    *Service
+	svcRun uint32
 }
 
 // newHead starts a flow's header at its first packet.

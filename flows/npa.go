@@ -45,7 +45,7 @@ func (a *Analyzer) npaFindings(conns []*Conn, udps []*UDPFlow, fs *findingSet, t
 	blocked := map[gk][]*Conn{}
 	var order []gk
 	for _, c := range conns {
-		svc := a.serviceOf(c.Server, TCP)
+		svc := a.flowService(&c.flowHead, TCP)
 		if svc == nil || svc.Name != "sw-binary" {
 			continue
 		}
@@ -63,7 +63,7 @@ func (a *Analyzer) npaFindings(conns []*Conn, udps []*UDPFlow, fs *findingSet, t
 	udpByClient := map[gk][]*UDPFlow{}
 	udpServer := map[uint16]map[Endpoint]bool{} // vantage -> servers sending UDP notifications
 	for _, f := range udps {
-		if svc := a.serviceOf(f.Server, UDP); svc != nil && svc.Name == "sw-notify-udp" && f.responses > 0 {
+		if svc := a.flowService(&f.flowHead, UDP); svc != nil && svc.Name == "sw-notify-udp" && f.responses > 0 {
 			k := gk{f.Vantage, f.Client.Addr(), netip.AddrPortFrom(f.Server.Addr(), 5001)}
 			udpByClient[k] = append(udpByClient[k], f)
 			if udpServer[f.Vantage] == nil {
@@ -162,7 +162,7 @@ func endpoints(client, server Endpoint) string {
 func (a *Analyzer) npaMainSession(m *npaConn, blocked []*Conn, udp []*UDPFlow, udpServer map[Endpoint]bool, fs *findingSet, texts map[*group]func(*group) Finding) NPASession {
 	c := m.c
 	s := NPASession{Client: c.Client.Addr().String(), Server: c.Server.Addr().String(), Main: endpoints(c.Client, c.Server), Input: c.Input}
-	svc := a.serviceOf(c.Server, TCP)
+	svc := a.flowService(&c.flowHead, TCP)
 	client, server := c.Client.Addr(), c.Server.Addr()
 	if m.paired == nil {
 		// UDP notification mode: the server sends datagrams from 5001.
@@ -278,7 +278,7 @@ func (a *Analyzer) npaMainSession(m *npaConn, blocked []*Conn, udp []*UDPFlow, u
 
 func (a *Analyzer) npaOrphan(n *npaConn, cs []*npaConn, fs *findingSet, texts map[*group]func(*group) Finding) NPASession {
 	c := n.c
-	svc := a.serviceOf(c.Server, TCP)
+	svc := a.flowService(&c.flowHead, TCP)
 	s := NPASession{Client: c.Client.Addr().String(), Server: c.Server.Addr().String(), Notification: endpoints(c.Client, c.Server),
 		Status: "orphan", Input: c.Input, Pushes: c.dir[1].dataSegs, MaxIdleS: c.maxGap.Seconds()}
 	sev := Info
@@ -301,7 +301,7 @@ func (a *Analyzer) npaOrphan(n *npaConn, cs []*npaConn, fs *findingSet, texts ma
 // npaUDPFinding reports UDP notification mode, and its failure where the
 // datagrams draw ICMP errors.
 func (a *Analyzer) npaUDPFinding(f *UDPFlow, main *Conn, fs *findingSet, texts map[*group]func(*group) Finding) {
-	svc := a.serviceOf(f.Server, UDP)
+	svc := a.flowService(&f.flowHead, UDP)
 	client, server := f.Client.Addr(), f.Server.Addr()
 	g := fs.add("npa_udp_mode", Info, svc, UDP, client, server, 5001, f.First, f.Last, f.Input, firstFrames(f, 3))
 	g.member(f.Client.Port())

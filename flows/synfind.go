@@ -117,7 +117,7 @@ func (a *Analyzer) synFindings(conns []*Conn, fs *findingSet) {
 func (a *Analyzer) connFindings(c *Conn, fs *findingSet, end time.Time) {
 	texts := fs.texts
 	{
-		svc := a.serviceOf(c.Server, TCP)
+		svc := a.flowService(&c.flowHead, TCP)
 		client, server, port := c.Client.Addr(), c.Server.Addr(), c.Server.Port()
 		state := c.ConnState()
 		origSyn := !c.firstSyn.IsZero()

@@ -5,27 +5,30 @@ import (
 	"math/rand/v2"
 )
 
-// flowTable maps flow keys to the live flows (V is *Conn or *UDPFlow).
+// flowTable maps flow keys to the live flows (V is *Conn or *UDPFlow): an
+// open-addressing table with linear probing, the keys in the slots.
 //
 // Why not map[flowKey]V: a Go map hashes a struct key by loading it from
 // memory in 16-byte blocks just after it was written in 8-byte words, and
 // that load stalls on store forwarding at every packet (perf annotate put
-// most of addTCP's cycles on it); hashing the words here, in registers, and
-// keying a map by the 64-bit result (the map's fast path for integer keys)
-// removes it. Keys whose hashes collide share a chain.
+// most of addTCP's cycles on it). Here the key's words are hashed in
+// registers, and a lookup touches one slot, whose key is compared in place,
+// where a map of chains touched the map's group, then the chain, then the
+// flow: with tens of thousands of flows each of those is a cache miss.
 //
 // The hash is seeded per process, so a capture crafted to make flows
-// collide cannot aim at this run's chains.
+// collide cannot aim at this run's probe sequences.
 type flowTable[V comparable] struct {
-	m map[uint64]*tableSlot[V]
-	n int
+	slots []tableSlot[V] // a power of two long; a zero val is an empty slot
+	n     int
 }
 
 type tableSlot[V comparable] struct {
-	key  flowKey
-	val  V
-	next *tableSlot[V]
+	key flowKey
+	val V
 }
+
+const tableMinSize = 1024
 
 var tableSeed = [6]uint64{rand.Uint64() | 1, rand.Uint64(), rand.Uint64() | 1, rand.Uint64(), rand.Uint64() | 1, rand.Uint64() | 1}
 
@@ -46,62 +49,69 @@ func (k *flowKey) equal(o *flowKey) bool {
 }
 
 func newFlowTable[V comparable]() flowTable[V] {
-	return flowTable[V]{m: map[uint64]*tableSlot[V]{}}
+	return flowTable[V]{slots: make([]tableSlot[V], tableMinSize)}
+}
+
+// find returns the slot of k, or the empty slot where k would go.
+func (t *flowTable[V]) find(k *flowKey) *tableSlot[V] {
+	var zero V
+	mask := uint64(len(t.slots) - 1)
+	for i := k.hash() & mask; ; i = (i + 1) & mask {
+		s := &t.slots[i]
+		if s.val == zero || s.key.equal(k) {
+			return s
+		}
+	}
 }
 
 // get returns k's flow, or the zero V.
-func (t *flowTable[V]) get(k *flowKey) V {
-	for s := t.m[k.hash()]; s != nil; s = s.next {
-		if s.key.equal(k) {
-			return s.val
-		}
-	}
-	var zero V
-	return zero
-}
+func (t *flowTable[V]) get(k *flowKey) V { return t.find(k).val }
 
-// set makes v k's flow, replacing the flow it had.
+// set makes v (not the zero V) k's flow, replacing the flow it had.
 func (t *flowTable[V]) set(k *flowKey, v V) {
-	h := k.hash()
-	head := t.m[h]
-	for s := head; s != nil; s = s.next {
-		if s.key.equal(k) {
-			s.val = v
-			return
+	var zero V
+	s := t.find(k)
+	if s.val == zero {
+		if (t.n+1)*8 > len(t.slots)*5 { // keep the load under 5/8
+			t.rebuild(len(t.slots)*2, nil)
+			s = t.find(k)
 		}
+		t.n++
+		s.key = *k
 	}
-	t.m[h] = &tableSlot[V]{key: *k, val: v, next: head}
-	t.n++
+	s.val = v
 }
 
 func (t *flowTable[V]) len() int { return t.n }
 
 // each calls fn for every flow, in no particular order.
 func (t *flowTable[V]) each(fn func(V)) {
-	for _, s := range t.m {
-		for ; s != nil; s = s.next {
-			fn(s.val)
+	var zero V
+	for i := range t.slots {
+		if v := t.slots[i].val; v != zero {
+			fn(v)
 		}
 	}
 }
 
 // removeIf removes every flow for which drop returns true.
-func (t *flowTable[V]) removeIf(drop func(V) bool) {
-	for h, head := range t.m {
-		var kept *tableSlot[V]
-		for s := head; s != nil; {
-			next := s.next
-			if drop(s.val) {
-				t.n--
-			} else {
-				s.next, kept = kept, s
-			}
-			s = next
+func (t *flowTable[V]) removeIf(drop func(V) bool) { t.rebuild(len(t.slots), drop) }
+
+// rebuild moves the flows into a table of size slots, leaving out those
+// drop (when not nil) returns true for. Removal from a linearly probed
+// table must not leave holes in probe sequences; a rebuild cannot, and
+// removal happens only in sweeps, which are rare.
+func (t *flowTable[V]) rebuild(size int, drop func(V) bool) {
+	var zero V
+	old := t.slots
+	t.slots = make([]tableSlot[V], size)
+	t.n = 0
+	for i := range old {
+		s := &old[i]
+		if s.val == zero || drop != nil && drop(s.val) {
+			continue
 		}
-		if kept == nil {
-			delete(t.m, h)
-		} else {
-			t.m[h] = kept
-		}
+		*t.find(&s.key) = *s
+		t.n++
 	}
 }

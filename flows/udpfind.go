@@ -27,7 +27,7 @@ func (a *Analyzer) udpFindings(udps []*UDPFlow, fs *findingSet, texts map[*group
 	}
 	byClient := map[clientKey][]*UDPFlow{}
 	for _, f := range udps {
-		svc := a.serviceOf(f.Server, UDP)
+		svc := a.flowService(&f.flowHead, UDP)
 		client, server, port := f.Client.Addr(), f.Server.Addr(), f.Server.Port()
 		isNotify := svc != nil && svc.Name == "sw-notify-udp"
 		a.udpICMPFinding(f, svc, fs)
@@ -89,7 +89,7 @@ func (a *Analyzer) udpFindings(udps []*UDPFlow, fs *findingSet, texts map[*group
 		sort.Slice(flows, func(i, j int) bool { return flows[i].First.Before(flows[j].First) })
 		var lastUnanswered *UDPFlow
 		for _, f := range flows {
-			svc := a.serviceOf(f.Server, UDP)
+			svc := a.flowService(&f.flowHead, UDP)
 			// A flow failed for its client when requests went unanswered, or
 			// (seen from the server side) when its last answer came after
 			// the UDP timeout and the client never spoke on it again.

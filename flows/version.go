@@ -90,7 +90,7 @@ func (a *Analyzer) versionFindings(conns []*Conn, udps []*UDPFlow) []Finding {
 		}
 	}
 	for _, c := range conns {
-		svc := a.serviceOf(c.Server, TCP)
+		svc := a.flowService(&c.flowHead, TCP)
 		if svc == nil || svc.Product != Supportworks {
 			continue
 		}
@@ -101,7 +101,7 @@ func (a *Analyzer) versionFindings(conns []*Conn, udps []*UDPFlow) []Finding {
 		note(c.Server.Addr(), svc, c.Input, c.FirstFrame)
 	}
 	for _, f := range udps {
-		svc := a.serviceOf(f.Server, UDP)
+		svc := a.flowService(&f.flowHead, UDP)
 		if svc == nil || svc.Name != "sw-notify-udp" || f.responses == 0 {
 			continue
 		}

@@ -40,6 +40,7 @@ func NewCmdAnalyze(f *Factory, runF func(*AnalyzeOptions) error) *cobra.Command 
 }
 
 func analyzeRun(f *Factory, opts *AnalyzeOptions) error {
+	defer batchGC()()
 	r, err := pipeline.AnalyzeFiles(opts.Files, opts.Opts, f.Version)
 	if err != nil {
 		return err
