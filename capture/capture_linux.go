@@ -167,7 +167,7 @@ func (s *Source) Next(p *dissect.Packet) error {
 			s.setLink(true) // traffic: it is back
 		}
 		s.frame++
-		p.Input, p.Frame = s.cfg.Index, s.frame
+		p.Input, p.Frame, p.Interface, p.PacketID = s.cfg.Index, s.frame, 0, 0
 		if err := s.dec.Decode(data, ci.Timestamp, ci.CaptureLength, ci.Length, p); err != nil {
 			return &dissect.FrameError{Path: s.info.Path, Frame: s.frame, Msg: err.Error()}
 		}

@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -402,3 +403,62 @@ func TestOpenDirectory(t *testing.T) {
 }
 
 func readFileBytes(path string) ([]byte, error) { return os.ReadFile(path) }
+
+// TestNextSetsEveryField: a Source fills every field of the packet it is
+// given, so a caller may reuse packets without resetting them (the
+// pipeline does): frames read into a packet full of an earlier frame's
+// fields, and into packets of junk, equal frames read into fresh packets.
+func TestNextSetsEveryField(t *testing.T) {
+	junk := Packet{Input: 9, Frame: 9, Time: time.Unix(1, 1), CapLen: 9, OrigLen: 9, Truncated: true,
+		Interface: 9, IfIndex: 9, Outgoing: true, PacketID: 9, IPVersion: 6,
+		Src: netip.MustParseAddr("2001:db8::9"), Dst: netip.MustParseAddr("2001:db8::9"), TTL: 9, IPID: 9,
+		Fragment: true, Proto: 9, SrcPort: 9, DstPort: 9, TCPFlags: 9, Seq: 9, Ack: 9, Window: 9, MSS: 9,
+		WScale: 9, PayloadLen: 9, Payload: []byte{9}, ICMPType: 9, ICMPCode: 9, HasQuoted: true,
+		Quoted: Quoted{IPVersion: 6, Proto: 9, SrcPort: 9, DstPort: 9, Seq: 9, IPID: 9}, DNS: []DNSAnswer{{Name: "junk"}}}
+	for _, paths := range [][]string{
+		{"testdata/eth.pcap"}, {"testdata/dumpcap.pcapng"}, {"testdata/eth.pcap", "testdata/eth.pcapng"},
+		{"../pcaps/captures/mixed-rejects/client.pcap"}, {"../pcaps/captures/ipv6-rejects/client.pcap"},
+	} {
+		fresh, reused := openAll(t, paths), openAll(t, paths)
+		var p, q Packet
+		frames := 0
+		for {
+			p.Reset()
+			err := fresh.Next(&p)
+			if frames%2 == 0 {
+				q = junk
+			}
+			errQ := reused.Next(&q)
+			if err == io.EOF || errQ == io.EOF {
+				if err != errQ {
+					t.Fatalf("%v: one reader ended before the other", paths)
+				}
+				break
+			}
+			if err != nil {
+				continue
+			}
+			frames++
+			if !reflect.DeepEqual(p, q) {
+				t.Fatalf("%v frame %d: read into a used packet:\n%+v\nfresh:\n%+v", paths, p.Frame, q, p)
+			}
+		}
+		if frames < 5 {
+			t.Fatalf("%v: only %d frames compared", paths, frames)
+		}
+	}
+}
+
+func openAll(t *testing.T, paths []string) Source {
+	t.Helper()
+	var srcs []Source
+	for i, p := range paths {
+		s, err := Open(p, i)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { s.Close() })
+		srcs = append(srcs, s)
+	}
+	return Merge(srcs)
+}

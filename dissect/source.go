@@ -4,7 +4,8 @@ import "time"
 
 // Source yields the frames of one capture (or of several merged) in order.
 type Source interface {
-	// Next fills p with the next frame. It returns io.EOF at the end. A
+	// Next fills p with the next frame: every field of p is set on success,
+	// so p need not be reset between calls. It returns io.EOF at the end. A
 	// damaged frame yields a *FrameError with Fatal false: the caller records
 	// it and calls Next again. A *FrameError with Fatal true (or any other
 	// error) ends the source; what was read so far stays valid.
