@@ -1,7 +1,6 @@
 package dissect
 
 import (
-	"bufio"
 	"compress/gzip"
 	"encoding/binary"
 	"errors"
@@ -16,7 +15,7 @@ import (
 // pcapgo's pcapng reader drops the EPB packet id option that pktmon
 // de-duplication needs, allocates for the options of every packet, and
 // neither reader says how much of a cut record was there; reading records
-// in place from a bufio.Reader also saves a copy per frame.
+// in place from the read buffer (rbuf) also saves a copy per frame.
 
 const (
 	// bufSize is the read buffer. Records up to it (every frame up to
@@ -69,16 +68,16 @@ func NewReader(rd io.Reader, path string, index int) (Source, error) {
 	r := &reader{path: path, index: index}
 	r.info.Path = path
 	r.info.Drops = -1
-	r.br = bufio.NewReaderSize(rd, bufSize)
-	magic, err := r.br.Peek(4)
+	r.br = newRbuf(rd, bufSize)
+	magic, err := r.br.peek(4)
 	if len(magic) >= 2 && magic[0] == 0x1f && magic[1] == 0x8b {
 		gz, gerr := gzip.NewReader(r.br)
 		if gerr != nil {
 			return nil, r.openErr("gzip: " + gerr.Error())
 		}
 		r.gz = gz
-		r.br = bufio.NewReaderSize(gz, bufSize)
-		magic, err = r.br.Peek(4)
+		r.br = newRbuf(gz, bufSize)
+		magic, err = r.br.peek(4)
 	}
 	if len(magic) < 4 {
 		switch {
@@ -119,7 +118,7 @@ type reader struct {
 	file  io.Closer    // nil when the caller owns the input
 
 	// Working state.
-	br    *bufio.Reader
+	br    *rbuf
 	dec   Decoder
 	frame uint64  // frames (packet records) met so far
 	big   []byte  // records larger than br's buffer
@@ -246,14 +245,7 @@ func (r *reader) count(ts time.Time, capLen, origLen int) {
 // remain it returns what there was and the error (io.EOF for a clean end).
 func (r *reader) read(n int) ([]byte, error) {
 	if n <= bufSize {
-		b, err := r.br.Peek(n)
-		r.br.Discard(len(b))
-		if len(b) == n {
-			err = nil
-		} else if err == nil {
-			err = io.ErrUnexpectedEOF
-		}
-		return b, err
+		return r.br.next(n)
 	}
 	// A record larger than the buffer: grow step by step as data arrives.
 	r.big = r.big[:0]
