@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/netip"
 	"sort"
+	"sync"
 
 	"github.com/fwdiag/fwdiag/dissect"
 )
@@ -32,6 +33,23 @@ func (a *Analyzer) Result(inputs []*dissect.InputInfo) *Result {
 			a.ttls[k] = v
 		}
 	}
+	// Every flow's service, once, before two goroutines read them: the
+	// tables on one core, the findings on the other (a report is built
+	// after the last packet, so its time is the user's wait).
+	for _, c := range conns {
+		a.flowService(&c.flowHead, TCP)
+	}
+	for _, f := range udps {
+		a.flowService(&f.flowHead, UDP)
+	}
+	r := &Result{Timeouts: a.cfg.Timeouts, Packets: a.packets, First: a.first, Last: a.last, Counts: map[string]int{Info: 0, Warning: 0, Critical: 0}}
+	var tables sync.WaitGroup
+	tables.Add(1)
+	go func() {
+		defer tables.Done()
+		a.tables(r, conns, udps)
+	}()
+
 	fs := a.ev.fs.clone()
 	texts := fs.texts
 
@@ -47,7 +65,6 @@ func (a *Analyzer) Result(inputs []*dissect.InputInfo) *Result {
 	a.udpFindings(udps, fs, texts)
 
 	a.aggregate(fs, texts)
-	r := &Result{Timeouts: a.cfg.Timeouts, Packets: a.packets, First: a.first, Last: a.last, Counts: map[string]int{Info: 0, Warning: 0, Critical: 0}}
 	for _, g := range fs.order {
 		r.Findings = append(r.Findings, texts[g](g))
 	}
@@ -64,12 +81,20 @@ func (a *Analyzer) Result(inputs []*dissect.InputInfo) *Result {
 		r.Findings[i].ID = fmt.Sprintf("F%d", i+1)
 		r.Counts[r.Findings[i].Severity]++
 	}
+	tables.Wait()
+	r.NPASessions = sessions
+	return r
+}
+
+// tables fills the report's flow, service and host tables and its
+// statistics. It only reads the analyzer and the flows (the services are
+// memoized before it starts), so Result runs it beside the findings.
+func (a *Analyzer) tables(r *Result, conns []*Conn, udps []*UDPFlow) {
 	r.TCPFlows, r.TCPFlowsOmitted = a.tcpTable(conns)
 	r.TCPFlowsOmitted += a.ev.stats.TCPConnections
 	r.UDPFlows = a.udpTable(udps)
 	r.Services = a.serviceTable(a.ev.svc.clone(), conns, udps)
 	r.Hosts = a.hostTable(conns, udps)
-	r.NPASessions = sessions
 	r.Stats = a.ev.stats
 	r.Stats.TCPConnections += len(conns)
 	r.Stats.UDPFlows += len(udps)
@@ -84,7 +109,6 @@ func (a *Analyzer) Result(inputs []*dissect.InputInfo) *Result {
 		}
 		r.Stats.Duplicates += c.dups
 	}
-	return r
 }
 
 func (a *Analyzer) tcpTable(conns []*Conn) ([]TCPFlow, int) {
