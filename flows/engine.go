@@ -395,8 +395,6 @@ func sortFlows[F any](flows []F, head func(F) *flowHead) {
 	}
 }
 
-func connLess(x, y *Conn) bool { return x.less(&y.flowHead) }
-
 // udpFlows returns every UDP flow, in a stable order.
 func (a *Analyzer) udpFlows() []*UDPFlow {
 	out := make([]*UDPFlow, 0, a.udp.len())
@@ -405,7 +403,18 @@ func (a *Analyzer) udpFlows() []*UDPFlow {
 	return out
 }
 
-func udpLess(x, y *UDPFlow) bool { return x.less(&y.flowHead) }
+// flowService is serviceOf(h.Server, transport), remembered on the flow
+// while a report is built (see flowHead.svc); during packet processing,
+// when the hosts' roles still change, it asks every time.
+func (a *Analyzer) flowService(h *flowHead, transport string) *Service {
+	if !a.inResult {
+		return a.serviceOf(h.Server, transport)
+	}
+	if h.svcRun != a.resultRun {
+		h.svc, h.svcRun = a.serviceOf(h.Server, transport), a.resultRun
+	}
+	return h.svc
+}
 
 // serviceOf names the catalog service of a server endpoint, using DNS names
 // seen in the capture for shared ports (80/443).
@@ -416,23 +425,6 @@ func udpLess(x, y *UDPFlow) bool { return x.less(&y.flowHead) }
 // seed describes it), and the Sassafras sites only when a DNS answer named
 // them. Any other web server is no product's.
 func (a *Analyzer) serviceOf(server Endpoint, transport string) *Service {
-	return a.lookupService(server, transport)
-}
-
-// flowService is serviceOf(h.Server, transport), remembered on the flow
-// while a report is built (see flowHead.svc); during packet processing,
-// when the hosts' roles still change, it asks every time.
-func (a *Analyzer) flowService(h *flowHead, transport string) *Service {
-	if !a.inResult {
-		return a.lookupService(h.Server, transport)
-	}
-	if h.svcRun != a.resultRun {
-		h.svc, h.svcRun = a.lookupService(h.Server, transport), a.resultRun
-	}
-	return h.svc
-}
-
-func (a *Analyzer) lookupService(server Endpoint, transport string) *Service {
 	cat := a.cfg.Catalog
 	name := a.names[server.Addr()]
 	if cat.Shared(server.Port(), transport) {

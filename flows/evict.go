@@ -2,7 +2,6 @@ package flows
 
 import (
 	"net/netip"
-	"sort"
 	"time"
 )
 
@@ -102,7 +101,7 @@ func (a *Analyzer) sweep(now time.Time) {
 			}
 		}
 	}
-	sort.Slice(out, func(i, j int) bool { return connLess(out[i], out[j]) })
+	sortFlows(out, func(c *Conn) *flowHead { return &c.flowHead })
 	for _, c := range out {
 		a.evict(c, now)
 	}
@@ -205,7 +204,7 @@ func (a *Analyzer) sweepUDP(now time.Time) {
 			break
 		}
 	}
-	sort.Slice(out, func(i, j int) bool { return udpLess(out[i], out[j]) })
+	sortFlows(out, func(f *UDPFlow) *flowHead { return &f.flowHead })
 	for _, f := range out {
 		a.udpICMPFinding(f, nil, a.ev.fs)
 		a.ev.stats.UDPFlows++

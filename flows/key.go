@@ -33,13 +33,6 @@ type flowKey struct {
 	meta uint64
 }
 
-func lessEndpoint(a, b Endpoint) bool {
-	if c := a.Addr().Compare(b.Addr()); c != 0 {
-		return c < 0
-	}
-	return a.Port() < b.Port()
-}
-
 // setKey fills k with the key of the flow between a and b. It writes k's
 // words in place: a key returned by value is copied with 16-byte loads of
 // the 8-byte words just stored, which stalls on store forwarding.
@@ -105,11 +98,8 @@ func newHead(v uint16, p *dissect.Packet) flowHead {
 	return flowHead{Vantage: v, Input: p.Input, First: p.Time, Last: p.Time, FirstFrame: p.Frame}
 }
 
-// less orders flows by first packet time, input, first frame and client:
+// compare orders flows by first packet time, input, first frame and client:
 // a total order, so every report lists flows the same way.
-func (h *flowHead) less(o *flowHead) bool { return h.compare(o) < 0 }
-
-// compare is less as a three-way comparison, for slices.SortFunc.
 func (h *flowHead) compare(o *flowHead) int {
 	if c := h.First.Compare(o.First); c != 0 {
 		return c
