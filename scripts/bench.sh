@@ -17,22 +17,24 @@ fi
 size=$(stat -c %s "$FILE")
 cat "$FILE" > /dev/null # warm the page cache so every tool reads from memory
 
-# run NAME CMD...: best wall seconds of $RUNS runs and peak RSS (KB) of CMD.
+# run NAME CMD...: best wall seconds of $RUNS runs and the highest peak RSS (KB) of CMD.
 # The best of several runs is the figure least disturbed by other work on a
 # shared 2-core machine (steal time here moves single runs by up to 2x);
 # tshark, at ~10 s a run, gets the best of two.
 RUNS=${BENCH_RUNS:-5}
 run() {
   local name=$1; shift
-  local start end best="" t
+  local start end best="" t rss="" r
   for _ in $(seq "$RUNS"); do
     start=$(date +%s.%N)
-    /usr/bin/time -f "%M" -o "$DIR/$name.rss" "$@" > "$DIR/$name.out" 2> "$DIR/$name.err" || { echo "$name failed:"; tail -3 "$DIR/$name.err"; exit 1; }
+    /usr/bin/time -f "%M" -o "$DIR/$name.rss1" "$@" > "$DIR/$name.out" 2> "$DIR/$name.err" || { echo "$name failed:"; tail -3 "$DIR/$name.err"; exit 1; }
     end=$(date +%s.%N)
+    r=$(cat "$DIR/$name.rss1"); [ -n "$rss" ] && [ "$rss" -ge "$r" ] || rss=$r
     t=$(echo "$end - $start" | bc)
     if [ -z "$best" ] || [ "$(echo "$t < $best" | bc)" = 1 ]; then best=$t; fi
   done
   echo "$best" > "$DIR/$name.sec"
+  echo "$rss" > "$DIR/$name.rss" # the peak over all runs
 }
 command -v /usr/bin/time >/dev/null || apt-get install -y -qq time >/dev/null
 command -v bc >/dev/null || apt-get install -y -qq bc >/dev/null
@@ -88,4 +90,4 @@ print("findings on the real traffic under the flood: %s (%d without it, %d with 
       % ("the same" if real == flood else "DIFFERENT", len(real), len(flood)))
 PY
 fi
-rm -f "$DIR"/*.sec
+rm -f "$DIR"/*.sec "$DIR"/*.rss1
