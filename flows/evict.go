@@ -2,6 +2,7 @@ package flows
 
 import (
 	"net/netip"
+	"slices"
 	"time"
 )
 
@@ -83,6 +84,7 @@ func (a *Analyzer) sweep(now time.Time) {
 				return false
 			}
 			out = append(out, c)
+			c.evicted = true
 			return true
 		})
 		if a.tcp.len() <= a.maxConns*3/4 {
@@ -90,6 +92,7 @@ func (a *Analyzer) sweep(now time.Time) {
 		}
 	}
 	if len(out) > 0 {
+		a.order = slices.DeleteFunc(a.order, func(c *Conn) bool { return c.evicted })
 		// The TTLs the findings compare resets with, as the live
 		// connections and the evicted ones show them now.
 		live := make([]*Conn, 0, a.tcp.len())

@@ -3,6 +3,7 @@ package flows
 import (
 	"fmt"
 	"net/netip"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -887,6 +888,63 @@ func TestSubMatchesTimeSub(t *testing.T) {
 		}
 		if got, want := sub(u, base), u.Sub(base); got != want {
 			t.Errorf("sub(%v, %v) = %v; time.Sub says %v", u, base, got, want)
+		}
+	}
+}
+
+// TestConnsListsEachConnectionOnce: the report's connection list (kept in
+// creation order beside the hash table) holds every live connection and
+// every one replaced by a new connection on the same ports, once each, in
+// flowHead order, and none that a sweep evicted.
+func TestConnsListsEachConnectionOnce(t *testing.T) {
+	s := newScript(t)
+	// Port reuse: the same ports twice, a fresh SYN after the first closed.
+	k := s.open("192.0.2.30:40000", srv)
+	k.send(true, 10)
+	k.close()
+	s.wait(time.Second)
+	c, sv := ep("192.0.2.30:40000"), ep(srv)
+	s.tcp(c, sv, fS, 7000, 0, 0) // a new initial sequence number
+	s.tcp(sv, c, fS|fA, 9000, 7001, 0)
+	s.tcp(c, sv, fA, 7001, 9001, 0)
+	// Enough refused attempts to make the capped analyzer sweep.
+	for i := 0; i < 300; i++ {
+		c := netip.AddrPortFrom(netip.AddrFrom4([4]byte{100, 64, byte(i >> 8), byte(i)}), 1024)
+		s.tcp(c, ep("198.51.100.10:5005"), fS, uint32(i), 0, 0)
+		s.tcp(ep("198.51.100.10:5005"), c, fR|fA, 0, uint32(i)+1, 0)
+		s.wait(10 * time.Millisecond)
+	}
+	for _, cap := range []int{0, 50} {
+		a := s.feed(Config{MaxConns: cap})
+		got := a.conns()
+		want := 0
+		evicted := 0
+		seen := map[*Conn]bool{}
+		a.tcp.each(func(c *Conn) { want++; seen[c] = false })
+		for _, c := range got {
+			if c.evicted {
+				evicted++
+			}
+			if done, live := seen[c]; live && done {
+				t.Errorf("cap %d: connection %v listed twice", cap, c.Client)
+			}
+			seen[c] = true
+		}
+		for c, listed := range seen {
+			if !listed {
+				t.Errorf("cap %d: live connection %v not listed", cap, c.Client)
+			}
+		}
+		// The first connection on the reused ports is no longer in the
+		// table but must still be listed.
+		if len(got) != want+1 || evicted != 0 {
+			t.Errorf("cap %d: %d listed, want %d live + 1 replaced; %d evicted listed", cap, len(got), want, evicted)
+		}
+		if !slices.IsSortedFunc(got, func(x, y *Conn) int { return x.compare(&y.flowHead) }) {
+			t.Errorf("cap %d: not in flowHead order", cap)
+		}
+		if cap > 0 && want >= 300 {
+			t.Errorf("cap %d: no sweep happened (%d live)", cap, want)
 		}
 	}
 }

@@ -66,6 +66,7 @@ type Conn struct {
 	frames  []uint64
 	dups    int
 	closed  bool
+	evicted bool   // left the live table for the evicted state (sweep)
 	greeted string // service greeting recognised in the payload ("" none)
 	// explained is set (during Result) when a more specific finding already
 	// accounts for this connection's failure.
