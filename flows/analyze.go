@@ -26,13 +26,21 @@ func (a *Analyzer) Result(inputs []*dissect.InputInfo) *Result {
 	a.resultRun++
 	a.inResult = true
 	defer func() { a.inResult = false }()
-	a.ttls = hostTTLs(conns, udps)
-	a.oneSided = oneSidedVantages(conns)
-	for k, v := range a.ev.ttl {
-		if _, ok := a.ttls[k]; !ok {
-			a.ttls[k] = v
+	// The hosts' TTLs (for telling forged resets from genuine ones) on the
+	// second core while this one memoizes every flow's service and pairs
+	// the NPA sockets, which need neither the TTLs nor the one-sided
+	// capture points; the tables and the SYN findings wait for them.
+	ttlsDone := make(chan struct{})
+	go func() {
+		defer close(ttlsDone)
+		a.ttls = hostTTLs(conns, udps)
+		a.oneSided = oneSidedVantages(conns)
+		for k, v := range a.ev.ttl {
+			if _, ok := a.ttls[k]; !ok {
+				a.ttls[k] = v
+			}
 		}
-	}
+	}()
 	// Every flow's service, once, before two goroutines read them: the
 	// tables on one core, the findings on the other (a report is built
 	// after the last packet, so its time is the user's wait).
@@ -43,19 +51,19 @@ func (a *Analyzer) Result(inputs []*dissect.InputInfo) *Result {
 		a.flowService(&f.flowHead, UDP)
 	}
 	r := &Result{Timeouts: a.cfg.Timeouts, Packets: a.packets, First: a.first, Last: a.last, Counts: map[string]int{Info: 0, Warning: 0, Critical: 0}}
-	var tables sync.WaitGroup
-	tables.Add(1)
-	go func() {
-		defer tables.Done()
-		a.tables(r, conns, udps)
-	}()
-
 	fs := a.ev.fs.clone()
 	texts := fs.texts
 
 	// NPA first: a blocked notification socket is reported as such, and
 	// its SYNs are not reported again as a plain blocked SYN.
 	sessions := a.npaFindings(conns, udps, fs, texts)
+	<-ttlsDone
+	var tables sync.WaitGroup
+	tables.Add(1)
+	go func() {
+		defer tables.Done()
+		a.tables(r, conns, udps)
+	}()
 	a.synFindings(conns, fs)
 	a.inputPaths = a.inputPaths[:0]
 	for _, in := range inputs {
