@@ -914,8 +914,8 @@ func TestConnsListsEachConnectionOnce(t *testing.T) {
 		s.tcp(ep("198.51.100.10:5005"), c, fR|fA, 0, uint32(i)+1, 0)
 		s.wait(10 * time.Millisecond)
 	}
-	for _, cap := range []int{0, 50} {
-		a := s.feed(Config{MaxConns: cap})
+	for _, limit := range []int{0, 50} {
+		a := s.feed(Config{MaxConns: limit})
 		got := a.conns()
 		want := 0
 		evicted := 0
@@ -926,25 +926,25 @@ func TestConnsListsEachConnectionOnce(t *testing.T) {
 				evicted++
 			}
 			if done, live := seen[c]; live && done {
-				t.Errorf("cap %d: connection %v listed twice", cap, c.Client)
+				t.Errorf("MaxConns %d: connection %v listed twice", limit, c.Client)
 			}
 			seen[c] = true
 		}
 		for c, listed := range seen {
 			if !listed {
-				t.Errorf("cap %d: live connection %v not listed", cap, c.Client)
+				t.Errorf("MaxConns %d: live connection %v not listed", limit, c.Client)
 			}
 		}
 		// The first connection on the reused ports is no longer in the
 		// table but must still be listed.
 		if len(got) != want+1 || evicted != 0 {
-			t.Errorf("cap %d: %d listed, want %d live + 1 replaced; %d evicted listed", cap, len(got), want, evicted)
+			t.Errorf("MaxConns %d: %d listed, want %d live + 1 replaced; %d evicted listed", limit, len(got), want, evicted)
 		}
 		if !slices.IsSortedFunc(got, func(x, y *Conn) int { return x.compare(&y.flowHead) }) {
-			t.Errorf("cap %d: not in flowHead order", cap)
+			t.Errorf("MaxConns %d: not in flowHead order", limit)
 		}
-		if cap > 0 && want >= 300 {
-			t.Errorf("cap %d: no sweep happened (%d live)", cap, want)
+		if limit > 0 && want >= 300 {
+			t.Errorf("MaxConns %d: no sweep happened (%d live)", limit, want)
 		}
 	}
 }
