@@ -36,9 +36,13 @@ fmt-check:
 	if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 
 ## test: vet, gofmt, and every test (cross-checks with tshark, golden reports
-## over the lab captures, the TUI, and the live tests when root)
+## over the lab captures, the TUI, and the live tests when root); then the
+## packages that run goroutines over shared state (the reader beside the
+## flow engine; a report's tables and TTL view beside its findings) again
+## under the race detector, which no other test would fail for.
 test: tools vet fmt-check
 	$(GO) test -count=1 -timeout 30m ./...
+	$(GO) test -race -count=1 -timeout 10m ./flows ./pipeline
 
 test-short: vet fmt-check
 	$(GO) test -short ./...
