@@ -79,10 +79,15 @@ const (
 //
 // Decoding is hand-rolled rather than done with gopacket's
 // DecodingLayerParser: the summary needs a few fixed-offset fields from each
-// header, and reading them directly costs a few tens of nanoseconds per
-// frame with no allocation, several times less than building gopacket
-// layers. A Decoder keeps scratch space for DNS names, so it must not be used
-// by two goroutines at once; it holds no reference to decoded data.
+// header, and reading them directly takes about a fifth of the time. On a
+// mix of TCP, UDP, VLAN and ICMP error frames, Decode took 23-28 ns per frame
+// and a DecodingLayerParser over preallocated layers filling the same fields
+// (with a second parse for the datagram an ICMP error quotes) 108-121 ns
+// (BenchmarkDecodeMix, six runs; TestDecodeAgreesWithGopacket checks that
+// both fill the same fields alike). Neither allocates on such frames;
+// gopacket does for IPv6 hop-by-hop options (two per MLD report). A Decoder
+// keeps scratch space for DNS names, so it must not be used by two
+// goroutines at once; it holds no reference to decoded data.
 type Decoder struct {
 	linkType int
 	dns      dnsScratch
