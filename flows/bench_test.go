@@ -1,25 +1,34 @@
-package flows
+package flows_test
 
 import (
 	"fmt"
 	"testing"
 	"time"
+
+	"github.com/fwdiag/fwdiag/flows"
+	"github.com/fwdiag/fwdiag/flows/flowtest"
 )
 
 // benchPackets scripts n NPA pairs with pushes and K2 heartbeats.
-func benchPackets(b *testing.B, clients int) *script {
-	s := newScript(&testing.T{})
+func benchPackets(clients int) *flowtest.Script {
+	s := flowtest.New()
 	for i := 0; i < clients; i++ {
 		host := fmt.Sprintf("192.0.2.%d", i%250+1)
-		m, n := npaPair(s, host, 20000+i, 40000+i)
+		m := s.Open(fmt.Sprintf("%s:%d", host, 20000+i), srv)
+		m.Send(false, 30)
+		m.Send(true, 60)
+		s.Wait(200 * time.Millisecond)
+		n := s.Open(fmt.Sprintf("%s:%d", host, 40000+i), srv)
+		n.Send(false, 30)
+		n.Send(true, 40)
 		for j := 0; j < 5; j++ {
-			s.wait(time.Millisecond)
-			m.send(true, 60)
-			m.send(false, 300)
-			n.send(false, 80)
-			c, k := ep(fmt.Sprintf("%s:%d", host, 50000+i%10000)), ep("198.51.100.20:19283")
-			s.udp(c, k, 40)
-			s.udp(k, c, 40)
+			s.Wait(time.Millisecond)
+			m.Send(true, 60)
+			m.Send(false, 300)
+			n.Send(false, 80)
+			c, k := flowtest.EP(fmt.Sprintf("%s:%d", host, 50000+i%10000)), flowtest.EP("198.51.100.20:19283")
+			s.UDP(c, k, 40)
+			s.UDP(k, c, 40)
 		}
 	}
 	return s
@@ -27,22 +36,22 @@ func benchPackets(b *testing.B, clients int) *script {
 
 // BenchmarkAdd measures the flow engine per packet on existing flows.
 func BenchmarkAdd(b *testing.B) {
-	s := benchPackets(b, 200)
-	a := s.feed(Config{})
+	s := benchPackets(200)
+	a := s.Feed(flows.Config{})
 	b.ReportAllocs()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		p := &s.pkts[i%len(s.pkts)]
+		p := &s.Pkts[i%len(s.Pkts)]
 		a.Add(p)
 	}
 }
 
 func TestAddAllocatesNothingOnKnownFlows(t *testing.T) {
-	s := benchPackets(nil, 20)
-	a := s.feed(Config{})
+	s := benchPackets(20)
+	a := s.Feed(flows.Config{})
 	i := 0
 	allocs := testing.AllocsPerRun(1000, func() {
-		a.Add(&s.pkts[i%len(s.pkts)])
+		a.Add(&s.Pkts[i%len(s.Pkts)])
 		i++
 	})
 	if allocs != 0 {
@@ -50,14 +59,14 @@ func TestAddAllocatesNothingOnKnownFlows(t *testing.T) {
 	}
 }
 
-// BenchmarkResult measures building a report snapshot (the TUI does this a
-// few times a second).
-func BenchmarkResult(b *testing.B) {
-	s := benchPackets(b, 200)
-	a := s.feed(Config{})
+// BenchmarkView measures handing the state to diagnosis (the TUI does
+// this a few times a second).
+func BenchmarkView(b *testing.B) {
+	s := benchPackets(200)
+	a := s.Feed(flows.Config{})
 	b.ReportAllocs()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		a.Result(nil)
+		a.View()
 	}
 }

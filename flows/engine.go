@@ -1,12 +1,13 @@
-// Package flows turns decoded packets into flow state and findings.
+// Package flows turns decoded packets into flow state.
 //
 // An Analyzer keeps per-connection state machines for TCP (Zeek-style
 // conn_state and history, handshake timing, retransmissions, keep-alives,
 // resets with the TTL of each side), per-client UDP flows to service ports
 // (answer delays, silences against the UDP timeout in force), and maps ICMP
-// errors back to the flow whose packet they quote. Result turns that state
-// into findings and tables. The package does no I/O, reads no wall clock and
-// prints nothing: time is the capture's own.
+// errors back to the flow whose packet they quote. View hands that state to
+// diagnosis read-only; connections evicted under memory pressure are handed
+// to an EvictHook first. The package makes no findings and writes no words,
+// does no I/O, reads no wall clock: time is the capture's own.
 package flows
 
 import (
@@ -15,13 +16,20 @@ import (
 	"slices"
 	"time"
 
+	"github.com/fwdiag/fwdiag/catalog"
 	"github.com/fwdiag/fwdiag/dissect"
+)
+
+// TCP and UDP are the transports flows are kept for.
+const (
+	TCP = catalog.TCP
+	UDP = catalog.UDP
 )
 
 // Config is what an analysis runs with.
 type Config struct {
-	Catalog  *Catalog
-	Timeouts Timeouts
+	Catalog  *catalog.Catalog
+	Timeouts catalog.Timeouts
 	// MaxConns caps the live TCP connections; past it finished ones are
 	// evicted into counts and findings (0 = DefaultMaxConns).
 	MaxConns int
@@ -33,18 +41,19 @@ type Config struct {
 	// behind may start long after the first one's flows. Without it,
 	// recording starts when a second capture point appears (tcpdump -i any).
 	ComparePoints bool
+	// OnEvict, when set, is handed each connection and flow the analyzer
+	// evicts, before it forgets them (diagnosis keeps their findings).
+	OnEvict EvictHook
 }
 
-// hostKey identifies a host as seen from one vantage point.
-type hostKey struct {
-	vantage uint16
-	addr    netip.Addr
-}
-
-// ttlStat remembers the TTL of a host's genuine packets at one vantage.
-type ttlStat struct {
-	ttl    uint8
-	varies bool
+// EvictHook receives what the analyzer evicts. It is called on the
+// analyzer's goroutine; the flow is valid only during the call.
+type EvictHook interface {
+	// EvictConn is handed a connection leaving the live table at capture
+	// time now; ttls is the hosts' TTL view at that moment.
+	EvictConn(c *Conn, now time.Time, ttls *TTLView)
+	// EvictUDP is handed a UDP flow outside the catalog leaving the table.
+	EvictUDP(f *UDPFlow)
 }
 
 // Analyzer accumulates flow state from packets. It is not safe for
@@ -64,18 +73,11 @@ type Analyzer struct {
 	// first packets: sorting it for a report costs a seventh of sorting
 	// the table's hash order (4.5 -> 0.6 ms for 27k connections).
 	order []*Conn
-	// inResult is true while Result builds a report; resultRun numbers
-	// the reports built, for flowService's memo.
-	inResult  bool
-	resultRun uint32
 	names     map[netip.Addr]string
 	// lastVK/lastV cache the vantage of the previous packet: a capture
 	// point rarely changes from one packet to the next.
 	lastVK vantageKey
 	lastV  uint16
-	// ttls is the per-host TTL view built at the start of Result and at
-	// each sweep (scratch for the finders; not analysis state).
-	ttls map[hostKey]ttlStat
 	// swHosts are servers seen answering on a Supportworks port other than
 	// 80/443; k2Reporters are hosts seen querying a KeyServer over TCP.
 	// They decide what ports 80/443 are (serviceOf). Bounded by hosts.
@@ -83,17 +85,12 @@ type Analyzer struct {
 	// k2Servers answered as KeyServer or KeyShadow; k2Mail are the mail
 	// servers they connect to (port 25 is K2 status mail only from them).
 	k2Servers, k2Mail map[netip.Addr]bool
-	// inputPaths name the inputs in prose (set by Result).
-	inputPaths []string
-	// oneSided are the capture points that saw one direction only (set by
-	// Result; their unanswered SYNs are not reported).
-	oneSided map[uint16]int
 	// vantageLast is each capture point's last packet time (Unix ns).
 	vantageLast []int64
 	// maxConns is the live connection cap; ev what evicted ones left.
 	maxConns int
 	maxUDP   int
-	ev       evicted
+	ev       Evicted
 	// roles seen from protocol use that flows alone cannot tell (DNS server).
 	dnsServers map[netip.Addr]bool
 
@@ -111,7 +108,7 @@ type Analyzer struct {
 // the default catalog.
 func New(cfg Config) *Analyzer {
 	if cfg.Catalog == nil {
-		cfg.Catalog = NewCatalog(DefaultServices())
+		cfg.Catalog = catalog.NewCatalog(catalog.DefaultServices())
 	}
 	if cfg.MaxConns <= 0 {
 		cfg.MaxConns = DefaultMaxConns
@@ -141,7 +138,7 @@ func New(cfg Config) *Analyzer {
 func (a *Analyzer) Config() Config { return a.cfg }
 
 func (a *Analyzer) vantage(p *dissect.Packet) uint16 {
-	k := vantageKey{input: p.Input, iface: p.Interface, ifIndex: p.IfIndex, outgoing: p.Outgoing && p.IfIndex == 0}
+	k := vantageKey{Input: p.Input, Iface: p.Interface, IfIndex: p.IfIndex, Outgoing: p.Outgoing && p.IfIndex == 0}
 	if k == a.lastVK && len(a.vantageOf) > 0 {
 		a.vantageLast[a.lastV] = p.Time.UnixNano()
 		return a.lastV
@@ -203,29 +200,29 @@ func (a *Analyzer) addTCP(p *dissect.Packet, v uint16) {
 	setKey(&k, v, dissect.ProtoTCP, src, dst)
 	c := a.tcp.get(&k)
 	synOnly := p.TCPFlags&(dissect.FlagSYN|dissect.FlagACK) == dissect.FlagSYN
-	if c != nil && synOnly && p.Seq != c.synSeq && (c.closed || c.established || !c.firstSyn.IsZero()) {
+	if c != nil && synOnly && p.Seq != c.synSeq && (c.Closed || c.Established || !c.FirstSyn.IsZero()) {
 		// A fresh SYN with a new initial sequence number on the same ports:
 		// a new connection (port reuse, or the client starting over).
 		// The old one stays reported (it is in a.order).
 		c = nil
 	}
 	if c == nil {
-		c = &Conn{flowHead: newHead(v, p)}
+		c = &Conn{FlowHead: newHead(v, p)}
 		switch {
 		case synOnly:
 			c.Client, c.Server = src, dst
 		case p.TCPFlags&(dissect.FlagSYN|dissect.FlagACK) == dissect.FlagSYN|dissect.FlagACK:
 			c.Client, c.Server = dst, src
 		default:
-			c.midstream = true
+			c.Midstream = true
 			c.Client, c.Server = a.orient(src, dst, TCP)
 		}
 		a.noteMail(c)
-		c.sharedPort = a.cfg.Catalog.Shared(c.Server.Port(), TCP)
-		c.catalogPort = !c.sharedPort && a.cfg.Catalog.IsServicePort(c.Server.Port(), TCP)
-		if c.catalogPort {
-			if svc, ok := a.cfg.Catalog.Lookup(c.Server.Port(), TCP, ""); ok && svc.Name == "sw-binary" {
-				c.npaPort = true
+		c.SharedPort = a.cfg.Catalog.Shared(c.Server.Port(), TCP)
+		c.CatalogPort = !c.SharedPort && a.cfg.Catalog.IsServicePort(c.Server.Port(), TCP)
+		if c.CatalogPort {
+			if svc, ok := a.cfg.Catalog.Lookup(c.Server.Port(), TCP, ""); ok && svc.Name == catalog.SWBinary {
+				c.NPAPort = true
 			}
 		}
 		a.tcp.set(&k, c)
@@ -240,11 +237,11 @@ func (a *Analyzer) addTCP(p *dissect.Packet, v uint16) {
 	if src != c.Client {
 		dir = 1
 	}
-	if (a.cfg.ComparePoints || len(a.vantageOf) > 1) && (c.catalogPort || c.sharedPort) {
-		addPrint(&c.prints, p, dir)
+	if (a.cfg.ComparePoints || len(a.vantageOf) > 1) && (c.CatalogPort || c.SharedPort) {
+		addPrint(&c.Prints, p, dir)
 	}
 	c.update(p, dir)
-	if dir == 1 && c.dir[1].pkts == 1 {
+	if dir == 1 && c.Dir[1].Pkts == 1 {
 		a.noteProductHosts(c)
 	}
 }
@@ -252,7 +249,7 @@ func (a *Analyzer) addTCP(p *dissect.Packet, v uint16) {
 // orient decides which endpoint is the server when the capture did not see
 // the connection open: the one on a catalog port (the destination when both
 // are), else the lower port.
-func (a *Analyzer) orient(src, dst Endpoint, transport string) (client, server Endpoint) {
+func (a *Analyzer) orient(src, dst Endpoint, transport catalog.Transport) (client, server Endpoint) {
 	dstSvc := a.cfg.Catalog.IsServicePort(dst.Port(), transport)
 	srcSvc := a.cfg.Catalog.IsServicePort(src.Port(), transport)
 	switch {
@@ -276,7 +273,7 @@ func (a *Analyzer) addUDP(p *dissect.Packet, v uint16) {
 	setKey(&k, v, dissect.ProtoUDP, src, dst)
 	f := a.udp.get(&k)
 	if f == nil {
-		f = &UDPFlow{flowHead: newHead(v, p)}
+		f = &UDPFlow{FlowHead: newHead(v, p)}
 		dstSvc := a.cfg.Catalog.IsServicePort(dst.Port(), UDP)
 		srcSvc := a.cfg.Catalog.IsServicePort(src.Port(), UDP)
 		if srcSvc && !dstSvc {
@@ -295,13 +292,13 @@ func (a *Analyzer) addUDP(p *dissect.Packet, v uint16) {
 	if src != f.Client {
 		dir = 1
 	}
-	if dir == 1 && f.responses == 0 {
-		if s, ok := a.cfg.Catalog.Lookup(f.Server.Port(), UDP, ""); ok && (s.Name == "k2-keyserver" || s.Name == "k2-shadow") {
+	if dir == 1 && f.Responses == 0 {
+		if s, ok := a.cfg.Catalog.Lookup(f.Server.Port(), UDP, ""); ok && (s.Name == catalog.K2KeyServer || s.Name == catalog.K2Shadow) {
 			a.k2Servers[f.Server.Addr()] = true
 		}
 	}
 	if (a.cfg.ComparePoints || len(a.vantageOf) > 1) && a.cfg.Catalog.IsServicePort(f.Server.Port(), UDP) {
-		addPrint(&f.prints, p, dir)
+		addPrint(&f.Prints, p, dir)
 	}
 	f.update(p, dir, a.cfg.Timeouts.UDP)
 }
@@ -317,17 +314,17 @@ func (a *Analyzer) addICMPError(p *dissect.Packet, v uint16) {
 	dst := netip.AddrPortFrom(q.Dst, q.DstPort)
 	var k flowKey
 	setKey(&k, v, q.Proto, src, dst)
-	hit := func(h **icmpHit) {
+	hit := func(h **ICMPHit) {
 		if *h == nil {
-			*h = &icmpHit{typ: p.ICMPType, code: p.ICMPCode, v6: p.Proto == dissect.ProtoICMPv6,
-				from: netip.AddrPortFrom(p.Src, 0), ttl: p.TTL, time: p.Time, frame: p.Frame}
+			*h = &ICMPHit{Type: p.ICMPType, Code: p.ICMPCode, V6: p.Proto == dissect.ProtoICMPv6,
+				From: netip.AddrPortFrom(p.Src, 0), TTL: p.TTL, Time: p.Time, Frame: p.Frame}
 		}
-		(*h).count++
+		(*h).Count++
 	}
 	switch q.Proto {
 	case dissect.ProtoTCP:
 		if c := a.tcp.get(&k); c != nil {
-			hit(&c.icmp)
+			hit(&c.ICMP)
 			c.addFrame(p.Frame)
 			c.Last = maxTime(c.Last, p.Time)
 			return
@@ -337,7 +334,7 @@ func (a *Analyzer) addICMPError(p *dissect.Packet, v uint16) {
 		if f == nil && q.SrcPort != 53 && q.DstPort != 53 {
 			// The error quotes a datagram this vantage did not see (it saw
 			// only the answer path): track the flow from the quote.
-			f = &UDPFlow{flowHead: newHead(v, p)}
+			f = &UDPFlow{FlowHead: newHead(v, p)}
 			f.Client, f.Server = src, dst
 			if a.cfg.Catalog.IsServicePort(src.Port(), UDP) && !a.cfg.Catalog.IsServicePort(dst.Port(), UDP) {
 				f.Client, f.Server = dst, src
@@ -348,8 +345,8 @@ func (a *Analyzer) addICMPError(p *dissect.Packet, v uint16) {
 			}
 		}
 		if f != nil {
-			hit(&f.icmp)
-			f.icmpCount++
+			hit(&f.ICMP)
+			f.ICMPCount++
 			f.addFrame(p.Frame)
 			return
 		}
@@ -367,14 +364,14 @@ func maxTime(a, b time.Time) time.Time {
 // conns returns every TCP connection, in a stable order.
 func (a *Analyzer) conns() []*Conn {
 	out := slices.Clone(a.order)
-	sortFlows(out, func(c *Conn) *flowHead { return &c.flowHead })
+	sortFlows(out, func(c *Conn) *FlowHead { return &c.FlowHead })
 	return out
 }
 
-// sortFlows sorts flows by flowHead.compare. It sorts copies of the first
+// sortFlows sorts flows by FlowHead.compare. It sorts copies of the first
 // packet times beside the pointers, so that most comparisons read no flow:
 // following 27k pointers to scattered flows was most of a report's sort.
-func sortFlows[F any](flows []F, head func(F) *flowHead) {
+func sortFlows[F any](flows []F, head func(F) *FlowHead) {
 	type entry struct {
 		sec  int64
 		nsec int
@@ -403,21 +400,8 @@ func sortFlows[F any](flows []F, head func(F) *flowHead) {
 func (a *Analyzer) udpFlows() []*UDPFlow {
 	out := make([]*UDPFlow, 0, a.udp.len())
 	a.udp.each(func(f *UDPFlow) { out = append(out, f) })
-	sortFlows(out, func(f *UDPFlow) *flowHead { return &f.flowHead })
+	sortFlows(out, func(f *UDPFlow) *FlowHead { return &f.FlowHead })
 	return out
-}
-
-// flowService is serviceOf(h.Server, transport), remembered on the flow
-// while a report is built (see flowHead.svc); during packet processing,
-// when the hosts' roles still change, it asks every time.
-func (a *Analyzer) flowService(h *flowHead, transport string) *Service {
-	if !a.inResult {
-		return a.serviceOf(h.Server, transport)
-	}
-	if h.svcRun != a.resultRun {
-		h.svc, h.svcRun = a.serviceOf(h.Server, transport), a.resultRun
-	}
-	return h.svc
 }
 
 // serviceOf names the catalog service of a server endpoint, using DNS names
@@ -428,19 +412,19 @@ func (a *Analyzer) flowService(h *flowHead, transport string) *Service {
 // only on a host that also queries a KeyServer over TCP 19283 (as the K2
 // seed describes it), and the Sassafras sites only when a DNS answer named
 // them. Any other web server is no product's.
-func (a *Analyzer) serviceOf(server Endpoint, transport string) *Service {
+func (a *Analyzer) serviceOf(server Endpoint, transport catalog.Transport) *catalog.Service {
 	cat := a.cfg.Catalog
 	name := a.names[server.Addr()]
 	if cat.Shared(server.Port(), transport) {
 		if s, ok := cat.Lookup(server.Port(), transport, name); ok && len(s.Names) > 0 {
 			return s
 		}
-		var product string
+		var product catalog.Product
 		switch {
 		case a.swHosts[server.Addr()]:
-			product = Supportworks
+			product = catalog.Supportworks
 		case a.k2Reporters[server.Addr()]:
-			product = K2
+			product = catalog.K2
 		default:
 			return nil
 		}
@@ -463,7 +447,7 @@ func (a *Analyzer) serviceOf(server Endpoint, transport string) *Service {
 // its server runs Supportworks (a Supportworks port other than 80/443) or
 // that its client may be a KeyReporter (it queries a KeyServer over TCP).
 func (a *Analyzer) noteProductHosts(c *Conn) {
-	if !(c.synAck || c.midstream && c.dir[1].pkts > 0) || a.cfg.Catalog.Shared(c.Server.Port(), TCP) {
+	if !(c.SynAck || c.Midstream && c.Dir[1].Pkts > 0) || a.cfg.Catalog.Shared(c.Server.Port(), TCP) {
 		return
 	}
 	s, ok := a.cfg.Catalog.Lookup(c.Server.Port(), TCP, "")
@@ -471,9 +455,9 @@ func (a *Analyzer) noteProductHosts(c *Conn) {
 		return
 	}
 	switch {
-	case s.Product == Supportworks:
+	case s.Product == catalog.Supportworks:
 		a.swHosts[c.Server.Addr()] = true
-	case s.Name == "k2-keyserver":
+	case s.Name == catalog.K2KeyServer:
 		a.k2Reporters[c.Client.Addr()] = true
 		a.k2Servers[c.Server.Addr()] = true
 	}
@@ -487,48 +471,3 @@ func (a *Analyzer) noteMail(c *Conn) {
 	}
 }
 
-// genuineTTL returns the TTL a host's ordinary packets arrive with at a
-// vantage point, and whether it is known and stable.
-func (a *Analyzer) genuineTTL(v uint16, addr netip.Addr) (uint8, bool) {
-	s, ok := a.ttls[hostKey{v, addr}]
-	if !ok || s.varies {
-		return 0, false
-	}
-	return s.ttl, true
-}
-
-// hostTTLs gathers, per capture point and host, the TTL its genuine packets
-// (not resets) arrive with, from the connections and flows. Why at report
-// time: a map update per packet cost a quarter of the flow engine's time,
-// and every connection already remembers its sides' TTLs.
-func hostTTLs(conns []*Conn, udps []*UDPFlow) map[hostKey]ttlStat {
-	m := map[hostKey]ttlStat{}
-	note := func(v uint16, addr netip.Addr, ttl uint8, varies bool) {
-		k := hostKey{v, addr}
-		s, ok := m[k]
-		switch {
-		case !ok:
-			m[k] = ttlStat{ttl: ttl, varies: varies}
-		case s.ttl != ttl || varies:
-			s.varies = true
-			m[k] = s
-		}
-	}
-	for _, c := range conns {
-		if d := &c.dir[0]; d.ttlSet {
-			note(c.Vantage, c.Client.Addr(), d.ttl, d.ttlVaries)
-		}
-		if d := &c.dir[1]; d.ttlSet {
-			note(c.Vantage, c.Server.Addr(), d.ttl, d.ttlVaries)
-		}
-	}
-	for _, f := range udps {
-		if f.ttl[0] != 0 {
-			note(f.Vantage, f.Client.Addr(), f.ttl[0], false)
-		}
-		if f.ttl[1] != 0 {
-			note(f.Vantage, f.Server.Addr(), f.ttl[1], false)
-		}
-	}
-	return m
-}

@@ -10,10 +10,11 @@ import (
 // before it evicts finished ones. About 700 bytes each: ~70 MB at the cap.
 const DefaultMaxConns = 100_000
 
-// evictAge is how old a connection attempt must be to leave the live
-// table: the same wait after which the report calls it unanswered, so that
-// eviction never changes a conclusion.
-const evictAge = synWait
+// EvictAge is how old a connection attempt must be to leave the live
+// table. Diagnosis calls an attempt unanswered after the same wait (Linux
+// and Windows retransmit a SYN after about 1 s, RFC 6298's initial RTO), so
+// that eviction never changes a conclusion.
+const EvictAge = time.Second
 
 // DefaultMaxUDPFlows is how many UDP flows the analyzer keeps live before
 // it evicts those outside the catalog.
@@ -28,44 +29,50 @@ const udpIdleEvict = time.Minute
 // silent before, under pressure, it is folded into the counts.
 const idleEvict = 5 * time.Minute
 
-// evicted is what connections removed from the live table left behind:
-// their findings, their part of the services table, the TTLs of the servers
-// they saw, and counts. Why: a flood of SYNs from millions of sources would
-// otherwise keep millions of connections; the findings of the real traffic
-// do not need them.
-type evicted struct {
-	fs          *findingSet
-	svc         *svcTable
-	ttl         map[hostKey]ttlStat
-	middleboxes map[netip.Addr]bool
-	stats       Stats
-	// udpICMPRows counts evicted UDP flows with ICMP errors, which the
+// Evicted is what connections and flows removed from the live tables left
+// behind in flows' own terms: counts, the TTLs of the servers they saw, the
+// middleboxes that sent ICMP errors about them. (Their findings and their
+// part of the services table are the EvictHook's.) Why evict at all: a
+// flood of SYNs from millions of sources would otherwise keep millions of
+// connections; the findings of the real traffic do not need them.
+type Evicted struct {
+	TCPConnections     int
+	UDPFlows           int
+	TCPRetransmissions int
+	SYNRetransmissions int
+	TCPResets          int
+	Duplicates         int
+	// UDPICMPRows counts evicted UDP flows with ICMP errors, which the
 	// UDP table no longer lists.
-	udpICMPRows int
+	UDPICMPRows int
+	// Middleboxes sent ICMP errors about evicted flows from an address
+	// that is neither end.
+	Middleboxes map[netip.Addr]bool
+	ttl         map[hostKey]ttlStat
 }
 
-func newEvicted() evicted {
-	return evicted{fs: newFindingSet(), svc: newSvcTable(), ttl: map[hostKey]ttlStat{}, middleboxes: map[netip.Addr]bool{}}
+func newEvicted() Evicted {
+	return Evicted{ttl: map[hostKey]ttlStat{}, Middleboxes: map[netip.Addr]bool{}}
 }
 
 // evictable says whether a connection may leave the live table at capture
 // time now. hard allows Supportworks 5001 attempts too, which NPA pairing
 // would rather keep (they explain a missing notification socket).
 func (a *Analyzer) evictable(c *Conn, now time.Time, hard bool) bool {
-	if !hard && c.npaPort {
+	if !hard && c.NPAPort {
 		return false
 	}
-	attempt := !c.firstSyn.IsZero() && !c.synAck
+	attempt := !c.FirstSyn.IsZero() && !c.SynAck
 	switch {
-	case attempt && (c.icmp != nil || c.dir[1].rst > 0):
+	case attempt && (c.ICMP != nil || c.Dir[1].RST > 0):
 		return true
-	case attempt && now.Sub(c.lastSyn) >= evictAge:
+	case attempt && now.Sub(c.LastSyn) >= EvictAge:
 		return true
-	case c.catalogPort, c.sharedPort && a.flowService(&c.flowHead, TCP) != nil:
+	case c.CatalogPort, c.SharedPort && a.serviceOf(c.Server, TCP) != nil:
 		// Established product connections stay for the tables (services,
 		// roles, version, the flow listing).
 		return false
-	case c.closed && now.Sub(c.Last) >= time.Second:
+	case c.Closed && now.Sub(c.Last) >= time.Second:
 		return true
 	case now.Sub(c.Last) >= idleEvict:
 		return true
@@ -93,20 +100,18 @@ func (a *Analyzer) sweep(now time.Time) {
 	}
 	if len(out) > 0 {
 		a.order = slices.DeleteFunc(a.order, func(c *Conn) bool { return c.evicted })
-		// The TTLs the findings compare resets with, as the live
-		// connections and the evicted ones show them now.
+	}
+	var ttls *TTLView
+	if len(out) > 0 && a.cfg.OnEvict != nil {
+		// The TTLs the hook compares resets with, as the live connections
+		// and the evicted ones show them now.
 		live := make([]*Conn, 0, a.tcp.len())
 		a.tcp.each(func(c *Conn) { live = append(live, c) })
-		a.ttls = hostTTLs(live, nil)
-		for k, v := range a.ev.ttl {
-			if _, ok := a.ttls[k]; !ok {
-				a.ttls[k] = v
-			}
-		}
+		ttls = hostTTLs(live, nil, a.ev.ttl)
 	}
-	sortFlows(out, func(c *Conn) *flowHead { return &c.flowHead })
+	sortFlows(out, func(c *Conn) *FlowHead { return &c.FlowHead })
 	for _, c := range out {
-		a.evict(c, now)
+		a.evict(c, now, ttls)
 	}
 	if a.tcp.len() > a.maxConns*3/4 {
 		// Not enough may go: let the table grow rather than sweep at
@@ -115,75 +120,35 @@ func (a *Analyzer) sweep(now time.Time) {
 	}
 }
 
-// evict folds one connection into the evicted state.
-func (a *Analyzer) evict(c *Conn, now time.Time) {
-	a.connFindings(c, a.ev.fs, now)
-	a.svcAddConn(a.ev.svc, c)
-	if d := &c.dir[1]; d.ttlSet {
+// evict folds one connection into the evicted state, after handing it to
+// the hook.
+func (a *Analyzer) evict(c *Conn, now time.Time, ttls *TTLView) {
+	if a.cfg.OnEvict != nil {
+		c.Service = a.serviceOf(c.Server, TCP)
+		a.cfg.OnEvict.EvictConn(c, now, ttls)
+	}
+	if d := &c.Dir[1]; d.TTLSet {
 		k := hostKey{c.Vantage, c.Server.Addr()}
 		if s, ok := a.ev.ttl[k]; !ok {
-			a.ev.ttl[k] = ttlStat{ttl: d.ttl, varies: d.ttlVaries}
-		} else if s.ttl != d.ttl {
+			a.ev.ttl[k] = ttlStat{ttl: d.TTL, varies: d.TTLVaries}
+		} else if s.ttl != d.TTL {
 			s.varies = true
 			a.ev.ttl[k] = s
 		}
 	}
-	if c.icmp != nil && c.icmp.from.Addr() != c.Server.Addr() && c.icmp.from.Addr() != c.Client.Addr() {
-		a.ev.middleboxes[c.icmp.from.Addr()] = true
+	if c.ICMP != nil && c.ICMP.From.Addr() != c.Server.Addr() && c.ICMP.From.Addr() != c.Client.Addr() {
+		a.ev.Middleboxes[c.ICMP.From.Addr()] = true
 	}
-	st := &a.ev.stats
+	st := &a.ev
 	st.TCPConnections++
 	for d := 0; d < 2; d++ {
-		st.TCPRetransmissions += c.dir[d].retrans
-		st.TCPResets += c.dir[d].rst
+		st.TCPRetransmissions += c.Dir[d].Retrans
+		st.TCPResets += c.Dir[d].RST
 	}
-	if c.dir[0].syn > 1 && !c.firstSyn.IsZero() {
-		st.SYNRetransmissions += c.dir[0].syn - 1
+	if c.Dir[0].SYN > 1 && !c.FirstSyn.IsZero() {
+		st.SYNRetransmissions += c.Dir[0].SYN - 1
 	}
-	st.Duplicates += c.dups
-}
-
-// clone deep-copies a finding set, so a snapshot can add to it.
-func (fs *findingSet) clone() *findingSet {
-	n := newFindingSet()
-	remap := make(map[*group]*group, len(fs.order))
-	for _, g := range fs.order {
-		c := *g
-		c.frames = make(map[int][]uint64, len(g.frames))
-		for in, fr := range g.frames {
-			c.frames[in] = append([]uint64(nil), fr...)
-		}
-		c.clientPts = make(map[uint16]bool, len(g.clientPts))
-		for p := range g.clientPts {
-			c.clientPts[p] = true
-		}
-		c.notes = make(map[string]int, len(g.notes))
-		for k, v := range g.notes {
-			c.notes[k] = v
-		}
-		c.inputs = make(map[int]bool, len(g.inputs))
-		for k := range g.inputs {
-			c.inputs[k] = true
-		}
-		c.samples = append([]time.Duration(nil), g.samples...)
-		if g.clients != nil {
-			c.clients = make(map[netip.Addr]int, len(g.clients))
-			for k, v := range g.clients {
-				c.clients[k] = v
-			}
-		}
-		remap[g] = &c
-		n.order = append(n.order, &c)
-		n.groups[c.key] = &c
-		n.texts[&c] = fs.texts[g]
-	}
-	for k, v := range fs.perService {
-		n.perService[k] = v
-	}
-	for k, g := range fs.merged {
-		n.merged[k] = remap[g]
-	}
-	return n
+	st.Duplicates += c.Dups
 }
 
 // sweepUDP evicts UDP flows outside the catalog once the live UDP table is
@@ -194,7 +159,7 @@ func (a *Analyzer) sweepUDP(now time.Time) {
 	var out []*UDPFlow
 	for _, hard := range []bool{false, true} {
 		a.udp.removeIf(func(f *UDPFlow) bool {
-			if a.cfg.Catalog.IsServicePort(f.Server.Port(), UDP) || f.requests+f.responses+f.icmpCount == 0 {
+			if a.cfg.Catalog.IsServicePort(f.Server.Port(), UDP) || f.Requests+f.Responses+f.ICMPCount == 0 {
 				return false // a service flow, or the one being created
 			}
 			if hard || now.Sub(f.Last) >= udpIdleEvict {
@@ -207,14 +172,16 @@ func (a *Analyzer) sweepUDP(now time.Time) {
 			break
 		}
 	}
-	sortFlows(out, func(f *UDPFlow) *flowHead { return &f.flowHead })
+	sortFlows(out, func(f *UDPFlow) *FlowHead { return &f.FlowHead })
 	for _, f := range out {
-		a.udpICMPFinding(f, nil, a.ev.fs)
-		a.ev.stats.UDPFlows++
-		if f.icmp != nil {
-			a.ev.udpICMPRows++
-			if f.icmp.from.Addr() != f.Server.Addr() && f.icmp.from.Addr() != f.Client.Addr() {
-				a.ev.middleboxes[f.icmp.from.Addr()] = true
+		if a.cfg.OnEvict != nil {
+			a.cfg.OnEvict.EvictUDP(f)
+		}
+		a.ev.UDPFlows++
+		if f.ICMP != nil {
+			a.ev.UDPICMPRows++
+			if f.ICMP.From.Addr() != f.Server.Addr() && f.ICMP.From.Addr() != f.Client.Addr() {
+				a.ev.Middleboxes[f.ICMP.From.Addr()] = true
 			}
 		}
 	}

@@ -1,4 +1,4 @@
-package flows
+package flows_test
 
 import (
 	"encoding/binary"
@@ -6,18 +6,22 @@ import (
 	"testing"
 	"time"
 
+	"github.com/fwdiag/fwdiag/diagnose"
 	"github.com/fwdiag/fwdiag/dissect"
+	"github.com/fwdiag/fwdiag/flows"
+	"github.com/fwdiag/fwdiag/flows/flowtest"
 )
 
 // FuzzFlows feeds the flow engine packet summaries made from arbitrary
 // bytes (16 bytes a packet: addresses, ports, protocol, flags, numbers,
 // time steps), including ICMP errors quoting whatever, with tiny state caps
-// so eviction runs too: Result must not panic.
+// so eviction runs too: neither the engine nor diagnosis may panic.
 func FuzzFlows(f *testing.F) {
 	f.Add([]byte("0123456789abcdef0123456789abcdef0123456789abcdef"))
 	f.Add(make([]byte, 160))
 	f.Fuzz(func(t *testing.T, data []byte) {
-		a := New(Config{Timeouts: defaults(), MaxConns: 4, MaxUDPFlows: 4, ComparePoints: len(data)%2 == 0})
+		ev := diagnose.NewEvictions()
+		a := flows.New(flows.Config{Timeouts: flowtest.Defaults(), MaxConns: 4, MaxUDPFlows: 4, ComparePoints: len(data)%2 == 0, OnEvict: ev})
 		now := time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)
 		protos := [...]uint8{dissect.ProtoTCP, dissect.ProtoUDP, dissect.ProtoICMP, dissect.ProtoICMPv6}
 		for i := 0; i+16 <= len(data) && i < 16*2000; i += 16 {
@@ -35,6 +39,6 @@ func FuzzFlows(f *testing.F) {
 			}
 			a.Add(&p)
 		}
-		a.Result(nil)
+		diagnose.Run(a.View(), ev, nil)
 	})
 }

@@ -6,6 +6,7 @@ import (
 	"net/netip"
 	"time"
 
+	"github.com/fwdiag/fwdiag/catalog"
 	"github.com/fwdiag/fwdiag/dissect"
 )
 
@@ -67,40 +68,43 @@ func addrWords(x netip.Addr) (w0, w1, is4 uint64) {
 // interface index of an SLL2 frame; for SLL v1, which has no index, the
 // packet's direction, so that what reached a forwarding host and what it
 // sent on stay apart).
-type vantageKey struct {
-	input, iface int
-	ifIndex      int32
-	outgoing     bool
+type vantageKey = CapturePoint
+
+// CapturePoint identifies where packets were captured: an input file and,
+// inside it, the interface (pcapng interface id, SLL2 interface index) or,
+// for SLL v1, the direction.
+type CapturePoint struct {
+	Input, Iface int
+	IfIndex      int32
+	Outgoing     bool
 }
 
-// flowHead is what a TCP connection and a UDP flow share: where and when the
+// FlowHead is what a TCP connection and a UDP flow share: where and when the
 // flow was seen, and its two ends. Both embed it, so ordering and reporting
 // treat them alike.
-type flowHead struct {
-	Vantage    uint16
-	Input      int
+type FlowHead struct {
+	Vantage    uint16 // capture point (Analyzer.CapturePoints)
+	Input      int    // index of the input file
 	Client     Endpoint
 	Server     Endpoint
 	First      time.Time
 	Last       time.Time
 	FirstFrame uint64
 
-	// svc is the flow's catalog service as the report being built sees
-	// it (valid when svcRun is the analyzer's resultRun): a report asks
-	// for it from many places, and the answer cannot change while it is
-	// built.
-	svc    *Service
-	svcRun uint32
+	// Service is the flow's catalog service (nil: none), settled when the
+	// flow is handed to diagnosis (View, or an eviction hook): only then
+	// are the hosts' roles that decide ports 80/443 and 25 known.
+	Service *catalog.Service
 }
 
 // newHead starts a flow's header at its first packet.
-func newHead(v uint16, p *dissect.Packet) flowHead {
-	return flowHead{Vantage: v, Input: p.Input, First: p.Time, Last: p.Time, FirstFrame: p.Frame}
+func newHead(v uint16, p *dissect.Packet) FlowHead {
+	return FlowHead{Vantage: v, Input: p.Input, First: p.Time, Last: p.Time, FirstFrame: p.Frame}
 }
 
 // compare orders flows by first packet time, input, first frame and client:
 // a total order, so every report lists flows the same way.
-func (h *flowHead) compare(o *flowHead) int {
+func (h *FlowHead) compare(o *FlowHead) int {
 	if c := h.First.Compare(o.First); c != 0 {
 		return c
 	}

@@ -9,86 +9,90 @@ import (
 // maxFrames bounds the evidence frames a flow keeps.
 const maxFrames = 24
 
-// dirState is what one direction of a TCP connection has shown.
-type dirState struct {
-	pkts       uint64
-	payload    uint64
-	ttl        uint8 // TTL of the first genuine (non-RST) packet
-	ttlSet     bool
-	ttlVaries  bool
-	nextSeq    uint32 // highest sequence number sent + 1
-	seqSet     bool
-	maxAck     uint32
-	ackSet     bool
-	retrans    int
-	keepalives int
-	dataSegs   int
-	syn, fin   int
-	rst        int
-	rstTTL     uint8
-	rstIPID    uint16
-	rstTime    time.Time
-	rstFrame   uint64
-	firstData  time.Time
-	lastData   time.Time
-	lastPkt    time.Time
-	lastIPID   uint16
-	lastSeq    uint32
-	lastLen    int
-	zeroWin    int
-	// maxDataGap is the longest silence (whole connection) that ended with
+// DirState is what one direction of a TCP connection has shown. The
+// analyzer owns it; diagnosis reads it between packets.
+type DirState struct {
+	Pkts      uint64
+	Payload   uint64 // payload bytes
+	TTL       uint8  // TTL of the first genuine (non-RST) packet
+	TTLSet    bool
+	TTLVaries bool   // a later genuine packet came with another TTL
+	NextSeq   uint32 // highest sequence number sent + 1
+	SeqSet    bool
+	MaxAck    uint32
+	AckSet    bool
+	Retrans   int // segments (SYNs and FINs included) below NextSeq
+	// KeepAlives are 0/1-byte segments at next-expected minus one.
+	KeepAlives int
+	DataSegs   int // segments with payload
+	SYN, FIN   int
+	RST        int
+	// RSTTTL, RSTIPID, RSTTime and RSTFrame describe the last reset.
+	RSTTTL    uint8
+	RSTIPID   uint16
+	RSTTime   time.Time
+	RSTFrame  uint64
+	FirstData time.Time
+	LastData  time.Time
+	lastPkt   time.Time
+	lastIPID  uint16
+	lastSeq   uint32
+	lastLen   int
+	ZeroWin   int
+	// MaxDataGap is the longest silence (whole connection) that ended with
 	// data from this direction: for an NPA socket, how long the channel sat
 	// idle before the server pushed.
-	maxDataGap time.Duration
+	MaxDataGap time.Duration
 }
 
 // Conn is one TCP connection at one vantage point. Direction 0 is the client
-// (originator), 1 the server.
+// (originator), 1 the server. The analyzer owns it and updates it at every
+// packet of the connection; diagnosis reads its exported fields between
+// packets (from a View, or in an eviction hook) and never writes them.
 type Conn struct {
-	flowHead
+	FlowHead
 
-	dir         [2]dirState
-	firstSyn    time.Time
-	lastSyn     time.Time
+	Dir         [2]DirState
+	FirstSyn    time.Time // zero when the capture saw no SYN from the client
+	LastSyn     time.Time
 	synSeq      uint32
-	synAck      bool
-	synAckTime  time.Time
-	established bool // the client acknowledged the SYN-ACK (or midstream data flows both ways)
-	midstream   bool // the capture began after the handshake
-	maxGap      time.Duration
+	SynAck      bool
+	SynAckTime  time.Time
+	Established bool // the client acknowledged the SYN-ACK (or midstream data flows both ways)
+	Midstream   bool // the capture began after the handshake
+	MaxGap      time.Duration
 	maxGapEnd   time.Time
 
 	hist     [24]byte
 	histN    uint8
 	histSeen [2]uint16
 
-	icmp    *icmpHit
-	frames  []uint64
-	dups    int
-	closed  bool
+	ICMP    *ICMPHit // the first ICMP error quoting this connection (nil none)
+	Frames  []uint64 // evidence frames: the notable packets, up to maxFrames
+	Dups    int      // capture duplicates ignored
+	Closed  bool
 	evicted bool   // left the live table for the evicted state (sweep)
-	greeted string // service greeting recognised in the payload ("" none)
-	// explained is set (during Result) when a more specific finding already
-	// accounts for this connection's failure.
-	explained bool
-	// catalogPort and npaPort classify the server port once, at creation,
+	Greeted string // service greeting recognised in the payload ("" none)
+	// CatalogPort and NPAPort classify the server port once, at creation,
 	// for the eviction sweep (which looks at every live connection).
-	catalogPort, npaPort bool
-	// sharedPort is 80 or 443: a product's only on a product host.
-	sharedPort bool
-	// prints are the first packets' identities, for comparing capture
-	// points (compare.go); recorded once a second capture point exists.
-	prints []pktPrint
+	CatalogPort, NPAPort bool
+	// SharedPort is 80 or 443: a product's only on a product host.
+	SharedPort bool
+	// Prints are the first packets' identities, for comparing capture
+	// points (prints.go); recorded once a second capture point exists.
+	Prints []Print
 }
 
-type icmpHit struct {
-	typ, code uint8
-	v6        bool
-	from      Endpoint // address of the ICMP sender (port 0)
-	ttl       uint8
-	time      time.Time
-	frame     uint64
-	count     int
+// ICMPHit is the ICMP error that quoted a flow's packet: the first one's
+// type, code and sender, and how many came.
+type ICMPHit struct {
+	Type, Code uint8
+	V6         bool
+	From       Endpoint // address of the ICMP sender (port 0)
+	TTL        uint8
+	Time       time.Time
+	Frame      uint64
+	Count      int
 }
 
 // history letters (Zeek): index into the per-direction seen bitmask.
@@ -125,8 +129,8 @@ func (c *Conn) addHist(dir int, h int) {
 func (c *Conn) History() string { return string(c.hist[:c.histN]) }
 
 func (c *Conn) addFrame(f uint64) {
-	if len(c.frames) < maxFrames {
-		c.frames = append(c.frames, f)
+	if len(c.Frames) < maxFrames {
+		c.Frames = append(c.Frames, f)
 	}
 }
 
@@ -135,39 +139,39 @@ func seqLT(a, b uint32) bool { return int32(a-b) < 0 }
 
 // update applies one packet travelling in direction dir.
 func (c *Conn) update(p *dissect.Packet, dir int) {
-	d := &c.dir[dir]
+	d := &c.Dir[dir]
 	t := p.Time
-	if gap := sub(t, c.Last); gap > c.maxGap && c.dir[0].pkts+c.dir[1].pkts > 0 {
-		c.maxGap, c.maxGapEnd = gap, t
+	if gap := sub(t, c.Last); gap > c.MaxGap && c.Dir[0].Pkts+c.Dir[1].Pkts > 0 {
+		c.MaxGap, c.maxGapEnd = gap, t
 	}
 	// Capture duplicates (pktmon, span ports): the same IPv4 datagram twice,
 	// same IP ID, sequence number and length. Real retransmissions from
 	// Windows and Linux carry a new IP ID, so this does not hide them.
-	if p.IPVersion == 4 && d.pkts > 0 && p.IPID != 0 && p.IPID == d.lastIPID && p.Seq == d.lastSeq && p.PayloadLen == d.lastLen && sub(t, d.lastPkt) < 50*time.Millisecond {
-		c.dups++
+	if p.IPVersion == 4 && d.Pkts > 0 && p.IPID != 0 && p.IPID == d.lastIPID && p.Seq == d.lastSeq && p.PayloadLen == d.lastLen && sub(t, d.lastPkt) < 50*time.Millisecond {
+		c.Dups++
 		return
 	}
 	d.lastIPID, d.lastSeq, d.lastLen = p.IPID, p.Seq, p.PayloadLen
 	prevLast := c.Last
 	c.Last = t
-	d.pkts++
+	d.Pkts++
 	d.lastPkt = t
 	flags := p.TCPFlags
 	syn, ack, fin, rst := flags&dissect.FlagSYN != 0, flags&dissect.FlagACK != 0, flags&dissect.FlagFIN != 0, flags&dissect.FlagRST != 0
 	notable := false
 
 	if rst {
-		d.rst++
-		d.rstTTL, d.rstIPID, d.rstTime, d.rstFrame = p.TTL, p.IPID, t, p.Frame
+		d.RST++
+		d.RSTTTL, d.RSTIPID, d.RSTTime, d.RSTFrame = p.TTL, p.IPID, t, p.Frame
 		c.addHist(dir, hRST)
-		c.closed = true
+		c.Closed = true
 		c.addFrame(p.Frame)
 		return
 	}
-	if !d.ttlSet {
-		d.ttl, d.ttlSet = p.TTL, true
-	} else if d.ttl != p.TTL {
-		d.ttlVaries = true
+	if !d.TTLSet {
+		d.TTL, d.TTLSet = p.TTL, true
+	} else if d.TTL != p.TTL {
+		d.TTLVaries = true
 	}
 	segLen := uint32(p.PayloadLen)
 	if syn {
@@ -178,153 +182,153 @@ func (c *Conn) update(p *dissect.Packet, dir int) {
 	}
 	switch {
 	case syn && !ack:
-		d.syn++
-		if c.firstSyn.IsZero() {
-			c.firstSyn, c.synSeq = t, p.Seq
+		d.SYN++
+		if c.FirstSyn.IsZero() {
+			c.FirstSyn, c.synSeq = t, p.Seq
 		}
-		c.lastSyn = t
+		c.LastSyn = t
 		c.addHist(dir, hSYN)
 		notable = true
 	case syn && ack:
-		if !c.synAck {
-			c.synAck, c.synAckTime = true, t
+		if !c.SynAck {
+			c.SynAck, c.SynAckTime = true, t
 		}
-		d.syn++
+		d.SYN++
 		c.addHist(dir, hSYNACK)
 		notable = true
 	}
 	if fin {
-		d.fin++
+		d.FIN++
 		c.addHist(dir, hFIN)
 		notable = true
 	}
 	if p.PayloadLen > 0 {
-		if d.firstData.IsZero() {
-			d.firstData = t
+		if d.FirstData.IsZero() {
+			d.FirstData = t
 			notable = true
 		}
-		if gap := sub(t, prevLast); gap > d.maxDataGap && !prevLast.IsZero() {
-			d.maxDataGap = gap
+		if gap := sub(t, prevLast); gap > d.MaxDataGap && !prevLast.IsZero() {
+			d.MaxDataGap = gap
 		}
-		d.lastData = t
-		d.dataSegs++
-		d.payload += uint64(p.PayloadLen)
+		d.LastData = t
+		d.DataSegs++
+		d.Payload += uint64(p.PayloadLen)
 		c.addHist(dir, hData)
 	} else if ack && !syn && !fin {
 		c.addHist(dir, hACK)
 	}
-	if ack && !syn && dir == 0 && c.synAck {
-		c.established = true
+	if ack && !syn && dir == 0 && c.SynAck {
+		c.Established = true
 	}
-	if c.midstream && dir == 1 && c.dir[0].pkts > 0 {
-		c.established = true
+	if c.Midstream && dir == 1 && c.Dir[0].Pkts > 0 {
+		c.Established = true
 	}
 	if p.Window == 0 && !syn && !rst && ack {
-		d.zeroWin++
+		d.ZeroWin++
 		c.addHist(dir, hZeroWin)
 	}
 
 	// Sequence analysis: retransmissions and keep-alives, as Wireshark
 	// defines them (a keep-alive is 0 or 1 byte at next-expected minus one).
-	if d.seqSet {
+	if d.SeqSet {
 		switch {
-		case !syn && !fin && p.PayloadLen <= 1 && p.Seq == d.nextSeq-1:
-			d.keepalives++
+		case !syn && !fin && p.PayloadLen <= 1 && p.Seq == d.NextSeq-1:
+			d.KeepAlives++
 			c.addHist(dir, hKeepAlive)
 			notable = true
-		case segLen > 0 && seqLT(p.Seq, d.nextSeq):
-			d.retrans++
+		case segLen > 0 && seqLT(p.Seq, d.NextSeq):
+			d.Retrans++
 			c.addHist(dir, hRetrans)
 			notable = true
 		}
-		if end := p.Seq + segLen; seqLT(d.nextSeq, end) {
-			d.nextSeq = end
+		if end := p.Seq + segLen; seqLT(d.NextSeq, end) {
+			d.NextSeq = end
 		}
 	} else {
-		d.nextSeq, d.seqSet = p.Seq+segLen, true
+		d.NextSeq, d.SeqSet = p.Seq+segLen, true
 	}
 	if ack {
-		if !d.ackSet || seqLT(d.maxAck, p.Ack) {
-			d.maxAck, d.ackSet = p.Ack, true
+		if !d.AckSet || seqLT(d.MaxAck, p.Ack) {
+			d.MaxAck, d.AckSet = p.Ack, true
 		}
 	}
-	if c.dir[0].fin > 0 && c.dir[1].fin > 0 {
-		c.closed = true
+	if c.Dir[0].FIN > 0 && c.Dir[1].FIN > 0 {
+		c.Closed = true
 	}
 	if notable {
 		c.addFrame(p.Frame)
 	}
 	// A greeting (SPEC §4 hints) is the first thing a side sends: look
 	// only at each direction's first data segment, not every segment.
-	if c.greeted == "" && d.dataSegs == 1 && p.PayloadLen > 0 && len(p.Payload) > 0 {
-		c.greeted = recogniseGreeting(p.Payload, dir)
+	if c.Greeted == "" && d.DataSegs == 1 && p.PayloadLen > 0 && len(p.Payload) > 0 {
+		c.Greeted = recogniseGreeting(p.Payload, dir)
 	}
 }
 
-// unackedServerBytes is how much server data the client never acknowledged.
-func (c *Conn) unackedServerBytes() uint32 {
-	s, cl := &c.dir[1], &c.dir[0]
-	if !s.seqSet || s.dataSegs == 0 {
+// UnackedServerBytes is how much server data the client never acknowledged.
+func (c *Conn) UnackedServerBytes() uint32 {
+	s, cl := &c.Dir[1], &c.Dir[0]
+	if !s.SeqSet || s.DataSegs == 0 {
 		return 0
 	}
-	if !cl.ackSet {
-		return uint32(s.payload)
+	if !cl.AckSet {
+		return uint32(s.Payload)
 	}
-	if seqLT(cl.maxAck, s.nextSeq) {
-		return s.nextSeq - cl.maxAck
+	if seqLT(cl.MaxAck, s.NextSeq) {
+		return s.NextSeq - cl.MaxAck
 	}
 	return 0
 }
 
-// unackedClientBytes is how much client data (FIN included) the server never
+// UnackedClientBytes is how much client data (FIN included) the server never
 // acknowledged.
-func (c *Conn) unackedClientBytes() uint32 {
-	cl, s := &c.dir[0], &c.dir[1]
-	if !cl.seqSet || !s.ackSet {
+func (c *Conn) UnackedClientBytes() uint32 {
+	cl, s := &c.Dir[0], &c.Dir[1]
+	if !cl.SeqSet || !s.AckSet {
 		return 0
 	}
-	if seqLT(s.maxAck, cl.nextSeq) {
-		return cl.nextSeq - s.maxAck
+	if seqLT(s.MaxAck, cl.NextSeq) {
+		return cl.NextSeq - s.MaxAck
 	}
 	return 0
 }
 
 // ConnState is Zeek's conn_state summary of the connection.
 func (c *Conn) ConnState() string {
-	o, r := &c.dir[0], &c.dir[1]
-	origSyn := !c.firstSyn.IsZero()
+	o, r := &c.Dir[0], &c.Dir[1]
+	origSyn := !c.FirstSyn.IsZero()
 	switch {
-	case origSyn && !c.synAck:
+	case origSyn && !c.SynAck:
 		switch {
-		case r.rst > 0:
+		case r.RST > 0:
 			return "REJ"
-		case o.rst > 0:
+		case o.RST > 0:
 			return "RSTOS0"
-		case o.fin > 0:
+		case o.FIN > 0:
 			return "SH"
 		}
 		return "S0"
-	case !origSyn && c.synAck:
+	case !origSyn && c.SynAck:
 		switch {
-		case r.rst > 0:
+		case r.RST > 0:
 			return "RSTRH"
-		case r.fin > 0:
+		case r.FIN > 0:
 			return "SHR"
 		}
 		return "OTH"
-	case !origSyn && !c.synAck:
+	case !origSyn && !c.SynAck:
 		return "OTH"
 	}
 	switch {
-	case o.rst > 0:
+	case o.RST > 0:
 		return "RSTO"
-	case r.rst > 0:
+	case r.RST > 0:
 		return "RSTR"
-	case o.fin > 0 && r.fin > 0:
+	case o.FIN > 0 && r.FIN > 0:
 		return "SF"
-	case o.fin > 0:
+	case o.FIN > 0:
 		return "S2"
-	case r.fin > 0:
+	case r.FIN > 0:
 		return "S3"
 	}
 	return "S1"

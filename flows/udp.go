@@ -14,52 +14,54 @@ const ackWindow = time.Second
 // maxLate bounds the late datagrams a UDP flow remembers one by one.
 const maxLate = 16
 
-// lateDatagram is a server-to-client datagram that came after a silence
+// LateDatagram is a server-to-client datagram that came after a silence
 // longer than the UDP timeout in force.
-type lateDatagram struct {
-	time    time.Time
-	silence time.Duration
-	frame   uint64
+type LateDatagram struct {
+	Time    time.Time
+	Silence time.Duration // since the flow's previous datagram
+	Frame   uint64
 }
 
 // UDPFlow is one client's UDP conversation with a service port at one
 // vantage point. Direction 0 is the client, 1 the server.
+//
+// The analyzer owns it; diagnosis reads its exported fields between packets.
 type UDPFlow struct {
-	flowHead
+	FlowHead
 
-	requests, responses int
-	// serverFirst is true when the server spoke first (UDP notifications,
+	Requests, Responses int
+	// ServerFirst is true when the server spoke first (UDP notifications,
 	// K2 tickles to a client whose request the capture did not see).
-	serverFirst bool
-	lastReq     time.Time
+	ServerFirst bool
+	LastReq     time.Time
 	// pendingReq is the time of the latest request not yet answered.
 	pendingReq time.Time
 	// unanswered counts requests followed by another request (or the end of
 	// the capture) with no answer in between.
 	unanswered  int
-	maxSilence  time.Duration
+	MaxSilence  time.Duration
 	maxSilFrame uint64
-	late        []lateDatagram
-	lateCount   int
-	delays      [6]int
-	icmp        *icmpHit
-	icmpCount   int
-	// endedLate is true while the flow's last datagram is a server datagram
+	Late        []LateDatagram // the first maxLate late datagrams
+	LateCount   int
+	Delays      [6]int // answer delays by bucket (delayBucket)
+	ICMP        *ICMPHit
+	ICMPCount   int
+	// EndedLate is true while the flow's last datagram is a server datagram
 	// that came after the UDP timeout: a firewall in front of the client
 	// dropped it, so the client never heard an answer.
-	endedLate bool
+	EndedLate bool
 	// lastUnsolicited is when the server last spoke with no request
 	// pending (a K2 tickle); a client datagram right after it is the
 	// acknowledgement, not a request awaiting an answer.
 	lastUnsolicited time.Time
-	// lateDelivered counts late datagrams the client answered at once:
+	// LateDelivered counts late datagrams the client answered at once:
 	// whatever the threshold says, the path still had state for them.
-	lateDelivered int
-	// lateTickles counts late datagrams the server sent unasked.
-	lateTickles int
-	frames      []uint64
-	prints      []pktPrint // see Conn.prints
-	ttl         [2]uint8
+	LateDelivered int
+	// LateTickles counts late datagrams the server sent unasked.
+	LateTickles int
+	Frames      []uint64
+	Prints      []Print  // see Conn.Prints
+	TTL         [2]uint8 // the last TTL seen each way (0 none)
 }
 
 // delayBucket sorts an answer delay into the buckets of UDPFlowRow.Delays.
@@ -80,8 +82,8 @@ func delayBucket(d time.Duration) int {
 }
 
 func (f *UDPFlow) addFrame(fr uint64) {
-	if len(f.frames) < maxFrames {
-		f.frames = append(f.frames, fr)
+	if len(f.Frames) < maxFrames {
+		f.Frames = append(f.Frames, fr)
 	}
 }
 
@@ -90,18 +92,18 @@ func (f *UDPFlow) addFrame(fr uint64) {
 func (f *UDPFlow) update(p *dissect.Packet, dir int, udpTimeout time.Duration) {
 	t := p.Time
 	silence := sub(t, f.Last)
-	started := f.requests+f.responses > 0
+	started := f.Requests+f.Responses > 0
 	f.Last = t
-	f.ttl[dir] = p.TTL
-	wasLate := f.endedLate
-	f.endedLate = false
+	f.TTL[dir] = p.TTL
+	wasLate := f.EndedLate
+	f.EndedLate = false
 	if dir == 0 {
 		if !f.lastUnsolicited.IsZero() && sub(t, f.lastUnsolicited) < ackWindow {
 			if wasLate {
-				f.lateDelivered++
+				f.LateDelivered++
 			}
 			f.lastUnsolicited = time.Time{}
-			f.requests++
+			f.Requests++
 			return
 		}
 		// A request sent while the previous one is still unanswered means
@@ -109,48 +111,48 @@ func (f *UDPFlow) update(p *dissect.Packet, dir int, udpTimeout time.Duration) {
 		if !f.pendingReq.IsZero() {
 			f.unanswered++
 		}
-		f.requests++
-		f.lastReq = t
+		f.Requests++
+		f.LastReq = t
 		f.pendingReq = t
-		if f.requests <= 3 {
+		if f.Requests <= 3 {
 			f.addFrame(p.Frame)
 		}
 		return
 	}
 	if !started {
-		f.serverFirst = true
+		f.ServerFirst = true
 	}
-	f.responses++
+	f.Responses++
 	unsolicited := f.pendingReq.IsZero()
 	if unsolicited {
 		f.lastUnsolicited = t
 	}
 	if !f.pendingReq.IsZero() {
-		f.delays[delayBucket(sub(t, f.pendingReq))]++
+		f.Delays[delayBucket(sub(t, f.pendingReq))]++
 		f.pendingReq = time.Time{}
 	}
-	if started && silence > f.maxSilence {
-		f.maxSilence, f.maxSilFrame = silence, p.Frame
+	if started && silence > f.MaxSilence {
+		f.MaxSilence, f.maxSilFrame = silence, p.Frame
 	}
 	if started && udpTimeout > 0 && silence > udpTimeout {
-		f.endedLate = true
-		f.lateCount++
+		f.EndedLate = true
+		f.LateCount++
 		if unsolicited {
-			f.lateTickles++
+			f.LateTickles++
 		}
-		if len(f.late) < maxLate {
-			f.late = append(f.late, lateDatagram{t, silence, p.Frame})
+		if len(f.Late) < maxLate {
+			f.Late = append(f.Late, LateDatagram{t, silence, p.Frame})
 		}
 		f.addFrame(p.Frame)
-	} else if f.responses <= 3 {
+	} else if f.Responses <= 3 {
 		f.addFrame(p.Frame)
 	}
 }
 
-// finishUnanswered settles the request still pending at the end of the
+// FinishUnanswered settles the request still pending at the end of the
 // capture: it counts as unanswered only when the capture went on long enough
 // after it that an answer should have come.
-func (f *UDPFlow) finishUnanswered(end time.Time, wait time.Duration) int {
+func (f *UDPFlow) FinishUnanswered(end time.Time, wait time.Duration) int {
 	n := f.unanswered
 	if !f.pendingReq.IsZero() && end.Sub(f.pendingReq) >= wait {
 		n++

@@ -12,11 +12,16 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
+	"slices"
 	"sort"
+	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -186,7 +191,7 @@ func TestGolden(t *testing.T) {
 				if want, ok := exp.npa[input]; ok {
 					var gotN []string
 					for _, n := range r.NPASessions {
-						gotN = append(gotN, n.Client+" "+n.Status)
+						gotN = append(gotN, n.Client+" "+string(n.Status))
 					}
 					sort.Strings(gotN)
 					if strings.Join(gotN, "\n") != strings.Join(want, "\n") {
@@ -246,6 +251,280 @@ func dash(s string) string {
 	return s
 }
 
+func parseDur(s string) (time.Duration, error) { return time.ParseDuration(s) }
+
+// The tshark cross-checks below start tshark once per capture file, not once
+// per file and filter (tshark takes up to seconds to start): every display
+// filter either test needs on a file is a `-z io,phs,FILTER` tap of one pass
+// over it, which counts the frames the filter selects exactly as
+// `-Y FILTER` does, and the same pass gives `-z conv,tcp`. The passes run
+// on every core, once for both tests.
+
+// agreeChecks are the counts TestTsharkAgrees compares: fwdiag's figure and
+// the display filter whose frames tshark counts.
+var agreeChecks = []struct {
+	what   string
+	filter string
+	got    func(*report.Report) int
+}{
+	{"retransmissions", "tcp.analysis.retransmission", func(r *report.Report) int { return r.Summary.Stats.TCPRetransmissions }},
+	{"resets", "tcp.flags.reset==1", func(r *report.Report) int { return r.Summary.Stats.TCPResets }},
+	{"ICMP errors", "icmp.type==3 || icmp.type==11 || icmp.type==12 || (icmpv6.type>=1 && icmpv6.type<=4)", func(r *report.Report) int { return int(r.Summary.Stats.ICMPErrors) }},
+}
+
+// agreeFiles are the single-interface captures TestTsharkAgrees checks.
+func agreeFiles() []string {
+	files, _ := filepath.Glob("captures/*/client.pcap")
+	more, _ := filepath.Glob("captures/*/server.pcap")
+	synth, _ := filepath.Glob("captures/synth-*/capture.pcap")
+	return append(append(files, more...), synth...)
+}
+
+// goldenFilter is a finding's display filter in a golden report, and the
+// capture (its first evidence input) it must select packets of.
+type goldenFilter struct {
+	golden, kind, filter, input string
+}
+
+// goldenFilters lists the display filters of every golden report's findings,
+// each (input, filter) pair once.
+func goldenFilters() ([]goldenFilter, error) {
+	goldens, _ := filepath.Glob("captures/*/*.report.json")
+	if len(goldens) == 0 {
+		return nil, fmt.Errorf("no golden reports")
+	}
+	var out []goldenFilter
+	seen := map[string]bool{}
+	for _, g := range goldens {
+		b, err := os.ReadFile(g)
+		if err != nil {
+			return nil, err
+		}
+		var r report.Report
+		if err := json.Unmarshal(b, &r); err != nil {
+			return nil, fmt.Errorf("%s: %v", g, err)
+		}
+		for _, f := range r.Findings {
+			if f.WiresharkFilter == "" || len(f.Evidence) == 0 {
+				continue
+			}
+			in := f.Evidence[0].Input
+			key := in + "\x00" + f.WiresharkFilter
+			if seen[key] {
+				continue
+			}
+			seen[key] = true
+			out = append(out, goldenFilter{g, string(f.Kind), f.WiresharkFilter, in})
+		}
+	}
+	return out, nil
+}
+
+// tsharkPass is what tshark says about one capture file.
+type tsharkPass struct {
+	frames  map[string]int    // display filter -> frames it selects
+	invalid map[string]string // display filter -> why tshark rejects it
+	convs   int               // rows of -z conv,tcp
+	err     error             // tshark failed on the file itself
+}
+
+var tsharkPasses struct {
+	once sync.Once
+	m    map[string]*tsharkPass // capture file -> its pass
+}
+
+// tsharkAll runs one tshark pass over every file either cross-check needs,
+// GOMAXPROCS at a time, the first time it is called.
+func tsharkAll() map[string]*tsharkPass {
+	tsharkPasses.once.Do(func() {
+		filters := map[string][]string{}
+		var files []string
+		add := func(file, filter string) {
+			if _, ok := filters[file]; !ok {
+				files = append(files, file)
+				filters[file] = nil
+			}
+			if filter != "" && !slices.Contains(filters[file], filter) {
+				filters[file] = append(filters[file], filter)
+			}
+		}
+		for _, f := range agreeFiles() {
+			for _, c := range agreeChecks {
+				add(f, c.filter)
+			}
+		}
+		gf, _ := goldenFilters() // an error fails TestWiresharkFiltersParse
+		for _, g := range gf {
+			add(g.input, g.filter)
+		}
+		m := make(map[string]*tsharkPass, len(files))
+		for _, f := range files {
+			m[f] = &tsharkPass{}
+		}
+		work := make(chan string)
+		var wg sync.WaitGroup
+		for range runtime.GOMAXPROCS(0) {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for f := range work {
+					*m[f] = runTshark(f, filters[f])
+				}
+			}()
+		}
+		for _, f := range files {
+			work <- f
+		}
+		close(work)
+		wg.Wait()
+		tsharkPasses.m = m
+	})
+	return tsharkPasses.m
+}
+
+// runTshark makes one pass over file with an io,phs tap per filter and
+// conv,tcp. When tshark refuses the pass (a filter that does not parse),
+// each filter is tried alone with -Y to name the bad ones, and the pass is
+// made again with the others.
+func runTshark(file string, filters []string) tsharkPass {
+	p := tsharkPass{invalid: map[string]string{}}
+	frames, convs, err := tsharkPhs(file, filters)
+	if err != nil {
+		var good []string
+		for _, f := range filters {
+			out, err := exec.Command("tshark", "-n", "-r", file, "-Y", f, "-T", "fields", "-e", "frame.number").CombinedOutput()
+			if err != nil {
+				p.invalid[f] = tsharkMessage(out)
+			} else {
+				good = append(good, f)
+			}
+		}
+		frames, convs, err = tsharkPhs(file, good)
+	}
+	p.frames, p.convs, p.err = frames, convs, err
+	return p
+}
+
+// tsharkPhs runs `tshark -q -z io,phs,F...  -z conv,tcp` over file and
+// returns each filter's frame count and the number of TCP conversations.
+func tsharkPhs(file string, filters []string) (map[string]int, int, error) {
+	args := []string{"-n", "-r", file, "-q", "-z", "conv,tcp"}
+	for _, f := range filters {
+		args = append(args, "-z", "io,phs,"+f)
+	}
+	cmd := exec.Command("tshark", args...)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		return nil, 0, fmt.Errorf("tshark %s: %v: %s", file, err, tsharkMessage(stderr.Bytes()))
+	}
+	frames, convs, err := parsePhs(string(out))
+	if err != nil {
+		return nil, 0, fmt.Errorf("tshark %s: %v", file, err)
+	}
+	for _, f := range filters {
+		if _, ok := frames[f]; !ok {
+			return nil, 0, fmt.Errorf("tshark %s: no statistics for filter %q in:\n%s", file, f, out)
+		}
+	}
+	return frames, convs, nil
+}
+
+// tsharkMessage is tshark's complaint without its warning about running as
+// root.
+func tsharkMessage(out []byte) string {
+	var keep []string
+	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		if !strings.HasPrefix(line, "Running as user") {
+			keep = append(keep, line)
+		}
+	}
+	return strings.Join(keep, "\n")
+}
+
+// parsePhs reads tshark's statistics: each "Protocol Hierarchy Statistics"
+// section names its filter on a "Filter: " line; the frames it selected are
+// the sum of its top-level protocol rows ("eth  frames:38 bytes:3345"; none
+// when it selected nothing). A "TCP Conversations" section has a row with
+// "<->" per conversation.
+func parsePhs(out string) (frames map[string]int, convs int, err error) {
+	frames = map[string]int{}
+	section, filter := "", ""
+	for _, line := range strings.Split(out, "\n") {
+		switch {
+		case strings.HasPrefix(line, "====="):
+			section, filter = "", ""
+		case line == "Protocol Hierarchy Statistics" || line == "TCP Conversations":
+			section = line
+		case section == "TCP Conversations" && strings.Contains(line, "<->"):
+			convs++
+		case section == "Protocol Hierarchy Statistics" && strings.HasPrefix(line, "Filter: "):
+			filter = strings.TrimPrefix(line, "Filter: ")
+			frames[filter] += 0
+		case section == "Protocol Hierarchy Statistics" && filter != "" && line != "" && line[0] != ' ':
+			_, rest, ok := strings.Cut(line, " frames:")
+			if !ok {
+				return nil, 0, fmt.Errorf("unexpected protocol hierarchy row %q", line)
+			}
+			n, err := strconv.Atoi(strings.Fields(rest)[0])
+			if err != nil {
+				return nil, 0, fmt.Errorf("unexpected protocol hierarchy row %q", line)
+			}
+			frames[filter] += n
+		}
+	}
+	return frames, convs, nil
+}
+
+// TestParsePhs pins the tshark output TestTsharkAgrees and
+// TestWiresharkFiltersParse read: a wrong parse must not pass as a match.
+func TestParsePhs(t *testing.T) {
+	out := `
+================================================================================
+TCP Conversations
+Filter:<No Filter>
+                                                           |       <-      | |       ->      | |     Total     |    Relative    |   Duration   |
+                                                           | Frames  Bytes | | Frames  Bytes | | Frames  Bytes |      Start     |              |
+192.0.2.10:43019           <-> 198.51.100.10:5001              26 2968 bytes      38 3218 bytes      64 6186 bytes     0.000028000        18.0004
+192.0.2.10:60063           <-> 198.51.100.10:5002               0 0 bytes         6 480 bytes       6 480 bytes     8.000222000         5.1119
+================================================================================
+
+===================================================================
+Protocol Hierarchy Statistics
+Filter: frame.number==99999
+
+===================================================================
+
+===================================================================
+Protocol Hierarchy Statistics
+Filter: udp.port in {38482, 40373}
+
+frame                                    frames:16 bytes:1792
+  sll                                    frames:16 bytes:1792
+    ip                                   frames:16 bytes:1792
+===================================================================
+
+===================================================================
+Protocol Hierarchy Statistics
+Filter: tcp.analysis.retransmission
+
+eth                                      frames:15 bytes:1110
+  ip                                     frames:15 bytes:1110
+    tcp                                  frames:15 bytes:1110
+eth                                      frames:2 bytes:110
+===================================================================
+`
+	frames, convs, err := parsePhs(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]int{"frame.number==99999": 0, "udp.port in {38482, 40373}": 16, "tcp.analysis.retransmission": 17}
+	if !maps.Equal(frames, want) || convs != 2 {
+		t.Errorf("parsePhs: %v, %d conversations; want %v, 2", frames, convs, want)
+	}
+}
+
 // TestTsharkAgrees cross-checks the counts fwdiag reports with tshark on the
 // same single-interface captures: TCP conversations, retransmissions, resets
 // and ICMP errors.
@@ -253,68 +532,40 @@ func TestTsharkAgrees(t *testing.T) {
 	if _, err := exec.LookPath("tshark"); err != nil {
 		t.Skip("tshark not installed (make tools installs it): cross-check skipped")
 	}
-	files, _ := filepath.Glob("captures/*/client.pcap")
-	more, _ := filepath.Glob("captures/*/server.pcap")
-	synth, _ := filepath.Glob("captures/synth-*/capture.pcap")
-	files = append(append(files, more...), synth...)
+	t.Parallel()
+	files := agreeFiles()
 	if len(files) == 0 {
 		t.Fatal("no captures")
 	}
+	passes := tsharkAll()
 	for _, f := range files {
 		t.Run(f, func(t *testing.T) {
 			r, err := pipeline.AnalyzeFiles([]string{f}, pipeline.Options{}, "test")
 			if err != nil {
 				t.Fatal(err)
 			}
-			st := r.Summary.Stats
-			checks := []struct {
-				what   string
-				filter string
-				got    int
-			}{
-				{"retransmissions", "tcp.analysis.retransmission", st.TCPRetransmissions},
-				{"resets", "tcp.flags.reset==1", st.TCPResets},
-				{"ICMP errors", "icmp.type==3 || icmp.type==11 || icmp.type==12 || (icmpv6.type>=1 && icmpv6.type<=4)", int(st.ICMPErrors)},
+			p := passes[f]
+			if p == nil {
+				t.Fatalf("no tshark pass over %s", f)
 			}
-			for _, c := range checks {
-				want := tsharkCount(t, f, c.filter)
-				if c.got != want {
-					t.Errorf("%s: fwdiag %d, tshark %d (-Y '%s')", c.what, c.got, want, c.filter)
+			if p.err != nil {
+				t.Fatal(p.err)
+			}
+			for _, c := range agreeChecks {
+				if why, bad := p.invalid[c.filter]; bad {
+					t.Errorf("%s: tshark rejects -Y '%s': %s", c.what, c.filter, why)
+					continue
+				}
+				if got, want := c.got(r), p.frames[c.filter]; got != want {
+					t.Errorf("%s: fwdiag %d, tshark %d (-Y '%s')", c.what, got, want, c.filter)
 				}
 			}
-			if want := tsharkConversations(t, f); st.TCPConnections != want {
-				t.Errorf("TCP conversations: fwdiag %d, tshark %d", st.TCPConnections, want)
+			if got, want := r.Summary.Stats.TCPConnections, p.convs; got != want {
+				t.Errorf("TCP conversations: fwdiag %d, tshark %d", got, want)
 			}
 		})
 	}
 }
-
-func tsharkCount(t *testing.T, file, filter string) int {
-	t.Helper()
-	out, err := exec.Command("tshark", "-n", "-r", file, "-Y", filter, "-T", "fields", "-e", "frame.number").Output()
-	if err != nil {
-		t.Fatalf("tshark: %v", err)
-	}
-	return len(strings.Fields(string(out)))
-}
-
-// tsharkConversations counts the rows of `tshark -z conv,tcp`.
-func tsharkConversations(t *testing.T, file string) int {
-	t.Helper()
-	out, err := exec.Command("tshark", "-n", "-r", file, "-q", "-z", "conv,tcp").Output()
-	if err != nil {
-		t.Fatalf("tshark: %v", err)
-	}
-	n := 0
-	for _, line := range strings.Split(string(out), "\n") {
-		if strings.Contains(line, "<->") {
-			n++
-		}
-	}
-	return n
-}
-
-func parseDur(s string) (time.Duration, error) { return time.ParseDuration(s) }
 
 // TestWiresharkFiltersParse runs every finding's display filter of every
 // golden report through tshark on the capture it names: each must parse,
@@ -323,41 +574,26 @@ func TestWiresharkFiltersParse(t *testing.T) {
 	if _, err := exec.LookPath("tshark"); err != nil {
 		t.Skip("tshark not installed (make tools installs it): filters not checked")
 	}
-	goldens, _ := filepath.Glob("captures/*/*.report.json")
-	if len(goldens) == 0 {
-		t.Fatal("no golden reports")
+	t.Parallel()
+	gf, err := goldenFilters()
+	if err != nil {
+		t.Fatal(err)
 	}
-	checked := map[string]bool{}
-	for _, g := range goldens {
-		b, err := os.ReadFile(g)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var r report.Report
-		if err := json.Unmarshal(b, &r); err != nil {
-			t.Fatal(err)
-		}
-		for _, f := range r.Findings {
-			if f.WiresharkFilter == "" || len(f.Evidence) == 0 {
-				continue
-			}
-			in := f.Evidence[0].Input
-			key := in + "\x00" + f.WiresharkFilter
-			if checked[key] {
-				continue
-			}
-			checked[key] = true
-			out, err := exec.Command("tshark", "-n", "-r", in, "-Y", f.WiresharkFilter, "-T", "fields", "-e", "frame.number").CombinedOutput()
-			if err != nil {
-				t.Errorf("%s %s: filter %q does not parse: %s", g, f.Kind, f.WiresharkFilter, out)
-				continue
-			}
-			if len(strings.Fields(string(out))) == 0 {
-				t.Errorf("%s %s: filter %q selects nothing in %s", g, f.Kind, f.WiresharkFilter, in)
-			}
+	passes := tsharkAll()
+	for _, g := range gf {
+		p := passes[g.input]
+		switch {
+		case p == nil:
+			t.Errorf("%s %s: no tshark pass over %s", g.golden, g.kind, g.input)
+		case p.err != nil:
+			t.Errorf("%s %s: %v", g.golden, g.kind, p.err)
+		case p.invalid[g.filter] != "":
+			t.Errorf("%s %s: filter %q does not parse: %s", g.golden, g.kind, g.filter, p.invalid[g.filter])
+		case p.frames[g.filter] == 0:
+			t.Errorf("%s %s: filter %q selects nothing in %s", g.golden, g.kind, g.filter, g.input)
 		}
 	}
-	if len(checked) < 20 {
-		t.Errorf("only %d filters checked", len(checked))
+	if len(gf) < 20 {
+		t.Errorf("only %d filters checked", len(gf))
 	}
 }

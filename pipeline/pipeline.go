@@ -1,15 +1,18 @@
 // Package pipeline runs an analysis end to end: it opens the sources,
-// feeds the dissected packets to the flow analyzer and assembles the report.
-// It is the only place that knows all of dissect, flows and report; the
-// commands call it and print.
+// feeds the dissected packets to the flow analyzer, diagnoses the flows and
+// assembles the report. It is the only place that knows all of dissect,
+// flows, diagnose and report; the commands call it and print.
 package pipeline
 
 import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"time"
 
+	"github.com/fwdiag/fwdiag/catalog"
+	"github.com/fwdiag/fwdiag/diagnose"
 	"github.com/fwdiag/fwdiag/dissect"
 	"github.com/fwdiag/fwdiag/flows"
 	"github.com/fwdiag/fwdiag/report"
@@ -28,9 +31,9 @@ type Options struct {
 func (o Options) Config() (flows.Config, error) {
 	name := o.Profile
 	if name == "" {
-		name = flows.DefaultProfileName
+		name = catalog.DefaultProfileName
 	}
-	p, err := flows.LookupProfile(name)
+	p, err := catalog.LookupProfile(name)
 	if err != nil {
 		return flows.Config{}, err
 	}
@@ -39,17 +42,27 @@ func (o Options) Config() (flows.Config, error) {
 	}
 	overrides := append([]string(nil), o.Services...)
 	if o.ServicesFile != "" {
-		more, err := flows.ReadServicesFile(o.ServicesFile)
+		more, err := readOverrides(o.ServicesFile)
 		if err != nil {
 			return flows.Config{}, fmt.Errorf("--services: %w", err)
 		}
 		overrides = append(more, overrides...)
 	}
-	svcs, err := flows.WithOverrides(flows.DefaultServices(), overrides)
+	svcs, err := catalog.WithOverrides(catalog.DefaultServices(), overrides)
 	if err != nil {
 		return flows.Config{}, err
 	}
-	return flows.Config{Catalog: flows.NewCatalog(svcs), Timeouts: flows.TimeoutsFor(p, o.UDPTimeout, o.TCPIdle)}, nil
+	return flows.Config{Catalog: catalog.NewCatalog(svcs), Timeouts: catalog.TimeoutsFor(p, o.UDPTimeout, o.TCPIdle)}, nil
+}
+
+// readOverrides reads a --services file.
+func readOverrides(path string) ([]string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return catalog.ReadOverrides(f, path)
 }
 
 // InputError is an input that cannot be analysed at all: it names the file
@@ -185,6 +198,8 @@ func AnalyzeFiles(paths []string, opts Options, version string) (*report.Report,
 // with the same error rules as AnalyzeFiles.
 func AnalyzeSource(src dissect.Source, cfg flows.Config, version string) (*report.Report, error) {
 	defer src.Close()
+	ev := diagnose.NewEvictions()
+	cfg.OnEvict = ev
 	an := flows.New(cfg)
 	runErr := Run(src, an, nil)
 	inputs := src.Inputs()
@@ -207,5 +222,5 @@ func AnalyzeSource(src dissect.Source, cfg flows.Config, version string) (*repor
 		}
 		return nil, &InputError{errors.New(msg)}
 	}
-	return report.Build(an.Result(inputs), inputs, version), nil
+	return report.Build(diagnose.Run(an.View(), ev, inputs), inputs, version), nil
 }

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/fwdiag/fwdiag/dissect"
+	"github.com/fwdiag/fwdiag/diagnose"
 	"github.com/fwdiag/fwdiag/flows"
 	"github.com/fwdiag/fwdiag/report"
 )
@@ -42,6 +43,8 @@ func reportOf(t *testing.T, paths []string, parallel bool) []byte {
 		t.Fatal(err)
 	}
 	defer src.Close()
+	ev := diagnose.NewEvictions()
+	cfg.OnEvict = ev
 	an := flows.New(cfg)
 	if parallel {
 		if err := Run(src, an, nil); err != nil {
@@ -51,7 +54,7 @@ func reportOf(t *testing.T, paths []string, parallel bool) []byte {
 		serialRun(src, an)
 	}
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(report.Build(an.Result(src.Inputs()), src.Inputs(), "t")); err != nil {
+	if err := json.NewEncoder(&buf).Encode(report.Build(diagnose.Run(an.View(), ev, src.Inputs()), src.Inputs(), "t")); err != nil {
 		t.Fatal(err)
 	}
 	return buf.Bytes()

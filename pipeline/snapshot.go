@@ -7,6 +7,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/fwdiag/fwdiag/diagnose"
 	"github.com/fwdiag/fwdiag/dissect"
 	"github.com/fwdiag/fwdiag/flows"
 	"github.com/fwdiag/fwdiag/report"
@@ -74,9 +75,11 @@ type Runner struct {
 // NewRunner returns a runner that analyses src with cfg. version is written
 // into the reports.
 func NewRunner(src dissect.Source, cfg flows.Config, version string) *Runner {
+	ev := diagnose.NewEvictions()
+	cfg.OnEvict = ev
 	r := &Runner{src: src, an: flows.New(cfg), version: version, interval: DefaultSnapshotInterval, now: time.Now}
 	r.build = func(inputs []*dissect.InputInfo) *report.Report {
-		return report.Build(r.an.Result(inputs), inputs, r.version)
+		return report.Build(diagnose.Run(r.an.View(), ev, inputs), inputs, r.version)
 	}
 	return r
 }

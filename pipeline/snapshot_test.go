@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/fwdiag/fwdiag/dissect"
+	"github.com/fwdiag/fwdiag/diagnose"
 	"github.com/fwdiag/fwdiag/flows"
 	"github.com/fwdiag/fwdiag/report"
 )
@@ -216,8 +217,8 @@ func TestRunnerSpacesSnapshotsWhenBuildIsSlow(t *testing.T) {
 const benchCapture = "/tmp/fwdiag-bench/volume-2000000.pcap"
 
 // BenchmarkSnapshotBuild measures what one snapshot costs the analysis
-// goroutine once a big capture has been read: Analyzer.Result plus
-// report.Build. Run it with
+// goroutine once a big capture has been read: Analyzer.View, diagnose.Run
+// and report.Build. Run it with
 //
 //	go test ./pipeline -run '^$' -bench SnapshotBuild -benchtime 10x
 func BenchmarkSnapshotBuild(b *testing.B) {
@@ -226,6 +227,8 @@ func BenchmarkSnapshotBuild(b *testing.B) {
 		b.Skipf("big capture: %v", err)
 	}
 	cfg, _ := Options{}.Config()
+	ev := diagnose.NewEvictions()
+	cfg.OnEvict = ev
 	an := flows.New(cfg)
 	t0 := time.Now()
 	if err := Run(src, an, nil); err != nil {
@@ -236,7 +239,7 @@ func BenchmarkSnapshotBuild(b *testing.B) {
 	src.Close()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		r := report.Build(an.Result(inputs), inputs, "bench")
+		r := report.Build(diagnose.Run(an.View(), ev, inputs), inputs, "bench")
 		if r == nil {
 			b.Fatal("no report")
 		}

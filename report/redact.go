@@ -68,10 +68,17 @@ func (r *Redactor) Text(s string) string {
 	})
 }
 
-// Apply redacts every string of the report in place: addresses in tables,
-// in findings' prose and Wireshark filters, and in input errors. Input paths
-// are kept: they name the customer's files, not hosts.
+// Apply redacts the report in place. A report built from a diagnosis is
+// built again from its typed values with every address written as its
+// pseudonym (tables, findings' words and filters alike), so nothing
+// depends on finding addresses in text. A report read back from JSON has
+// no typed values: there every string is searched for address literals
+// instead. Input paths are kept: they name the customer's files, not hosts.
 func (r *Redactor) Apply(rep *Report) {
+	if rep.res != nil {
+		*rep = *BuildWith(rep.res, rep.inputs, Options{Version: rep.Tool.Version, Redactor: r})
+		return
+	}
 	paths := map[string]bool{}
 	for _, in := range rep.Inputs {
 		paths[in.Path] = true

@@ -4,8 +4,6 @@ import (
 	"net/netip"
 	"strings"
 	"testing"
-
-	"github.com/fwdiag/fwdiag/flows"
 )
 
 func TestRedactPreservesPrefixes(t *testing.T) {
@@ -52,8 +50,8 @@ func commonPrefix(a, b netip.Addr) int {
 func TestRedactReportLeavesNoAddress(t *testing.T) {
 	rep := &Report{
 		Inputs:   []Input{{Path: "cap/192.0.2.10.pcap"}},
-		Hosts:    []flows.HostRow{{Addr: "192.0.2.10", Roles: []string{"sw-client"}}},
-		Findings: []flows.Finding{{Client: "192.0.2.10", Server: "2001:db8:5::10", Summary: "192.0.2.10 to 2001:db8:5::10 sw-binary", WiresharkFilter: "ip.src==192.0.2.10 && tcp.dstport==5001"}},
+		Hosts:    []HostRow{{Addr: "192.0.2.10", Roles: []string{"sw-client"}}},
+		Findings: []Finding{{Client: "192.0.2.10", Server: "2001:db8:5::10", Summary: "192.0.2.10 to 2001:db8:5::10 sw-binary", WiresharkFilter: "ip.src==192.0.2.10 && tcp.dstport==5001"}},
 		Errors:   []string{"x.pcap: frame 3: bad"},
 	}
 	NewRedactor([]byte("k")).Apply(rep)

@@ -1,19 +1,22 @@
-// Package report turns an analysis result into the JSON report of SPEC §3
-// and the text summary. Its functions are pure: they read a flows.Result
-// and the inputs' descriptions and write nothing but their output.
+// Package report turns a diagnosis into the JSON report of SPEC section 3
+// and the text summary. Its functions are pure: they read a
+// diagnose.Result and the inputs' descriptions and write nothing but their
+// output.
 package report
 
 import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net/netip"
 	"strings"
 	"time"
 
 	_ "embed"
 
+	"github.com/fwdiag/fwdiag/diagnose"
 	"github.com/fwdiag/fwdiag/dissect"
-	"github.com/fwdiag/fwdiag/flows"
+	"github.com/fwdiag/fwdiag/explain"
 )
 
 // SchemaID names the report format; it changes only on incompatible changes.
@@ -27,20 +30,25 @@ var Schema []byte
 // Report is the JSON report attached to a support ticket. It holds no
 // payload bytes: only addresses, ports, counts, times and frame numbers.
 type Report struct {
-	Schema          string             `json:"schema"`
-	Tool            Tool               `json:"tool"`
-	Inputs          []Input            `json:"inputs"`
-	Settings        Settings           `json:"settings"`
-	Summary         Summary            `json:"summary"`
-	Hosts           []flows.HostRow    `json:"hosts"`
-	Services        []flows.ServiceRow `json:"services"`
-	NPASessions     []flows.NPASession `json:"npa_sessions"`
-	UDPFlows        []flows.UDPFlowRow `json:"udp_flows"`
-	TCPFlows        []flows.TCPFlow    `json:"tcp_flows"`
-	TCPFlowsOmitted int                `json:"tcp_flows_omitted"`
-	Findings        []flows.Finding    `json:"findings"`
+	Schema          string       `json:"schema"`
+	Tool            Tool         `json:"tool"`
+	Inputs          []Input      `json:"inputs"`
+	Settings        Settings     `json:"settings"`
+	Summary         Summary      `json:"summary"`
+	Hosts           []HostRow    `json:"hosts"`
+	Services        []ServiceRow `json:"services"`
+	NPASessions     []NPASession `json:"npa_sessions"`
+	UDPFlows        []UDPFlowRow `json:"udp_flows"`
+	TCPFlows        []TCPFlow    `json:"tcp_flows"`
+	TCPFlowsOmitted int          `json:"tcp_flows_omitted"`
+	Findings        []Finding    `json:"findings"`
 	// Errors lists problems reading the inputs, each naming file and frame.
 	Errors []string `json:"errors"`
+
+	// res and inputs are what the report was built from (nil for a report
+	// read back from JSON), kept to build it again redacted.
+	res    *diagnose.Result
+	inputs []*dissect.InputInfo
 }
 
 // Tool names the program that wrote the report.
@@ -72,52 +80,131 @@ type Settings struct {
 
 // Summary is the verdict and the finding counts by severity.
 type Summary struct {
-	Verdict string         `json:"verdict"`
-	Counts  map[string]int `json:"counts"`
-	Packets uint64         `json:"packets"`
-	Start   time.Time      `json:"start"`
-	End     time.Time      `json:"end"`
+	Verdict string                    `json:"verdict"`
+	Counts  map[diagnose.Severity]int `json:"counts"`
+	Packets uint64                    `json:"packets"`
+	Start   time.Time                 `json:"start"`
+	End     time.Time                 `json:"end"`
 	// Stats are capture-wide counts an independent tool can check.
-	Stats flows.Stats `json:"stats"`
+	Stats diagnose.Stats `json:"stats"`
+}
+
+// Options are how a report is built.
+type Options struct {
+	Version string // the tool's version
+	// Redactor, when set, writes every address as its pseudonym, in the
+	// tables, the findings' words and their filters alike.
+	Redactor *Redactor
 }
 
 // Build assembles the report. version is the tool's version.
-func Build(res *flows.Result, inputs []*dissect.InputInfo, version string) *Report {
+func Build(res *diagnose.Result, inputs []*dissect.InputInfo, version string) *Report {
+	return BuildWith(res, inputs, Options{Version: version})
+}
+
+// BuildWith assembles the report from the typed result: the explain
+// package words each finding, and each address is written once, through
+// the redactor when there is one.
+func BuildWith(res *diagnose.Result, inputs []*dissect.InputInfo, o Options) *Report {
 	r := &Report{
-		Schema: SchemaID, Tool: Tool{Name: "fwdiag", Version: version},
-		Inputs: []Input{}, Hosts: nonNil(res.Hosts), Services: nonNil(res.Services), NPASessions: nonNil(res.NPASessions),
-		UDPFlows: nonNil(res.UDPFlows), TCPFlows: nonNil(res.TCPFlows), TCPFlowsOmitted: res.TCPFlowsOmitted,
-		Findings: nonNil(res.Findings), Errors: []string{},
+		Schema: SchemaID, Tool: Tool{Name: "fwdiag", Version: o.Version},
+		Inputs: []Input{}, TCPFlowsOmitted: res.TCPFlowsOmitted, Errors: []string{},
+		res: res, inputs: inputs,
+	}
+	addr := func(a netip.Addr) string { return a.String() }
+	if o.Redactor != nil {
+		addr = func(a netip.Addr) string { return o.Redactor.Addr(a).String() }
+	}
+	str := func(a netip.Addr) string {
+		if !a.IsValid() {
+			return ""
+		}
+		return addr(a)
 	}
 	t := res.Timeouts
 	r.Settings = Settings{Profile: t.Profile, UDPTimeoutS: t.UDP.Seconds(), TCPIdleTimeoutS: t.TCPIdle.Seconds(), UDPTimeoutSource: t.UDPSource, TCPTimeoutSource: t.TCPSource}
+	ctx := &explain.Context{Timeouts: t, Addr: addr, CapturePoints: res.CapturePoints}
 	for _, in := range inputs {
+		ctx.Inputs = append(ctx.Inputs, in.Path)
 		r.Inputs = append(r.Inputs, Input{Path: in.Path, Format: in.Format, LinkType: strings.Join(in.LinkTypes, ","), Packets: in.Packets,
 			First: in.First, Last: in.Last, Truncated: in.Truncated, Drops: in.Drops})
 		for _, e := range in.Errors {
-			r.Errors = append(r.Errors, e.Error())
-		}
-	}
-	for i := range r.Findings {
-		f := &r.Findings[i]
-		f.Evidence = append([]flows.Evidence(nil), f.Evidence...)
-		for j := range f.Evidence {
-			if in := f.Evidence[j].InputIndex; in >= 0 && in < len(inputs) {
-				f.Evidence[j].Input = inputs[in].Path
+			msg := e.Error()
+			if o.Redactor != nil {
+				msg = o.Redactor.Text(msg)
 			}
-			if f.Evidence[j].Frames == nil {
-				f.Evidence[j].Frames = []uint64{}
+			r.Errors = append(r.Errors, msg)
+		}
+	}
+	counts := map[diagnose.Severity]int{diagnose.Info: 0, diagnose.Warning: 0, diagnose.Critical: 0}
+	r.Findings = make([]Finding, 0, len(res.Findings))
+	for i := range res.Findings {
+		f := &res.Findings[i]
+		txt := explain.Finding(ctx, f)
+		w := Finding{ID: fmt.Sprintf("F%d", i+1), Kind: f.Kind, Severity: f.Severity, Transport: f.Transport,
+			Client: str(f.Client), Server: str(f.Server), Port: int(f.Port), FirstSeen: f.First, LastSeen: f.Last, Count: f.Count,
+			Summary: txt.Summary, Detail: txt.Detail, Recommendation: txt.Fix, Confidence: f.Confidence,
+			Evidence: []Evidence{}, WiresharkFilter: txt.Filter}
+		if f.Service != nil {
+			w.Service = f.Service.Name
+		}
+		for _, e := range f.Evidence {
+			ev := Evidence{InputIndex: e.Input, Frames: e.Frames}
+			if e.Input >= 0 && e.Input < len(inputs) {
+				ev.Input = inputs[e.Input].Path
 			}
+			if ev.Frames == nil {
+				ev.Frames = []uint64{}
+			}
+			w.Evidence = append(w.Evidence, ev)
 		}
-		if f.Evidence == nil {
-			f.Evidence = []flows.Evidence{}
+		counts[f.Severity]++
+		r.Findings = append(r.Findings, w)
+	}
+	r.TCPFlows = make([]TCPFlow, len(res.TCPFlows))
+	for i := range res.TCPFlows {
+		c := &res.TCPFlows[i]
+		r.TCPFlows[i] = TCPFlow{Input: c.Input, Client: addr(c.Client.Addr()), ClientPort: int(c.Client.Port()),
+			Server: addr(c.Server.Addr()), ServerPort: int(c.Server.Port()), Service: c.Service, ConnState: c.ConnState,
+			History: c.History, First: c.First, Last: c.Last, DurationS: c.Last.Sub(c.First).Seconds(), HandshakeS: c.Handshake.Seconds(),
+			SYNs: c.SYNs, ClientPkts: c.ClientPkts, ServerPkts: c.ServerPkts, ClientBytes: c.ClientBytes, ServerBytes: c.ServerBytes,
+			Retrans: c.Retrans, KeepAlives: c.KeepAlives, MaxIdleS: c.MaxIdle.Seconds(), ClientTTL: c.ClientTTL, ServerTTL: c.ServerTTL,
+			FirstFrame: c.FirstFrame}
+	}
+	r.UDPFlows = make([]UDPFlowRow, len(res.UDPFlows))
+	for i := range res.UDPFlows {
+		u := &res.UDPFlows[i]
+		r.UDPFlows[i] = UDPFlowRow{Input: u.Input, Client: addr(u.Client.Addr()), ClientPort: int(u.Client.Port()),
+			Server: addr(u.Server.Addr()), ServerPort: int(u.Server.Port()), Service: u.Service, Requests: u.Requests,
+			Responses: u.Responses, MaxSilenceS: u.MaxSilence.Seconds(), LateResponses: u.LateResponses, ICMPErrors: u.ICMPErrors, Delays: u.Delays}
+	}
+	r.Services = make([]ServiceRow, len(res.Services))
+	for i, s := range res.Services {
+		r.Services[i] = ServiceRow{Server: addr(s.Server), Port: int(s.Port), Transport: s.Transport, Service: s.Service,
+			Clients: s.Clients, Connections: s.Connections, Status: s.Status}
+	}
+	r.Hosts = make([]HostRow, len(res.Hosts))
+	for i, h := range res.Hosts {
+		r.Hosts[i] = HostRow{Addr: addr(h.Addr), Name: h.Name, Roles: h.Roles}
+	}
+	conv := func(c diagnose.Conversation) string {
+		if !c.Client.IsValid() {
+			return ""
 		}
+		s := ctx.AP(c.Client) + " -> " + ctx.AP(c.Server)
+		if c.UDP {
+			s += " udp"
+		}
+		return s
 	}
-	counts := map[string]int{flows.Info: 0, flows.Warning: 0, flows.Critical: 0}
-	for k, v := range res.Counts {
-		counts[k] = v
+	r.NPASessions = make([]NPASession, len(res.NPASessions))
+	for i := range res.NPASessions {
+		n := &res.NPASessions[i]
+		r.NPASessions[i] = NPASession{Client: addr(n.Client), Server: addr(n.Server), Main: conv(n.Main), Notification: conv(n.Notification),
+			Status: n.Status, Confidence: n.Confidence, Why: explain.NPAWhy(n), MaxIdleS: n.MaxIdle.Seconds(), Pushes: n.Pushes, Input: n.Input}
 	}
-	r.Summary = Summary{Verdict: Verdict(res), Counts: counts, Packets: res.Packets, Start: res.First, End: res.Last, Stats: res.Stats}
+	r.Summary = Summary{Counts: counts, Packets: res.Packets, Start: res.First, End: res.Last, Stats: res.Stats}
+	r.Summary.Verdict = Verdict(r)
 	return r
 }
 
@@ -129,22 +216,22 @@ func nonNil[T any](s []T) []T {
 }
 
 // Verdict is the one-line conclusion: the worst severity and what it is.
-func Verdict(res *flows.Result) string {
-	c := res.Counts
+func Verdict(r *Report) string {
+	c := r.Summary.Counts
 	switch {
-	case c[flows.Critical] > 0:
-		return fmt.Sprintf("CRITICAL: %s; %s", countLine(c), res.Findings[0].Summary)
-	case c[flows.Warning] > 0:
-		return fmt.Sprintf("WARNING: %s; %s", countLine(c), res.Findings[0].Summary)
-	case res.Packets == 0:
+	case c[diagnose.Critical] > 0:
+		return fmt.Sprintf("CRITICAL: %s; %s", countLine(c), r.Findings[0].Summary)
+	case c[diagnose.Warning] > 0:
+		return fmt.Sprintf("WARNING: %s; %s", countLine(c), r.Findings[0].Summary)
+	case r.Summary.Packets == 0:
 		return "EMPTY: the capture holds no packets"
 	}
-	return fmt.Sprintf("OK: no problem found in %d packets (%d TCP connections, %d UDP service flows)", res.Packets, len(res.TCPFlows)+res.TCPFlowsOmitted, len(res.UDPFlows))
+	return fmt.Sprintf("OK: no problem found in %d packets (%d TCP connections, %d UDP service flows)", r.Summary.Packets, len(r.TCPFlows)+r.TCPFlowsOmitted, len(r.UDPFlows))
 }
 
-func countLine(c map[string]int) string {
+func countLine(c map[diagnose.Severity]int) string {
 	var parts []string
-	for _, s := range []string{flows.Critical, flows.Warning, flows.Info} {
+	for _, s := range []diagnose.Severity{diagnose.Critical, diagnose.Warning, diagnose.Info} {
 		if c[s] > 0 {
 			parts = append(parts, fmt.Sprintf("%d %s", c[s], s))
 		}
@@ -170,5 +257,6 @@ func Clone(r *Report) *Report {
 	if err := json.Unmarshal(b, &c); err != nil {
 		return r
 	}
+	c.res, c.inputs = r.res, r.inputs // immutable: shared
 	return &c
 }

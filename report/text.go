@@ -7,7 +7,7 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/fwdiag/fwdiag/flows"
+	"github.com/fwdiag/fwdiag/diagnose"
 )
 
 // textWidth is where prose is wrapped.
@@ -30,8 +30,8 @@ func WriteText(w io.Writer, r *Report) error {
 	}
 	fmt.Fprintf(b, "\nVERDICT: %s\n", r.Summary.Verdict)
 
-	for _, sev := range []string{flows.Critical, flows.Warning, flows.Info} {
-		var fs []flows.Finding
+	for _, sev := range []diagnose.Severity{diagnose.Critical, diagnose.Warning, diagnose.Info} {
+		var fs []Finding
 		for _, f := range r.Findings {
 			if f.Severity == sev {
 				fs = append(fs, f)
@@ -40,7 +40,7 @@ func WriteText(w io.Writer, r *Report) error {
 		if len(fs) == 0 {
 			continue
 		}
-		fmt.Fprintf(b, "\n%s (%d)\n", strings.ToUpper(sev), len(fs))
+		fmt.Fprintf(b, "\n%s (%d)\n", strings.ToUpper(string(sev)), len(fs))
 		for _, f := range fs {
 			writeFinding(b, f)
 		}
@@ -51,7 +51,7 @@ func WriteText(w io.Writer, r *Report) error {
 		tw := tabwriter.NewWriter(b, 0, 0, 2, ' ', 0)
 		fmt.Fprintln(tw, "  server\tport\tservice\tclients\tconns\tstatus")
 		for _, sv := range r.Services {
-			fmt.Fprintf(tw, "  %s\t%d/%s\t%s\t%d\t%d\t%s\n", sv.Server, sv.Port, sv.Transport, sv.Service, sv.Clients, sv.Connections, strings.ToUpper(strings.ReplaceAll(sv.Status, "_", " ")))
+			fmt.Fprintf(tw, "  %s\t%d/%s\t%s\t%d\t%d\t%s\n", sv.Server, sv.Port, sv.Transport, sv.Service, sv.Clients, sv.Connections, strings.ToUpper(strings.ReplaceAll(string(sv.Status), "_", " ")))
 		}
 		tw.Flush()
 	}
@@ -74,7 +74,7 @@ func WriteText(w io.Writer, r *Report) error {
 				fmt.Fprintf(tw, "  ... %d more in the JSON report\n", len(r.UDPFlows)-shown)
 				break
 			}
-			fmt.Fprintf(tw, "  %s:%d\t%s:%d\t%s\t%d\t%d\t%s\t%d\t%d\n", u.Client, u.ClientPort, u.Server, u.ServerPort, orDash(u.Service), u.Requests, u.Responses, Seconds(u.MaxSilenceS), u.LateResponses, u.ICMPErrors)
+			fmt.Fprintf(tw, "  %s:%d\t%s:%d\t%s\t%d\t%d\t%s\t%d\t%d\n", u.Client, u.ClientPort, u.Server, u.ServerPort, orDash(string(u.Service)), u.Requests, u.Responses, Seconds(u.MaxSilenceS), u.LateResponses, u.ICMPErrors)
 			shown++
 		}
 		tw.Flush()
@@ -91,12 +91,12 @@ func WriteText(w io.Writer, r *Report) error {
 	return err
 }
 
-func writeFinding(b *strings.Builder, f flows.Finding) {
-	svc := f.Service
+func writeFinding(b *strings.Builder, f Finding) {
+	svc := string(f.Service)
 	if svc == "" {
 		svc = "-"
 	}
-	fmt.Fprintf(b, "\n[%s] %s  %s  (%s confidence", f.ID, f.Kind, svc, orDash(f.Confidence))
+	fmt.Fprintf(b, "\n[%s] %s  %s  (%s confidence", f.ID, f.Kind, svc, orDash(string(f.Confidence)))
 	if f.Count > 1 {
 		fmt.Fprintf(b, ", %d occurrences", f.Count)
 	}

@@ -389,7 +389,7 @@ func (m *Model) openDetail() {
 	m.copyText, m.copyWhat = "", ""
 	if m.focus == paneFindings && row.Index < len(m.snap.Report.Findings) {
 		f := m.snap.Report.Findings[row.Index]
-		m.copyText, m.copyWhat = f.WiresharkFilter, f.ID+" "+f.Kind
+		m.copyText, m.copyWhat = f.WiresharkFilter, f.ID+" "+string(f.Kind)
 	}
 }
 
@@ -402,7 +402,7 @@ func (m *Model) filterToCopy() (text, what string) {
 	case m.mode == modeList && m.focus == paneFindings && m.snap.Report != nil:
 		if row, ok := m.panes[paneFindings].table.Selected(); ok && row.Index < len(m.snap.Report.Findings) {
 			f := m.snap.Report.Findings[row.Index]
-			return f.WiresharkFilter, f.ID + " " + f.Kind
+			return f.WiresharkFilter, f.ID + " " + string(f.Kind)
 		}
 	}
 	return "", ""

@@ -89,7 +89,7 @@ func TestCursorAndDetail(t *testing.T) {
 	}
 	f := m.Report().Findings[1]
 	v := m.View()
-	for _, want := range []string{f.ID, f.Kind, "Fix", "Evidence", "Wireshark"} {
+	for _, want := range []string{f.ID, string(f.Kind), "Fix", "Evidence", "Wireshark"} {
 		if !strings.Contains(v, want) && want != "Evidence" && want != "Wireshark" {
 			t.Errorf("detail view lacks %q:\n%s", want, v)
 		}
@@ -306,7 +306,7 @@ func TestFilterOnOneLineAndCopy(t *testing.T) {
 	if !strings.Contains(lines[len(lines)-1], "copied") {
 		t.Errorf("keys line %q does not say the filter was copied", lines[len(lines)-1])
 	}
-	if c := m.Copied(); len(c) != 1 || c[0].Text != f.WiresharkFilter || !strings.Contains(c[0].What, f.Kind) {
+	if c := m.Copied(); len(c) != 1 || c[0].Text != f.WiresharkFilter || !strings.Contains(c[0].What, string(f.Kind)) {
 		t.Errorf("Copied() = %+v; want the filter once", c)
 	}
 	press(m, "esc")

@@ -5,7 +5,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/fwdiag/fwdiag/flows"
+	"github.com/fwdiag/fwdiag/diagnose"
 	"github.com/fwdiag/fwdiag/report"
 	"github.com/fwdiag/fwdiag/tui/common"
 	"github.com/fwdiag/fwdiag/tui/detail"
@@ -70,11 +70,11 @@ func countOf(r *report.Report, i int) int {
 
 // findingKey identifies a finding across snapshots: IDs are renumbered as
 // findings appear, the kind and endpoints are not.
-func findingKey(f flows.Finding) string {
-	return f.Kind + "|" + f.Client + "|" + f.Server + "|" + strconv.Itoa(f.Port) + "|" + f.Transport
+func findingKey(f report.Finding) string {
+	return string(f.Kind) + "|" + f.Client + "|" + f.Server + "|" + strconv.Itoa(f.Port) + "|" + string(f.Transport)
 }
 
-func where(f flows.Finding) string {
+func where(f report.Finding) string {
 	switch {
 	case f.Client != "" && f.Server != "":
 		return fmt.Sprintf("%s → %s", f.Client, hostPort(f.Server, f.Port))
@@ -103,27 +103,27 @@ func findingRows(r *report.Report, _ int) []table.Row {
 		if f.Count > 1 {
 			n = strconv.Itoa(f.Count)
 		}
-		rows = append(rows, table.Row{Key: findingKey(f), Index: i, Class: f.Severity, ClassCol: 0,
-			Cells: []string{common.SeverityTag(f.Severity), f.Kind, where(f), n}})
+		rows = append(rows, table.Row{Key: findingKey(f), Index: i, Class: string(f.Severity), ClassCol: 0,
+			Cells: []string{common.SeverityTag(string(f.Severity)), string(f.Kind), where(f), n}})
 	}
 	return rows
 }
 
 func findingDetail(r *report.Report, row table.Row) (string, string, []detail.Section) {
 	f := r.Findings[row.Index]
-	title := fmt.Sprintf("%s %s  %s  %s", common.SeverityTag(f.Severity), f.ID, f.Kind, orDash(f.Service))
+	title := fmt.Sprintf("%s %s  %s  %s", common.SeverityTag(string(f.Severity)), f.ID, f.Kind, orDash(string(f.Service)))
 	head := where(f)
 	if f.Transport != "" {
-		head += " " + f.Transport
+		head += " " + string(f.Transport)
 	}
-	head += fmt.Sprintf("\n%s confidence", orDash(f.Confidence))
+	head += fmt.Sprintf("\n%s confidence", orDash(string(f.Confidence)))
 	if f.Count > 1 {
 		head += fmt.Sprintf(", %d occurrences", f.Count)
 	}
 	if !f.FirstSeen.IsZero() {
 		head += fmt.Sprintf("\nfrom %s to %s", f.FirstSeen.UTC().Format("2006-01-02 15:04:05.000"), f.LastSeen.UTC().Format("15:04:05.000 UTC"))
 	}
-	secs := []detail.Section{{Body: head}, {Title: "What", Body: f.Summary, Class: f.Severity}}
+	secs := []detail.Section{{Body: head}, {Title: "What", Body: f.Summary, Class: string(f.Severity)}}
 	if f.Detail != "" {
 		secs = append(secs, detail.Section{Title: "Seen", Body: f.Detail})
 	}
@@ -141,7 +141,7 @@ func findingDetail(r *report.Report, row table.Row) (string, string, []detail.Se
 		// One line, never wrapped: y copies it whole.
 		secs = append(secs, detail.Section{Title: "Wireshark filter (y copies it)", Body: f.WiresharkFilter, NoWrap: true})
 	}
-	return title, f.Severity, secs
+	return title, string(f.Severity), secs
 }
 
 func statusClass(s string) string {
@@ -159,8 +159,8 @@ func statusClass(s string) string {
 func serviceRows(r *report.Report, _ int) []table.Row {
 	rows := make([]table.Row, 0, len(r.Services))
 	for i, s := range r.Services {
-		rows = append(rows, table.Row{Key: s.Server + "|" + strconv.Itoa(s.Port) + s.Transport, Index: i, Class: statusClass(s.Status), ClassCol: 5,
-			Cells: []string{s.Server, fmt.Sprintf("%d/%s", s.Port, s.Transport), orDash(s.Service), strconv.Itoa(s.Clients), strconv.Itoa(s.Connections), strings.ReplaceAll(s.Status, "_", " ")}})
+		rows = append(rows, table.Row{Key: s.Server + "|" + strconv.Itoa(s.Port) + string(s.Transport), Index: i, Class: statusClass(string(s.Status)), ClassCol: 5,
+			Cells: []string{s.Server, fmt.Sprintf("%d/%s", s.Port, s.Transport), orDash(string(s.Service)), strconv.Itoa(s.Clients), strconv.Itoa(s.Connections), strings.ReplaceAll(string(s.Status), "_", " ")}})
 	}
 	return rows
 }
@@ -168,18 +168,18 @@ func serviceRows(r *report.Report, _ int) []table.Row {
 func serviceDetail(r *report.Report, row table.Row) (string, string, []detail.Section) {
 	s := r.Services[row.Index]
 	body := fmt.Sprintf("server %s, port %d/%s, service %s\n%d clients, %d connections\nstatus: %s",
-		s.Server, s.Port, s.Transport, orDash(s.Service), s.Clients, s.Connections, strings.ReplaceAll(s.Status, "_", " "))
-	secs := []detail.Section{{Body: body, Class: statusClass(s.Status)}, {Title: "Status words (PortQry)", Body: "listening: the server answered; not listening: the host itself refused; filtered: no answer, or refused by a middlebox; partial: answered some clients, not others."}}
-	secs = append(secs, related(r, func(f flows.Finding) bool { return f.Server == s.Server && f.Port == s.Port })...)
-	return fmt.Sprintf("%s %d/%s %s", s.Server, s.Port, s.Transport, orDash(s.Service)), statusClass(s.Status), secs
+		s.Server, s.Port, s.Transport, orDash(string(s.Service)), s.Clients, s.Connections, strings.ReplaceAll(string(s.Status), "_", " "))
+	secs := []detail.Section{{Body: body, Class: statusClass(string(s.Status))}, {Title: "Status words (PortQry)", Body: "listening: the server answered; not listening: the host itself refused; filtered: no answer, or refused by a middlebox; partial: answered some clients, not others."}}
+	secs = append(secs, related(r, func(f report.Finding) bool { return f.Server == s.Server && f.Port == s.Port })...)
+	return fmt.Sprintf("%s %d/%s %s", s.Server, s.Port, s.Transport, orDash(string(s.Service))), statusClass(string(s.Status)), secs
 }
 
 func npaRows(r *report.Report, barW int) []table.Row {
 	rows := make([]table.Row, 0, len(r.NPASessions))
 	for i, n := range r.NPASessions {
 		bar, _ := common.Bar(n.MaxIdleS, r.Settings.TCPIdleTimeoutS, barW)
-		rows = append(rows, table.Row{Key: n.Client + "|" + n.Server + "|" + n.Main, Index: i, Class: statusClass(n.Status), ClassCol: 2,
-			Cells: []string{n.Client, n.Server, n.Status, bar + " " + common.Seconds(n.MaxIdleS)}})
+		rows = append(rows, table.Row{Key: n.Client + "|" + n.Server + "|" + n.Main, Index: i, Class: statusClass(string(n.Status)), ClassCol: 2,
+			Cells: []string{n.Client, n.Server, string(n.Status), bar + " " + common.Seconds(n.MaxIdleS)}})
 	}
 	return rows
 }
@@ -187,16 +187,16 @@ func npaRows(r *report.Report, barW int) []table.Row {
 func npaDetail(r *report.Report, row table.Row) (string, string, []detail.Section) {
 	n := r.NPASessions[row.Index]
 	body := fmt.Sprintf("main session:  %s\nnotification:  %s\nstatus: %s (%s confidence)\npushes: %d\nlongest idle: %s against a TCP idle timeout of %s",
-		orDash(n.Main), orDash(n.Notification), n.Status, orDash(n.Confidence), n.Pushes, common.Seconds(n.MaxIdleS), common.Seconds(r.Settings.TCPIdleTimeoutS))
-	secs := []detail.Section{{Body: body, Class: statusClass(n.Status)}}
+		orDash(n.Main), orDash(n.Notification), n.Status, orDash(string(n.Confidence)), n.Pushes, common.Seconds(n.MaxIdleS), common.Seconds(r.Settings.TCPIdleTimeoutS))
+	secs := []detail.Section{{Body: body, Class: statusClass(string(n.Status))}}
 	if n.Why != "" {
 		secs = append(secs, detail.Section{Title: "Why", Body: n.Why})
 	}
 	secs = append(secs, detail.Section{Title: "TCP timeout in force", Body: r.Settings.TCPTimeoutSource})
-	secs = append(secs, related(r, func(f flows.Finding) bool {
-		return f.Client == n.Client && f.Server == n.Server && strings.HasPrefix(f.Kind, "npa_")
+	secs = append(secs, related(r, func(f report.Finding) bool {
+		return f.Client == n.Client && f.Server == n.Server && strings.HasPrefix(string(f.Kind), "npa_")
 	})...)
-	return "NPA " + n.Client + " → " + n.Server, statusClass(n.Status), secs
+	return "NPA " + n.Client + " → " + n.Server, statusClass(string(n.Status)), secs
 }
 
 func udpRows(r *report.Report, barW int) []table.Row {
@@ -220,7 +220,7 @@ func udpDetail(r *report.Report, row table.Row) (string, string, []detail.Sectio
 	u := r.UDPFlows[row.Index]
 	_, cls := common.Bar(u.MaxSilenceS, r.Settings.UDPTimeoutS, barWidth)
 	body := fmt.Sprintf("client %s, server %s, service %s\n%d requests, %d responses, %d ICMP errors\nlongest silence: %s against a UDP timeout of %s\nlate responses (after the timeout): %d",
-		hostPort(u.Client, u.ClientPort), hostPort(u.Server, u.ServerPort), orDash(u.Service), u.Requests, u.Responses, u.ICMPErrors,
+		hostPort(u.Client, u.ClientPort), hostPort(u.Server, u.ServerPort), orDash(string(u.Service)), u.Requests, u.Responses, u.ICMPErrors,
 		common.Seconds(u.MaxSilenceS), common.Seconds(r.Settings.UDPTimeoutS), u.LateResponses)
 	labels := []string{"<1s", "<10s", "<60s", "<5m", "<15m", ">=15m"}
 	var d []string
@@ -228,7 +228,7 @@ func udpDetail(r *report.Report, row table.Row) (string, string, []detail.Sectio
 		d = append(d, fmt.Sprintf("%s: %d", labels[i], n))
 	}
 	secs := []detail.Section{{Body: body, Class: cls}, {Title: "Answer delays", Body: strings.Join(d, "  ")}, {Title: "UDP timeout in force", Body: r.Settings.UDPTimeoutSource}}
-	secs = append(secs, related(r, func(f flows.Finding) bool {
+	secs = append(secs, related(r, func(f report.Finding) bool {
 		return f.Client == u.Client && f.Server == u.Server && f.Port == u.ServerPort
 	})...)
 	return "UDP " + hostPort(u.Client, u.ClientPort) + " → " + hostPort(u.Server, u.ServerPort), cls, secs
@@ -245,20 +245,20 @@ func hostRows(r *report.Report, _ int) []table.Row {
 func hostDetail(r *report.Report, row table.Row) (string, string, []detail.Section) {
 	h := r.Hosts[row.Index]
 	secs := []detail.Section{{Body: fmt.Sprintf("address %s\nname %s\nroles: %s", h.Addr, orDash(h.Name), strings.Join(h.Roles, ", "))}}
-	secs = append(secs, related(r, func(f flows.Finding) bool { return f.Client == h.Addr || f.Server == h.Addr })...)
+	secs = append(secs, related(r, func(f report.Finding) bool { return f.Client == h.Addr || f.Server == h.Addr })...)
 	return "Host " + h.Addr, "", secs
 }
 
 // related lists the findings that concern a row, so every pane leads to the
 // diagnosis.
-func related(r *report.Report, match func(flows.Finding) bool) []detail.Section {
+func related(r *report.Report, match func(report.Finding) bool) []detail.Section {
 	var lines []string
 	cls := ""
 	for _, f := range r.Findings {
 		if match(f) {
-			lines = append(lines, fmt.Sprintf("%s %s %s: %s", common.SeverityTag(f.Severity), f.ID, f.Kind, f.Summary))
-			if cls == "" || flows.SeverityRank(f.Severity) > flows.SeverityRank(cls) {
-				cls = f.Severity
+			lines = append(lines, fmt.Sprintf("%s %s %s: %s", common.SeverityTag(string(f.Severity)), f.ID, f.Kind, f.Summary))
+			if cls == "" || f.Severity.Rank() > diagnose.Severity(cls).Rank() {
+				cls = string(f.Severity)
 			}
 		}
 	}

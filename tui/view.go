@@ -162,7 +162,7 @@ func (m *Model) preview() string {
 	}
 	for i := range text {
 		if i < sev {
-			text[i] = m.Styles.Class(f.Severity).Render(text[i])
+			text[i] = m.Styles.Class(string(f.Severity)).Render(text[i])
 		}
 	}
 	for len(text) < n-1 {

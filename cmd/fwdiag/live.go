@@ -237,6 +237,6 @@ func printNewFindings(w io.Writer, r *report.Report, seen map[string]bool) {
 			continue
 		}
 		seen[k] = true
-		fmt.Fprintf(w, "%-8s %-26s %s\n", strings.ToUpper(fd.Severity), fd.Kind, fd.Summary)
+		fmt.Fprintf(w, "%-8s %-26s %s\n", strings.ToUpper(string(fd.Severity)), fd.Kind, fd.Summary)
 	}
 }

@@ -13,7 +13,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/fwdiag/fwdiag/flows"
 	"github.com/fwdiag/fwdiag/report"
 )
 
@@ -141,9 +140,9 @@ func readReport(t *testing.T, path string) *report.Report {
 	return &r
 }
 
-func findingFor(r *report.Report, kind, server string, port int) *flows.Finding {
+func findingFor(r *report.Report, kind, server string, port int) *report.Finding {
 	for i, f := range r.Findings {
-		if f.Kind == kind && f.Server == server && f.Port == port {
+		if string(f.Kind) == kind && f.Server == server && f.Port == port {
 			return &r.Findings[i]
 		}
 	}
@@ -252,7 +251,7 @@ func TestLiveInterfaceDownAndBack(t *testing.T) {
 }
 
 func TestPrintNewFindingsSkipsInfoAndRepeats(t *testing.T) {
-	r := &report.Report{Findings: []flows.Finding{
+	r := &report.Report{Findings: []report.Finding{
 		{Kind: "npa_orphan_notification", Severity: "info", Summary: "passing state"},
 		{Kind: "syn_reset", Severity: "critical", Server: "192.0.2.62", Port: 5002, Summary: "refused"},
 	}}

@@ -6,7 +6,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/fwdiag/fwdiag/flows"
+	"github.com/fwdiag/fwdiag/catalog"
 )
 
 // NewCmdProfiles builds `fwdiag profiles`: firewall timeouts with sources.
@@ -18,7 +18,7 @@ func NewCmdProfiles(f *Factory) *cobra.Command {
 		RunE: func(c *cobra.Command, args []string) error {
 			tw := tabwriter.NewWriter(f.Out, 0, 0, 2, ' ', 0)
 			fmt.Fprintln(tw, "PROFILE\tUDP\tTCP IDLE\tDEVICE\tNOTE\tSOURCE")
-			for _, p := range flows.Profiles() {
+			for _, p := range catalog.Profiles() {
 				tcp := "none"
 				if p.TCPIdle > 0 {
 					tcp = p.TCPIdle.String()

@@ -7,7 +7,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/fwdiag/fwdiag/flows"
+	"github.com/fwdiag/fwdiag/catalog"
 )
 
 // NewCmdServices builds `fwdiag services`: the built-in catalog.
@@ -19,7 +19,7 @@ func NewCmdServices(f *Factory) *cobra.Command {
 		RunE: func(c *cobra.Command, args []string) error {
 			tw := tabwriter.NewWriter(f.Out, 0, 0, 2, ' ', 0)
 			fmt.Fprintln(tw, "SERVICE\tPORT\tPRODUCT\tVERSIONS\tWHAT")
-			for _, s := range flows.NewCatalog(flows.DefaultServices()).Services() {
+			for _, s := range catalog.NewCatalog(catalog.DefaultServices()).Services() {
 				v := "all"
 				switch {
 				case s.MinVersion != "" && s.MaxVersion != "":
@@ -31,7 +31,7 @@ func NewCmdServices(f *Factory) *cobra.Command {
 				case s.MaxVersion != "":
 					v = "up to " + s.MaxVersion
 				}
-				if s.Product == flows.K2 {
+				if s.Product == catalog.K2 {
 					v = "-"
 				}
 				what := s.What

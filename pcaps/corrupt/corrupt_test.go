@@ -189,7 +189,7 @@ func totalPackets(r *report.Report) int {
 func kinds(r *report.Report) []string {
 	var k []string
 	for _, f := range r.Findings {
-		k = append(k, f.Kind)
+		k = append(k, string(f.Kind))
 	}
 	return k
 }
@@ -283,8 +283,8 @@ func analysis(t *testing.T, r *report.Report) string {
 	t.Helper()
 	var fs []string
 	for _, f := range r.Findings {
-		if !strings.HasPrefix(f.Kind, "capture_") {
-			fs = append(fs, f.Kind+"/"+f.Severity+"/"+strconv.Itoa(f.Count))
+		if !strings.HasPrefix(string(f.Kind), "capture_") {
+			fs = append(fs, string(f.Kind)+"/"+string(f.Severity)+"/"+strconv.Itoa(f.Count))
 		}
 	}
 	b, err := json.Marshal([]any{r.Hosts, r.Services, r.NPASessions, r.UDPFlows, r.TCPFlows, fs})

@@ -1,53 +1,49 @@
-package flows
+package explain
 
 import (
 	"fmt"
 	"sort"
 	"strings"
+
+	"github.com/fwdiag/fwdiag/catalog"
+	"github.com/fwdiag/fwdiag/diagnose"
 )
 
-const swNPAQuote = "Supportworks seed, Server-to-Client Notifications: \"The client connects a second time to the server via TCP on port 5001. The server 'holds' this connection open ... The client waits on this socket indefinitely\""
-
-func npaFilter(g *group) string { return flowFilter(g, TCP) }
-
-func (a *Analyzer) textNPAMissing(g *group) Finding {
-	summary := fmt.Sprintf("%s: Supportworks session to %s has no notification connection", g.client(), g.key.server)
-	var detail, conf string
+func textNPAMissing(c *Context, f *diagnose.Finding) Text {
+	x := factsOf[diagnose.NPAMissingFacts](f)
+	summary := fmt.Sprintf("%s: Supportworks session to %s has no notification connection", c.who(f), c.A(f.Server))
+	var detail string
 	switch {
-	case g.notes["@blocked"] > 0:
+	case x.Blocked > 0:
 		var states []string
-		for n, c := range g.notes {
-			if strings.HasPrefix(n, "state ") {
-				states = append(states, fmt.Sprintf("%s x%d", strings.TrimPrefix(n, "state "), c))
-			}
+		for st, n := range x.States {
+			states = append(states, fmt.Sprintf("%s x%d", st, n))
 		}
 		sort.Strings(states)
 		summary += ": its second connection to 5001 was blocked"
 		detail = fmt.Sprintf("The main session (stage 1) to %s port 5001 works, but the client's second connection to 5001 (stage 2, the notification socket) never completed (%s, %s; S0 = no answer at all, REJ = reset). "+
 			"Without it the server cannot push NPA notifications: the client's views do not refresh until the user does it by hand. A firewall that limits connections per client, or a rule that admits only the first session, does this.",
-			g.key.server, strings.Join(states, ", "), plural(g.notes["@syns"], "SYN", "SYNs"))
-		conf = "high"
-	case g.notes["@midstream"] > 0:
+			c.A(f.Server), strings.Join(states, ", "), plural(x.SYNs, "SYN", "SYNs"))
+	case x.Midstream > 0:
 		detail = "The capture began after the session was established, and no notification connection carried any packet during it. An idle notification socket opened before the capture would look the same, so this is only a hint."
-		conf = "low"
 	default:
 		detail = fmt.Sprintf("After the login on the main session to %s port 5001 no second connection to 5001 was attempted and no UDP notification arrived. "+
-			"Either the client never opened its notification channel, or the server uses legacy UDP notifications (Supportworks up to 7.4.1) and a firewall or NAT in front of the client drops them before this capture point: a capture on the server side shows which.", g.key.server)
-		conf = "medium"
+			"Either the client never opened its notification channel, or the server uses legacy UDP notifications (Supportworks up to 7.4.1) and a firewall or NAT in front of the client drops them before this capture point: a capture on the server side shows which.", c.A(f.Server))
 	}
 	rec := "Allow every Supportworks client two concurrent TCP connections to the server's port 5001 (main session and notification socket) on every firewall, and do not limit connections per source below two per client. " + swNPAQuote
-	return g.finding(summary, detail, rec, conf, npaFilter(g))
+	return Text{summary, detail, rec, flowFilter(c, f, TCP)}
 }
 
-func (a *Analyzer) textNPALost(g *group) Finding {
-	idle := g.maxSample()
-	t := a.cfg.Timeouts
-	summary := fmt.Sprintf("%s: notifications from %s lost on the NPA socket", g.client(), g.key.server)
+func textNPALost(c *Context, f *diagnose.Finding) Text {
+	x := factsOf[diagnose.NPALostFacts](f)
+	idle := f.MaxSample()
+	t := c.Timeouts
+	summary := fmt.Sprintf("%s: notifications from %s lost on the NPA socket", c.who(f), c.A(f.Server))
 	var detail string
-	if g.notes["@client-unacked"] > 0 && g.notes["@unacked"]+g.notes["@reset"] == 0 {
+	if x.ClientUnacked > 0 && x.Unacked+x.Reset == 0 {
 		detail = fmt.Sprintf("What the client sent on its notification socket (at the latest its FIN when it logged out) was retransmitted and never acknowledged, while the main session's packets got through: the server no longer knew the connection. "+
 			"A middlebox tore it down after it sat idle for up to %s; the notifications pushed in between never arrived. A capture on the server side shows the teardown.", dur(idle))
-	} else if g.notes["@unacked"] > 0 {
+	} else if x.Unacked > 0 {
 		detail = fmt.Sprintf("The server pushed notification data down the held socket after it had been idle for %s; the client never acknowledged it and the server retransmitted it. "+
 			"A stateful firewall that timed out the idle connection drops such a push (the connection is no longer in its state table, and a mid-stream packet is not allowed to start a new one).", dur(idle))
 	} else {
@@ -56,67 +52,67 @@ func (a *Analyzer) textNPALost(g *group) Finding {
 	if t.TCPIdle > 0 && idle > t.TCPIdle {
 		detail += fmt.Sprintf(" That idle time exceeds the TCP idle timeout in force, %s (%s).", dur(t.TCPIdle), t.TCPSource)
 	}
-	detail += " Profiles whose TCP idle timeout is shorter than that idle time: " + joinOr(ProfilesDroppingTCP(idle), "none") + "."
+	detail += " Profiles whose TCP idle timeout is shorter than that idle time: " + joinOr(catalog.ProfilesDroppingTCP(idle), "none") + "."
 	rec := fmt.Sprintf("Raise the established-TCP idle timeout for port 5001 on the firewall between %s and %s above %s (longer than the longest idle gap of a notification socket), or enable TCP keepalives shorter than the firewall timeout on the server (Windows KeepAliveTime; the default of 2 h is longer than most firewall timeouts). %s",
-		g.client(), g.key.server, dur(idle), swNPAQuote)
-	return g.finding(summary, detail, rec, "high", npaFilter(g))
+		c.who(f), c.A(f.Server), dur(idle), swNPAQuote)
+	return Text{summary, detail, rec, flowFilter(c, f, TCP)}
 }
 
-func (a *Analyzer) textNPAIdle(g *group) Finding {
-	idle := g.maxSample()
-	t := a.cfg.Timeouts
-	summary := fmt.Sprintf("%s: NPA socket to %s sat idle %s, longer than the %s TCP idle timeout", g.client(), g.key.server, dur(idle), dur(t.TCPIdle))
+func textNPAIdle(c *Context, f *diagnose.Finding) Text {
+	idle := f.MaxSample()
+	t := c.Timeouts
+	summary := fmt.Sprintf("%s: NPA socket to %s sat idle %s, longer than the %s TCP idle timeout", c.who(f), c.A(f.Server), dur(idle), dur(t.TCPIdle))
 	detail := fmt.Sprintf("The notification socket carried nothing, not even a keep-alive, for %s. The TCP idle timeout in force is %s (%s): a firewall with that timeout forgets the connection, and the next notification the server pushes is dropped. "+
 		"Profiles that would expire it: %s. TCP keepalives default to 2 h on Windows and Linux, too late to help.",
-		dur(idle), dur(t.TCPIdle), t.TCPSource, joinOr(ProfilesDroppingTCP(idle), "none"))
+		dur(idle), dur(t.TCPIdle), t.TCPSource, joinOr(catalog.ProfilesDroppingTCP(idle), "none"))
 	rec := fmt.Sprintf("Set the firewall's established-TCP idle timeout for port 5001 above %s, or have the server send TCP keepalives more often than the firewall's timeout.", dur(idle))
-	return g.finding(summary, detail, rec, "medium", npaFilter(g))
+	return Text{summary, detail, rec, flowFilter(c, f, TCP)}
 }
 
-func (a *Analyzer) textNPAOrphan(g *group) Finding {
-	summary := fmt.Sprintf("%s: notification connection to %s with no main session", g.client(), g.key.server)
-	detail := "A connection to port 5001 on which the server pushes and the client only acknowledges, but " + g.extra + "."
+func textNPAOrphan(c *Context, f *diagnose.Finding) Text {
+	x := factsOf[diagnose.NPAOrphanFacts](f)
+	summary := fmt.Sprintf("%s: notification connection to %s with no main session", c.who(f), c.A(f.Server))
+	detail := "A connection to port 5001 on which the server pushes and the client only acknowledges, but " + orphanWhy(x.Why) + "."
 	rec := "If the main session was cut by a firewall, the client has lost its session while the server keeps pushing: check for resets or idle timeouts on port 5001."
-	conf := "low"
-	if g.severity == Warning {
-		conf = "medium"
-	}
-	return g.finding(summary, detail, rec, conf, npaFilter(g))
+	return Text{summary, detail, rec, flowFilter(c, f, TCP)}
 }
 
-const swUDPQuote = "Supportworks seed, Appendix: \"the server always sends these UDP messages from its own port 5001, to be delivered on the client's dynamic port number\"; \"from Version 7.4.0 onwards, Supportworks was configured by default to use TCP notifications and, from Version 7.5.0 onwards, the option to use UDP was removed altogether.\""
-
-func (a *Analyzer) textNPAUDPMode(g *group) Finding {
-	summary := fmt.Sprintf("%s: Supportworks server %s uses legacy UDP notifications (version up to 7.4.1)", g.client(), g.key.server)
+func textNPAUDPMode(c *Context, f *diagnose.Finding) Text {
+	x := factsOf[diagnose.NPAUDPFacts](f)
+	summary := fmt.Sprintf("%s: Supportworks server %s uses legacy UDP notifications (version up to 7.4.1)", c.who(f), c.A(f.Server))
 	detail := fmt.Sprintf("The server sent %s from its UDP port 5001 to the client's dynamic port instead of using a second TCP connection. "+
 		"These datagrams arrive unsolicited: a firewall or NAT in front of the client drops them unless it has an explicit rule, and they get no retransmission if lost.",
-		plural(g.notes["@datagrams"], "notification datagram", "notification datagrams"))
+		plural(x.Datagrams, "notification datagram", "notification datagrams"))
 	rec := "Switch notifications to TCP in the Server Configuration utility's Communications tab (7.4.0 and later default to TCP; 7.5.0 removed UDP). Until then the client side must accept UDP from the server's port 5001. " + swUDPQuote
-	f := ipField(g.client())
-	filter := fmt.Sprintf("%s.src==%s && %s.dst==%s && udp.srcport==5001", f, g.key.server, f, g.client())
-	return g.finding(summary, detail, rec, "high", filter)
+	ipf := ipField(f.Who().Addr)
+	filter := fmt.Sprintf("%s.src==%s && %s.dst==%s && udp.srcport==5001", ipf, c.A(f.Server), ipf, c.who(f))
+	return Text{summary, detail, rec, filter}
 }
 
-func (a *Analyzer) textNPAUDPUnreachable(g *group) Finding {
-	codes, froms := g.icmpNotes()
-	if g.notes["@none-arrived"] > 0 {
-		summary := fmt.Sprintf("%s: UDP notifications from %s never arrive", g.client(), g.key.server)
+func textNPAUDPUnreachable(c *Context, f *diagnose.Finding) Text {
+	x := factsOf[diagnose.NPAUDPFacts](f)
+	codes, froms := c.icmpNotes(&x.ICMPFacts)
+	if x.NoneArrived > 0 {
+		summary := fmt.Sprintf("%s: UDP notifications from %s never arrive", c.who(f), c.A(f.Server))
 		detail := fmt.Sprintf("%s has a main session with %s but no notification socket, while the server sends legacy UDP notifications (from its port 5001) to other clients in this capture. "+
-			"No datagram reached %s: a NAT device or firewall in front of it drops them (behind NAT the server sends to the NAT address and a port with no outbound mapping). The client never hears of changes.", g.client(), g.key.server, g.client())
+			"No datagram reached %s: a NAT device or firewall in front of it drops them (behind NAT the server sends to the NAT address and a port with no outbound mapping). The client never hears of changes.", c.who(f), c.A(f.Server), c.who(f))
 		rec := "Use TCP notifications (Supportworks 7.4.0 or later; the only mode from 7.5.0), or give the client a firewall exception for UDP from the server's port 5001. " + swUDPQuote
-		f := ipField(g.client())
-		return g.finding(summary, detail, rec, "medium", fmt.Sprintf("(%s.addr==%s && tcp.port==5001) || (%s.src==%s && udp.srcport==5001)", f, g.client(), f, g.key.server))
+		ipf := ipField(f.Who().Addr)
+		return Text{summary, detail, rec, fmt.Sprintf("(%s.addr==%s && tcp.port==5001) || (%s.src==%s && udp.srcport==5001)", ipf, c.who(f), ipf, c.A(f.Server))}
 	}
-	summary := fmt.Sprintf("%s: UDP notifications from %s do not arrive (ICMP %s)", g.client(), g.key.server, strings.Join(codes, ", "))
+	summary := fmt.Sprintf("%s: UDP notifications from %s do not arrive (ICMP %s)", c.who(f), c.A(f.Server), strings.Join(codes, ", "))
 	detail := fmt.Sprintf("The server's UDP notifications to %s drew ICMP errors (%s) from %s: nothing at that address and port takes them. "+
 		"Behind NAT the server sends to the NAT device's address and a port that has no outbound mapping there, so the NAT device refuses them; the client never hears of changes.",
-		g.client(), strings.Join(codes, ", "), strings.Join(froms, ", "))
+		c.who(f), strings.Join(codes, ", "), strings.Join(froms, ", "))
 	rec := "Use TCP notifications (Supportworks 7.4.0 or later; the only mode from 7.5.0): they run over a client-initiated second connection to 5001 that NAT handles. " + swUDPQuote
-	f := ipField(g.client())
+	ipf := ipField(f.Who().Addr)
 	icmpF := "icmp"
-	if f == "ipv6" {
+	if ipf == "ipv6" {
 		icmpF = "icmpv6"
 	}
-	filter := fmt.Sprintf("(%s.src==%s && udp.srcport==5001) || (%s && udp.srcport==5001)", f, g.key.server, icmpF)
-	return g.finding(summary, detail, rec, "high", filter)
+	filter := fmt.Sprintf("(%s.src==%s && udp.srcport==5001) || (%s && udp.srcport==5001)", ipf, c.A(f.Server), icmpF)
+	return Text{summary, detail, rec, filter}
 }
+
+const swNPAQuote = "Supportworks seed, Server-to-Client Notifications: \"The client connects a second time to the server via TCP on port 5001. The server 'holds' this connection open ... The client waits on this socket indefinitely\""
+const swUDPQuote = "Supportworks seed, Appendix: \"the server always sends these UDP messages from its own port 5001, to be delivered on the client's dynamic port number\"; \"from Version 7.4.0 onwards, Supportworks was configured by default to use TCP notifications and, from Version 7.5.0 onwards, the option to use UDP was removed altogether.\""

@@ -1,34 +1,61 @@
-package flows
+// Package catalog holds what the products' documents say as data: the
+// services and ports of Hornbill Supportworks and Sassafras K2, and the
+// firewall timeout profiles with their sources. It does no I/O: overrides
+// for sites that moved a default port arrive as an io.Reader that the
+// command opened.
+package catalog
 
 import (
 	"bufio"
 	"fmt"
 	"io"
-	"os"
 	"sort"
 	"strconv"
 	"strings"
 )
 
+// Transport is a service's transport protocol; its string is the report's.
+type Transport string
+
 // Transport names used in the catalog and in reports.
 const (
-	TCP = "tcp"
-	UDP = "udp"
+	TCP Transport = "tcp"
+	UDP Transport = "udp"
 )
+
+// Product names the product a service belongs to.
+type Product string
 
 // Product names.
 const (
-	Supportworks = "supportworks"
-	K2           = "k2"
+	Supportworks Product = "supportworks"
+	K2           Product = "k2"
+	Custom       Product = "custom" // a service declared with --service
+)
+
+// ServiceName is a catalog service's name; its string is the report's
+// contract (SPEC section 4).
+type ServiceName string
+
+// The service names the rules refer to by name.
+const (
+	SWBinary       ServiceName = "sw-binary"
+	SWNotifyUDP    ServiceName = "sw-notify-udp"
+	K2KeyServer    ServiceName = "k2-keyserver"
+	K2Shadow       ServiceName = "k2-shadow"
+	K2Reporter     ServiceName = "k2-reporter"
+	K2PRS          ServiceName = "k2-prs"
+	K2VersionCheck ServiceName = "k2-version-check"
+	K2SMTP         ServiceName = "k2-smtp"
 )
 
 // Service is one entry of the service catalog: a port a product listens on,
 // with what the seed documents say about it.
 type Service struct {
-	Name      string // e.g. "sw-binary", "k2-keyserver"
-	Product   string // Supportworks or K2
+	Name      ServiceName // e.g. "sw-binary", "k2-keyserver"
+	Product   Product     // Supportworks or K2 (or Custom)
 	Port      uint16
-	Transport string // TCP or UDP
+	Transport Transport // TCP or UDP
 	// What says what the service is, in the seed's words.
 	What string
 	// MinVersion and MaxVersion bound the Supportworks versions that use the
@@ -45,12 +72,11 @@ type Service struct {
 	Source string
 }
 
-// Key is the catalog lookup key.
 // portKey packs a port number and transport into the catalog's map key: an
 // integer key takes the map's fast path, where a struct with a string is
 // hashed field by field, and the catalog is asked for every connection of a
 // report.
-func portKey(port uint16, transport string) uint32 {
+func portKey(port uint16, transport Transport) uint32 {
 	k := uint32(port) << 2
 	switch transport {
 	case TCP:
@@ -135,7 +161,7 @@ func (c *Catalog) Services() []Service {
 // the capture gave the server address ("" when unknown); it picks between
 // entries that share a port (80 and 443 are used by Supportworks, KeyReporter
 // and the outbound Sassafras sites). Outbound entries match only by name.
-func (c *Catalog) Lookup(port uint16, transport, name string) (*Service, bool) {
+func (c *Catalog) Lookup(port uint16, transport Transport, name string) (*Service, bool) {
 	idx := c.byPort[portKey(port, transport)]
 	var fallback *Service
 	for _, i := range idx {
@@ -170,7 +196,7 @@ func (c *Catalog) Lookup(port uint16, transport, name string) (*Service, bool) {
 // Shared reports whether port/transport is a generic web port that the
 // products use alongside everything else (80, 443): a connection to it
 // belongs to a product only when the server is known to run that product.
-func (c *Catalog) Shared(port uint16, transport string) bool {
+func (c *Catalog) Shared(port uint16, transport Transport) bool {
 	for _, i := range c.byPort[portKey(port, transport)] {
 		if s := &c.services[i]; s.Port == 80 || s.Port == 443 {
 			return true
@@ -180,7 +206,7 @@ func (c *Catalog) Shared(port uint16, transport string) bool {
 }
 
 // LookupProduct returns the entry of product served on port/transport.
-func (c *Catalog) LookupProduct(port uint16, transport, product string) (*Service, bool) {
+func (c *Catalog) LookupProduct(port uint16, transport Transport, product Product) (*Service, bool) {
 	for _, i := range c.byPort[portKey(port, transport)] {
 		if s := &c.services[i]; s.Product == product && !s.Outbound {
 			return s, true
@@ -190,12 +216,12 @@ func (c *Catalog) LookupProduct(port uint16, transport, product string) (*Servic
 }
 
 // IsServicePort reports whether any catalog entry uses port/transport.
-func (c *Catalog) IsServicePort(port uint16, transport string) bool {
+func (c *Catalog) IsServicePort(port uint16, transport Transport) bool {
 	return len(c.byPort[portKey(port, transport)]) > 0
 }
 
 // ByName returns the entries with the given service name.
-func (c *Catalog) ByName(name string) []Service {
+func (c *Catalog) ByName(name ServiceName) []Service {
 	var out []Service
 	for _, s := range c.services {
 		if s.Name == name {
@@ -208,8 +234,9 @@ func (c *Catalog) ByName(name string) []Service {
 // ParseServiceOverride parses "NAME=PORT[/udp|/tcp]" as given to --service.
 // The transport defaults to the one the named service uses in the default
 // catalog (TCP when the name is new).
-func ParseServiceOverride(spec string) (name string, port uint16, transport string, err error) {
-	name, rest, ok := strings.Cut(strings.TrimSpace(spec), "=")
+func ParseServiceOverride(spec string) (name ServiceName, port uint16, transport Transport, err error) {
+	n0, rest, ok := strings.Cut(strings.TrimSpace(spec), "=")
+	name = ServiceName(n0)
 	if !ok || name == "" || rest == "" {
 		return "", 0, "", fmt.Errorf("service %q: want NAME=PORT[/udp]", spec)
 	}
@@ -220,11 +247,11 @@ func ParseServiceOverride(spec string) (name string, port uint16, transport stri
 	}
 	if hasTr {
 		tr = strings.ToLower(tr)
-		if tr != TCP && tr != UDP {
+		if Transport(tr) != TCP && Transport(tr) != UDP {
 			return "", 0, "", fmt.Errorf("service %q: transport %q is not tcp or udp", spec, tr)
 		}
 	}
-	return name, uint16(n), tr, nil
+	return name, uint16(n), Transport(tr), nil
 }
 
 // WithOverrides returns a copy of services in which each override moves the
@@ -250,24 +277,16 @@ func WithOverrides(services []Service, overrides []string) ([]Service, error) {
 			if tr == "" {
 				tr = TCP
 			}
-			out = append(out, Service{Name: name, Product: "custom", Port: port, Transport: tr, What: "custom service from --service " + o, Source: "command line"})
+			out = append(out, Service{Name: name, Product: Custom, Port: port, Transport: tr, What: "custom service from --service " + o, Source: "command line"})
 		}
 	}
 	return out, nil
 }
 
-// ReadServicesFile reads overrides from a --services file: one NAME=PORT[/udp]
-// a line; blank lines and lines starting with # are ignored.
-func ReadServicesFile(path string) ([]string, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	return readOverrides(f, path)
-}
-
-func readOverrides(r io.Reader, path string) ([]string, error) {
+// ReadOverrides reads overrides in the --services file format: one
+// NAME=PORT[/udp] a line; blank lines and lines starting with # are
+// ignored. name labels errors ("FILE:LINE: ..."); the caller opened r.
+func ReadOverrides(r io.Reader, name string) ([]string, error) {
 	var out []string
 	sc := bufio.NewScanner(r)
 	line := 0
@@ -278,7 +297,7 @@ func readOverrides(r io.Reader, path string) ([]string, error) {
 			continue
 		}
 		if _, _, _, err := ParseServiceOverride(s); err != nil {
-			return nil, fmt.Errorf("%s:%d: %v", path, line, err)
+			return nil, fmt.Errorf("%s:%d: %v", name, line, err)
 		}
 		out = append(out, s)
 	}

@@ -1,0 +1,130 @@
+package diagnose
+
+import (
+	"net/netip"
+
+	"github.com/fwdiag/fwdiag/catalog"
+)
+
+// Thresholds past which per-client findings are folded together, so a
+// report stays readable (and bounded) whatever the capture holds: a
+// support engineer needs "a scanner tried 4000 ports" and "900 clients get
+// late answers from this KeyServer", not 4000 or 900 findings.
+const (
+	// scanTargets is how many distinct server ports one client may fail to
+	// reach before its attempts are a scan.
+	scanTargets = 20
+	// manyClients is how many clients may share a finding about one
+	// service before they are reported together.
+	manyClients = 20
+	// maxSamples bounds the numeric samples a merged group keeps.
+	maxSamples = 1000
+)
+
+// synKinds are the connection-attempt findings a scan is made of.
+var synKinds = map[Kind]bool{SynUnanswered: true, SynReset: true, SynICMPRejected: true, HandshakeIncomplete: true}
+
+// aggregate folds scans (one client, many server ports) into one syn_scan
+// finding per client. (The findings many clients share about one service
+// are merged as they are added: findingSet.add.)
+func aggregate(fs *findingSet) {
+	// Fan-out: scans.
+	targets := map[netip.Addr]map[groupKey]bool{}
+	for _, g := range fs.order {
+		if synKinds[g.key.kind] {
+			t := targets[g.key.client]
+			if t == nil {
+				t = map[groupKey]bool{}
+				targets[g.key.client] = t
+			}
+			t[groupKey{server: g.key.server, port: g.key.port}] = true
+		}
+	}
+	merged := map[*group]*group{} // member -> the group it went into
+	scans := map[netip.Addr]*group{}
+	for _, g := range fs.order {
+		if !synKinds[g.key.kind] || len(targets[g.key.client]) <= scanTargets {
+			continue
+		}
+		s := scans[g.key.client]
+		if s == nil {
+			s = newGroup(groupKey{kind: SynScan, client: g.key.client, transport: TCP}, Info, nil, g)
+			s.facts = &ScanFacts{Kinds: map[Kind]int{}, Hosts: map[netip.Addr]int{}, Services: map[catalog.ServiceName]int{}}
+			scans[g.key.client] = s
+		}
+		s.absorb(g)
+		sf := s.facts.(*ScanFacts)
+		sf.Kinds[g.key.kind] += g.count
+		sf.Hosts[g.key.server]++
+		if g.service != nil {
+			sf.Services[g.service.Name]++
+		}
+		merged[g] = s
+	}
+	if len(merged) == 0 {
+		return
+	}
+	// Rebuild the order: a merged group takes its first member's place.
+	var order []*group
+	placed := map[*group]bool{}
+	for _, g := range fs.order {
+		t := g
+		if m := merged[g]; m != nil {
+			t = m
+		}
+		if !placed[t] {
+			placed[t] = true
+			order = append(order, t)
+		}
+		if merged[g] != nil {
+			delete(fs.groups, g.key)
+		}
+	}
+	fs.order = order
+}
+
+// newGroup starts an empty group with a member's times.
+func newGroup(k groupKey, severity Severity, svc *catalog.Service, first *group) *group {
+	return &group{key: k, severity: severity, service: svc, first: first.first, last: first.last,
+		frames: map[int][]uint64{}, clientPts: map[uint16]bool{}, inputs: map[int]bool{}}
+}
+
+// absorb adds a member group's counts, times and evidence.
+func (g *group) absorb(m *group) {
+	g.count += m.count
+	if m.first.Before(g.first) {
+		g.first = m.first
+	}
+	if m.last.After(g.last) {
+		g.last = m.last
+	}
+	if m.severity.Rank() > g.severity.Rank() && g.key.kind != SynScan {
+		g.severity = m.severity
+	}
+	if g.service == nil && g.key.kind != SynScan {
+		g.service = m.service
+	}
+	for in, fr := range m.frames {
+		g.frames[in] = appendFrames(g.frames[in], fr)
+		g.inputs[in] = true
+	}
+	if len(g.clientPts) <= 40 {
+		for p := range m.clientPts {
+			g.clientPts[p] = true
+		}
+	}
+	if g.key.kind != SynScan && m.facts != nil {
+		if g.facts == nil {
+			g.facts = m.facts.clone()
+		} else {
+			g.facts.merge(m.facts)
+		}
+	}
+	if room := maxSamples - len(g.samples); room > 0 {
+		g.samples = append(g.samples, m.samples[:min(room, len(m.samples))]...)
+	}
+	if g.ttls == [2]uint8{} {
+		g.ttls = m.ttls
+	}
+}
+

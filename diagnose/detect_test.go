@@ -1,0 +1,861 @@
+package diagnose_test
+
+import (
+	"fmt"
+	"net/netip"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/fwdiag/fwdiag/catalog"
+	"github.com/fwdiag/fwdiag/diagnose"
+	"github.com/fwdiag/fwdiag/dissect"
+	"github.com/fwdiag/fwdiag/flows"
+	"github.com/fwdiag/fwdiag/flows/flowtest"
+)
+
+const (
+	cli  = "192.0.2.10:40000"
+	srv  = "198.51.100.10:5001"
+	srvA = "198.51.100.10"
+)
+
+var ep = flowtest.EP
+
+const (
+	fS  = flowtest.S
+	fA  = flowtest.A
+	fF  = flowtest.F
+	fR  = flowtest.R
+	fPA = flowtest.PA
+)
+
+// run diagnoses the script's packets with the given timeouts.
+func run(s *flowtest.Script, to catalog.Timeouts) *diagnose.Result {
+	return runCfg(s, flows.Config{Timeouts: to}, nil)
+}
+
+// runCfg diagnoses the script's packets with cfg, as the pipeline does:
+// evicted flows are handed to diagnosis too.
+func runCfg(s *flowtest.Script, cfg flows.Config, inputs []*dissect.InputInfo) *diagnose.Result {
+	ev := diagnose.NewEvictions()
+	cfg.OnEvict = ev
+	a := s.Feed(cfg)
+	return diagnose.Run(a.View(), ev, inputs)
+}
+
+func kinds(r *diagnose.Result) map[diagnose.Kind]int {
+	m := map[diagnose.Kind]int{}
+	for _, f := range r.Findings {
+		m[f.Kind]++
+	}
+	return m
+}
+
+func findKind(t *testing.T, r *diagnose.Result, kind diagnose.Kind) diagnose.Finding {
+	t.Helper()
+	for _, f := range r.Findings {
+		if f.Kind == kind {
+			return f
+		}
+	}
+	var got []string
+	for _, f := range r.Findings {
+		got = append(got, string(f.Kind))
+	}
+	t.Fatalf("no %s finding; got %s", kind, strings.Join(got, ", "))
+	return diagnose.Finding{}
+}
+
+// aboveInfo lists findings worse than info.
+func aboveInfo(r *diagnose.Result) []string {
+	var out []string
+	for _, f := range r.Findings {
+		if f.Severity != diagnose.Info {
+			out = append(out, fmt.Sprintf("%s %s %s:%d", f.Kind, f.Client, f.Server, f.Port))
+		}
+	}
+	return out
+}
+
+// svc names a finding's service ("" none).
+func svc(f diagnose.Finding) string {
+	if f.Service == nil {
+		return ""
+	}
+	return string(f.Service.Name)
+}
+
+func addr(s string) netip.Addr { return netip.MustParseAddr(s) }
+
+func TestHealthyTrafficHasNothingAboveInfo(t *testing.T) {
+	s := flowtest.New()
+	for i := 0; i < 5; i++ {
+		client := fmt.Sprintf("192.0.2.%d:4%04d", 10+i, i)
+		notif := fmt.Sprintf("192.0.2.%d:5%04d", 10+i, i)
+		m := s.Open(client, srv)
+		m.Send(false, 30) // greeting
+		m.Send(true, 50)  // login
+		s.Wait(100 * time.Millisecond)
+		n := s.Open(notif, srv)
+		n.Send(false, 30)
+		n.Send(true, 40) // registration
+		for j := 0; j < 3; j++ {
+			s.Wait(2 * time.Second)
+			m.Send(true, 80)
+			m.Send(false, 400)
+			n.Send(false, 60) // push, acknowledged
+		}
+	}
+	r := run(s, flowtest.Defaults())
+	if got := aboveInfo(r); len(got) != 0 {
+		t.Fatalf("healthy traffic gave findings above info: %v", got)
+	}
+	if len(r.NPASessions) != 5 {
+		t.Fatalf("got %d NPA sessions; want 5", len(r.NPASessions))
+	}
+	for _, n := range r.NPASessions {
+		if n.Status != "paired" {
+			t.Errorf("session %s: got status %s; want paired (reason %d)", n.Client, n.Status, n.Why)
+		}
+	}
+}
+
+func TestSynUnansweredGroupsAttempts(t *testing.T) {
+	s := flowtest.New()
+	// 1000 attempts from one client to sw-sql, each with two retransmissions.
+	for i := 0; i < 1000; i++ {
+		c := netip.AddrPortFrom(netip.MustParseAddr("192.0.2.10"), uint16(20000+i))
+		for r := 0; r < 3; r++ {
+			s.TCP(c, ep("198.51.100.10:5002"), fS, uint32(i*7), 0, 0)
+			s.Wait(time.Second << r)
+		}
+	}
+	r := run(s, flowtest.Defaults())
+	if n := kinds(r)["syn_unanswered"]; n != 1 {
+		t.Fatalf("got %d syn_unanswered findings; want 1 grouped", n)
+	}
+	f := findKind(t, r, "syn_unanswered")
+	if f.Count != 1000 || svc(f) != "sw-sql" || f.Severity != diagnose.Critical || f.Port != 5002 {
+		t.Errorf("got count %d service %s severity %s port %d; want 1000 sw-sql critical 5002", f.Count, svc(f), f.Severity, f.Port)
+	}
+	if x := f.Facts.(*diagnose.SynUnansweredFacts); x.SYNs != 3000 {
+		t.Errorf("got %d SYNs; want 3000", x.SYNs)
+	}
+	if got := f.MaxSample(); got != 3*time.Second {
+		t.Errorf("got SYN span %v; want 3s (retransmissions after 1 s and 2 s)", got)
+	}
+}
+
+func TestSynUnansweredNeedsTime(t *testing.T) {
+	// A single SYN at the very end of the capture proves nothing.
+	s := flowtest.New()
+	k := s.Open("192.0.2.10:40000", "198.51.100.10:5005")
+	k.Send(true, 10)
+	s.Wait(10 * time.Millisecond)
+	s.TCP(ep("192.0.2.10:40001"), ep("198.51.100.10:5002"), fS, 1, 0, 0)
+	r := run(s, flowtest.Defaults())
+	if n := kinds(r)["syn_unanswered"]; n != 0 {
+		t.Fatalf("got %d syn_unanswered for a SYN at the capture's end; want 0", n)
+	}
+}
+
+func TestSynResetForgedByFirewall(t *testing.T) {
+	s := flowtest.New()
+	// The server answers on 5001 with TTL 63 (one hop away) ...
+	k := s.Open(cli, srv)
+	k.Send(true, 10)
+	// ... but a SYN to 5005 is reset with TTL 64: made by the firewall.
+	s.TCP(ep("192.0.2.10:40001"), ep("198.51.100.10:5005"), fS, 1, 0, 0)
+	s.TTL[netip.MustParseAddr(srvA)] = 64
+	s.TCP(ep("198.51.100.10:5005"), ep("192.0.2.10:40001"), fR|fA, 0, 2, 0)
+	r := run(s, flowtest.Defaults())
+	f := findKind(t, r, "syn_reset")
+	if svc(f) != "sw-text" || f.Confidence != diagnose.High || f.TTLs != [2]uint8{64, 63} || f.Facts.(*diagnose.SynResetFacts).Forged != 1 {
+		t.Errorf("got service %s confidence %s TTLs %v facts %+v; want sw-text, high, reset TTL 64 vs genuine 63, forged", svc(f), f.Confidence, f.TTLs, f.Facts)
+	}
+}
+
+func TestSynICMPRejected(t *testing.T) {
+	s := flowtest.New()
+	c, d := ep("192.0.2.10:40001"), ep("198.51.100.10:5015")
+	s.TCP(c, d, fS, 77, 0, 0)
+	s.ICMPUnreach(netip.MustParseAddr("198.51.100.1"), c.Addr(), 13, 6, c, d, 77)
+	r := run(s, flowtest.Defaults())
+	f := findKind(t, r, "syn_icmp_rejected")
+	x := f.Facts.(*diagnose.ICMPFacts)
+	if x.Codes[diagnose.ICMPCode{Type: 3, Code: 13}] != 1 || x.From[addr("198.51.100.1")] != 1 || x.Filter != 1 {
+		t.Errorf("got %+v; want one admin-prohibited from 198.51.100.1, a filter's code", x)
+	}
+	if len(f.Evidence) != 1 || len(f.Evidence[0].Frames) != 2 {
+		t.Errorf("got evidence %+v; want the SYN and the ICMP frame", f.Evidence)
+	}
+	if len(r.Services) != 1 || r.Services[0].Status != "filtered" {
+		t.Errorf("got services %+v; want 5015 filtered", r.Services)
+	}
+}
+
+func TestHandshakeIncomplete(t *testing.T) {
+	s := flowtest.New()
+	c, d := ep("192.0.2.10:40001"), ep("198.51.100.10:5001")
+	s.TCP(c, d, fS, 1, 0, 0)
+	for i := 0; i < 3; i++ {
+		s.Wait(time.Second)
+		s.TCP(d, c, fS|fA, 9, 2, 0)
+	}
+	r := run(s, flowtest.Defaults())
+	f := findKind(t, r, "handshake_incomplete")
+	if x := f.Facts.(*diagnose.HandshakeFacts); f.Severity != diagnose.Critical || x.SynAcks != 3 || x.Acked != 0 {
+		t.Errorf("got %s %+v; want critical with 3 SYN-ACKs, none acknowledged", f.Severity, x)
+	}
+}
+
+func TestRSTInjected(t *testing.T) {
+	s := flowtest.New()
+	k := s.Open(cli, srv)
+	k.Send(true, 10)
+	k.Send(false, 10)
+	s.TTL[netip.MustParseAddr(srvA)] = 250 // an IPS three hops out with a high initial TTL
+	s.TCP(k.Srv, k.C, fR, k.SS, 0, 0)
+	s.TTL[netip.MustParseAddr(srvA)] = 63
+	r := run(s, flowtest.Defaults())
+	f := findKind(t, r, "rst_injected")
+	if x := f.Facts.(*diagnose.RSTInjectedFacts); f.TTLs != [2]uint8{250, 63} || x.ClaimsServer != 1 || x.ClaimsClient != 0 {
+		t.Errorf("got TTLs %v facts %+v; want 250 vs 63, claiming the server", f.TTLs, x)
+	}
+	// A genuine reset (same TTL) is not injected.
+	s2 := flowtest.New()
+	k2 := s2.Open(cli, srv)
+	k2.Send(true, 10)
+	s2.TCP(k2.Srv, k2.C, fR, k2.SS, 0, 0)
+	if n := kinds(run(s2, flowtest.Defaults()))["rst_injected"]; n != 0 {
+		t.Errorf("got %d rst_injected for a genuine reset; want 0", n)
+	}
+}
+
+// npaPair opens a main session and its notification socket.
+func npaPair(s *flowtest.Script, client string, mainPort, notifPort int) (m, n *flowtest.Conn) {
+	m = s.Open(fmt.Sprintf("%s:%d", client, mainPort), srv)
+	m.Send(false, 30)
+	m.Send(true, 60)
+	s.Wait(200 * time.Millisecond)
+	n = s.Open(fmt.Sprintf("%s:%d", client, notifPort), srv)
+	n.Send(false, 30)
+	n.Send(true, 40)
+	return m, n
+}
+
+func TestNPAMissingBecauseSecondSYNBlocked(t *testing.T) {
+	s := flowtest.New()
+	m := s.Open("192.0.2.10:40000", srv)
+	m.Send(false, 30)
+	m.Send(true, 60)
+	s.Wait(100 * time.Millisecond)
+	for r := 0; r < 4; r++ {
+		s.TCP(ep("192.0.2.10:40001"), ep(srv), fS, 555, 0, 0)
+		s.Wait(time.Second << r)
+	}
+	m.Send(true, 60)
+	r := run(s, flowtest.Defaults())
+	f := findKind(t, r, "npa_notification_missing")
+	if f.Severity != diagnose.Critical || f.Confidence != "high" {
+		t.Errorf("got %s/%s; want critical/high", f.Severity, f.Confidence)
+	}
+	if n := kinds(r)["syn_unanswered"]; n != 0 {
+		t.Errorf("the blocked notification SYN was reported again as syn_unanswered (%d)", n)
+	}
+	if len(r.NPASessions) != 1 || r.NPASessions[0].Status != "missing" {
+		t.Fatalf("got sessions %+v; want one missing", r.NPASessions)
+	}
+}
+
+func TestNPALostAfterIdle(t *testing.T) {
+	s := flowtest.New()
+	m, n := npaPair(s, "192.0.2.10", 40000, 40001)
+	n.Send(false, 60)
+	// Two hours idle on the notification socket while the main session is busy.
+	for i := 0; i < 240; i++ {
+		s.Wait(30 * time.Second)
+		m.Send(true, 40)
+		m.Send(false, 40)
+	}
+	n.PushLost(60, 5)
+	m.Send(true, 40)
+	r := run(s, catalog.TimeoutsFor(mustProfile(t, "default"), 0, time.Hour))
+	f := findKind(t, r, "npa_notification_lost")
+	if idle := f.MaxSample(); f.Severity != diagnose.Critical || idle < 2*time.Hour || idle > 2*time.Hour+time.Minute || f.Facts.(*diagnose.NPALostFacts).Unacked != 1 {
+		t.Errorf("got %s idle %v facts %+v; want critical, unacknowledged push after 2 h idle", f.Severity, idle, f.Facts)
+	}
+	if r.NPASessions[0].Status != "lost" {
+		t.Errorf("got status %s; want lost", r.NPASessions[0].Status)
+	}
+}
+
+func TestNPAIdleRiskWithoutLoss(t *testing.T) {
+	s := flowtest.New()
+	m, n := npaPair(s, "192.0.2.10", 40000, 40001)
+	s.Wait(2 * time.Hour)
+	n.Send(false, 60) // acknowledged: this site's firewall kept the state
+	m.Send(true, 40)
+	r := run(s, catalog.TimeoutsFor(mustProfile(t, "default"), 0, time.Hour))
+	f := findKind(t, r, "npa_idle_exceeds_timeout")
+	if f.Severity != diagnose.Warning {
+		t.Errorf("got %s; want warning", f.Severity)
+	}
+	if kinds(r)["npa_notification_lost"] != 0 {
+		t.Errorf("an acknowledged push was reported lost")
+	}
+	// With keep-alives inside the window there is no risk.
+	s2 := flowtest.New()
+	m2, n2 := npaPair(s2, "192.0.2.10", 40000, 40001)
+	for i := 0; i < 4; i++ {
+		s2.Wait(30 * time.Minute)
+		n2.KeepAlive()
+	}
+	n2.Send(false, 60)
+	m2.Send(true, 40)
+	if k := kinds(run(s2, catalog.TimeoutsFor(mustProfile(t, "default"), 0, time.Hour))); k["npa_idle_exceeds_timeout"] != 0 {
+		t.Errorf("keep-alives every 30 min still gave an idle risk")
+	}
+}
+
+func TestNPANATSharedAddress(t *testing.T) {
+	// Two clients behind one NAT address, sessions interleaved.
+	s := flowtest.New()
+	m1 := s.Open("198.51.100.1:30000", srv)
+	m1.Send(false, 30)
+	m1.Send(true, 60)
+	m2 := s.Open("198.51.100.1:30002", srv)
+	m2.Send(false, 30)
+	m2.Send(true, 60)
+	s.Wait(100 * time.Millisecond)
+	n1 := s.Open("198.51.100.1:30001", srv)
+	n1.Send(false, 30)
+	n1.Send(true, 40)
+	n2 := s.Open("198.51.100.1:30003", srv)
+	n2.Send(false, 30)
+	n2.Send(true, 40)
+	for i := 0; i < 3; i++ {
+		s.Wait(time.Second)
+		m1.Send(true, 40)
+		m2.Send(true, 40)
+		n1.Send(false, 40)
+		n2.Send(false, 40)
+	}
+	r := run(s, flowtest.Defaults())
+	if len(r.NPASessions) != 2 {
+		t.Fatalf("got %d sessions; want 2", len(r.NPASessions))
+	}
+	for _, n := range r.NPASessions {
+		if n.Status != "paired" || n.Confidence != "medium" {
+			t.Errorf("got %s/%s; want paired/medium for a shared address", n.Status, n.Confidence)
+		}
+	}
+	if got := aboveInfo(r); len(got) != 0 {
+		t.Errorf("got %v; want nothing above info", got)
+	}
+}
+
+func TestNPAUDPModeThroughNAT(t *testing.T) {
+	s := flowtest.New()
+	m := s.Open("198.51.100.1:30000", srv)
+	m.Send(false, 30)
+	m.Send(true, 60)
+	for i := 0; i < 3; i++ {
+		s.Wait(time.Second)
+		s.UDP(ep("198.51.100.10:5001"), ep("198.51.100.1:49152"), 80)
+		s.ICMPUnreach(netip.MustParseAddr("198.51.100.1"), netip.MustParseAddr(srvA), 3, 17, ep("198.51.100.10:5001"), ep("198.51.100.1:49152"), 0)
+		m.Send(true, 40)
+	}
+	r := run(s, flowtest.Defaults())
+	k := kinds(r)
+	if k["npa_udp_mode"] != 1 || k["npa_udp_unreachable"] != 1 {
+		t.Fatalf("got %v; want npa_udp_mode and npa_udp_unreachable", k)
+	}
+	if k["udp_icmp_unreachable"] != 0 {
+		t.Errorf("UDP notification errors were reported twice")
+	}
+	if r.NPASessions[0].Status != "udp" {
+		t.Errorf("got %s; want udp", r.NPASessions[0].Status)
+	}
+	v := findKind(t, r, "sw_version_inferred")
+	if x := v.Facts.(*diagnose.VersionFacts); x.Lo != -1 || x.Hi != 741 {
+		t.Errorf("got version range %d-%d; want up to 741 (7.4.1)", x.Lo, x.Hi)
+	}
+}
+
+func TestUDPLateResponseAgainstWindows(t *testing.T) {
+	s := flowtest.New()
+	c, k2 := ep("192.0.2.60:50000"), ep("198.51.100.20:19283")
+	s.UDP(c, k2, 40)
+	s.Wait(20 * time.Millisecond)
+	s.UDP(k2, c, 40)
+	s.Wait(7 * time.Minute)
+	s.UDP(k2, c, 40) // tickle after 7 min
+	s.Wait(15 * time.Minute)
+	s.UDP(k2, c, 40) // 15 min
+	r := run(s, catalog.TimeoutsFor(mustProfile(t, "windows"), 0, 0))
+	f := findKind(t, r, "udp_late_response")
+	x := f.Facts.(*diagnose.UDPLateFacts)
+	if f.Count != 1 || x.Late != 2 || x.Tickles != 2 || len(f.Samples) != 2 || f.Samples[0].Round(time.Second) != 7*time.Minute || f.Samples[1] != 15*time.Minute {
+		t.Errorf("got count %d facts %+v samples %v; want 2 late datagrams (tickles) at 7 and 15 min", f.Count, x, f.Samples)
+	}
+	if !strings.HasPrefix(r.Timeouts.UDPSource, "windows profile") {
+		t.Errorf("the threshold's source is %q; want the windows profile", r.Timeouts.UDPSource)
+	}
+	if len(r.UDPFlows) != 1 || r.UDPFlows[0].LateResponses != 2 || r.UDPFlows[0].MaxSilence < 899*time.Second {
+		t.Errorf("got %+v; want 2 late, max silence 900 s", r.UDPFlows)
+	}
+	// The same flow against an ASA (120 s) still late; against a 20 min timeout, not.
+	if k := kinds(run(s, catalog.TimeoutsFor(mustProfile(t, "windows"), 20*time.Minute, 0))); k["udp_late_response"] != 0 {
+		t.Errorf("20 min timeout still reported late answers")
+	}
+}
+
+func TestK2RebindAndFailover(t *testing.T) {
+	s := flowtest.New()
+	ks, shadow := ep("198.51.100.20:19283"), ep("198.51.100.21:19315")
+	for port := 50000; port < 50003; port++ {
+		c := netip.AddrPortFrom(netip.MustParseAddr("192.0.2.60"), uint16(port))
+		for i := 0; i < 3; i++ {
+			s.UDP(c, ks, 40)
+			s.Wait(3 * time.Second)
+		}
+	}
+	c := ep("192.0.2.60:50010")
+	s.UDP(c, shadow, 40)
+	s.Wait(10 * time.Millisecond)
+	s.UDP(shadow, c, 40)
+	s.Wait(10 * time.Second)
+	r := run(s, flowtest.Defaults())
+	k := kinds(r)
+	if k["k2_client_rebind"] != 1 || k["k2_shadow_failover"] != 1 || k["udp_unanswered"] != 1 {
+		t.Fatalf("got %v; want one each of rebind, failover, unanswered", k)
+	}
+	if f := findKind(t, r, "k2_client_rebind"); f.Count != 2 {
+		t.Errorf("got %d rebinds; want 2", f.Count)
+	}
+	if f := findKind(t, r, "udp_unanswered"); f.Facts.(*diagnose.UDPUnansweredFacts).Requests != 9 {
+		t.Errorf("got %+v; want 9 requests", f.Facts)
+	}
+	if x := findKind(t, r, "k2_shadow_failover").Facts.(*diagnose.FailoverFacts); x.Shadows[addr("198.51.100.21")] != 1 || x.ShadowAnswered != 1 {
+		t.Errorf("got %+v; want the shadow 198.51.100.21, answering", x)
+	}
+}
+
+func mustProfile(t *testing.T, name string) catalog.Profile {
+	t.Helper()
+	p, err := catalog.LookupProfile(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func TestSupportworksInternalBlocked(t *testing.T) {
+	s := flowtest.New()
+	// The server's own services: 5001 answers on loopback, 5002 is rejected.
+	k := s.Open("127.0.0.1:40000", "127.0.0.1:5001")
+	k.Send(true, 10)
+	s.TCP(ep("127.0.0.1:40001"), ep("127.0.0.1:5002"), fS, 1, 0, 0)
+	s.TCP(ep("127.0.0.1:5002"), ep("127.0.0.1:40001"), fR|fA, 0, 2, 0)
+	r := run(s, flowtest.Defaults())
+	f := findKind(t, r, "sw_internal_blocked")
+	if svc(f) != "sw-sql" || f.Severity != diagnose.Critical || f.Facts.(*diagnose.StatesFacts).States["REJ"] != 1 {
+		t.Errorf("got %s %s %+v; want sw-sql critical, one REJ", svc(f), f.Severity, f.Facts)
+	}
+	if k := kinds(r); k["syn_reset"] != 0 {
+		t.Errorf("internal block also reported as syn_reset")
+	}
+}
+
+func TestScanAndManyClientsAreFolded(t *testing.T) {
+	s := flowtest.New()
+	// A scanner: resets from 100 ports of one host.
+	for port := 1; port <= 100; port++ {
+		c := netip.AddrPortFrom(netip.MustParseAddr("203.0.113.66"), uint16(30000+port))
+		d := netip.AddrPortFrom(netip.MustParseAddr("198.51.100.10"), uint16(port))
+		s.TCP(c, d, fS, 1, 0, 0)
+		s.TCP(d, c, fR|fA, 0, 2, 0)
+	}
+	// 30 KeyAccess clients whose requests all go unanswered.
+	for i := 0; i < 30; i++ {
+		c := netip.AddrPortFrom(netip.MustParseAddr(fmt.Sprintf("192.0.2.%d", 100+i)), 50000)
+		for j := 0; j < 2; j++ {
+			s.UDP(c, ep("198.51.100.20:19283"), 40)
+			s.Wait(3 * time.Second)
+		}
+	}
+	s.Wait(10 * time.Second)
+	r := run(s, flowtest.Defaults())
+	k := kinds(r)
+	if k["syn_scan"] != 1 || k["syn_reset"] != 0 {
+		t.Fatalf("got %v; want one syn_scan and no syn_reset", k)
+	}
+	scan := findKind(t, r, "syn_scan")
+	if x := scan.Facts.(*diagnose.ScanFacts); scan.Count != 100 || scan.Severity != diagnose.Info || scan.Service != nil || scan.Client != addr("203.0.113.66") || len(x.Hosts) != 1 || x.Kinds["syn_reset"] != 100 {
+		t.Errorf("got %+v", scan)
+	}
+	if k["udp_unanswered"] != 1 {
+		t.Fatalf("got %d udp_unanswered; want 1 for all 30 clients", k["udp_unanswered"])
+	}
+	u := findKind(t, r, "udp_unanswered")
+	if u.Client.IsValid() || u.Count != 30 || len(u.Clients) != 30 || u.Who().N != 30 || u.Facts.(*diagnose.UDPUnansweredFacts).Requests != 60 {
+		t.Errorf("got client %v count %d clients %d facts %+v; want 30 clients merged, 60 requests", u.Client, u.Count, len(u.Clients), u.Facts)
+	}
+}
+
+func TestEvictionKeepsFindings(t *testing.T) {
+	build := func() *flowtest.Script {
+		s := flowtest.New()
+		// Real traffic: healthy NPA pairs, one blocked notification socket,
+		// one rejected service port.
+		for i := 0; i < 3; i++ {
+			m, n := npaPair(s, fmt.Sprintf("192.0.2.%d", 10+i), 40000, 40001)
+			m.Send(true, 40)
+			n.Send(false, 40)
+		}
+		m := s.Open("192.0.2.20:40000", srv)
+		m.Send(false, 30)
+		m.Send(true, 60)
+		s.TCP(ep("192.0.2.20:40001"), ep(srv), fS, 9, 0, 0)
+		s.Wait(time.Second)
+		s.TCP(ep("192.0.2.20:40001"), ep(srv), fS, 9, 0, 0)
+		s.TCP(ep("192.0.2.21:40002"), ep("198.51.100.10:5005"), fS, 1, 0, 0)
+		s.TCP(ep("198.51.100.10:5005"), ep("192.0.2.21:40002"), fR|fA, 0, 2, 0)
+		// A flood: 2000 sources, one SYN each, 10 ms apart, to HTTPS.
+		for i := 0; i < 2000; i++ {
+			c := netip.AddrPortFrom(netip.AddrFrom4([4]byte{100, 64, byte(i >> 8), byte(i)}), 1024)
+			s.TCP(c, ep("198.51.100.10:443"), fS, uint32(i), 0, 0)
+			s.Wait(10 * time.Millisecond)
+		}
+		s.Wait(2 * time.Second)
+		m.Send(true, 60)
+		return s
+	}
+	a, small := withAndWithoutEviction(t, build(), flows.Config{MaxConns: 100})
+	if tcpLive(small) > 400 {
+		t.Errorf("live table grew to %d connections with a cap of 100", tcpLive(small))
+	}
+	if !strings.Contains(a, "syn_unanswered critical  198.51.100.10 443 x2000") || !strings.Contains(a, "npa_notification_missing") {
+		t.Errorf("flood or NPA finding missing:\n%s", a)
+	}
+}
+
+func TestUDPEvictionKeepsFindings(t *testing.T) {
+	s := flowtest.New()
+	// Real traffic: a K2 client answered, one whose requests draw ICMP.
+	k2 := ep("198.51.100.20:19283")
+	for i := 0; i < 3; i++ {
+		s.UDP(ep("192.0.2.60:50000"), k2, 40)
+		s.UDP(k2, ep("192.0.2.60:50000"), 40)
+		s.UDP(ep("192.0.2.61:50000"), ep("198.51.100.30:9999"), 40)
+		s.ICMPUnreach(netip.MustParseAddr("198.51.100.30"), netip.MustParseAddr("192.0.2.61"), 3, 17, ep("192.0.2.61:50000"), ep("198.51.100.30:9999"), 0)
+		s.Wait(time.Second)
+	}
+	// Noise: 3000 one-datagram flows from distinct sources, 10 ms apart,
+	// some drawing ICMP errors.
+	for i := 0; i < 3000; i++ {
+		c := netip.AddrPortFrom(netip.AddrFrom4([4]byte{100, 64, byte(i >> 8), byte(i)}), 2000)
+		s.UDP(c, ep("198.51.100.40:7777"), 30)
+		if i%100 == 0 {
+			s.ICMPUnreach(netip.MustParseAddr("198.51.100.1"), c.Addr(), 13, 17, c, ep("198.51.100.40:7777"), 0)
+		}
+		s.Wait(10 * time.Millisecond)
+	}
+	s.UDP(ep("192.0.2.60:50000"), k2, 40)
+	s.UDP(k2, ep("192.0.2.60:50000"), 40)
+	a, small := withAndWithoutEviction(t, s, flows.Config{MaxUDPFlows: 100})
+	if udpLive(small) > 400 {
+		t.Errorf("live UDP table grew to %d with a cap of 100", udpLive(small))
+	}
+	if !strings.Contains(a, "udp_icmp_unreachable warning  198.51.100.40 7777 x30") || !strings.Contains(a, "udp_icmp_unreachable warning 192.0.2.61 198.51.100.30 9999 x1") {
+		t.Errorf("findings missing:\n%s", a)
+	}
+}
+
+func TestWebPortsBelongToProductHostsOnly(t *testing.T) {
+	s := flowtest.New()
+	// A Supportworks server: 5001 and 443 answered.
+	k := s.Open("192.0.2.10:40000", srv)
+	k.Send(true, 20)
+	h := s.Open("192.0.2.10:40001", "198.51.100.10:443")
+	h.Send(true, 20)
+	// Any other web server is no product's.
+	w := s.Open("192.0.2.10:40002", "203.0.113.80:443")
+	w.Send(true, 20)
+	// A KeyReporter: queries the KeyServer over TCP 19283 and serves 80.
+	q := s.Open("198.51.100.30:41000", "198.51.100.20:19283")
+	q.Send(true, 20)
+	r := s.Open("192.0.2.11:42000", "198.51.100.30:80")
+	r.Send(true, 20)
+	res := run(s, flowtest.Defaults())
+	got := map[string]string{}
+	for _, f := range res.TCPFlows {
+		got[f.Server.String()] = string(f.Service)
+	}
+	want := map[string]string{"198.51.100.10:5001": "sw-binary", "198.51.100.10:443": "sw-https", "203.0.113.80:443": "", "198.51.100.20:19283": "k2-keyserver", "198.51.100.30:80": "k2-reporter"}
+	for k, v := range want {
+		if got[k] != v {
+			t.Errorf("%s: got service %q; want %q", k, got[k], v)
+		}
+	}
+	for _, h := range res.Hosts {
+		if h.Addr == addr("203.0.113.80") {
+			t.Errorf("a plain web server got roles %v", h.Roles)
+		}
+	}
+}
+
+func TestSameConnectionAtTwoCapturePointsCountsOnce(t *testing.T) {
+	s := flowtest.New()
+	c, d := ep("192.0.2.10:40001"), ep("198.51.100.10:5002")
+	for r := 0; r < 3; r++ {
+		s.TCP(c, d, fS, 7, 0, 0)
+		s.Wait(time.Second)
+	}
+	// The same packets as a second capture (the other side of a firewall).
+	n := len(s.Pkts)
+	for i := 0; i < n; i++ {
+		p := s.Pkts[i]
+		p.Input = 1
+		s.Pkts = append(s.Pkts, p)
+	}
+	r := run(s, flowtest.Defaults())
+	f := findKind(t, r, "syn_unanswered")
+	if f.Count != 1 || len(f.Evidence) != 2 {
+		t.Errorf("got count %d with evidence from %d inputs; want 1 connection shown by both captures", f.Count, len(f.Evidence))
+	}
+}
+
+func TestCompareCapturePoints(t *testing.T) {
+	build := func(drop bool, skew time.Duration) *diagnose.Result {
+		s := flowtest.New()
+		c, k2 := ep("192.0.2.60:50000"), ep("198.51.100.20:19283")
+		for i := 0; i < 5; i++ {
+			req := s.UDP(c, k2, 40)
+			req.Payload = []byte(fmt.Sprintf("KA REQ seq=%d", i))
+			s.Wait(5 * time.Millisecond)
+			ans := s.UDP(k2, c, 40)
+			ans.Payload = []byte(fmt.Sprintf("KS ACK %d", i))
+			s.Wait(3 * time.Second)
+		}
+		// Both captures go on recording other traffic afterwards.
+		s.Wait(10 * time.Second)
+		s.UDP(ep("192.0.2.99:1000"), ep("198.51.100.99:2000"), 10)
+		// The client side saw the same packets (other clock), except the
+		// last two answers when the firewall dropped them.
+		n := len(s.Pkts)
+		for i := 0; i < n; i++ {
+			p := s.Pkts[i]
+			if drop && p.Src == k2.Addr() && i >= n-4 {
+				continue
+			}
+			p.Input = 1
+			p.Time = p.Time.Add(skew)
+			p.Payload = append([]byte(nil), p.Payload...)
+			s.Pkts = append(s.Pkts, p)
+		}
+		sort.SliceStable(s.Pkts, func(i, j int) bool { return s.Pkts[i].Time.Before(s.Pkts[j].Time) })
+		return runCfg(s, flows.Config{ComparePoints: true}, nil)
+	}
+	if k := kinds(build(false, 0)); k["dropped_between_captures"]+k["reset_between_captures"] != 0 {
+		t.Errorf("identical captures: got %v; want no comparison finding", k)
+	}
+	for _, skew := range []time.Duration{0, time.Hour, -7 * time.Minute} {
+		r := build(true, skew)
+		f := findKind(t, r, "dropped_between_captures")
+		if f.Count != 2 || len(f.Evidence) != 1 || f.Evidence[0].Input != 0 || len(f.Evidence[0].Frames) != 2 {
+			t.Errorf("skew %v: got count %d evidence %+v; want the 2 answers, from input 0", skew, f.Count, f.Evidence)
+		}
+		x := f.Facts.(*diagnose.BetweenFacts)
+		inputAt := func(m map[uint16]int) []int {
+			var ins []int
+			for v := range m {
+				ins = append(ins, r.CapturePoints[v].Input)
+			}
+			return ins
+		}
+		if seen, miss := inputAt(x.SeenAt), inputAt(x.MissingAt); x.ToClient != 2 || x.ToServer != 0 || len(seen) != 1 || seen[0] != 0 || len(miss) != 1 || miss[0] != 1 || f.Server != addr("198.51.100.20") || f.Client != addr("192.0.2.60") {
+			t.Errorf("skew %v: got %+v between %v and %v; want 2 answers to the client, seen at point 0 and missing at 1", skew, x, f.Client, f.Server)
+		}
+	}
+}
+
+func TestStatusMailOnlyFromK2Servers(t *testing.T) {
+	s := flowtest.New()
+	ks := ep("198.51.100.20:19283")
+	s.UDP(ep("192.0.2.60:50000"), ks, 40)
+	s.UDP(ks, ep("192.0.2.60:50000"), 40)
+	// The KeyServer's status mail is refused; another host's mail too.
+	s.TCP(ep("198.51.100.20:41000"), ep("203.0.113.25:25"), fS, 1, 0, 0)
+	s.TCP(ep("203.0.113.25:25"), ep("198.51.100.20:41000"), fR|fA, 0, 2, 0)
+	s.TCP(ep("192.0.2.70:41000"), ep("203.0.113.26:25"), fS, 1, 0, 0)
+	s.TCP(ep("203.0.113.26:25"), ep("192.0.2.70:41000"), fR|fA, 0, 2, 0)
+	r := run(s, flowtest.Defaults())
+	seen := 0
+	for _, f := range r.Findings {
+		switch f.Server.String() {
+		case "203.0.113.25":
+			seen++
+			if svc(f) != "k2-smtp" || f.Severity != diagnose.Warning {
+				t.Errorf("KeyServer mail: got %s %s; want k2-smtp warning", svc(f), f.Severity)
+			}
+		case "203.0.113.26":
+			seen++
+			if f.Service != nil {
+				t.Errorf("a non-K2 host's mail was labelled %s", svc(f))
+			}
+		}
+	}
+	if seen != 2 {
+		t.Errorf("got %d findings about the two refused mails; want 2", seen)
+	}
+}
+
+func TestGreetingNamesAMovedPort(t *testing.T) {
+	s := flowtest.New()
+	c, d := ep("192.0.2.10:40000"), ep("198.51.100.10:6001")
+	s.TCP(c, d, fS, 100, 0, 0)
+	s.TCP(d, c, fS|fA, 500, 101, 0)
+	s.TCP(c, d, fA, 101, 501, 0)
+	s.TCP(d, c, fPA, 501, 101, 20).Payload = []byte("SW102: Hello[srv]\n")
+	s.TCP(c, d, fPA, 101, 521, 10).Payload = []byte("LOGIN u=1\n")
+	// A flow whose first data is not a greeting is not named by later data.
+	e := ep("198.51.100.10:6002")
+	s.TCP(c, e, fS, 100, 0, 0)
+	s.TCP(e, c, fS|fA, 500, 101, 0)
+	s.TCP(c, e, fA, 101, 501, 0)
+	s.TCP(e, c, fPA, 501, 101, 5).Payload = []byte("hello")
+	s.TCP(e, c, fPA, 506, 101, 20).Payload = []byte("SW102: Hello[srv]\n")
+	r := run(s, flowtest.Defaults())
+	got := map[uint16]string{}
+	for _, f := range r.TCPFlows {
+		got[f.Server.Port()] = string(f.Service)
+	}
+	if got[6001] != "sw-binary" || got[6002] != "" {
+		t.Errorf("got services %v; want 6001 sw-binary (greeting) and 6002 none", got)
+	}
+}
+
+// withAndWithoutEviction analyzes s with the default state caps and with
+// the small caps of capped, fails when the two reports differ, and returns
+// the report summary and the capped analyzer.
+func withAndWithoutEviction(t *testing.T, s *flowtest.Script, capped flows.Config) (string, *flows.Analyzer) {
+	t.Helper()
+	full := runCfg(s, flows.Config{}, nil)
+	ev := diagnose.NewEvictions()
+	capped.OnEvict = ev
+	small := s.Feed(capped)
+	a, b := summarize(full), summarize(diagnose.Run(small.View(), ev, nil))
+	if a != b {
+		t.Errorf("eviction changed the report:\nwithout:\n%s\nwith:\n%s", a, b)
+	}
+	return a, small
+}
+
+// summarize renders what eviction must not change: findings with counts,
+// NPA sessions, the services table and the statistics.
+func summarize(r *diagnose.Result) string {
+	var out []string
+	for _, f := range r.Findings {
+		out = append(out, fmt.Sprintf("%s %s %s %s %d x%d", f.Kind, f.Severity, orNone(f.Client), orNone(f.Server), f.Port, f.Count))
+	}
+	for _, n := range r.NPASessions {
+		out = append(out, n.Client.String()+" "+string(n.Status))
+	}
+	for _, s := range r.Services {
+		out = append(out, fmt.Sprintf("%s:%d %s %d %d", s.Server, s.Port, s.Status, s.Clients, s.Connections))
+	}
+	out = append(out, fmt.Sprintf("%+v", r.Stats))
+	return strings.Join(out, "\n")
+}
+
+func TestOneSidedCaptureIsNotABlockedClient(t *testing.T) {
+	// A one-way mirror of a working client: its half of an established
+	// session (ACKs for data the capture never saw) and SYNs "unanswered".
+	mirror := flowtest.New()
+	for i := 0; i < 3; i++ {
+		c := netip.AddrPortFrom(netip.MustParseAddr("192.0.2.10"), uint16(40000+i))
+		mirror.TCP(c, ep(srv), fS, 1, 0, 0)
+		mirror.Wait(time.Millisecond)
+		mirror.TCP(c, ep(srv), fA, 2, 501, 0)
+		mirror.TCP(c, ep(srv), fPA, 2, 531, 40)
+		mirror.Wait(2 * time.Second)
+	}
+	k := kinds(run(mirror, flowtest.Defaults()))
+	if k["capture_one_sided"] != 1 || k["syn_unanswered"] != 0 {
+		t.Errorf("one-way mirror: got %v; want capture_one_sided and no syn_unanswered", k)
+	}
+	// A client whose every SYN is dropped: only SYNs, which is a finding.
+	blocked := flowtest.New()
+	for i := 0; i < 3; i++ {
+		c := netip.AddrPortFrom(netip.MustParseAddr("192.0.2.10"), uint16(40000+i))
+		blocked.TCP(c, ep(srv), fS, 1, 0, 0)
+		blocked.Wait(2 * time.Second)
+	}
+	k = kinds(run(blocked, flowtest.Defaults()))
+	if k["capture_one_sided"] != 0 || k["syn_unanswered"] != 1 {
+		t.Errorf("blocked client: got %v; want syn_unanswered and no capture_one_sided", k)
+	}
+}
+
+func TestNPAOrphanNotification(t *testing.T) {
+	// A notification socket whose main session ended minutes before it
+	// opened: the client lost its session while the server keeps pushing.
+	s := flowtest.New()
+	m := s.Open("192.0.2.10:40000", srv)
+	m.Send(false, 30)
+	m.Send(true, 60)
+	m.Send(true, 60)
+	m.Close()
+	s.Wait(3 * time.Minute)
+	n := s.Open("192.0.2.10:40001", srv)
+	n.Send(false, 30)
+	n.Send(true, 40)
+	for i := 0; i < 3; i++ {
+		s.Wait(time.Second)
+		n.Send(false, 50)
+	}
+	r := run(s, flowtest.Defaults())
+	f := findKind(t, r, "npa_orphan_notification")
+	if f.Severity != diagnose.Warning || f.Facts.(*diagnose.NPAOrphanFacts).Why != diagnose.WhyOrphanMainEnded {
+		t.Errorf("got %s %+v; want a warning: the main session ended", f.Severity, f.Facts)
+	}
+	var statuses []string
+	for _, ss := range r.NPASessions {
+		statuses = append(statuses, string(ss.Status))
+	}
+	if strings.Join(statuses, ",") != "missing,orphan" && strings.Join(statuses, ",") != "orphan,missing" {
+		t.Errorf("got sessions %v; want the ended main (missing) and the orphan", statuses)
+	}
+}
+
+func TestCaptureDrops(t *testing.T) {
+	s := flowtest.New()
+	k := s.Open(cli, srv)
+	k.Send(true, 10)
+	r := runCfg(s, flows.Config{}, []*dissect.InputInfo{{Path: "live eth0", Drops: 7}})
+	f := findKind(t, r, "capture_drops")
+	if x := f.Facts.(*diagnose.CaptureFacts); f.Count != 7 || f.Severity != diagnose.Warning || x.Input != 0 || x.Drops != 7 {
+		t.Errorf("got %+v", f)
+	}
+	if k := kinds(runCfg(s, flows.Config{}, []*dissect.InputInfo{{Path: "x", Drops: -1}})); k["capture_drops"] != 0 {
+		t.Errorf("unknown drops (-1) reported as drops")
+	}
+}
+
+// TestSubMatchesTimeSub: the engine's fast gap equals time.Time.Sub, at
+// nanosecond precision, across signs, and where Sub saturates.
+// FlowHead order, and none that a sweep evicted.
+func tcpLive(a *flows.Analyzer) int { n, _ := a.Live(); return n }
+func udpLive(a *flows.Analyzer) int { _, n := a.Live(); return n }
+
+// orNone writes an address, "" for none.
+func orNone(a netip.Addr) string {
+	if !a.IsValid() {
+		return ""
+	}
+	return a.String()
+}

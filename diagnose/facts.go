@@ -1,0 +1,282 @@
+package diagnose
+
+import (
+	"maps"
+	"net/netip"
+
+	"github.com/fwdiag/fwdiag/catalog"
+)
+
+// Facts are the numbers particular to one kind of finding. Members of a
+// finding add theirs up (merge); a Result holds its own copy (clone).
+type Facts interface {
+	merge(Facts)
+	clone() Facts
+}
+
+// factsOf returns g's facts of type *T, creating them.
+func factsOf[T any, P interface {
+	*T
+	Facts
+}](g *group) P {
+	if g.facts == nil {
+		g.facts = P(new(T))
+	}
+	return g.facts.(P)
+}
+
+// addCounts adds src's counts to *dst.
+func addCounts[K comparable](dst *map[K]int, src map[K]int) {
+	if len(src) == 0 {
+		return
+	}
+	if *dst == nil {
+		*dst = make(map[K]int, len(src))
+	}
+	for k, v := range src {
+		(*dst)[k] += v
+	}
+}
+
+// ICMPCode is an ICMP or ICMPv6 error's type and code.
+type ICMPCode struct {
+	V6         bool
+	Type, Code uint8
+}
+
+// ICMPFacts are the ICMP errors a finding's packets drew: by code and by
+// sender, and how many came with a code that a filter sends.
+type ICMPFacts struct {
+	Codes  map[ICMPCode]int
+	From   map[netip.Addr]int
+	Filter int // errors whose code says a filter refused the packet
+}
+
+func (f *ICMPFacts) add(o *ICMPFacts) {
+	addCounts(&f.Codes, o.Codes)
+	addCounts(&f.From, o.From)
+	f.Filter += o.Filter
+}
+
+func (f *ICMPFacts) copyMaps() {
+	f.Codes, f.From = maps.Clone(f.Codes), maps.Clone(f.From)
+}
+
+// note records one error of code from sender, n times.
+func (f *ICMPFacts) note(code ICMPCode, from netip.Addr, n int) {
+	addCounts(&f.Codes, map[ICMPCode]int{code: n})
+	addCounts(&f.From, map[netip.Addr]int{from: 1})
+}
+
+func (f *ICMPFacts) merge(o Facts) { f.add(o.(*ICMPFacts)) }
+func (f *ICMPFacts) clone() Facts  { c := *f; c.copyMaps(); return &c }
+
+// SynUnansweredFacts: the SYNs sent, retransmissions included.
+type SynUnansweredFacts struct{ SYNs int }
+
+func (f *SynUnansweredFacts) merge(o Facts) { f.SYNs += o.(*SynUnansweredFacts).SYNs }
+func (f *SynUnansweredFacts) clone() Facts  { c := *f; return &c }
+
+// SynResetFacts: how many resets had a TTL unlike (Forged) or like
+// (Genuine) the server's other packets; neither when nothing to compare.
+type SynResetFacts struct{ Forged, Genuine int }
+
+func (f *SynResetFacts) merge(o Facts) {
+	x := o.(*SynResetFacts)
+	f.Forged += x.Forged
+	f.Genuine += x.Genuine
+}
+func (f *SynResetFacts) clone() Facts { c := *f; return &c }
+
+// HandshakeFacts: the SYN-ACKs sent, and how many connections the client
+// acknowledged while the server kept retransmitting (Acked).
+type HandshakeFacts struct{ SynAcks, Acked int }
+
+func (f *HandshakeFacts) merge(o Facts) {
+	x := o.(*HandshakeFacts)
+	f.SynAcks += x.SynAcks
+	f.Acked += x.Acked
+}
+func (f *HandshakeFacts) clone() Facts { c := *f; return &c }
+
+// RSTInjectedFacts: which side the forged resets claimed to come from.
+type RSTInjectedFacts struct{ ClaimsClient, ClaimsServer int }
+
+func (f *RSTInjectedFacts) merge(o Facts) {
+	x := o.(*RSTInjectedFacts)
+	f.ClaimsClient += x.ClaimsClient
+	f.ClaimsServer += x.ClaimsServer
+}
+func (f *RSTInjectedFacts) clone() Facts { c := *f; return &c }
+
+// StatesFacts: the Zeek conn_state of failed connections, counted
+// (sw_internal_blocked).
+type StatesFacts struct{ States map[string]int }
+
+func (f *StatesFacts) merge(o Facts) { addCounts(&f.States, o.(*StatesFacts).States) }
+func (f *StatesFacts) clone() Facts  { return &StatesFacts{States: maps.Clone(f.States)} }
+
+// NPAMissingFacts: why a main session has no notification channel: its
+// attempts were blocked (with their SYNs and states), the capture began
+// midstream, or nothing was tried.
+type NPAMissingFacts struct {
+	Blocked, Midstream, Never int
+	SYNs                      int
+	States                    map[string]int
+}
+
+func (f *NPAMissingFacts) merge(o Facts) {
+	x := o.(*NPAMissingFacts)
+	f.Blocked += x.Blocked
+	f.Midstream += x.Midstream
+	f.Never += x.Never
+	f.SYNs += x.SYNs
+	addCounts(&f.States, x.States)
+}
+func (f *NPAMissingFacts) clone() Facts { c := *f; c.States = maps.Clone(f.States); return &c }
+
+// NPALostFacts: how the notifications were lost: server pushes never
+// acknowledged, the socket reset, or the client's data never acknowledged.
+type NPALostFacts struct{ Unacked, Reset, ClientUnacked int }
+
+func (f *NPALostFacts) merge(o Facts) {
+	x := o.(*NPALostFacts)
+	f.Unacked += x.Unacked
+	f.Reset += x.Reset
+	f.ClientUnacked += x.ClientUnacked
+}
+func (f *NPALostFacts) clone() Facts { c := *f; return &c }
+
+// NPAOrphanFacts: why the notification socket has no main session.
+type NPAOrphanFacts struct{ Why NPAReason }
+
+func (f *NPAOrphanFacts) merge(Facts)  {} // the first member's reason stands
+func (f *NPAOrphanFacts) clone() Facts { c := *f; return &c }
+
+// NPAUDPFacts: the UDP notification datagrams, the ICMP errors they drew,
+// and sessions to which none arrived.
+type NPAUDPFacts struct {
+	ICMPFacts
+	Datagrams   int
+	NoneArrived int
+}
+
+func (f *NPAUDPFacts) merge(o Facts) {
+	x := o.(*NPAUDPFacts)
+	f.ICMPFacts.add(&x.ICMPFacts)
+	f.Datagrams += x.Datagrams
+	f.NoneArrived += x.NoneArrived
+}
+func (f *NPAUDPFacts) clone() Facts { c := *f; c.copyMaps(); return &c }
+
+// UDPUnansweredFacts: requests sent and left unanswered, and how many
+// flows got answers to others (SomeAnswered).
+type UDPUnansweredFacts struct{ Requests, Unanswered, SomeAnswered int }
+
+func (f *UDPUnansweredFacts) merge(o Facts) {
+	x := o.(*UDPUnansweredFacts)
+	f.Requests += x.Requests
+	f.Unanswered += x.Unanswered
+	f.SomeAnswered += x.SomeAnswered
+}
+func (f *UDPUnansweredFacts) clone() Facts { c := *f; return &c }
+
+// UDPLateFacts: late datagrams, those the client acknowledged at once
+// (Delivered), and those the server sent unasked (Tickles).
+type UDPLateFacts struct{ Late, Delivered, Tickles int }
+
+func (f *UDPLateFacts) merge(o Facts) {
+	x := o.(*UDPLateFacts)
+	f.Late += x.Late
+	f.Delivered += x.Delivered
+	f.Tickles += x.Tickles
+}
+func (f *UDPLateFacts) clone() Facts { c := *f; return &c }
+
+// FailoverFacts: the KeyShadows turned to, and how many answered.
+type FailoverFacts struct {
+	Shadows        map[netip.Addr]int
+	ShadowAnswered int
+}
+
+func (f *FailoverFacts) merge(o Facts) {
+	x := o.(*FailoverFacts)
+	addCounts(&f.Shadows, x.Shadows)
+	f.ShadowAnswered += x.ShadowAnswered
+}
+func (f *FailoverFacts) clone() Facts { c := *f; c.Shadows = maps.Clone(f.Shadows); return &c }
+
+// ScanFacts: a scan's failed attempts by kind, the hosts it touched and
+// the product services among its ports.
+type ScanFacts struct {
+	Kinds    map[Kind]int
+	Hosts    map[netip.Addr]int
+	Services map[catalog.ServiceName]int
+}
+
+func (f *ScanFacts) merge(o Facts) {
+	x := o.(*ScanFacts)
+	addCounts(&f.Kinds, x.Kinds)
+	addCounts(&f.Hosts, x.Hosts)
+	addCounts(&f.Services, x.Services)
+}
+func (f *ScanFacts) clone() Facts {
+	return &ScanFacts{Kinds: maps.Clone(f.Kinds), Hosts: maps.Clone(f.Hosts), Services: maps.Clone(f.Services)}
+}
+
+// BetweenFacts: packets one capture point saw and another, recording the
+// same flow, did not: how many each way, and at which capture points
+// (indexes into Result.CapturePoints) they were seen and missed.
+type BetweenFacts struct {
+	ToServer, ToClient int
+	SeenAt, MissingAt  map[uint16]int
+	hashes             map[uint64]bool // the packets counted, once each
+}
+
+func (f *BetweenFacts) merge(o Facts) {
+	x := o.(*BetweenFacts)
+	f.ToServer += x.ToServer
+	f.ToClient += x.ToClient
+	addCounts(&f.SeenAt, x.SeenAt)
+	addCounts(&f.MissingAt, x.MissingAt)
+}
+func (f *BetweenFacts) clone() Facts {
+	return &BetweenFacts{ToServer: f.ToServer, ToClient: f.ToClient, SeenAt: maps.Clone(f.SeenAt),
+		MissingAt: maps.Clone(f.MissingAt), hashes: maps.Clone(f.hashes)}
+}
+
+// VersionPort is one port in use and the versions that use it (version
+// numbers as versionNum gives them; -1 unbounded).
+type VersionPort struct {
+	Service   catalog.ServiceName
+	Transport catalog.Transport
+	Port      uint16
+	Lo, Hi    int
+}
+
+// VersionFacts: the ports in use on a Supportworks server and the version
+// range they imply (Lo > Hi when they contradict each other).
+type VersionFacts struct {
+	Ports  []VersionPort
+	Lo, Hi int
+}
+
+func (f *VersionFacts) merge(Facts)  {}
+func (f *VersionFacts) clone() Facts { c := *f; c.Ports = append([]VersionPort(nil), f.Ports...); return &c }
+
+// CaptureFacts: the limits of one input (or, for duplicates and one-sided
+// capture points, the capture point) that weaken a conclusion.
+type CaptureFacts struct {
+	Input int // index of the input
+	// Messages are the input's error messages (at most 5 for damage).
+	Messages []string
+	// Truncated frames (snap length), Damaged records, Problems (the
+	// number of distinct errors), Drops reported by the kernel,
+	// Connections at a one-sided capture point.
+	Truncated, Damaged, Problems int
+	Drops                        int64
+	Connections                  int
+}
+
+func (f *CaptureFacts) merge(Facts)  {}
+func (f *CaptureFacts) clone() Facts { c := *f; c.Messages = append([]string(nil), f.Messages...); return &c }

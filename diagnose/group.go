@@ -1,0 +1,280 @@
+package diagnose
+
+import (
+	"net/netip"
+	"slices"
+	"sort"
+	"time"
+
+	"github.com/fwdiag/fwdiag/catalog"
+)
+
+// groupKey is what findings are grouped by: a thousand blocked SYNs from one
+// client to one service make one finding with a count.
+type groupKey struct {
+	kind      Kind
+	client    netip.Addr
+	server    netip.Addr
+	port      uint16
+	transport catalog.Transport
+}
+
+// group accumulates the members of one finding.
+type group struct {
+	key       groupKey
+	severity  Severity
+	service   *catalog.Service
+	count     int
+	first     time.Time
+	last      time.Time
+	frames    map[int][]uint64 // input -> evidence frames
+	clientPts map[uint16]bool  // client ports of the members (for the filter)
+	// facts are the kind's numbers, added up over the members.
+	facts Facts
+	// samples keep numeric facts (durations) to summarise.
+	samples []time.Duration
+	ttls    [2]uint8 // e.g. forged TTL, genuine TTL
+	inputs  map[int]bool
+	// clients is set on a group merged from many clients' groups (fan-in):
+	// the clients and how many members each had; key.client is then zero.
+	clients map[netip.Addr]int
+	// rep is a member client, for the address family of a merged group.
+	rep netip.Addr
+	// moreClients counts members beyond the clients named in clients.
+	moreClients int
+	// seen holds the client ports of the members counted (see member).
+	seen map[uint16]bool
+}
+
+// findingSet collects groups in first-seen order. Findings that many
+// clients share about one service are merged as they come (fan-in), so the
+// set stays bounded by services, not by clients, whatever a flood brings.
+type findingSet struct {
+	groups map[groupKey]*group
+	order  []*group
+	// perService counts the client groups of each (kind, server, port);
+	// merged holds the group they went into once past manyClients.
+	perService map[serviceKey]int
+	merged     map[serviceKey]*group
+}
+
+// serviceKey is a groupKey without its client.
+type serviceKey struct {
+	kind      Kind
+	transport catalog.Transport
+	server    netip.Addr
+	port      uint16
+}
+
+func newFindingSet() *findingSet {
+	return &findingSet{groups: map[groupKey]*group{}, perService: map[serviceKey]int{}, merged: map[serviceKey]*group{}}
+}
+
+// maxClientList bounds the clients a merged group names one by one.
+const maxClientList = 1000
+
+// member records the client port of a group's member (a connection or a
+// flow; the client address is the group's) and, when the same member was
+// already counted, takes back the count add gave it: the same connection
+// seen at two capture points (both sides of a firewall, or two interfaces
+// of a tcpdump -i any) is one connection. Merged groups count raw.
+func (g *group) member(port uint16) {
+	if g.clients == nil && g.key.client.IsValid() {
+		if g.seen == nil {
+			g.seen = map[uint16]bool{}
+		}
+		if g.seen[port] {
+			g.count--
+		} else {
+			g.seen[port] = true
+		}
+	}
+	if len(g.clientPts) <= 40 || g.clientPts[port] {
+		g.clientPts[port] = true
+	}
+}
+
+// addSample keeps a numeric fact about a member, up to maxSamples.
+func (g *group) addSample(d time.Duration) {
+	if len(g.samples) < maxSamples {
+		g.samples = append(g.samples, d)
+	}
+}
+
+// mergeService folds the client groups of sk into one group.
+func (fs *findingSet) mergeService(sk serviceKey) *group {
+	var m *group
+	keep := fs.order[:0]
+	for _, g := range fs.order {
+		if g.key.kind != sk.kind || g.key.transport != sk.transport || g.key.server != sk.server || g.key.port != sk.port || !g.key.client.IsValid() {
+			keep = append(keep, g)
+			continue
+		}
+		if m == nil {
+			m = newGroup(groupKey{kind: sk.kind, server: sk.server, port: sk.port, transport: sk.transport}, g.severity, g.service, g)
+			m.clients = map[netip.Addr]int{}
+			m.rep = g.key.client
+			keep = append(keep, m)
+		}
+		m.absorb(g)
+		m.noteClient(g.key.client, g.count)
+		delete(fs.groups, g.key)
+	}
+	fs.order = keep
+	fs.groups[m.key] = m
+	fs.merged[sk] = m
+	return m
+}
+
+// noteClient counts a member client of a merged group.
+func (g *group) noteClient(c netip.Addr, n int) {
+	if _, ok := g.clients[c]; ok || len(g.clients) < maxClientList {
+		g.clients[c] += n
+		return
+	}
+	g.moreClients++
+}
+
+// add returns the group for the key, creating it, and records one member.
+func (fs *findingSet) add(kind Kind, severity Severity, svc *catalog.Service, transport catalog.Transport, client, server netip.Addr, port uint16,
+	first, last time.Time, input int, frames []uint64) *group {
+	k := groupKey{kind, client, server, port, transport}
+	sk := serviceKey{kind, transport, server, port}
+	g := fs.groups[k]
+	if g == nil && client.IsValid() {
+		if m := fs.merged[sk]; m != nil {
+			g = m
+			m.noteClient(client, 1)
+		} else if fs.perService[sk]++; fs.perService[sk] > manyClients {
+			g = fs.mergeService(sk)
+			g.noteClient(client, 1)
+		}
+	}
+	if g == nil {
+		g = &group{key: k, severity: severity, service: svc, first: first, last: last,
+			frames: map[int][]uint64{}, clientPts: map[uint16]bool{}, inputs: map[int]bool{}}
+		fs.groups[k] = g
+		fs.order = append(fs.order, g)
+	}
+	if severity.Rank() > g.severity.Rank() {
+		g.severity = severity
+	}
+	if g.service == nil {
+		g.service = svc
+	}
+	g.count++
+	if first.Before(g.first) {
+		g.first = first
+	}
+	if last.After(g.last) {
+		g.last = last
+	}
+	g.inputs[input] = true
+	g.frames[input] = appendFrames(g.frames[input], frames)
+	return g
+}
+
+// finding turns a group into a typed Finding that owns copies of the
+// group's facts.
+func (g *group) finding() Finding {
+	f := Finding{
+		Kind: g.key.kind, Severity: g.severity, Service: g.service, Transport: g.key.transport,
+		Client: g.key.client, Server: g.key.server, Port: g.key.port,
+		First: g.first, Last: g.last, Count: g.count, Inputs: len(g.inputs),
+		Samples: slices.Clone(g.samples), TTLs: g.ttls, Rep: g.rep, MoreClients: g.moreClients,
+		NClientPorts: len(g.clientPts),
+	}
+	if g.facts != nil {
+		f.Facts = g.facts.clone()
+	}
+	if len(g.clientPts) > 0 && len(g.clientPts) <= 40 {
+		for p := range g.clientPts {
+			f.ClientPorts = append(f.ClientPorts, p)
+		}
+		slices.Sort(f.ClientPorts)
+	}
+	if g.clients != nil {
+		f.Clients = make([]ClientCount, 0, len(g.clients))
+		for a, n := range g.clients {
+			f.Clients = append(f.Clients, ClientCount{a, n})
+		}
+		sort.Slice(f.Clients, func(i, j int) bool {
+			if f.Clients[i].N != f.Clients[j].N {
+				return f.Clients[i].N > f.Clients[j].N
+			}
+			return f.Clients[i].Addr.Less(f.Clients[j].Addr)
+		})
+	}
+	inputs := make([]int, 0, len(g.frames))
+	for in := range g.frames {
+		inputs = append(inputs, in)
+	}
+	sort.Ints(inputs)
+	for _, in := range inputs {
+		fr := slices.Clone(g.frames[in])
+		slices.Sort(fr)
+		fr = slices.Compact(fr)
+		if len(fr) > 0 {
+			f.Evidence = append(f.Evidence, Evidence{Input: in, Frames: fr})
+		}
+	}
+	f.Confidence = confidence(&f)
+	return f
+}
+
+// appendFrames adds frames to have, keeping at most 64 (the evidence a
+// finding lists per input).
+func appendFrames(have, frames []uint64) []uint64 {
+	for _, f := range frames {
+		if len(have) >= 64 {
+			break
+		}
+		have = append(have, f)
+	}
+	return have
+}
+
+// clone deep-copies a finding set, so a report can add to it while the
+// evicted findings it started from stay as they are.
+func (fs *findingSet) clone() *findingSet {
+	n := newFindingSet()
+	remap := make(map[*group]*group, len(fs.order))
+	for _, g := range fs.order {
+		c := *g
+		c.frames = make(map[int][]uint64, len(g.frames))
+		for in, fr := range g.frames {
+			c.frames[in] = slices.Clone(fr)
+		}
+		c.clientPts = maps0(g.clientPts)
+		if g.facts != nil {
+			c.facts = g.facts.clone()
+		}
+		c.inputs = maps0(g.inputs)
+		c.samples = slices.Clone(g.samples)
+		if g.clients != nil {
+			c.clients = maps0(g.clients)
+		}
+		if g.seen != nil {
+			c.seen = maps0(g.seen)
+		}
+		remap[g] = &c
+		n.order = append(n.order, &c)
+		n.groups[c.key] = &c
+	}
+	for k, v := range fs.perService {
+		n.perService[k] = v
+	}
+	for k, g := range fs.merged {
+		n.merged[k] = remap[g]
+	}
+	return n
+}
+
+// maps0 copies a map, keeping a nil one nil... and an empty one empty.
+func maps0[K comparable, V any](m map[K]V) map[K]V {
+	c := make(map[K]V, len(m))
+	for k, v := range m {
+		c[k] = v
+	}
+	return c
+}

@@ -1,0 +1,115 @@
+// Package diagnose turns the flow state into typed findings and tables.
+//
+// Run reads a flows.View (and what Evictions kept of evicted flows) and
+// returns a Result of typed values: every finding is a Kind, a Severity, a
+// Confidence, its endpoints, counts, evidence frames and a facts struct of
+// its kind, with no prose (the explain package words them). A file per
+// concern: syn (blocked connection attempts), npa and udpfind (the
+// products' own rules), compare (captures from several points), version
+// and capture, aggregate (scans and many-client folding), tables.
+package diagnose
+
+import (
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/fwdiag/fwdiag/catalog"
+	"github.com/fwdiag/fwdiag/dissect"
+	"github.com/fwdiag/fwdiag/flows"
+)
+
+// TCP and UDP name the transports.
+const (
+	TCP = catalog.TCP
+	UDP = catalog.UDP
+)
+
+// maxListedTCPFlows bounds the TCP flow table of a report: past it only the
+// flows of catalog services are listed and the rest counted.
+const maxListedTCPFlows = 5000
+
+// run is one diagnosis: the view it reads and its own working state.
+type run struct {
+	// Immutable inputs.
+	v    *flows.View
+	ev   *Evictions
+	ttls *flows.TTLView
+	// oneSided are the capture points that saw one direction only: their
+	// unanswered SYNs are not reported.
+	oneSided map[uint16]int
+	// explained holds the connections whose failure a more specific
+	// finding already accounts for (a blocked NPA socket).
+	explained map[*flows.Conn]bool
+}
+
+// Run diagnoses the view. ev holds what evicted flows left (nil: none);
+// inputs describe the sources (may be nil). It reads v and ev and writes
+// neither, so the analyzer may go on once it returns; the Result owns all
+// it holds.
+func Run(v *flows.View, ev *Evictions, inputs []*dissect.InputInfo) *Result {
+	if ev == nil {
+		ev = NewEvictions()
+	}
+	a := &run{v: v, ev: ev, ttls: v.TTLs, explained: map[*flows.Conn]bool{}}
+	conns, udps := v.Conns, v.UDPs
+	a.oneSided = oneSidedVantages(conns)
+	r := &Result{Timeouts: v.Timeouts, Packets: v.Packets, First: v.First, Last: v.Last}
+	for _, p := range v.CapturePoints {
+		r.CapturePoints = append(r.CapturePoints, CapturePoint(p))
+	}
+	fs := ev.fs.clone()
+
+	// NPA first: a blocked notification socket is reported as such, and
+	// its SYNs are not reported again as a plain blocked SYN.
+	sessions := a.npaFindings(conns, udps, fs)
+	// The tables on the second core: they only read the flows.
+	var tables sync.WaitGroup
+	tables.Add(1)
+	go func() {
+		defer tables.Done()
+		a.tables(r, conns, udps)
+	}()
+	a.synFindings(conns, fs)
+	a.compareFindings(conns, udps, fs)
+	a.udpFindings(udps, fs)
+	aggregate(fs)
+	r.Findings = make([]Finding, 0, len(fs.order))
+	for _, g := range fs.order {
+		r.Findings = append(r.Findings, g.finding())
+	}
+	r.Findings = append(r.Findings, a.versionFindings(conns, udps)...)
+	r.Findings = append(r.Findings, a.captureFindings(conns, inputs)...)
+	sort.SliceStable(r.Findings, func(i, j int) bool {
+		x, y := &r.Findings[i], &r.Findings[j]
+		if x.Severity.Rank() != y.Severity.Rank() {
+			return x.Severity.Rank() > y.Severity.Rank()
+		}
+		return x.First.Before(y.First)
+	})
+	tables.Wait()
+	r.NPASessions = sessions
+	return r
+}
+
+// Evictions keeps what flows evicted from the analyzer's tables leave for
+// diagnosis: their findings and their rows of the services table. It is
+// the analyzer's flows.EvictHook, called on the analyzer's goroutine; Run
+// reads it on the same goroutine.
+type Evictions struct {
+	fs  *findingSet
+	svc *svcTable
+}
+
+// NewEvictions returns an empty Evictions.
+func NewEvictions() *Evictions { return &Evictions{fs: newFindingSet(), svc: newSvcTable()} }
+
+// EvictConn diagnoses a connection leaving the analyzer at capture time now.
+func (e *Evictions) EvictConn(c *flows.Conn, now time.Time, ttls *flows.TTLView) {
+	a := &run{ttls: ttls}
+	a.connFindings(c, e.fs, now)
+	a.svcAddConn(e.svc, c)
+}
+
+// EvictUDP keeps the ICMP errors of a UDP flow leaving the analyzer.
+func (e *Evictions) EvictUDP(f *flows.UDPFlow) { udpICMPFinding(f, nil, e.fs) }

@@ -1,0 +1,125 @@
+package explain
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/fwdiag/fwdiag/diagnose"
+)
+
+func versionName(n int) string {
+	switch n {
+	case 739:
+		return "7.3.x"
+	case 759:
+		return "7.5.x"
+	}
+	return fmt.Sprintf("%d.%d.%d", n/100, n/10%10, n%10)
+}
+
+// versionRange renders [lo, hi] (-1 bounds open).
+func versionRange(lo, hi int) string {
+	switch {
+	case lo < 0 && hi < 0:
+		return "any version"
+	case lo < 0:
+		return "up to " + versionName(hi)
+	case hi < 0:
+		return versionName(lo) + " or later"
+	case lo == hi:
+		return versionName(lo)
+	}
+	return versionName(lo) + " to " + versionName(hi)
+}
+
+func textVersion(c *Context, f *diagnose.Finding) Text {
+	x := factsOf[diagnose.VersionFacts](f)
+	var why, ports []string
+	for _, p := range x.Ports {
+		why = append(why, fmt.Sprintf("%s %s %d in use (%s)", p.Service, strings.ToUpper(string(p.Transport)), p.Port, versionRange(p.Lo, p.Hi)))
+		ports = append(ports, fmt.Sprintf("%s.port==%d", p.Transport, p.Port))
+	}
+	var t Text
+	if x.Lo >= 0 && x.Hi >= 0 && x.Lo > x.Hi {
+		t.Summary = fmt.Sprintf("Supportworks server %s: the ports in use contradict each other (%s)", c.A(f.Server), strings.Join(why, "; "))
+		t.Detail = "No single version uses all these ports: a default port was probably moved, or two servers share the address. Declare moved ports with --service NAME=PORT."
+	} else {
+		t.Summary = fmt.Sprintf("Supportworks server %s: version %s, from the ports in use", c.A(f.Server), versionRange(x.Lo, x.Hi))
+		t.Detail = "The seed's port table bounds the version: " + strings.Join(why, "; ") + ". Ports can be moved (seed: any default port is changeable), so this holds for a default configuration."
+	}
+	t.Fix = "Ignore firewall rules for ports that do not apply to this version (seed: \"you can ignore any services/ports that do not apply to your particular Supportworks version\")."
+	t.Filter = fmt.Sprintf("%s.addr==%s && (%s)", ipField(f.Server), c.A(f.Server), strings.Join(ports, " || "))
+	return t
+}
+
+func textCapture(c *Context, f *diagnose.Finding) Text {
+	x := factsOf[diagnose.CaptureFacts](f)
+	path := c.input(x.Input)
+	switch f.Kind {
+	case diagnose.CaptureInterrupted:
+		return Text{Summary: fmt.Sprintf("%s: the capture was interrupted", path),
+			Detail: "The captured interface went down during the capture: " + strings.Join(x.Messages, "; ") + ". Packets of that time are missing, so an unanswered request then may have been answered.",
+			Fix:    "Capture on an interface that stays up for the whole reproduction, or repeat the reproduction."}
+	case diagnose.CaptureTruncated:
+		t := Text{Summary: fmt.Sprintf("%s: %s damaged or cut short", path, plural(x.Damaged+x.Truncated, "frame or record", "frames or records")),
+			Detail: fmt.Sprintf("%d frames were cut by the snap length; %d problems reading the file: %s", x.Truncated, x.Problems, strings.Join(x.Messages, "; ")),
+			Fix:    "Conclusions about the affected frames are weaker; re-capture with a full snap length (tcpdump -s 0) and copy the file whole.",
+			Filter: "frame.cap_len < frame.len"}
+		if x.Problems == 0 {
+			t.Detail = fmt.Sprintf("%d frames were cut by the snap length: payload hints are unavailable for them, headers were read.", x.Truncated)
+		}
+		return t
+	case diagnose.CaptureDrops:
+		return Text{Summary: fmt.Sprintf("%s: the capture dropped %d packets", path, x.Drops),
+			Detail: "The capturing kernel reported dropped packets: a missing answer may be a packet the capture lost, not one the firewall dropped.",
+			Fix:    "Capture with a narrower filter or a larger buffer (tcpdump -B), or on a less busy host."}
+	case diagnose.CaptureDuplicates:
+		return Text{Summary: fmt.Sprintf("%s captured twice", plural(f.Count, "TCP segment was", "TCP segments were")),
+			Detail: "The same IPv4 datagram (same IP ID, sequence number and length) appears twice within 50 ms: the capture saw it at two points (pktmon components, a SPAN of both ports). These copies were ignored, not counted as retransmissions.",
+			Fix:    "Nothing to fix on the network; capture at one point if the duplicates confuse other tools."}
+	case diagnose.CaptureOneSided:
+		return Text{Summary: fmt.Sprintf("%s: only one direction of traffic was captured", path),
+			Detail: fmt.Sprintf("None of the %d TCP connections at this capture point shows packets in both directions. Unanswered SYNs here may be answered on a path the capture does not see (asymmetric routing, a one-way SPAN), so they are not reported as blocked.", x.Connections),
+			Fix:    "Capture on a point that sees both directions, or add a capture from the other side."}
+	}
+	return Text{Summary: string(f.Kind)}
+}
+
+// orphanWhy says why a notification socket counts as an orphan.
+func orphanWhy(r diagnose.NPAReason) string {
+	if r == diagnose.WhyOrphanMainEnded {
+		return "its main session from the same client ended while the notification socket lived on"
+	}
+	return "a 5001 connection on which the client only acknowledges server pushes, with no main session from the same client in the capture"
+}
+
+// NPAWhy says in words why an NPA session has its status.
+func NPAWhy(s *diagnose.NPASession) string {
+	switch s.Why {
+	case diagnose.WhyPaired:
+		w := fmt.Sprintf("second connection from the same client %s after the main session; the client sent %s on it, the server pushed %s",
+			dur(s.Delay), plural(s.ClientMsgs, "message", "messages"), plural(s.Pushes, "segment", "segments"))
+		if s.Midstream {
+			w += "; the capture began during the session, so the pairing rests on the traffic shape, not on the login order"
+		}
+		if s.SharedAddr {
+			w += "; several clients share this address (NAT), so the pairing rests on timing"
+		}
+		return w
+	case diagnose.WhyUDPNoMain:
+		return "UDP datagrams from the server's port 5001 to a client port; the main session is not in the capture"
+	case diagnose.WhyUDPMode:
+		return "no second TCP connection; the server sends UDP datagrams from its port 5001 to the client (legacy UDP notifications)"
+	case diagnose.WhyUDPOthersOnly:
+		return "no second TCP connection; the server sends UDP notifications to other clients in this capture, but none reached this one"
+	case diagnose.WhyAttemptBlocked:
+		return fmt.Sprintf("the client tried to open the notification socket (%s) but the attempt was %s", plural(s.Attempts, "attempt", "attempts"), s.AttemptState)
+	case diagnose.WhyMidstreamNoSocket:
+		return "the capture began during the session: an idle notification socket opened before it would show no packet"
+	case diagnose.WhyNeverOpened:
+		return "no second connection to 5001 and no UDP notifications followed the login"
+	case diagnose.WhyOrphanNoMain, diagnose.WhyOrphanMainEnded:
+		return orphanWhy(s.Why)
+	}
+	return ""
+}

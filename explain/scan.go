@@ -1,0 +1,32 @@
+package explain
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/fwdiag/fwdiag/diagnose"
+)
+
+func textScan(c *Context, f *diagnose.Finding) Text {
+	x := factsOf[diagnose.ScanFacts](f)
+	var kinds, svcs []string
+	hosts := len(x.Hosts)
+	for k, v := range x.Kinds {
+		kinds = append(kinds, fmt.Sprintf("%s %d", k, v))
+	}
+	for s := range x.Services {
+		svcs = append(svcs, string(s))
+	}
+	sort.Strings(kinds)
+	sort.Strings(svcs)
+	summary := fmt.Sprintf("%s scanned %s: %s that failed", c.who(f), plural(hosts, "host", "hosts"), plural(f.Count, "connection attempt", "connection attempts"))
+	detail := fmt.Sprintf("%s tried to connect to many ports (%s) and was refused or ignored: a port scan (or a misconfigured client), not a product connection. The attempts are not reported one by one.",
+		c.who(f), strings.Join(kinds, ", "))
+	if len(svcs) > 0 {
+		detail += " Product ports among them: " + strings.Join(svcs, ", ") + "."
+	}
+	rec := fmt.Sprintf("Nothing to open for the products. If %s is not a known scanner, find out what it is.", c.who(f))
+	ipf := ipField(f.Who().Addr)
+	return Text{summary, detail, rec, fmt.Sprintf("%s.src==%s && tcp.flags.syn==1 && tcp.flags.ack==0", ipf, c.who(f))}
+}

@@ -1,0 +1,113 @@
+package explain
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/fwdiag/fwdiag/catalog"
+	"github.com/fwdiag/fwdiag/diagnose"
+)
+
+func textUDPICMP(c *Context, f *diagnose.Finding) Text {
+	x := factsOf[diagnose.ICMPFacts](f)
+	label := serviceLabel(f.Service, f.Port, UDP)
+	codes, froms := c.icmpNotes(x)
+	who := "a router or firewall at " + strings.Join(froms, ", ")
+	if len(froms) == 1 && froms[0] == c.A(f.Server) {
+		who = "the server itself"
+	}
+	summary := fmt.Sprintf("%s to %s %s: datagrams answered by ICMP %s", c.who(f), c.A(f.Server), label, strings.Join(codes, ", "))
+	detail := fmt.Sprintf("Datagrams from %s to %s port %d drew ICMP errors (%s) from %s.", c.who(f), c.A(f.Server), f.Port, strings.Join(codes, ", "), who)
+	rec := fmt.Sprintf("Check that the service runs on %s UDP %d and that no firewall rejects UDP %d from %s.", c.A(f.Server), f.Port, f.Port, c.who(f))
+	rec += seedRule(f.Service)
+	icmpF := "icmp"
+	if !f.Who().Addr.Is4() {
+		icmpF = "icmpv6"
+	}
+	filter := fmt.Sprintf("(%s) || (%s && udp.port==%d)", flowFilter(c, f, UDP), icmpF, f.Port)
+	return Text{summary, detail, rec, filter}
+}
+
+func textUDPUnanswered(c *Context, f *diagnose.Finding) Text {
+	x := factsOf[diagnose.UDPUnansweredFacts](f)
+	label := serviceLabel(f.Service, f.Port, UDP)
+	summary := fmt.Sprintf("%s to %s %s: %s, none answered", c.who(f), c.A(f.Server), label, plural(x.Requests, "request", "requests"))
+	detail := fmt.Sprintf("%s sent %s from %s to %s port %d and got no datagram back and no ICMP error. "+
+		"Either a firewall drops the requests on their way in, or it drops the answers on their way back (a stateful firewall whose UDP entry expired before a late answer), or the server does not run.",
+		c.who(f), plural(x.Requests, "request", "requests"), plural(f.NClientPorts, "source port", "source ports"), c.A(f.Server), f.Port)
+	if x.SomeAnswered > 0 {
+		summary = fmt.Sprintf("%s to %s %s: %s of %s went unanswered", c.who(f), c.A(f.Server), label,
+			plural(x.Unanswered, "request", "requests"), plural(x.Requests, "request", "requests"))
+		detail = fmt.Sprintf("%s sent %s from %s to %s port %d; %d got no answer before the client asked again, while others were answered. "+
+			"Answers that stop arriving on a flow that otherwise works are what a stateful firewall or NAT does to answers that come after its UDP timeout: it has forgotten the flow and drops them.",
+			c.who(f), plural(x.Requests, "request", "requests"), plural(f.NClientPorts, "source port", "source ports"), c.A(f.Server), f.Port, x.Unanswered)
+	}
+	rec := fmt.Sprintf("Allow UDP %d from %s to %s, and answers back to the client's dynamic port, on every firewall between them.", f.Port, c.who(f), c.A(f.Server))
+	if f.Service != nil && f.Service.Product == catalog.K2 {
+		rec += " K2 seed, Firewall Configuration Rule 1: \"All firewalls between KeyServer and its clients ... must be configured to allow traffic on UDP port 19283 into the KeyServer host address ... the UDP response path to the requester must not be timed out for 15 minutes.\""
+	}
+	if x.SomeAnswered > 0 {
+		rec = fmt.Sprintf("Raise the UDP idle timeout on the firewalls and NATs between %s and %s (and the client's own firewall) above the longest answer delay.", c.who(f), c.A(f.Server))
+		if f.Service != nil && f.Service.Product == catalog.K2 {
+			rec += " K2 seed, rule 1: \"For best efficiency, the UDP response path to the requester must not be timed out for 15 minutes.\" On Windows clients add keyacc32.exe as a firewall exception."
+		}
+	}
+	return Text{summary, detail, rec, flowFilter(c, f, UDP)}
+}
+
+func textUDPLate(c *Context, f *diagnose.Finding) Text {
+	x := factsOf[diagnose.UDPLateFacts](f)
+	label := serviceLabel(f.Service, f.Port, UDP)
+	maxS := f.MaxSample()
+	var sil []string
+	for _, s := range f.Samples[:min(6, len(f.Samples))] {
+		sil = append(sil, dur(s))
+	}
+	t := c.Timeouts
+	summary := fmt.Sprintf("%s to %s %s: %s after a silence longer than the %s UDP timeout (up to %s)",
+		c.A(f.Server), c.who(f), label, plural(x.Late, "datagram", "datagrams"), dur(t.UDP), dur(maxS))
+	detail := fmt.Sprintf("%s sent %s to %s after the flow had been silent for %s. The UDP timeout in force is %s (%s): a stateful firewall or NAT with that timeout has already forgotten the flow and drops such a datagram. "+
+		"Profiles that would drop the longest one: %s.",
+		c.A(f.Server), plural(x.Late, "datagram", "datagrams"), c.who(f), strings.Join(sil, ", "), dur(t.UDP), t.UDPSource,
+		joinOr(catalog.ProfilesDroppingUDP(maxS), "none"))
+	if n := x.Tickles; n > 0 && f.Service != nil && f.Service.Product == catalog.K2 {
+		detail += fmt.Sprintf(" %s no request: KeyServer tickles, which it sends to a logged-in client about 7 minutes after the last contact and repeats about every minute until acknowledged; a client that hears nothing for 10 minutes starts over (new source port). Dropped tickles are why the client seems to lose its session.", plural(n, "of them answered", "of them answered"))
+	}
+	if d := x.Delivered; d > 0 {
+		detail += fmt.Sprintf(" %s acknowledged at once by the client: those got through, so the firewall on this path keeps UDP state longer than %s.", plural(d, "datagram was", "datagrams were"), dur(t.UDP))
+	}
+	rec := fmt.Sprintf("Raise the UDP idle timeout for %s port %d on the firewalls and NATs between %s and %s above %s.", c.A(f.Server), f.Port, c.who(f), c.A(f.Server), dur(maxS))
+	if f.Service != nil && f.Service.Product == catalog.K2 {
+		detail += " KeyServer may answer a client's request as much as 15 minutes later (K2 seed, Ports)."
+		rec = fmt.Sprintf("Set the UDP timeout for traffic to %s UDP %d above 15 minutes on every firewall between the KeyAccess clients and the KeyServer, including the Windows Firewall on the clients (add keyacc32.exe as an exception). K2 seed, rule 1: \"For best efficiency, the UDP response path to the requester must not be timed out for 15 minutes.\" Admin traffic (KeyConfigure) needs at least 1 minute (rule 3).", c.A(f.Server), f.Port)
+	}
+	return Text{summary, detail, rec, flowFilter(c, f, UDP)}
+}
+
+func textRebind(c *Context, f *diagnose.Finding) Text {
+	summary := fmt.Sprintf("%s: KeyAccess re-established with %s from new source ports after unanswered requests", c.who(f), c.A(f.Server))
+	detail := fmt.Sprintf("%s stopped getting answers from %s UDP %d on one source port and started again from another (%s in all). "+
+		"KeyAccess does this when its answers are blocked, typically by a firewall whose UDP timeout is shorter than the KeyServer's answer delay.",
+		c.who(f), c.A(f.Server), f.Port, plural(f.NClientPorts, "source port", "source ports"))
+	rec := "Raise the UDP timeout for KeyServer traffic above 15 minutes (K2 seed, rule 1) so KeyAccess does not have to re-establish."
+	return Text{summary, detail, rec, flowFilter(c, f, UDP)}
+}
+
+func textFailover(c *Context, f *diagnose.Finding) Text {
+	x := factsOf[diagnose.FailoverFacts](f)
+	var shadows []string
+	for _, a := range sortedAddrs(x.Shadows) {
+		shadows = append(shadows, c.A(a))
+	}
+	summary := fmt.Sprintf("%s: failed over to KeyShadow %s after KeyServer %s went unanswered", c.who(f), strings.Join(shadows, ", "), c.A(f.Server))
+	detail := fmt.Sprintf("%s's requests to KeyServer %s UDP %d went unanswered; it then turned to KeyShadow %s on UDP 19315.", c.who(f), c.A(f.Server), f.Port, strings.Join(shadows, ", "))
+	if x.ShadowAnswered > 0 {
+		detail += " The shadow answered."
+	} else {
+		detail += " The shadow did not answer either."
+	}
+	rec := fmt.Sprintf("Allow UDP 19283 from the clients to %s (K2 seed, rule 1) and UDP 19315 to the shadows (rule 2); find out why the KeyServer is unreachable.", c.A(f.Server))
+	ipf := ipField(f.Who().Addr)
+	filter := fmt.Sprintf("%s.src==%s && (udp.dstport==19283 || udp.dstport==19315) || %s.dst==%s && (udp.srcport==19283 || udp.srcport==19315)", ipf, c.who(f), ipf, c.who(f))
+	return Text{summary, detail, rec, filter}
+}

@@ -1,0 +1,79 @@
+package flows
+
+import (
+	"net/netip"
+	"time"
+
+	"github.com/fwdiag/fwdiag/catalog"
+)
+
+// View is the analyzer's state handed to diagnosis: every live connection
+// and flow in a stable order, with its service settled, the hosts' TTLs,
+// names and capture points, and what eviction left. Diagnosis reads it and
+// never writes it. It shares the flows with the analyzer, so it is valid
+// until the analyzer's next Add; read it (from any number of goroutines)
+// before feeding more packets.
+type View struct {
+	Catalog  *catalog.Catalog
+	Timeouts catalog.Timeouts
+	Packets  uint64 // frames analysed
+	// First and Last are the capture times of the earliest and latest frame.
+	First, Last time.Time
+	Truncated   uint64 // frames cut by the snap length
+	Fragments   uint64
+	ICMPErrors  uint64 // ICMP/ICMPv6 error messages, mapped to a flow or not
+	Conns       []*Conn
+	UDPs        []*UDPFlow
+	TTLs        *TTLView
+	// Names are the DNS names the capture's answers gave each address.
+	Names map[netip.Addr]string
+	// DNSServers are hosts seen answering DNS.
+	DNSServers map[netip.Addr]bool
+	// CapturePoints are indexed by FlowHead.Vantage; CaptureLast holds each
+	// one's last packet time (Unix ns).
+	CapturePoints []CapturePoint
+	CaptureLast   []int64
+	Evicted       Evicted
+
+	an *Analyzer
+}
+
+// View settles each flow's service (the hosts' roles that decide ports
+// 80/443 and 25 are known only now) and returns the state for diagnosis.
+// It must be called on the goroutine that feeds the analyzer.
+func (a *Analyzer) View() *View {
+	conns := a.conns()
+	udps := a.udpFlows()
+	for _, c := range conns {
+		a.noteMail(c) // the KeyServer may have been recognised after its mail
+	}
+	// The hosts' TTLs on the second core while this one settles every
+	// flow's service.
+	ttls := make(chan *TTLView, 1)
+	go func() { ttls <- hostTTLs(conns, udps, a.ev.ttl) }()
+	for _, c := range conns {
+		c.Service = a.serviceOf(c.Server, TCP)
+	}
+	for _, f := range udps {
+		f.Service = a.serviceOf(f.Server, UDP)
+	}
+	return &View{
+		Catalog: a.cfg.Catalog, Timeouts: a.cfg.Timeouts,
+		Packets: a.packets, First: a.first, Last: a.last,
+		Truncated: a.truncated, Fragments: a.fragments, ICMPErrors: a.icmpErrors,
+		Conns: conns, UDPs: udps, TTLs: <-ttls,
+		Names: a.names, DNSServers: a.dnsServers,
+		CapturePoints: a.vantageOf, CaptureLast: a.vantageLast,
+		Evicted: a.ev, an: a,
+	}
+}
+
+// ServiceOf names the catalog service of a server endpoint as the view
+// sees the hosts' roles (nil: none).
+func (v *View) ServiceOf(server Endpoint, transport catalog.Transport) *catalog.Service {
+	return v.an.serviceOf(server, transport)
+}
+
+// Live returns how many TCP connections and UDP flows the live tables hold
+// (what eviction bounds).
+func (a *Analyzer) Live() (tcp, udp int) { return a.tcp.len(), a.udp.len() }

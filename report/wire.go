@@ -1,0 +1,122 @@
+package report
+
+import (
+	"time"
+
+	"github.com/fwdiag/fwdiag/catalog"
+	"github.com/fwdiag/fwdiag/diagnose"
+)
+
+// The wire types: the JSON report's rows, as strings and numbers (SPEC
+// section 3). They are rendered from diagnose's typed values by Build,
+// with every address written through the report's redactor, if any.
+
+// Finding is one diagnosis in words: what was seen, why it matters and
+// what to change, with the frames that show it.
+type Finding struct {
+	ID        string              `json:"id"` // F1, F2, ... in report order
+	Kind      diagnose.Kind       `json:"kind"`
+	Severity  diagnose.Severity   `json:"severity"`
+	Service   catalog.ServiceName `json:"service"` // "" when the port is not in the catalog
+	Transport catalog.Transport   `json:"transport"`
+	Client    string              `json:"client"` // "" for capture-wide findings
+	Server    string              `json:"server"`
+	Port      int                 `json:"port"` // server port; 0 for capture-wide findings
+	FirstSeen time.Time           `json:"first_seen"`
+	LastSeen  time.Time           `json:"last_seen"`
+	// Count is how many connections, requests or datagrams the finding groups.
+	Count          int    `json:"count"`
+	Summary        string `json:"summary"`
+	Detail         string `json:"detail"`
+	Recommendation string `json:"recommendation"`
+	// Confidence says how sure the conclusion is, with the reason in Detail.
+	Confidence      diagnose.Confidence `json:"confidence"`
+	Evidence        []Evidence          `json:"evidence"`
+	WiresharkFilter string              `json:"wireshark_filter"`
+}
+
+// Evidence lists the frames of one input that show a finding.
+type Evidence struct {
+	InputIndex int      `json:"-"`
+	Input      string   `json:"input"` // the input's path
+	Frames     []uint64 `json:"frames"`
+}
+
+// TCPFlow is one TCP connection as one capture point saw it, with Zeek's
+// conn_state and history.
+type TCPFlow struct {
+	Input       int                 `json:"input"` // index into the report's inputs
+	Client      string              `json:"client"`
+	ClientPort  int                 `json:"client_port"`
+	Server      string              `json:"server"`
+	ServerPort  int                 `json:"server_port"`
+	Service     catalog.ServiceName `json:"service"`
+	ConnState   string              `json:"conn_state"`
+	History     string              `json:"history"`
+	First       time.Time           `json:"first"`
+	Last        time.Time           `json:"last"`
+	DurationS   float64             `json:"duration_s"`
+	HandshakeS  float64             `json:"handshake_s"` // SYN to SYN-ACK; 0 when not seen
+	SYNs        int                 `json:"syns"`
+	ClientPkts  uint64              `json:"client_packets"`
+	ServerPkts  uint64              `json:"server_packets"`
+	ClientBytes uint64              `json:"client_bytes"` // payload bytes
+	ServerBytes uint64              `json:"server_bytes"`
+	Retrans     int                 `json:"retransmissions"`
+	KeepAlives  int                 `json:"keepalives"`
+	MaxIdleS    float64             `json:"max_idle_s"`
+	ClientTTL   int                 `json:"client_ttl"`
+	ServerTTL   int                 `json:"server_ttl"`
+	FirstFrame  uint64              `json:"first_frame"`
+}
+
+// ServiceRow is the services table: one row per server, port and transport.
+type ServiceRow struct {
+	Server      string              `json:"server"`
+	Port        int                 `json:"port"`
+	Transport   catalog.Transport   `json:"transport"`
+	Service     catalog.ServiceName `json:"service"`
+	Clients     int                 `json:"clients"`
+	Connections int                 `json:"connections"`
+	// Status in PortQry's words: listening, not_listening, filtered, partial.
+	Status diagnose.PortStatus `json:"status"`
+}
+
+// HostRow is one host and the roles its traffic shows.
+type HostRow struct {
+	Addr  string   `json:"addr"`
+	Name  string   `json:"name,omitempty"` // from DNS answers in the capture
+	Roles []string `json:"roles"`
+}
+
+// NPASession is a Supportworks main session and its notification channel.
+type NPASession struct {
+	Client string `json:"client"`
+	Server string `json:"server"`
+	// Main and Notification name the connections as "client:port -> server:port".
+	Main         string              `json:"main"`
+	Notification string              `json:"notification"`
+	Status       diagnose.NPAStatus  `json:"status"`
+	Confidence   diagnose.Confidence `json:"confidence"`
+	Why          string              `json:"why"`
+	MaxIdleS     float64             `json:"max_idle_s"`
+	Pushes       int                 `json:"pushes"`
+	Input        int                 `json:"input"`
+}
+
+// UDPFlowRow is one client's UDP flow to a service port.
+type UDPFlowRow struct {
+	Input         int                 `json:"input"`
+	Client        string              `json:"client"`
+	ClientPort    int                 `json:"client_port"`
+	Server        string              `json:"server"`
+	ServerPort    int                 `json:"server_port"`
+	Service       catalog.ServiceName `json:"service"`
+	Requests      int                 `json:"requests"`
+	Responses     int                 `json:"responses"`
+	MaxSilenceS   float64             `json:"max_silence_s"`
+	LateResponses int                 `json:"late_responses"`
+	ICMPErrors    int                 `json:"icmp_errors"`
+	// Delays counts answer delays by bucket: <1s, <10s, <60s, <5m, <15m, >=15m.
+	Delays [6]int `json:"answer_delays"`
+}
