@@ -7,7 +7,6 @@ package pipeline
 import (
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"time"
 
@@ -88,95 +87,6 @@ func OpenFiles(paths []string) (dissect.Source, error) {
 	return dissect.Merge(srcs), nil
 }
 
-// Run reads src to its end into an analyzer. onPacket, when not nil, is
-// called after each packet (the TUI uses it to take snapshots); it must not
-// keep p. Damaged frames are recorded by the source and skipped.
-//
-// Reading and decoding run on their own goroutine and hand the analyzer
-// batches of packets, in order, so the read system calls and the header
-// parsing overlap the flow engine on the second core; the analyzer sees
-// exactly the sequence a single goroutine would give it, so the report is
-// the same either way (TestParallelRunMatchesSerial).
-func Run(src dissect.Source, an *flows.Analyzer, onPacket func(p *dissect.Packet)) error {
-	const inFlight = 4
-	free := make(chan *readBatch, inFlight)
-	full := make(chan *readBatch, inFlight)
-	for i := 0; i < inFlight; i++ {
-		free <- &readBatch{}
-	}
-	done := make(chan struct{})
-	var readErr error
-	go func() {
-		defer close(full)
-		for {
-			var b *readBatch
-			select {
-			case b = <-free:
-			case <-done:
-				return
-			}
-			err := b.fill(src)
-			full <- b
-			if err != nil {
-				if err != io.EOF {
-					readErr = err
-				}
-				return
-			}
-		}
-	}()
-	for b := range full {
-		for i := 0; i < b.n; i++ {
-			an.Add(&b.pkts[i])
-			if onPacket != nil {
-				onPacket(&b.pkts[i])
-			}
-		}
-		free <- b
-	}
-	close(done)
-	return readErr
-}
-
-// batchSize is how many packets a readBatch carries between the goroutines.
-const batchSize = 4096
-
-// payloadHead is how much of each payload crosses to the analyzer: the flow
-// engine reads payload only to recognise a service's greeting (SPEC §4
-// hints), which fits in the first bytes.
-const payloadHead = 32
-
-// readBatch is a run of decoded packets with copies of their payload heads: the
-// source's buffer is reused by the next read, so payloads are copied into
-// the readBatch's own arena.
-type readBatch struct {
-	pkts  [batchSize]dissect.Packet
-	arena [batchSize * payloadHead]byte
-	n     int
-}
-
-// fill reads up to batchSize packets; it returns io.EOF (with the packets
-// read so far) at the end, or the error that ended the source.
-func (b *readBatch) fill(src dissect.Source) error {
-	b.n = 0
-	for b.n < batchSize {
-		p := &b.pkts[b.n]
-		p.Reset()
-		err := src.Next(p)
-		if err != nil {
-			var fe *dissect.FrameError
-			if errors.As(err, &fe) && !fe.Fatal {
-				continue
-			}
-			return err
-		}
-		h := b.arena[b.n*payloadHead : b.n*payloadHead+payloadHead]
-		p.Payload = h[:copy(h, p.Payload)]
-		b.n++
-	}
-	return nil
-}
-
 // AnalyzeFiles analyses capture files and returns the report. A file that
 // cannot be opened, or inputs that hold no packet at all, give an
 // *InputError; a damaged file gives a report of what could be read, with the
@@ -201,7 +111,7 @@ func AnalyzeSource(src dissect.Source, cfg flows.Config, version string) (*repor
 	ev := diagnose.NewEvictions()
 	cfg.OnEvict = ev
 	an := flows.New(cfg)
-	runErr := Run(src, an, nil)
+	runErr := Run(src, an)
 	inputs := src.Inputs()
 	var total uint64
 	for _, in := range inputs {

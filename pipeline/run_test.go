@@ -7,8 +7,8 @@ import (
 	"io"
 	"testing"
 
-	"github.com/fwdiag/fwdiag/dissect"
 	"github.com/fwdiag/fwdiag/diagnose"
+	"github.com/fwdiag/fwdiag/dissect"
 	"github.com/fwdiag/fwdiag/flows"
 	"github.com/fwdiag/fwdiag/report"
 )
@@ -47,7 +47,7 @@ func reportOf(t *testing.T, paths []string, parallel bool) []byte {
 	cfg.OnEvict = ev
 	an := flows.New(cfg)
 	if parallel {
-		if err := Run(src, an, nil); err != nil {
+		if err := Run(src, an); err != nil {
 			t.Fatal(err)
 		}
 	} else {
@@ -88,7 +88,7 @@ func BenchmarkRun(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		if err := Run(src, flows.New(cfg), nil); err != nil {
+		if err := Run(src, flows.New(cfg)); err != nil {
 			b.Fatal(err)
 		}
 		src.Close()

@@ -2,8 +2,6 @@ package pipeline
 
 import (
 	"context"
-	"errors"
-	"io"
 	"sync/atomic"
 	"time"
 
@@ -17,11 +15,6 @@ import (
 // reads: a few times a second is enough to watch a diagnosis form, and rare
 // enough that building the report costs the capture little.
 const DefaultSnapshotInterval = 250 * time.Millisecond
-
-// maxBatch bounds the packets the reader goroutine holds before it waits for
-// the analyzer: it keeps memory bounded when a file is read faster than it
-// can be analysed.
-const maxBatch = 1024
 
 // heartbeat is the longest time without a snapshot while nothing arrives.
 const heartbeat = time.Second
@@ -101,17 +94,6 @@ func (r *Runner) SetPaused(p bool) { r.paused.Store(p) }
 // Paused reports whether publishing is paused.
 func (r *Runner) Paused() bool { return r.paused.Load() }
 
-// batch carries packets from the reader to the analysis loop together with
-// a copy of the inputs' descriptions taken by the reader, so the analysis
-// loop never reads InputInfo while the source updates it.
-type batch struct {
-	pkts   []dissect.Packet
-	arena  []byte // payload copies; Packet.Payload slices point into it
-	inputs []dissect.InputInfo
-	err    error // the error that ended the source (not io.EOF)
-	last   bool
-}
-
 // Start runs the analysis until the source ends or ctx is cancelled, and
 // returns the channel of snapshots. The channel holds at most one snapshot:
 // when the receiver is slow, an unread snapshot is replaced by the newer
@@ -121,86 +103,9 @@ type batch struct {
 // The source is closed when reading ends.
 func (r *Runner) Start(ctx context.Context) <-chan Snapshot {
 	out := make(chan Snapshot, 1)
-	batches := make(chan *batch)
-	free := make(chan *batch, 2)
-	go r.read(ctx, batches, free)
-	go r.analyse(batches, free, out)
+	full, free := reader{src: r.src, eager: true, inputs: true, closeSrc: true}.start(ctx)
+	go r.analyse(full, free, out)
 	return out
-}
-
-// read is the reader goroutine: it owns the source.
-func (r *Runner) read(ctx context.Context, batches chan<- *batch, free chan *batch) {
-	defer close(batches)
-	defer r.src.Close()
-	newBatch := func() *batch {
-		select {
-		case b := <-free:
-			b.pkts, b.arena, b.inputs = b.pkts[:0], b.arena[:0], b.inputs[:0]
-			return b
-		default:
-			return &batch{}
-		}
-	}
-	cur := newBatch()
-	var p dissect.Packet
-	for {
-		if ctx.Err() != nil {
-			break
-		}
-		p.Reset()
-		err := r.src.Next(&p)
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			var fe *dissect.FrameError
-			if errors.As(err, &fe) && !fe.Fatal {
-				continue
-			}
-			if ctx.Err() == nil {
-				cur.err = err
-			}
-			break
-		}
-		// The payload aliases the source's buffer: copy it so the packet
-		// outlives the next call to Next.
-		if len(p.Payload) > 0 {
-			off := len(cur.arena)
-			cur.arena = append(cur.arena, p.Payload...)
-			p.Payload = cur.arena[off:len(cur.arena):len(cur.arena)]
-		}
-		cur.pkts = append(cur.pkts, p)
-		if len(cur.pkts) >= maxBatch {
-			cur.inputs = copyInputs(cur.inputs, r.src.Inputs())
-			batches <- cur // blocks: the analyser is behind
-			cur = newBatch()
-			continue
-		}
-		// Hand the batch over at once when the analyser is idle, so a quiet
-		// live link shows each packet without delay.
-		cur.inputs = copyInputs(cur.inputs, r.src.Inputs())
-		select {
-		case batches <- cur:
-			cur = newBatch()
-		default:
-		}
-	}
-	cur.inputs = copyInputs(cur.inputs, r.src.Inputs())
-	cur.last = true
-	batches <- cur
-}
-
-// copyInputs copies the inputs' descriptions into dst, cloning the slices
-// the source may still append to.
-func copyInputs(dst []dissect.InputInfo, src []*dissect.InputInfo) []dissect.InputInfo {
-	dst = dst[:0]
-	for _, in := range src {
-		c := *in
-		c.LinkTypes = append([]string(nil), in.LinkTypes...)
-		c.Errors = append([]*dissect.FrameError(nil), in.Errors...)
-		dst = append(dst, c)
-	}
-	return dst
 }
 
 // analyse is the analysis goroutine: it owns the analyzer.
@@ -282,24 +187,16 @@ func (r *Runner) analyse(batches <-chan *batch, free chan<- *batch, out chan Sna
 				publish(true)
 				return
 			}
-			for i := range b.pkts {
-				r.an.Add(&b.pkts[i])
-			}
-			packets += uint64(len(b.pkts))
-			dirty = dirty || len(b.pkts) > 0
+			b.apply(r.an)
+			packets += uint64(b.n)
+			dirty = dirty || b.n > 0
 			inputs = append(inputs[:0], b.inputs...)
 			if b.last {
 				endErr = b.err
 				publish(true)
-				// Drain so the reader's deferred close can run.
-				for range batches {
-				}
 				return
 			}
-			select {
-			case free <- b:
-			default:
-			}
+			free <- b
 		case <-tick.C:
 			// A quiet link still gets a snapshot now and then, so elapsed
 			// time and the rate (falling to zero) stay current.

@@ -7,8 +7,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/fwdiag/fwdiag/dissect"
 	"github.com/fwdiag/fwdiag/diagnose"
+	"github.com/fwdiag/fwdiag/dissect"
 	"github.com/fwdiag/fwdiag/flows"
 	"github.com/fwdiag/fwdiag/report"
 )
@@ -231,7 +231,7 @@ func BenchmarkSnapshotBuild(b *testing.B) {
 	cfg.OnEvict = ev
 	an := flows.New(cfg)
 	t0 := time.Now()
-	if err := Run(src, an, nil); err != nil {
+	if err := Run(src, an); err != nil {
 		b.Fatal(err)
 	}
 	inputs := src.Inputs()

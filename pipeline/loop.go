@@ -1,0 +1,172 @@
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"io"
+
+	"github.com/fwdiag/fwdiag/dissect"
+	"github.com/fwdiag/fwdiag/flows"
+)
+
+// The one read -> analyze loop that analyze, tui and live share: a reader
+// goroutine owns the source and fills batches of decoded packets; the
+// goroutine that owns the analyzer applies them in order. The analyzer
+// sees exactly the sequence one goroutine would give it, so the report is
+// the same either way (TestParallelRunMatchesSerial), while the read
+// system calls and header parsing overlap the flow engine on the second
+// core.
+
+// batchSize is how many packets a batch carries between the goroutines.
+const batchSize = 4096
+
+// inFlight is how many batches circulate between the two goroutines.
+const inFlight = 4
+
+// payloadHead is how much of each payload crosses to the analyzer: the flow
+// engine reads payload only to recognise a service's greeting (SPEC §4
+// hints) and to fingerprint packets across capture points, which fit in
+// the first bytes.
+const payloadHead = 32
+
+// batch is a run of decoded packets with copies of their payload heads (the
+// source's buffer is reused by the next read), the inputs' descriptions as
+// the reader saw them when it handed the batch over (when asked for), and
+// how the source ended.
+type batch struct {
+	pkts  [batchSize]dissect.Packet
+	arena [batchSize * payloadHead]byte
+	n     int
+	// inputs are copies, so the analysis side never reads InputInfo while
+	// the source updates it.
+	inputs []dissect.InputInfo
+	err    error // the error that ended the source (not io.EOF, not a cancellation)
+	last   bool  // the source ended: no batch follows
+}
+
+// reader fills batches from a source.
+type reader struct {
+	src dissect.Source
+	// eager hands a partial batch over as soon as the analyzer waits, so a
+	// quiet live link shows each packet without delay; a file is read in
+	// whole batches.
+	eager bool
+	// inputs copies the inputs' descriptions into every batch (snapshots
+	// report them as they grow).
+	inputs bool
+	// closeSrc closes the source when reading ends.
+	closeSrc bool
+}
+
+// start runs the reader on its own goroutine and returns the channel of
+// filled batches (closed after the last) and the channel the consumer
+// returns them on. Cancelling ctx ends the reading after the packet in hand.
+func (rd reader) start(ctx context.Context) (full <-chan *batch, free chan<- *batch) {
+	fullC := make(chan *batch) // unbuffered: a send succeeds only when the analyzer waits
+	freeC := make(chan *batch, inFlight)
+	for i := 0; i < inFlight; i++ {
+		freeC <- &batch{}
+	}
+	go rd.read(ctx, fullC, freeC)
+	return fullC, freeC
+}
+
+func (rd reader) read(ctx context.Context, full chan<- *batch, free chan *batch) {
+	defer close(full)
+	if rd.closeSrc {
+		defer rd.src.Close()
+	}
+	b := rd.take(free)
+	for {
+		if ctx.Err() != nil {
+			break
+		}
+		p := &b.pkts[b.n]
+		p.Reset()
+		err := rd.src.Next(p)
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			var fe *dissect.FrameError
+			if errors.As(err, &fe) && !fe.Fatal {
+				continue // damaged frame: recorded by the source, skipped
+			}
+			if ctx.Err() == nil {
+				b.err = err
+			}
+			break
+		}
+		h := b.arena[b.n*payloadHead : b.n*payloadHead+payloadHead]
+		p.Payload = h[:copy(h, p.Payload)]
+		b.n++
+		if b.n == batchSize {
+			rd.hand(b, full)
+			b = rd.take(free)
+			continue
+		}
+		if rd.eager {
+			if rd.inputs {
+				b.inputs = copyInputs(b.inputs, rd.src.Inputs())
+			}
+			select {
+			case full <- b:
+				b = rd.take(free)
+			default:
+			}
+		}
+	}
+	b.last = true
+	rd.hand(b, full)
+}
+
+// take returns an empty batch from the pool.
+func (rd reader) take(free chan *batch) *batch {
+	b := <-free
+	b.n, b.err, b.last = 0, nil, false
+	return b
+}
+
+// hand gives a batch to the analyzer, blocking until it takes it.
+func (rd reader) hand(b *batch, full chan<- *batch) {
+	if rd.inputs {
+		b.inputs = copyInputs(b.inputs, rd.src.Inputs())
+	}
+	full <- b
+}
+
+// copyInputs copies the inputs' descriptions into dst, cloning the slices
+// the source may still append to.
+func copyInputs(dst []dissect.InputInfo, src []*dissect.InputInfo) []dissect.InputInfo {
+	dst = dst[:0]
+	for _, in := range src {
+		c := *in
+		c.LinkTypes = append([]string(nil), in.LinkTypes...)
+		c.Errors = append([]*dissect.FrameError(nil), in.Errors...)
+		dst = append(dst, c)
+	}
+	return dst
+}
+
+// apply feeds a batch's packets to the analyzer.
+func (b *batch) apply(an *flows.Analyzer) {
+	for i := 0; i < b.n; i++ {
+		an.Add(&b.pkts[i])
+	}
+}
+
+// Run reads src to its end into an analyzer (on this goroutine; the reading
+// and decoding on another). Damaged frames are recorded by the source and
+// skipped; the error that ended the source early is returned.
+func Run(src dissect.Source, an *flows.Analyzer) error {
+	full, free := reader{src: src}.start(context.Background())
+	var err error
+	for b := range full {
+		b.apply(an)
+		if b.last {
+			err = b.err
+		}
+		free <- b
+	}
+	return err
+}
