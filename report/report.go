@@ -208,13 +208,6 @@ func BuildWith(res *diagnose.Result, inputs []*dissect.InputInfo, o Options) *Re
 	return r
 }
 
-func nonNil[T any](s []T) []T {
-	if s == nil {
-		return []T{}
-	}
-	return s
-}
-
 // Verdict is the one-line conclusion: the worst severity and what it is.
 func Verdict(r *Report) string {
 	c := r.Summary.Counts

@@ -7,7 +7,6 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"time"
 
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
@@ -234,6 +233,3 @@ func (rf *reportFlags) failOn(r *report.Report) error {
 	}
 	return nil
 }
-
-// now is the wall clock, used only to time runs for the user.
-var now = time.Now

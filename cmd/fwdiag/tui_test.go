@@ -197,7 +197,7 @@ func TestLiveTUIInTmux(t *testing.T) {
 	tmux("send-keys", "-t", "t", "Enter")
 	waitScreen("esc back")
 	tmux("send-keys", "-t", "t", "G")
-	s = waitScreen("Wireshark filter")
+	waitScreen("Wireshark filter")
 	tmux("send-keys", "-t", "t", "y")
 	s = waitScreen("filter copied")
 	t.Logf("filter copied:\n%s", s)
