@@ -127,4 +127,3 @@ func (g *group) absorb(m *group) {
 		g.ttls = m.ttls
 	}
 }
-

@@ -184,5 +184,4 @@ func (a *run) compareViews(x, y *flowView, fs *findingSet) {
 	}
 }
 
-
 func sameEnds(x, y *flowView) bool { return x.client == y.client && x.server == y.server }

@@ -261,22 +261,9 @@ type VersionFacts struct {
 	Lo, Hi int
 }
 
-func (f *VersionFacts) merge(Facts)  {}
-func (f *VersionFacts) clone() Facts { c := *f; c.Ports = append([]VersionPort(nil), f.Ports...); return &c }
-
-// CaptureFacts: the limits of one input (or, for duplicates and one-sided
-// capture points, the capture point) that weaken a conclusion.
-type CaptureFacts struct {
-	Input int // index of the input
-	// Messages are the input's error messages (at most 5 for damage).
-	Messages []string
-	// Truncated frames (snap length), Damaged records, Problems (the
-	// number of distinct errors), Drops reported by the kernel,
-	// Connections at a one-sided capture point.
-	Truncated, Damaged, Problems int
-	Drops                        int64
-	Connections                  int
+func (f *VersionFacts) merge(Facts) {}
+func (f *VersionFacts) clone() Facts {
+	c := *f
+	c.Ports = append([]VersionPort(nil), f.Ports...)
+	return &c
 }
-
-func (f *CaptureFacts) merge(Facts)  {}
-func (f *CaptureFacts) clone() Facts { c := *f; c.Messages = append([]string(nil), f.Messages...); return &c }

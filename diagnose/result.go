@@ -34,19 +34,14 @@ const (
 	SWVersionInferred      Kind = "sw_version_inferred"
 	DroppedBetweenCaptures Kind = "dropped_between_captures"
 	ResetBetweenCaptures   Kind = "reset_between_captures"
-	CaptureTruncated       Kind = "capture_truncated"
-	CaptureInterrupted     Kind = "capture_interrupted"
-	CaptureOneSided        Kind = "capture_one_sided"
-	CaptureDrops           Kind = "capture_drops"
-	CaptureDuplicates      Kind = "capture_duplicates"
 )
 
-// Kinds lists every kind, for the schema test.
-var Kinds = []Kind{SynUnanswered, SynReset, SynICMPRejected, HandshakeIncomplete, RSTInjected, SynScan,
+// Kinds lists every kind, for the tests that hold the explanations and
+// the schema to them.
+var Kinds = append([]Kind{SynUnanswered, SynReset, SynICMPRejected, HandshakeIncomplete, RSTInjected, SynScan,
 	SWInternalBlocked, NPANotificationMissing, NPANotificationLost, NPAIdleExceedsTimeout, NPAOrphanNotification,
 	NPAUDPMode, NPAUDPUnreachable, UDPUnanswered, UDPLateResponse, UDPICMPUnreachable, K2ShadowFailover,
-	K2ClientRebind, SWVersionInferred, DroppedBetweenCaptures, ResetBetweenCaptures, CaptureTruncated,
-	CaptureInterrupted, CaptureOneSided, CaptureDrops, CaptureDuplicates}
+	K2ClientRebind, SWVersionInferred, DroppedBetweenCaptures, ResetBetweenCaptures}, captureKinds...)
 
 // Severity grades a finding; healthy traffic gives nothing above Info.
 type Severity string
@@ -239,15 +234,15 @@ type NPAReason int
 
 // NPA reasons.
 const (
-	WhyPaired             NPAReason = iota // second connection after the main session
-	WhyUDPNoMain                           // UDP notifications; main session not in the capture
-	WhyUDPMode                             // no second connection; UDP datagrams from 5001
-	WhyUDPOthersOnly                       // UDP to other clients, none to this one
-	WhyAttemptBlocked                      // the notification socket's attempts failed
-	WhyMidstreamNoSocket                   // capture began during the session
-	WhyNeverOpened                         // no second connection, no UDP
-	WhyOrphanNoMain                        // notification socket, no main session
-	WhyOrphanMainEnded                     // its main session ended before it
+	WhyPaired            NPAReason = iota // second connection after the main session
+	WhyUDPNoMain                          // UDP notifications; main session not in the capture
+	WhyUDPMode                            // no second connection; UDP datagrams from 5001
+	WhyUDPOthersOnly                      // UDP to other clients, none to this one
+	WhyAttemptBlocked                     // the notification socket's attempts failed
+	WhyMidstreamNoSocket                  // capture began during the session
+	WhyNeverOpened                        // no second connection, no UDP
+	WhyOrphanNoMain                       // notification socket, no main session
+	WhyOrphanMainEnded                    // its main session ended before it
 )
 
 // Conversation names a flow's two ends ("client:port -> server:port").

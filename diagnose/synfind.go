@@ -148,4 +148,3 @@ func internal(c *flows.Conn) bool {
 	a, b := c.Client.Addr(), c.Server.Addr()
 	return a == b || (a.IsLoopback() && b.IsLoopback())
 }
-

@@ -47,7 +47,7 @@ func (a *run) tcpTable(conns []*flows.Conn) ([]TCPFlow, int) {
 		row := TCPFlow{
 			Input: c.Input, Client: c.Client, Server: c.Server,
 			ConnState: c.ConnState(), History: c.History(), First: c.First, Last: c.Last,
-			SYNs: c.Dir[0].SYN,
+			SYNs:       c.Dir[0].SYN,
 			ClientPkts: c.Dir[0].Pkts, ServerPkts: c.Dir[1].Pkts,
 			ClientBytes: c.Dir[0].Payload, ServerBytes: c.Dir[1].Payload,
 			Retrans: c.Dir[0].Retrans + c.Dir[1].Retrans, KeepAlives: c.Dir[0].KeepAlives + c.Dir[1].KeepAlives,

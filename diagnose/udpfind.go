@@ -145,10 +145,3 @@ func firstFrames(f *flows.UDPFlow, n int) []uint64 {
 	}
 	return f.Frames[:n]
 }
-
-
-
-
-
-
-

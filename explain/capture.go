@@ -7,6 +7,15 @@ import (
 	"github.com/fwdiag/fwdiag/diagnose"
 )
 
+var captureTexts = map[diagnose.Kind]textFunc{
+	diagnose.SWVersionInferred:  textVersion,
+	diagnose.CaptureTruncated:   textCapture,
+	diagnose.CaptureInterrupted: textCapture,
+	diagnose.CaptureOneSided:    textCapture,
+	diagnose.CaptureDrops:       textCapture,
+	diagnose.CaptureDuplicates:  textCapture,
+}
+
 func versionName(n int) string {
 	switch n {
 	case 739:

@@ -8,6 +8,11 @@ import (
 	"github.com/fwdiag/fwdiag/diagnose"
 )
 
+var compareTexts = map[diagnose.Kind]textFunc{
+	diagnose.DroppedBetweenCaptures: textBetween,
+	diagnose.ResetBetweenCaptures:   textBetween,
+}
+
 func textBetween(c *Context, f *diagnose.Finding) Text {
 	x := factsOf[diagnose.BetweenFacts](f)
 	var seenIn, missIn []string

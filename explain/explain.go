@@ -92,34 +92,21 @@ func Finding(c *Context, f *diagnose.Finding) Text {
 	return t
 }
 
-// texts holds each kind's wording.
-var texts = map[diagnose.Kind]func(*Context, *diagnose.Finding) Text{
-	diagnose.SynUnanswered:          textSynUnanswered,
-	diagnose.SynReset:               textSynReset,
-	diagnose.SynICMPRejected:        textSynICMP,
-	diagnose.HandshakeIncomplete:    textHandshake,
-	diagnose.RSTInjected:            textRSTInjected,
-	diagnose.SWInternalBlocked:      textSWInternal,
-	diagnose.SynScan:                textScan,
-	diagnose.NPANotificationMissing: textNPAMissing,
-	diagnose.NPANotificationLost:    textNPALost,
-	diagnose.NPAIdleExceedsTimeout:  textNPAIdle,
-	diagnose.NPAOrphanNotification:  textNPAOrphan,
-	diagnose.NPAUDPMode:             textNPAUDPMode,
-	diagnose.NPAUDPUnreachable:      textNPAUDPUnreachable,
-	diagnose.UDPUnanswered:          textUDPUnanswered,
-	diagnose.UDPLateResponse:        textUDPLate,
-	diagnose.UDPICMPUnreachable:     textUDPICMP,
-	diagnose.K2ShadowFailover:       textFailover,
-	diagnose.K2ClientRebind:         textRebind,
-	diagnose.DroppedBetweenCaptures: textBetween,
-	diagnose.ResetBetweenCaptures:   textBetween,
-	diagnose.SWVersionInferred:      textVersion,
-	diagnose.CaptureTruncated:       textCapture,
-	diagnose.CaptureInterrupted:     textCapture,
-	diagnose.CaptureOneSided:        textCapture,
-	diagnose.CaptureDrops:           textCapture,
-	diagnose.CaptureDuplicates:      textCapture,
+// textFunc words one kind.
+type textFunc func(*Context, *diagnose.Finding) Text
+
+// texts holds each kind's wording, gathered from the files that word them
+// (a file per concern, as in diagnose). It is not changed after init.
+var texts = gather(synTexts, npaTexts, udpTexts, compareTexts, captureTexts)
+
+func gather(sets ...map[diagnose.Kind]textFunc) map[diagnose.Kind]textFunc {
+	all := map[diagnose.Kind]textFunc{}
+	for _, set := range sets {
+		for k, fn := range set {
+			all[k] = fn
+		}
+	}
+	return all
 }
 
 // Kinds lists the kinds that have words, for tests.

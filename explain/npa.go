@@ -9,6 +9,15 @@ import (
 	"github.com/fwdiag/fwdiag/diagnose"
 )
 
+var npaTexts = map[diagnose.Kind]textFunc{
+	diagnose.NPANotificationMissing: textNPAMissing,
+	diagnose.NPANotificationLost:    textNPALost,
+	diagnose.NPAIdleExceedsTimeout:  textNPAIdle,
+	diagnose.NPAOrphanNotification:  textNPAOrphan,
+	diagnose.NPAUDPMode:             textNPAUDPMode,
+	diagnose.NPAUDPUnreachable:      textNPAUDPUnreachable,
+}
+
 func textNPAMissing(c *Context, f *diagnose.Finding) Text {
 	x := factsOf[diagnose.NPAMissingFacts](f)
 	summary := fmt.Sprintf("%s: Supportworks session to %s has no notification connection", c.who(f), c.A(f.Server))

@@ -8,6 +8,16 @@ import (
 	"github.com/fwdiag/fwdiag/diagnose"
 )
 
+var synTexts = map[diagnose.Kind]textFunc{
+	diagnose.SynUnanswered:       textSynUnanswered,
+	diagnose.SynReset:            textSynReset,
+	diagnose.SynICMPRejected:     textSynICMP,
+	diagnose.HandshakeIncomplete: textHandshake,
+	diagnose.RSTInjected:         textRSTInjected,
+	diagnose.SWInternalBlocked:   textSWInternal,
+	diagnose.SynScan:             textScan,
+}
+
 func textSynUnanswered(c *Context, f *diagnose.Finding) Text {
 	x := factsOf[diagnose.SynUnansweredFacts](f)
 	label := serviceLabel(f.Service, f.Port, TCP)

@@ -8,6 +8,14 @@ import (
 	"github.com/fwdiag/fwdiag/diagnose"
 )
 
+var udpTexts = map[diagnose.Kind]textFunc{
+	diagnose.UDPUnanswered:      textUDPUnanswered,
+	diagnose.UDPLateResponse:    textUDPLate,
+	diagnose.UDPICMPUnreachable: textUDPICMP,
+	diagnose.K2ShadowFailover:   textFailover,
+	diagnose.K2ClientRebind:     textRebind,
+}
+
 func textUDPICMP(c *Context, f *diagnose.Finding) Text {
 	x := factsOf[diagnose.ICMPFacts](f)
 	label := serviceLabel(f.Service, f.Port, UDP)

@@ -1,0 +1,141 @@
+package diagnose
+
+import (
+	"sort"
+
+	"github.com/fwdiag/fwdiag/dissect"
+	"github.com/fwdiag/fwdiag/flows"
+)
+
+// The limits of the capture itself, which weaken a conclusion.
+const (
+	CaptureTruncated   Kind = "capture_truncated"
+	CaptureInterrupted Kind = "capture_interrupted"
+	CaptureOneSided    Kind = "capture_one_sided"
+	CaptureDrops       Kind = "capture_drops"
+	CaptureDuplicates  Kind = "capture_duplicates"
+)
+
+var captureKinds = []Kind{CaptureTruncated, CaptureInterrupted, CaptureOneSided, CaptureDrops, CaptureDuplicates}
+
+// CaptureFacts: the limits of one input (or, for duplicates and one-sided
+// capture points, the capture point) that weaken a conclusion.
+type CaptureFacts struct {
+	Input int // index of the input
+	// Messages are the input's error messages (at most 5 for damage).
+	Messages []string
+	// Truncated frames (snap length), Damaged records, Problems (the
+	// number of distinct errors), Drops reported by the kernel,
+	// Connections at a one-sided capture point.
+	Truncated, Damaged, Problems int
+	Drops                        int64
+	Connections                  int
+}
+
+func (f *CaptureFacts) merge(Facts) {}
+func (f *CaptureFacts) clone() Facts {
+	c := *f
+	c.Messages = append([]string(nil), f.Messages...)
+	return &c
+}
+
+// captureFindings reports the limits of the capture itself.
+func (a *run) captureFindings(conns []*flows.Conn, inputs []*dissect.InputInfo) []Finding {
+	var out []Finding
+	mk := func(kind Kind, sev Severity, count int, facts *CaptureFacts) Finding {
+		return Finding{Kind: kind, Severity: sev, Confidence: High, First: a.v.First, Last: a.v.Last, Count: count, Facts: facts}
+	}
+	for i, in := range inputs {
+		var damaged, outages []*dissect.FrameError
+		for _, e := range in.Errors {
+			if e.Interruption {
+				outages = append(outages, e)
+			} else {
+				damaged = append(damaged, e)
+			}
+		}
+		if len(outages) > 0 {
+			cf := &CaptureFacts{Input: i}
+			for _, e := range outages {
+				cf.Messages = append(cf.Messages, e.Msg)
+			}
+			out = append(out, mk(CaptureInterrupted, Warning, len(outages), cf))
+		}
+		nDamaged := 0
+		for _, e := range damaged {
+			nDamaged += int(max(e.Count, 1))
+		}
+		if len(damaged) > 0 || in.Truncated > 0 {
+			cf := &CaptureFacts{Input: i, Truncated: int(in.Truncated), Damaged: nDamaged, Problems: len(damaged)}
+			var frames []uint64
+			for j, e := range damaged {
+				if j < 5 {
+					cf.Messages = append(cf.Messages, e.Error())
+				}
+				if e.Frame > 0 && len(frames) < 32 {
+					frames = append(frames, e.Frame)
+				}
+			}
+			sev := Warning
+			if len(damaged) == 0 {
+				sev = Info // only cut by the snap length: headers were read
+			}
+			f := mk(CaptureTruncated, sev, nDamaged+int(in.Truncated), cf)
+			f.Evidence = []Evidence{{Input: i, Frames: frames}}
+			out = append(out, f)
+		}
+		if in.Drops > 0 {
+			out = append(out, mk(CaptureDrops, Warning, int(in.Drops), &CaptureFacts{Input: i, Drops: in.Drops}))
+		}
+	}
+	dups := 0
+	for _, c := range conns {
+		dups += c.Dups
+	}
+	if dups > 0 {
+		out = append(out, mk(CaptureDuplicates, Info, dups, &CaptureFacts{Input: -1}))
+	}
+	vs := make([]int, 0, len(a.oneSided))
+	for v := range a.oneSided {
+		vs = append(vs, int(v))
+	}
+	sort.Ints(vs)
+	for _, v := range vs {
+		n := a.oneSided[uint16(v)]
+		out = append(out, mk(CaptureOneSided, Warning, n, &CaptureFacts{Input: a.v.CapturePoints[v].Input, Connections: n}))
+	}
+	return out
+}
+
+// oneSidedVantages finds the capture points that saw only one direction of
+// traffic: at least three TCP connections, none with packets both ways (or
+// an ICMP error back), and at least one that went beyond its SYNs in its one
+// direction: packets that acknowledge what the other side sent, which this
+// capture never saw. A client whose every SYN is dropped also shows one
+// direction, but only SYNs: that is a blocked client, not a one-way capture.
+// The unanswered SYNs of a one-sided capture point prove nothing.
+func oneSidedVantages(conns []*flows.Conn) map[uint16]int {
+	type tally struct{ twoWay, beyondSYN, conns int }
+	seen := map[uint16]*tally{}
+	for _, c := range conns {
+		s := seen[c.Vantage]
+		if s == nil {
+			s = &tally{}
+			seen[c.Vantage] = s
+		}
+		s.conns++
+		switch {
+		case c.Dir[0].Pkts > 0 && c.Dir[1].Pkts > 0 || c.ICMP != nil:
+			s.twoWay++
+		case c.Dir[0].Pkts > uint64(c.Dir[0].SYN) || c.Dir[1].Pkts > uint64(c.Dir[1].SYN):
+			s.beyondSYN++
+		}
+	}
+	out := map[uint16]int{}
+	for v, s := range seen {
+		if s.conns >= 3 && s.twoWay == 0 && s.beyondSYN > 0 {
+			out[v] = s.conns
+		}
+	}
+	return out
+}
