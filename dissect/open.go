@@ -225,12 +225,18 @@ func (r *reader) finish() error {
 	return io.EOF
 }
 
-// unsupported records a frame skipped for its link type.
-func (r *reader) unsupported(lt int, frame uint64) error {
+// unsupported records a frame skipped for its link type. Such a frame is
+// not counted as cut by the snap length: nothing reads it, so its length
+// weakens no conclusion.
+func (r *reader) unsupported(lt int, frame uint64, capLen, origLen int) error {
+	if capLen < origLen {
+		r.info.Truncated--
+	}
 	e := r.noteOnce("lt"+strconv.Itoa(lt), frame, UnsupportedLinkTypeError{lt}.Error()+": frames skipped")
 	if e == nil {
 		return nil
 	}
+	e.LinkType = lt
 	return e
 }
 

@@ -156,6 +156,9 @@ type FrameError struct {
 	// interface went down and came back): packets were missed, none was
 	// damaged.
 	Interruption bool
+	// LinkType, when not 0, says the frames were skipped because fwdiag
+	// does not analyse their link type (nothing was damaged).
+	LinkType int
 }
 
 func (e *FrameError) Error() string {

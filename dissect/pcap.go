@@ -97,7 +97,7 @@ func (s *pcapSource) Next(p *Packet) error {
 		ts := time.Unix(int64(sec), nsec).UTC()
 		s.count(ts, int(capLen), int(origLen))
 		if !s.ok {
-			if e := s.unsupported(s.linkType, frame); e != nil {
+			if e := s.unsupported(s.linkType, frame, int(capLen), int(origLen)); e != nil {
 				return e
 			}
 			continue

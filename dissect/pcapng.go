@@ -258,7 +258,7 @@ func (s *ngSource) packet(p *Packet, frame uint64, ifid int, hasTS bool, raw uin
 		s.noteOnce("oversnap", frame, "records longer than the snap length "+strconv.Itoa(f.snap))
 	}
 	if !f.ok {
-		return false, s.unsupported(f.linkType, frame)
+		return false, s.unsupported(f.linkType, frame, len(data), origLen)
 	}
 	p.Input, p.Frame, p.Interface, p.PacketID = s.index, frame, f.global, id
 	s.dec.decode(f.linkType, data, ts, len(data), origLen, p)
