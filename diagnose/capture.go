@@ -14,9 +14,13 @@ const (
 	CaptureOneSided    Kind = "capture_one_sided"
 	CaptureDrops       Kind = "capture_drops"
 	CaptureDuplicates  Kind = "capture_duplicates"
+	// CaptureLinkUnsupported: frames of a link type fwdiag does not
+	// analyse (802.11, FDDI, ...) were skipped; their traffic is not in
+	// the report.
+	CaptureLinkUnsupported Kind = "capture_link_unsupported"
 )
 
-var captureKinds = []Kind{CaptureTruncated, CaptureInterrupted, CaptureOneSided, CaptureDrops, CaptureDuplicates}
+var captureKinds = []Kind{CaptureTruncated, CaptureInterrupted, CaptureOneSided, CaptureDrops, CaptureDuplicates, CaptureLinkUnsupported}
 
 // CaptureFacts: the limits of one input (or, for duplicates and one-sided
 // capture points, the capture point) that weaken a conclusion.
@@ -30,6 +34,10 @@ type CaptureFacts struct {
 	Truncated, Damaged, Problems int
 	Drops                        int64
 	Connections                  int
+	// LinkType and Skipped: the link type not analysed and how many
+	// frames of it were skipped (capture_link_unsupported).
+	LinkType int
+	Skipped  int
 }
 
 func (f *CaptureFacts) merge(Facts) {}
@@ -48,9 +56,22 @@ func (a *run) captureFindings(conns []*flows.Conn, inputs []*dissect.InputInfo) 
 	for i, in := range inputs {
 		var damaged, outages []*dissect.FrameError
 		for _, e := range in.Errors {
-			if e.Interruption {
+			switch {
+			case e.Interruption:
 				outages = append(outages, e)
-			} else {
+			case e.LinkType != 0:
+				// Not damage: frames of a link type nobody reads. When they
+				// are all the input holds, nothing was analysed, and a
+				// verdict of OK would be a silent miss.
+				n := int(max(e.Count, 1))
+				sev := Info
+				if uint64(n) >= in.Packets {
+					sev = Warning
+				}
+				f := mk(CaptureLinkUnsupported, sev, n, &CaptureFacts{Input: i, LinkType: e.LinkType, Skipped: n})
+				f.Evidence = []Evidence{{Input: i, Frames: []uint64{e.Frame}}}
+				out = append(out, f)
+			default:
 				damaged = append(damaged, e)
 			}
 		}

@@ -8,12 +8,39 @@ import (
 )
 
 var captureTexts = map[diagnose.Kind]textFunc{
-	diagnose.SWVersionInferred:  textVersion,
-	diagnose.CaptureTruncated:   textCapture,
-	diagnose.CaptureInterrupted: textCapture,
-	diagnose.CaptureOneSided:    textCapture,
-	diagnose.CaptureDrops:       textCapture,
-	diagnose.CaptureDuplicates:  textCapture,
+	diagnose.SWVersionInferred:      textVersion,
+	diagnose.CaptureTruncated:       textCapture,
+	diagnose.CaptureInterrupted:     textCapture,
+	diagnose.CaptureOneSided:        textCapture,
+	diagnose.CaptureDrops:           textCapture,
+	diagnose.CaptureDuplicates:      textCapture,
+	diagnose.CaptureLinkUnsupported: textLinkUnsupported,
+}
+
+// linkTypeNames names the link types people bring that fwdiag does not
+// analyse (tcpdump's LINKTYPE_ values).
+var linkTypeNames = map[int]string{
+	6: "Token Ring", 9: "PPP", 10: "FDDI", 50: "PPP in HDLC", 104: "Cisco HDLC", 105: "IEEE 802.11",
+	107: "Frame Relay", 119: "802.11 with Prism header", 127: "802.11 with radiotap header",
+	143: "DOCSIS", 163: "802.11 with AVS header", 187: "Bluetooth HCI", 195: "IEEE 802.15.4",
+	201: "Bluetooth HCI with direction", 215: "IEEE 802.15.4 without FCS", 239: "Linux NFLOG",
+	249: "USB (Linux, mmapped)", 251: "Bluetooth LE", 283: "Bluetooth LE (Ellisys)",
+}
+
+func textLinkUnsupported(c *Context, f *diagnose.Finding) Text {
+	x := factsOf[diagnose.CaptureFacts](f)
+	name := linkTypeNames[x.LinkType]
+	if name == "" {
+		name = "unknown"
+	}
+	t := Text{Summary: fmt.Sprintf("%s: %s of link type %d (%s) not analysed", c.input(x.Input), plural(x.Skipped, "frame", "frames"), x.LinkType, name),
+		Detail: fmt.Sprintf("fwdiag reads Ethernet (with 802.1Q tags), Linux cooked captures (tcpdump -i any), raw IP and BSD loopback frames. Frames of link type %d (%s) were skipped, not damaged: the traffic they carry is not in this report.", x.LinkType, name),
+		Fix:    "Capture on the host's IP interface (tcpdump -i eth0, or -i any on Linux; pktmon or netsh trace converted with etl2pcapng on Windows) to have this traffic analysed.",
+		Filter: fmt.Sprintf("frame.encap_type != 1")}
+	if f.Severity == diagnose.Warning {
+		t.Detail += " They are every frame of the input, so nothing in it was analysed: a report without findings here says nothing about the network."
+	}
+	return t
 }
 
 func versionName(n int) string {
