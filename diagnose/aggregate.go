@@ -3,6 +3,8 @@ package diagnose
 import (
 	"net/netip"
 
+	"github.com/fwdiag/fwdiag/flows"
+
 	"github.com/fwdiag/fwdiag/catalog"
 )
 
@@ -24,26 +26,63 @@ const (
 // synKinds are the connection-attempt findings a scan is made of.
 var synKinds = map[Kind]bool{SynUnanswered: true, SynReset: true, SynICMPRejected: true, HandshakeIncomplete: true}
 
-// aggregate folds scans (one client, many server ports) into one syn_scan
-// finding per client. (The findings many clients share about one service
-// are merged as they are added: findingSet.add.)
-func aggregate(fs *findingSet) {
-	// Fan-out: scans.
-	targets := map[netip.Addr]map[groupKey]bool{}
-	for _, g := range fs.order {
-		if synKinds[g.key.kind] {
-			t := targets[g.key.client]
-			if t == nil {
-				t = map[groupKey]bool{}
-				targets[g.key.client] = t
-			}
-			t[groupKey{server: g.key.server, port: g.key.port}] = true
+// findScanners returns the clients whose failed connection attempts fan
+// out over more than scanTargets server ports (in the live connections and
+// in the attempts eviction left as findings): port scanners, or clients
+// misconfigured like one. Their attempts describe them, not the services:
+// they go into their syn_scan finding only, never into the services table,
+// the hosts' roles, version inference or NPA pairing.
+func findScanners(conns []*flows.Conn, evicted *findingSet) map[netip.Addr]bool {
+	targets := map[netip.Addr]map[netip.AddrPort]bool{}
+	note := func(client netip.Addr, target netip.AddrPort) {
+		t := targets[client]
+		if t == nil {
+			t = map[netip.AddrPort]bool{}
+			targets[client] = t
 		}
+		if len(t) <= scanTargets {
+			t[target] = true
+		}
+	}
+	for _, g := range evicted.order {
+		if !synKinds[g.key.kind] {
+			continue
+		}
+		target := netip.AddrPortFrom(g.key.server, g.key.port)
+		if g.key.client.IsValid() {
+			note(g.key.client, target)
+		}
+		for c := range g.clients {
+			note(c, target)
+		}
+	}
+	for _, c := range conns {
+		// An attempt that never became a connection: unanswered, refused,
+		// rejected, or a handshake that never completed.
+		if !c.FirstSyn.IsZero() && !c.Established {
+			note(c.Client.Addr(), c.Server)
+		}
+	}
+	out := map[netip.Addr]bool{}
+	for c, t := range targets {
+		if len(t) > scanTargets {
+			out[c] = true
+		}
+	}
+	return out
+}
+
+// aggregate folds each scanner's connection-attempt findings into one
+// syn_scan finding. (The findings many clients share about one service
+// are merged as they are added: findingSet.add.)
+func aggregate(fs *findingSet, scanners map[netip.Addr]bool) {
+	if len(scanners) == 0 {
+		return
 	}
 	merged := map[*group]*group{} // member -> the group it went into
 	scans := map[netip.Addr]*group{}
 	for _, g := range fs.order {
-		if !synKinds[g.key.kind] || len(targets[g.key.client]) <= scanTargets {
+		if !synKinds[g.key.kind] || !scanners[g.key.client] {
 			continue
 		}
 		s := scans[g.key.client]

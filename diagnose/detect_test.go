@@ -859,3 +859,58 @@ func orNone(a netip.Addr) string {
 	}
 	return a.String()
 }
+
+// TestScannerDoesNotDescribeServices: a scanner sweeping ports 1-300 of a
+// healthy Supportworks server (some answered, most reset) gives its
+// syn_scan finding and the role "scanner", and nothing else: no services
+// rows for the ports it touched, no version contradiction (it touched 21,
+// which only versions before 7.4.0 use), no NPA orphan for its 5001 probe.
+func TestScannerDoesNotDescribeServices(t *testing.T) {
+	s := flowtest.New()
+	for i := 0; i < 3; i++ {
+		m, n := npaPair(s, fmt.Sprintf("192.0.2.%d", 10+i), 40000, 40001)
+		m.Send(true, 40)
+		n.Send(false, 40)
+	}
+	k := s.Open("192.0.2.10:40010", "198.51.100.10:5015") // XMLMC: 7.4.0 or later
+	k.Send(true, 100)
+	scanner := addr("203.0.113.66")
+	open := map[uint16]bool{21: true, 80: true, 443: true, 5001: true, 5015: true}
+	for port := uint16(1); port <= 300; port++ {
+		c := netip.AddrPortFrom(scanner, 30000+port)
+		d := netip.AddrPortFrom(addr(srvA), port)
+		s.TCP(c, d, fS, 1, 0, 0)
+		if open[port] {
+			s.TCP(d, c, fS|fA, 100, 2, 0)
+			s.TCP(c, d, fR, 2, 0, 0)
+		} else {
+			s.TCP(d, c, fR|fA, 0, 2, 0)
+		}
+		s.Wait(time.Millisecond)
+	}
+	for _, port := range []uint16{5001, 5015} {
+		c := netip.AddrPortFrom(scanner, 31000+port)
+		k := s.Open(c.String(), netip.AddrPortFrom(addr(srvA), port).String())
+		k.Close()
+	}
+	r := run(s, flowtest.Defaults())
+	if k := kinds(r); k["syn_scan"] != 1 || k["syn_reset"] != 0 || k["npa_orphan_notification"] != 0 || k["npa_notification_missing"] != 0 {
+		t.Errorf("got %v; want one syn_scan and no syn_reset or NPA finding", k)
+	}
+	var rows []string
+	for _, sv := range r.Services {
+		rows = append(rows, fmt.Sprintf("%s:%d %s %d", sv.Server, sv.Port, sv.Status, sv.Clients))
+	}
+	if want := "198.51.100.10:5001 listening 3,198.51.100.10:5015 listening 1"; strings.Join(rows, ",") != want {
+		t.Errorf("got services %v; want only the real clients' rows %s", rows, want)
+	}
+	v := findKind(t, r, "sw_version_inferred").Facts.(*diagnose.VersionFacts)
+	if v.Lo != 740 || v.Hi != -1 {
+		t.Errorf("got version range %d..%d; want 7.4.0 or later (the scanner's probe of 21 must not count)", v.Lo, v.Hi)
+	}
+	for _, h := range r.Hosts {
+		if h.Addr == scanner && strings.Join(h.Roles, ",") != "scanner" {
+			t.Errorf("scanner roles %v; want only scanner", h.Roles)
+		}
+	}
+}

@@ -48,7 +48,7 @@ func (a *run) npaFindings(conns []*flows.Conn, udps []*flows.UDPFlow, fs *findin
 	var order []gk
 	for _, c := range conns {
 		svc := c.Service
-		if svc == nil || svc.Name != catalog.SWBinary {
+		if svc == nil || svc.Name != catalog.SWBinary || a.scanners[c.Client.Addr()] {
 			continue
 		}
 		k := gk{c.Vantage, c.Client.Addr(), c.Server}

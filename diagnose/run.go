@@ -10,6 +10,7 @@
 package diagnose
 
 import (
+	"net/netip"
 	"sort"
 	"sync"
 	"time"
@@ -41,6 +42,8 @@ type run struct {
 	// explained holds the connections whose failure a more specific
 	// finding already accounts for (a blocked NPA socket).
 	explained map[*flows.Conn]bool
+	// scanners are the clients whose attempts fan out like a port scan.
+	scanners map[netip.Addr]bool
 }
 
 // Run diagnoses the view. ev holds what evicted flows left (nil: none);
@@ -54,6 +57,7 @@ func Run(v *flows.View, ev *Evictions, inputs []*dissect.InputInfo) *Result {
 	a := &run{v: v, ev: ev, ttls: v.TTLs, explained: map[*flows.Conn]bool{}}
 	conns, udps := v.Conns, v.UDPs
 	a.oneSided = oneSidedVantages(conns)
+	a.scanners = findScanners(conns, ev.fs)
 	r := &Result{Timeouts: v.Timeouts, Packets: v.Packets, First: v.First, Last: v.Last}
 	for _, p := range v.CapturePoints {
 		r.CapturePoints = append(r.CapturePoints, CapturePoint(p))
@@ -73,7 +77,7 @@ func Run(v *flows.View, ev *Evictions, inputs []*dissect.InputInfo) *Result {
 	a.synFindings(conns, fs)
 	a.compareFindings(conns, udps, fs)
 	a.udpFindings(udps, fs)
-	aggregate(fs)
+	aggregate(fs, a.scanners)
 	r.Findings = make([]Finding, 0, len(fs.order))
 	for _, g := range fs.order {
 		r.Findings = append(r.Findings, g.finding())

@@ -72,7 +72,7 @@ func (a *run) versionFindings(conns []*flows.Conn, udps []*flows.UDPFlow) []Find
 	}
 	for _, c := range conns {
 		svc := c.Service
-		if svc == nil || svc.Product != catalog.Supportworks {
+		if svc == nil || svc.Product != catalog.Supportworks || a.scanners[c.Client.Addr()] {
 			continue
 		}
 		answered := c.SynAck || c.Midstream && c.Dir[1].Pkts > 0
