@@ -12,7 +12,8 @@
 # Environment: LAB_OUT (output dir), LAB_KEEP_LOGS=1 (copy emulator logs next
 # to the captures as lab.log, not committed), GO (go binary), LAB_LIVE_CMD (a
 # command run in the client namespace during each scenario, stopped with
-# SIGINT, e.g. a live analyzer on eth0).
+# SIGINT, e.g. a live analyzer on eth0), LAB_LOCK_WAIT (seconds to wait for
+# another lab run to end; default 0: fail at once).
 set -euo pipefail
 
 LAB_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -643,7 +644,11 @@ main() {
   local lockdir=/run/lock
   [[ -d $lockdir && -w $lockdir ]] || lockdir=/tmp
   exec 9>"$lockdir/fwdiag-lab.lock"
-  flock -n 9 || die "another lab run is active"
+  if ! flock -n 9; then
+    ((${LAB_LOCK_WAIT:-0} > 0)) || die "another lab run is active"
+    log "another lab run is active: waiting up to ${LAB_LOCK_WAIT}s for it"
+    flock -w "$LAB_LOCK_WAIT" 9 || die "another lab run is still active after ${LAB_LOCK_WAIT}s"
+  fi
   trap on_exit EXIT
   trap 'exit 130' INT TERM
   teardown   # leftovers of a crashed run: namespaces, their processes, temp dirs
