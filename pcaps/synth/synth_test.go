@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -91,40 +92,84 @@ func tshark(t *testing.T, args ...string) string {
 	return string(out)
 }
 
-// count returns how many frames of file match a display filter.
-func count(t *testing.T, file, filter string, prefs ...string) int {
+// counts returns how many frames of file each display filter selects, from
+// one tshark pass (tshark takes up to seconds to start): every filter is an
+// io,phs tap, which selects exactly the frames -Y would. prefs are -o
+// preferences for the pass.
+func counts(t *testing.T, file string, prefs []string, filters ...string) []int {
 	t.Helper()
-	args := []string{"-r", file, "-Y", filter}
+	args := []string{"-r", file, "-q"}
 	for _, p := range prefs {
 		args = append(args, "-o", p)
 	}
-	out := strings.TrimSpace(tshark(t, args...))
-	if out == "" {
-		return 0
+	for _, f := range filters {
+		args = append(args, "-z", "io,phs,"+f)
 	}
-	return len(strings.Split(out, "\n"))
+	return phsCounts(t, tshark(t, args...), filters)
+}
+
+// phsCounts reads each filter's frame count from tshark's "Protocol
+// Hierarchy Statistics" sections: the section naming the filter on its
+// "Filter: " line, the sum of its top-level protocol rows ("eth
+// frames:38 bytes:3345"; none when nothing matched). A filter without its
+// section fails the test. (pcaps/golden_test.go reads them the same way.)
+func phsCounts(t *testing.T, out string, filters []string) []int {
+	t.Helper()
+	frames := map[string]int{}
+	inPhs, filter := false, ""
+	for _, line := range strings.Split(out, "\n") {
+		switch {
+		case strings.HasPrefix(line, "====="):
+			inPhs, filter = false, ""
+		case line == "Protocol Hierarchy Statistics":
+			inPhs = true
+		case inPhs && strings.HasPrefix(line, "Filter: "):
+			filter = strings.TrimPrefix(line, "Filter: ")
+			frames[filter] += 0
+		case inPhs && filter != "" && line != "" && line[0] != ' ':
+			_, rest, _ := strings.Cut(line, " frames:")
+			n, err := strconv.Atoi(strings.Fields(rest + " x")[0])
+			if err != nil {
+				t.Fatalf("unexpected protocol hierarchy row %q", line)
+			}
+			frames[filter] += n
+		}
+	}
+	n := make([]int, len(filters))
+	for i, f := range filters {
+		c, ok := frames[f]
+		if !ok {
+			t.Fatalf("tshark gave no statistics for filter %q:\n%s", f, out)
+		}
+		n[i] = c
+	}
+	return n
 }
 
 func TestTsharkDecodes(t *testing.T) {
-	files := map[string]string{}
-	for _, name := range smallScenarios {
-		files[name] = writeTemp(t, name, DefaultOptions())
-	}
-	files["volume"] = writeTemp(t, "volume", smallVolume())
-	for name, f := range files {
-		out := tshark(t, "-r", f, "-q", "-z", "conv,tcp", "-z", "conv,udp")
-		if !strings.Contains(out, "Conversations") {
-			t.Errorf("%s: tshark conv output unexpected:\n%s", name, out)
-		}
-		// tshark labels UDP 54328 (an ephemeral port here) Elasticsearch
-		// discovery; that heuristic is not a defect of the capture.
-		if n := count(t, f, "_ws.malformed && !elasticsearch"); n != 0 {
-			t.Errorf("%s: %d malformed frames", name, n)
-		}
-		bad := "tcp.checksum.status==0 || udp.checksum.status==0 || ip.checksum.status==0 || icmp.checksum.status==0 || icmpv6.checksum.status==0"
-		if n := count(t, f, bad, "tcp.check_checksum:TRUE", "udp.check_checksum:TRUE", "ip.check_checksum:TRUE"); n != 0 {
-			t.Errorf("%s: %d frames with bad checksums", name, n)
-		}
+	for _, name := range append(smallScenarios, "volume") {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			o := DefaultOptions()
+			if name == "volume" {
+				o = smallVolume()
+			}
+			f := writeTemp(t, name, o)
+			// tshark labels UDP 54328 (an ephemeral port here) Elasticsearch
+			// discovery; that heuristic is not a defect of the capture.
+			malformed := "_ws.malformed && !elasticsearch"
+			out := tshark(t, "-r", f, "-q", "-z", "conv,tcp", "-z", "conv,udp", "-z", "io,phs,"+malformed)
+			if !strings.Contains(out, "TCP Conversations") || !strings.Contains(out, "UDP Conversations") {
+				t.Errorf("%s: tshark conv output unexpected:\n%s", name, out)
+			}
+			if n := phsCounts(t, out, []string{malformed})[0]; n != 0 {
+				t.Errorf("%s: %d malformed frames", name, n)
+			}
+			bad := "tcp.checksum.status==0 || udp.checksum.status==0 || ip.checksum.status==0 || icmp.checksum.status==0 || icmpv6.checksum.status==0"
+			if n := counts(t, f, []string{"tcp.check_checksum:TRUE", "udp.check_checksum:TRUE", "ip.check_checksum:TRUE"}, bad)[0]; n != 0 {
+				t.Errorf("%s: %d frames with bad checksums", name, n)
+			}
+		})
 	}
 }
 
@@ -137,22 +182,31 @@ func TestTsharkNPAAnalysis(t *testing.T) {
 		{"npa-idle-2h", npaRetries, 0, 1},
 		{"npa-idle-risk", 0, 0, 0},
 	} {
-		f := writeTemp(t, c.name, DefaultOptions())
-		if n := count(t, f, "tcp.analysis.retransmission"); n != c.retrans {
-			t.Errorf("%s: %d retransmissions, want %d", c.name, n, c.retrans)
-		}
-		if n := count(t, f, "tcp.analysis.keep_alive"); n != c.keepAlv {
-			t.Errorf("%s: %d keep-alives, want %d", c.name, n, c.keepAlv)
-		}
-		if n := count(t, f, "tcp.flags.reset==1"); n != c.resets {
-			t.Errorf("%s: %d resets, want %d", c.name, n, c.resets)
-		}
-		if n := count(t, f, "tcp.analysis.lost_segment || tcp.analysis.ack_lost_segment || tcp.analysis.out_of_order"); n != 0 {
-			t.Errorf("%s: %d seq/ack anomalies: sequence arithmetic is wrong", c.name, n)
-		}
-		if n := count(t, f, `tcp.payload contains "SW102: Hello["`); n != 2 {
-			t.Errorf("%s: %d greetings, want 2 (main + notification)", c.name, n)
-		}
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			f := writeTemp(t, c.name, DefaultOptions())
+			n := counts(t, f, nil,
+				"tcp.analysis.retransmission",
+				"tcp.analysis.keep_alive",
+				"tcp.flags.reset==1",
+				"tcp.analysis.lost_segment || tcp.analysis.ack_lost_segment || tcp.analysis.out_of_order",
+				`tcp.payload contains "SW102: Hello["`)
+			if n[0] != c.retrans {
+				t.Errorf("%s: %d retransmissions, want %d", c.name, n[0], c.retrans)
+			}
+			if n[1] != c.keepAlv {
+				t.Errorf("%s: %d keep-alives, want %d", c.name, n[1], c.keepAlv)
+			}
+			if n[2] != c.resets {
+				t.Errorf("%s: %d resets, want %d", c.name, n[2], c.resets)
+			}
+			if n[3] != 0 {
+				t.Errorf("%s: %d seq/ack anomalies: sequence arithmetic is wrong", c.name, n[3])
+			}
+			if n[4] != 2 {
+				t.Errorf("%s: %d greetings, want 2 (main + notification)", c.name, n[4])
+			}
+		})
 	}
 }
 
@@ -184,17 +238,22 @@ func TestConnPrimitives(t *testing.T) {
 	if err := os.WriteFile(f, buf.Bytes(), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if n := count(t, f, "tcp.flags.syn==1 && tcp.flags.ack==0 && tcp.analysis.retransmission && tcp.port==5001"); n != 3 {
-		t.Errorf("%d SYN retransmissions, want 3", n)
+	n := counts(t, f, nil,
+		"tcp.flags.syn==1 && tcp.flags.ack==0 && tcp.analysis.retransmission && tcp.port==5001",
+		"tcp.analysis.keep_alive",
+		"tcp.analysis.keep_alive_ack",
+		"icmp.type==3 && icmp.code==13 && tcp.dstport==5002")
+	if n[0] != 3 {
+		t.Errorf("%d SYN retransmissions, want 3", n[0])
 	}
-	if n := count(t, f, "tcp.analysis.keep_alive"); n != 2 {
-		t.Errorf("%d keep-alives, want 2", n)
+	if n[1] != 2 {
+		t.Errorf("%d keep-alives, want 2", n[1])
 	}
-	if n := count(t, f, "tcp.analysis.keep_alive_ack"); n != 2 {
-		t.Errorf("%d keep-alive ACKs, want 2", n)
+	if n[2] != 2 {
+		t.Errorf("%d keep-alive ACKs, want 2", n[2])
 	}
-	if n := count(t, f, "icmp.type==3 && icmp.code==13 && tcp.dstport==5002"); n != 1 {
-		t.Errorf("ICMP admin-prohibited quoting the SYN: %d, want 1", n)
+	if n[3] != 1 {
+		t.Errorf("ICMP admin-prohibited quoting the SYN: %d, want 1", n[3])
 	}
 }
 
