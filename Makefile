@@ -4,7 +4,7 @@ BIN     ?= bin/fwdiag
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X main.version=$(VERSION)
 
-.PHONY: all build demo test test-short vet fmt-check tools lab golden bench fuzz clean
+.PHONY: all build demo test test-short vet fmt-check lint tools lab golden bench fuzz clean
 
 all: build
 
@@ -35,12 +35,18 @@ fmt-check:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
 	if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 
-## test: vet, gofmt, and every test (cross-checks with tshark, golden reports
-## over the lab captures, the TUI, and the live tests when root); then the
-## packages that run goroutines over shared state (the reader beside the
-## flow engine; a report's tables and TTL view beside its findings) again
-## under the race detector, which no other test would fail for.
-test: tools vet fmt-check
+## lint: staticcheck, the version go.mod pins as a tool (go get -tool)
+lint:
+	$(GO) tool staticcheck ./...
+
+## test: vet, gofmt, staticcheck, and every test (cross-checks with tshark,
+## golden reports over the lab captures, the TUI, and the live tests when
+## root); then the packages that run goroutines over shared state (the
+## reader beside the flow engine; a report's tables and TTL view beside its
+## findings) again under the race detector, which no other test would fail
+## for. go test prints a line per package; none runs for more than about
+## half a minute (2 cores, tools installed, root).
+test: tools vet fmt-check lint
 	$(GO) test -count=1 -timeout 30m ./...
 	$(GO) test -race -count=1 -timeout 10m ./flows ./pipeline
 
