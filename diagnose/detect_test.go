@@ -914,3 +914,50 @@ func TestScannerDoesNotDescribeServices(t *testing.T) {
 		}
 	}
 }
+
+// TestSharedAddressNamesEachConnection: prs.sassafras.com and
+// www.sassafras.com resolve to one address. A blocked 443 to it is k2-prs
+// (the address answered for prs, whatever else shares it), a blocked 80
+// after a lookup of www is the version check, and the hosts table keeps
+// both names.
+func TestSharedAddressNamesEachConnection(t *testing.T) {
+	s := flowtest.New()
+	ks, k2c, dns := addr("198.51.100.20"), "192.0.2.60:50000", ep("198.51.100.53:53")
+	shared := addr("203.0.113.50")
+	// The KeyServer answers its clients: it is a K2 server.
+	s.UDP(ep(k2c), netip.AddrPortFrom(ks, 19283), 40)
+	s.UDP(netip.AddrPortFrom(ks, 19283), ep(k2c), 40)
+	// KeyConfigure on 192.0.2.61 looks up www, then prs; the KeyServer
+	// looks up www only.
+	admin := addr("192.0.2.61")
+	s.DNSAnswer(dns, netip.AddrPortFrom(admin, 5353), "www.sassafras.com", shared)
+	s.DNSAnswer(dns, netip.AddrPortFrom(ks, 5353), "www.sassafras.com", shared)
+	s.Wait(time.Second)
+	s.DNSAnswer(dns, netip.AddrPortFrom(admin, 5353), "prs.sassafras.com", shared)
+	attempt := func(c netip.Addr, port uint16) {
+		for r := 0; r < 3; r++ {
+			s.TCP(netip.AddrPortFrom(c, 41000+port), netip.AddrPortFrom(shared, port), fS, uint32(port), 0, 0)
+			s.Wait(time.Second << r)
+		}
+	}
+	attempt(ks, 443)   // looked up www only, but the address answered for prs
+	attempt(admin, 80) // its latest lookup is prs: PRS over HTTP
+	attempt(ks, 80)    // its latest lookup is www: the version check
+	r := run(s, flowtest.Defaults())
+	got := map[string]string{}
+	for _, f := range r.Findings {
+		if f.Kind == diagnose.SynUnanswered {
+			got[fmt.Sprintf("%s:%d", f.Client, f.Port)] = svc(f)
+		}
+	}
+	want := map[string]string{"198.51.100.20:443": "k2-prs", "192.0.2.61:80": "k2-prs", "198.51.100.20:80": "k2-version-check"}
+	for k, v := range want {
+		if got[k] != v {
+			t.Errorf("%s: got service %q; want %q (all: %v)", k, got[k], v, got)
+		}
+	}
+	v := s.Feed(flows.Config{}).View()
+	if names := v.Names[shared]; strings.Join(names, ",") != "www.sassafras.com,prs.sassafras.com" {
+		t.Errorf("got names %v; want both, first seen first", names)
+	}
+}

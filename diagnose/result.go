@@ -212,7 +212,7 @@ type ServiceRow struct {
 // HostRow is one host and the roles its traffic shows.
 type HostRow struct {
 	Addr  netip.Addr
-	Name  string // from DNS answers in the capture
+	Names []string // from DNS answers in the capture, first seen first
 	Roles []string
 }
 

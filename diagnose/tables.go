@@ -336,7 +336,7 @@ func (a *run) hostTable(conns []*flows.Conn, udps []*flows.UDPFlow) []HostRow {
 	sort.Slice(addrs, func(i, j int) bool { return addrs[i].Less(addrs[j]) })
 	out := make([]HostRow, 0, len(roles))
 	for _, addr := range addrs {
-		row := HostRow{Addr: addr, Name: a.v.Names[addr]}
+		row := HostRow{Addr: addr, Names: a.v.Names[addr]}
 		for r := range roles[addr] {
 			row.Roles = append(row.Roles, r)
 		}

@@ -73,7 +73,7 @@ type Analyzer struct {
 	// first packets: sorting it for a report costs a seventh of sorting
 	// the table's hash order (4.5 -> 0.6 ms for 27k connections).
 	order []*Conn
-	names     map[netip.Addr]string
+	dns       dnsNames
 	// lastVK/lastV cache the vantage of the previous packet: a capture
 	// point rarely changes from one packet to the next.
 	lastVK vantageKey
@@ -121,7 +121,7 @@ func New(cfg Config) *Analyzer {
 		vantages:     map[vantageKey]uint16{},
 		tcp:          newFlowTable[*Conn](),
 		udp:          newFlowTable[*UDPFlow](),
-		names:        map[netip.Addr]string{},
+		dns:          newDNSNames(),
 		dnsServers:   map[netip.Addr]bool{},
 		firstByInput: map[int]time.Time{},
 		maxConns:     cfg.MaxConns,
@@ -171,8 +171,8 @@ func (a *Analyzer) Add(p *dissect.Packet) {
 		return
 	}
 	v := a.vantage(p)
-	for _, ans := range p.DNS {
-		a.names[ans.Addr] = ans.Name
+	for i := range p.DNS {
+		a.dns.answer(p.Dst, &p.DNS[i], p.Time)
 		a.dnsServers[p.Src] = true
 	}
 	if p.Fragment {
@@ -404,20 +404,26 @@ func (a *Analyzer) udpFlows() []*UDPFlow {
 	return out
 }
 
-// serviceOf names the catalog service of a server endpoint, using DNS names
-// seen in the capture for shared ports (80/443).
+// serviceOf names the catalog service of a flow's server endpoint as seen
+// from its client at time at, using DNS names seen in the capture for
+// shared ports (80/443).
 //
 // Ports 80 and 443 are everybody's: they are Supportworks HTTP(S) only on a
 // host that serves another Supportworks port in the capture, KeyReporter
 // only on a host that also queries a KeyServer over TCP 19283 (as the K2
 // seed describes it), and the Sassafras sites only when a DNS answer named
-// them. Any other web server is no product's.
-func (a *Analyzer) serviceOf(server Endpoint, transport catalog.Transport) *catalog.Service {
+// them: the name the client looked up for the address most recently, or
+// failing that any name the address had (443 to an address that answered
+// for prs.sassafras.com is k2-prs even when www.sassafras.com shares it).
+// Any other web server is no product's.
+func (a *Analyzer) serviceOf(client netip.Addr, server Endpoint, transport catalog.Transport, at time.Time) *catalog.Service {
 	cat := a.cfg.Catalog
-	name := a.names[server.Addr()]
+	names := a.dns.candidates(client, server.Addr(), at)
 	if cat.Shared(server.Port(), transport) {
-		if s, ok := cat.Lookup(server.Port(), transport, name); ok && len(s.Names) > 0 {
-			return s
+		for _, name := range names {
+			if s, ok := cat.Lookup(server.Port(), transport, name); ok && len(s.Names) > 0 {
+				return s
+			}
 		}
 		var product catalog.Product
 		switch {
@@ -430,6 +436,10 @@ func (a *Analyzer) serviceOf(server Endpoint, transport catalog.Transport) *cata
 		}
 		s, _ := cat.LookupProduct(server.Port(), transport, product)
 		return s
+	}
+	name := ""
+	if len(names) > 0 {
+		name = names[0]
 	}
 	s, ok := cat.Lookup(server.Port(), transport, name)
 	if !ok {

@@ -68,7 +68,7 @@ func (a *Analyzer) evictable(c *Conn, now time.Time, hard bool) bool {
 		return true
 	case attempt && now.Sub(c.LastSyn) >= EvictAge:
 		return true
-	case c.CatalogPort, c.SharedPort && a.serviceOf(c.Server, TCP) != nil:
+	case c.CatalogPort, c.SharedPort && a.serviceOf(c.Client.Addr(), c.Server, TCP, c.First) != nil:
 		// Established product connections stay for the tables (services,
 		// roles, version, the flow listing).
 		return false
@@ -124,7 +124,7 @@ func (a *Analyzer) sweep(now time.Time) {
 // the hook.
 func (a *Analyzer) evict(c *Conn, now time.Time, ttls *TTLView) {
 	if a.cfg.OnEvict != nil {
-		c.Service = a.serviceOf(c.Server, TCP)
+		c.Service = a.serviceOf(c.Client.Addr(), c.Server, TCP, c.First)
 		a.cfg.OnEvict.EvictConn(c, now, ttls)
 	}
 	if d := &c.Dir[1]; d.TTLSet {

@@ -25,8 +25,9 @@ type View struct {
 	Conns       []*Conn
 	UDPs        []*UDPFlow
 	TTLs        *TTLView
-	// Names are the DNS names the capture's answers gave each address.
-	Names map[netip.Addr]string
+	// Names are the DNS names the capture's answers gave each address, in
+	// the order first seen.
+	Names map[netip.Addr][]string
 	// DNSServers are hosts seen answering DNS.
 	DNSServers map[netip.Addr]bool
 	// CapturePoints are indexed by FlowHead.Vantage; CaptureLast holds each
@@ -52,26 +53,26 @@ func (a *Analyzer) View() *View {
 	ttls := make(chan *TTLView, 1)
 	go func() { ttls <- hostTTLs(conns, udps, a.ev.ttl) }()
 	for _, c := range conns {
-		c.Service = a.serviceOf(c.Server, TCP)
+		c.Service = a.serviceOf(c.Client.Addr(), c.Server, TCP, c.First)
 	}
 	for _, f := range udps {
-		f.Service = a.serviceOf(f.Server, UDP)
+		f.Service = a.serviceOf(f.Client.Addr(), f.Server, UDP, f.First)
 	}
 	return &View{
 		Catalog: a.cfg.Catalog, Timeouts: a.cfg.Timeouts,
 		Packets: a.packets, First: a.first, Last: a.last,
 		Truncated: a.truncated, Fragments: a.fragments, ICMPErrors: a.icmpErrors,
 		Conns: conns, UDPs: udps, TTLs: <-ttls,
-		Names: a.names, DNSServers: a.dnsServers,
+		Names: a.dns.byAddr, DNSServers: a.dnsServers,
 		CapturePoints: a.vantageOf, CaptureLast: a.vantageLast,
 		Evicted: a.ev, an: a,
 	}
 }
 
 // ServiceOf names the catalog service of a server endpoint as the view
-// sees the hosts' roles (nil: none).
+// sees the hosts' roles (nil: none), for a flow the capture did not show.
 func (v *View) ServiceOf(server Endpoint, transport catalog.Transport) *catalog.Service {
-	return v.an.serviceOf(server, transport)
+	return v.an.serviceOf(netip.Addr{}, server, transport, v.Last)
 }
 
 // Live returns how many TCP connections and UDP flows the live tables hold

@@ -185,7 +185,13 @@ func BuildWith(res *diagnose.Result, inputs []*dissect.InputInfo, o Options) *Re
 	}
 	r.Hosts = make([]HostRow, len(res.Hosts))
 	for i, h := range res.Hosts {
-		r.Hosts[i] = HostRow{Addr: addr(h.Addr), Name: h.Name, Roles: h.Roles}
+		r.Hosts[i] = HostRow{Addr: addr(h.Addr), Roles: h.Roles}
+		if len(h.Names) > 0 {
+			r.Hosts[i].Name = h.Names[0]
+		}
+		if len(h.Names) > 1 {
+			r.Hosts[i].Names = h.Names
+		}
 	}
 	conv := func(c diagnose.Conversation) string {
 		if !c.Client.IsValid() {

@@ -83,7 +83,11 @@ func WriteText(w io.Writer, r *Report) error {
 		b.WriteString("\nHOSTS\n")
 		tw := tabwriter.NewWriter(b, 0, 0, 2, ' ', 0)
 		for _, h := range r.Hosts {
-			fmt.Fprintf(tw, "  %s\t%s\t%s\n", h.Addr, orDash(h.Name), strings.Join(h.Roles, ", "))
+			name := h.Name
+			if len(h.Names) > 1 {
+				name = strings.Join(h.Names, ", ")
+			}
+			fmt.Fprintf(tw, "  %s\t%s\t%s\n", h.Addr, orDash(name), strings.Join(h.Roles, ", "))
 		}
 		tw.Flush()
 	}

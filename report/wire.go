@@ -84,8 +84,11 @@ type ServiceRow struct {
 
 // HostRow is one host and the roles its traffic shows.
 type HostRow struct {
-	Addr  string   `json:"addr"`
-	Name  string   `json:"name,omitempty"` // from DNS answers in the capture
+	Addr string `json:"addr"`
+	// Name is the first name DNS answers in the capture gave the address;
+	// Names lists them all when there are several (shared hosting, a CDN).
+	Name  string   `json:"name,omitempty"`
+	Names []string `json:"names,omitempty"`
 	Roles []string `json:"roles"`
 }
 

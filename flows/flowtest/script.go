@@ -172,3 +172,12 @@ func Defaults() catalog.Timeouts {
 	p, _ := catalog.LookupProfile(catalog.DefaultProfileName)
 	return catalog.TimeoutsFor(p, 0, 0)
 }
+
+// DNSAnswer emits a DNS response from server to client binding name to
+// addr.
+func (s *Script) DNSAnswer(server, client netip.AddrPort, name string, addr netip.Addr) {
+	p := s.base(server, client, dissect.ProtoUDP)
+	p.PayloadLen = 60
+	p.DNS = []dissect.DNSAnswer{{Name: name, Addr: addr}}
+	s.Pkts = append(s.Pkts, p)
+}

@@ -1,0 +1,83 @@
+package flows
+
+import (
+	"net/netip"
+	"slices"
+	"time"
+
+	"github.com/fwdiag/fwdiag/dissect"
+)
+
+// Bounds of what the DNS answers leave: a capture of an hour's browsing
+// must not grow them without end.
+const (
+	maxNamesPerAddr   = 8       // names one address is known by
+	maxLookupsPerKey  = 4       // a client's recent lookups of one address
+	maxLookupKeys     = 200_000 // client/address pairs remembered
+	maxNamedAddresses = 200_000
+)
+
+// dnsNames keeps what the capture's DNS answers said. Several names often
+// share one address (shared hosting, a CDN: prs.sassafras.com and
+// www.sassafras.com), so an address keeps every name it had, and each
+// client the names it looked up for it, with times: a connection is its
+// client's most recent lookup of that address before it (as Zeek and
+// Wireshark keep every name an address had).
+type dnsNames struct {
+	byAddr  map[netip.Addr][]string
+	lookups map[lookupKey][]lookup // newest last
+}
+
+type lookupKey struct{ client, addr netip.Addr }
+
+type lookup struct {
+	at   int64 // capture time, Unix ns
+	name string
+}
+
+func newDNSNames() dnsNames {
+	return dnsNames{byAddr: map[netip.Addr][]string{}, lookups: map[lookupKey][]lookup{}}
+}
+
+// answer records a DNS answer that client received.
+func (d *dnsNames) answer(client netip.Addr, ans *dissect.DNSAnswer, t time.Time) {
+	names := d.byAddr[ans.Addr]
+	if !slices.Contains(names, ans.Name) && len(names) < maxNamesPerAddr && (names != nil || len(d.byAddr) < maxNamedAddresses) {
+		d.byAddr[ans.Addr] = append(names, ans.Name)
+	}
+	k := lookupKey{client, ans.Addr}
+	l, ok := d.lookups[k]
+	if !ok && len(d.lookups) >= maxLookupKeys {
+		return
+	}
+	if len(l) == maxLookupsPerKey {
+		l = append(l[:0], l[1:]...)
+	}
+	d.lookups[k] = append(l, lookup{t.UnixNano(), ans.Name})
+}
+
+// candidates lists the names a connection from client to addr at time at
+// may have been made for, the likeliest first: the client's lookups of
+// the address before the connection, newest first, then every other name
+// of the address in the order first seen.
+func (d *dnsNames) candidates(client, addr netip.Addr, at time.Time) []string {
+	all := d.byAddr[addr]
+	if len(all) <= 1 {
+		return all
+	}
+	var out []string
+	if l := d.lookups[lookupKey{client, addr}]; len(l) > 0 {
+		t := at.UnixNano()
+		for i := len(l) - 1; i >= 0; i-- {
+			if l[i].at <= t && !slices.Contains(out, l[i].name) {
+				out = append(out, l[i].name)
+			}
+		}
+	}
+	for _, n := range all {
+		if !slices.Contains(out, n) {
+			out = append(out, n)
+		}
+	}
+	return out
+}
