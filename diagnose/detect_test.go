@@ -3,6 +3,7 @@ package diagnose_test
 import (
 	"fmt"
 	"net/netip"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -959,5 +960,44 @@ func TestSharedAddressNamesEachConnection(t *testing.T) {
 	v := s.Feed(flows.Config{}).View()
 	if names := v.Names[shared]; strings.Join(names, ",") != "www.sassafras.com,prs.sassafras.com" {
 		t.Errorf("got names %v; want both, first seen first", names)
+	}
+}
+
+// TestICMPQuotingTheAnswerProvesTheFlowWasForgotten: seen at a KeyServer
+// whose client is behind a NAT (198.51.100.1), an answer 7 s late draws
+// ICMP port-unreachable from the NAT, quoting the answer. That is a
+// udp_late_response naming the NAT and the 7 s silence, although 7 s is
+// below the 60 s default; not a udp_icmp_unreachable "from the client".
+func TestICMPQuotingTheAnswerProvesTheFlowWasForgotten(t *testing.T) {
+	s := flowtest.New()
+	nat, ks := ep("198.51.100.1:61000"), ep("198.51.100.20:19283")
+	for i := 0; i < 3; i++ {
+		s.UDP(nat, ks, 40)
+		s.Wait(10 * time.Millisecond)
+		s.UDP(ks, nat, 40)
+		s.Wait(2 * time.Second)
+	}
+	s.UDP(nat, ks, 40)
+	s.Wait(7 * time.Second)
+	s.UDP(ks, nat, 40)
+	late := s.Frame
+	s.Wait(time.Millisecond)
+	s.ICMPUnreach(nat.Addr(), ks.Addr(), 3, 17, ks, nat, 0)
+	icmp := s.Frame
+	r := run(s, flowtest.Defaults())
+	if k := kinds(r); k["udp_icmp_unreachable"] != 0 || k["udp_late_response"] != 1 {
+		t.Fatalf("got %v; want one udp_late_response and no udp_icmp_unreachable", k)
+	}
+	f := findKind(t, r, "udp_late_response")
+	x := f.Facts.(*diagnose.UDPLateFacts)
+	if x.Refused != 1 || x.Late != 1 || x.From[nat.Addr()] != 1 || len(f.Samples) != 1 || f.Samples[0].Round(time.Second) != 7*time.Second {
+		t.Errorf("got facts %+v samples %v; want 1 refused datagram after 7 s, refused by the NAT", x, f.Samples)
+	}
+	ev := f.Evidence[0].Frames
+	if !slices.Contains(ev, late) || !slices.Contains(ev, icmp) {
+		t.Errorf("evidence %v lacks the late answer %d or the ICMP error %d", ev, late, icmp)
+	}
+	if len(r.UDPFlows) != 1 || r.UDPFlows[0].ICMPErrors != 1 {
+		t.Errorf("got UDP flows %+v; want the one flow with its ICMP error", r.UDPFlows)
 	}
 }

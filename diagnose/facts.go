@@ -182,16 +182,25 @@ func (f *UDPUnansweredFacts) merge(o Facts) {
 func (f *UDPUnansweredFacts) clone() Facts { c := *f; return &c }
 
 // UDPLateFacts: late datagrams, those the client acknowledged at once
-// (Delivered), and those the server sent unasked (Tickles).
-type UDPLateFacts struct{ Late, Delivered, Tickles int }
+// (Delivered), those the server sent unasked (Tickles), and those an ICMP
+// error proved refused on their way to the client (Refused, with the
+// errors' codes and senders): a device between them had forgotten the
+// flow, whatever timeout was assumed.
+type UDPLateFacts struct {
+	Late, Delivered, Tickles int
+	Refused                  int
+	ICMPFacts
+}
 
 func (f *UDPLateFacts) merge(o Facts) {
 	x := o.(*UDPLateFacts)
 	f.Late += x.Late
 	f.Delivered += x.Delivered
 	f.Tickles += x.Tickles
+	f.Refused += x.Refused
+	f.ICMPFacts.add(&x.ICMPFacts)
 }
-func (f *UDPLateFacts) clone() Facts { c := *f; return &c }
+func (f *UDPLateFacts) clone() Facts { c := *f; c.copyMaps(); return &c }
 
 // FailoverFacts: the KeyShadows turned to, and how many answered.
 type FailoverFacts struct {

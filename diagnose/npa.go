@@ -300,11 +300,12 @@ func (a *run) npaUDPFinding(f *flows.UDPFlow, main *flows.Conn, fs *findingSet) 
 	g := fs.add(NPAUDPMode, Info, svc, UDP, client, server, 5001, f.First, f.Last, f.Input, firstFrames(f, 3))
 	g.member(f.Client.Port())
 	factsOf[NPAUDPFacts](g).Datagrams += f.Responses
-	if f.ICMP != nil {
+	if f.RefusedCount > 0 {
 		u := fs.add(NPAUDPUnreachable, Critical, svc, UDP, client, server, 5001, f.First, f.Last, f.Input, f.Frames)
 		u.member(f.Client.Port())
 		x := factsOf[NPAUDPFacts](u)
-		x.note(ICMPCode{f.ICMP.V6, f.ICMP.Type, f.ICMP.Code}, f.ICMP.From.Addr(), f.ICMPCount)
+		h := &f.Refused[0].ICMP
+		x.note(ICMPCode{h.V6, h.Type, h.Code}, h.From.Addr(), f.RefusedCount)
 		x.Datagrams += f.Responses
 	}
 }

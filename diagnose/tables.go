@@ -70,12 +70,12 @@ func udpTable(udps []*flows.UDPFlow) []UDPFlowRow {
 	var out []UDPFlowRow
 	for _, f := range udps {
 		svc := f.Service
-		if svc == nil && f.ICMPCount == 0 {
+		if svc == nil && f.ICMPCount+f.RefusedCount == 0 {
 			continue
 		}
 		row := UDPFlowRow{Input: f.Input, Client: f.Client, Server: f.Server,
 			Requests: f.Requests, Responses: f.Responses, MaxSilence: f.MaxSilence,
-			LateResponses: f.LateCount, ICMPErrors: f.ICMPCount, Delays: f.Delays}
+			LateResponses: f.LateCount, ICMPErrors: f.ICMPCount + f.RefusedCount, Delays: f.Delays}
 		if svc != nil {
 			row.Service = svc.Name
 		}
@@ -284,6 +284,11 @@ func (a *run) hostTable(conns []*flows.Conn, udps []*flows.UDPFlow) []HostRow {
 		svc := f.Service
 		if f.ICMP != nil && f.ICMP.From.Addr() != f.Server.Addr() && f.ICMP.From.Addr() != f.Client.Addr() {
 			roles.add(f.ICMP.From.Addr(), "middlebox")
+		}
+		for _, r := range f.Refused {
+			if from := r.ICMP.From.Addr(); from != f.Server.Addr() && from != f.Client.Addr() {
+				roles.add(from, "middlebox")
+			}
 		}
 		if svc == nil {
 			continue

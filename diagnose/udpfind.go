@@ -70,6 +70,7 @@ func (a *run) udpFindings(udps []*flows.UDPFlow, fs *findingSet) {
 				g.addSample(l.Silence)
 			}
 		}
+		a.refusedFinding(f, svc, fs)
 	}
 	// Rebinds and failover: per client, its K2 flows in time order.
 	keys := make([]clientKey, 0, len(byClient))
@@ -144,4 +145,34 @@ func firstFrames(f *flows.UDPFlow, n int) []uint64 {
 		n = len(f.Frames)
 	}
 	return f.Frames[:n]
+}
+
+// refusedFinding reports the server datagrams of a flow that an ICMP error
+// quoted on their way to the client. Such an error after a silence proves
+// that a stateful device between them (a NAT whose mapping expired, a
+// firewall that forgot the flow) refused the answer, whatever UDP timeout
+// is assumed; the silence before it brackets that device's timeout.
+func (a *run) refusedFinding(f *flows.UDPFlow, svc *catalog.Service, fs *findingSet) {
+	if f.RefusedCount == 0 {
+		return
+	}
+	frames := firstFrames(f, 2)
+	for _, r := range f.Refused {
+		if r.Frame != 0 {
+			frames = append(frames, r.Frame)
+		}
+		frames = append(frames, r.ICMP.Frame)
+	}
+	g := fs.add(UDPLateResponse, Warning, svc, UDP, f.Client.Addr(), f.Server.Addr(), f.Server.Port(), f.First, f.Last, f.Input, frames)
+	g.member(f.Client.Port())
+	x := factsOf[UDPLateFacts](g)
+	x.Refused += f.RefusedCount
+	for _, r := range f.Refused {
+		x.note(ICMPCode{r.ICMP.V6, r.ICMP.Type, r.ICMP.Code}, r.ICMP.From.Addr(), 1)
+		// A datagram the threshold already called late is counted once.
+		if r.Frame == 0 || r.Silence <= a.v.Timeouts.UDP {
+			x.Late++
+			g.addSample(r.Silence)
+		}
+	}
 }

@@ -94,6 +94,10 @@ func fixtures() map[string]diagnose.Finding {
 	f = finding(diagnose.UDPLateResponse, diagnose.Warning, 19283, catalog.UDP, &diagnose.UDPLateFacts{Late: 2, Tickles: 2, Delivered: 1})
 	f.Samples = []time.Duration{7 * time.Minute, 15 * time.Minute}
 	m["udp_late_response"] = f
+	f = finding(diagnose.UDPLateResponse, diagnose.Warning, 19283, catalog.UDP, &diagnose.UDPLateFacts{Late: 1, Refused: 1,
+		ICMPFacts: diagnose.ICMPFacts{Codes: map[diagnose.ICMPCode]int{portUnreach: 1}, From: map[netip.Addr]int{client: 1}}})
+	f.Samples = []time.Duration{7 * time.Second}
+	m["udp_late_response-refused"] = f
 	m["udp_icmp_unreachable"] = finding(diagnose.UDPICMPUnreachable, diagnose.Critical, 19283, catalog.UDP,
 		&diagnose.ICMPFacts{Codes: map[diagnose.ICMPCode]int{portUnreach: 3}, From: map[netip.Addr]int{server: 1}})
 	m["k2_shadow_failover"] = finding(diagnose.K2ShadowFailover, diagnose.Warning, 19283, catalog.UDP,

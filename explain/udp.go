@@ -78,6 +78,20 @@ func textUDPLate(c *Context, f *diagnose.Finding) Text {
 		"Profiles that would drop the longest one: %s.",
 		c.A(f.Server), plural(x.Late, "datagram", "datagrams"), c.who(f), strings.Join(sil, ", "), dur(t.UDP), t.UDPSource,
 		joinOr(catalog.ProfilesDroppingUDP(maxS), "none"))
+	if x.Refused > 0 {
+		// Proof beats the assumed threshold: the device said so itself.
+		codes, froms := c.icmpNotes(&x.ICMPFacts)
+		who := "a device at " + strings.Join(froms, ", ")
+		if len(froms) == 1 && froms[0] == c.who(f) {
+			who = fmt.Sprintf("%s, the client's address as this capture point sees it (a NAT in front of the client, or the client host itself)", froms[0])
+		}
+		summary = fmt.Sprintf("%s to %s %s: %s after a silence of up to %s refused with ICMP %s by %s: the flow was forgotten",
+			c.A(f.Server), c.who(f), label, plural(x.Refused, "datagram", "datagrams"), dur(maxS), strings.Join(codes, ", "), strings.Join(froms, ", "))
+		detail = fmt.Sprintf("%s sent %s to %s after the flow had been silent for %s, and each drew an ICMP error (%s) from %s: the stateful device there no longer had the flow (its NAT mapping or firewall entry had expired), so it refused the datagram instead of passing it on. "+
+			"That is proof, whatever UDP timeout is assumed (%s in force): the device keeps UDP state for less than %s. Profiles that would drop a datagram after that silence: %s.",
+			c.A(f.Server), plural(x.Late, "datagram", "datagrams"), c.who(f), strings.Join(sil, ", "), strings.Join(codes, ", "), who, dur(t.UDP), dur(maxS),
+			joinOr(catalog.ProfilesDroppingUDP(maxS), "none"))
+	}
 	if n := x.Tickles; n > 0 && f.Service != nil && f.Service.Product == catalog.K2 {
 		detail += fmt.Sprintf(" %s no request: KeyServer tickles, which it sends to a logged-in client about 7 minutes after the last contact and repeats about every minute until acknowledged; a client that hears nothing for 10 minutes starts over (new source port). Dropped tickles are why the client seems to lose its session.", plural(n, "of them answered", "of them answered"))
 	}
@@ -89,7 +103,15 @@ func textUDPLate(c *Context, f *diagnose.Finding) Text {
 		detail += " KeyServer may answer a client's request as much as 15 minutes later (K2 seed, Ports)."
 		rec = fmt.Sprintf("Set the UDP timeout for traffic to %s UDP %d above 15 minutes on every firewall between the KeyAccess clients and the KeyServer, including the Windows Firewall on the clients (add keyacc32.exe as an exception). K2 seed, rule 1: \"For best efficiency, the UDP response path to the requester must not be timed out for 15 minutes.\" Admin traffic (KeyConfigure) needs at least 1 minute (rule 3).", c.A(f.Server), f.Port)
 	}
-	return Text{summary, detail, rec, flowFilter(c, f, UDP)}
+	filter := flowFilter(c, f, UDP)
+	if x.Refused > 0 {
+		icmpF := "icmp"
+		if !f.Who().Addr.Is4() {
+			icmpF = "icmpv6"
+		}
+		filter = fmt.Sprintf("(%s) || (%s && udp.srcport==%d)", filter, icmpF, f.Port)
+	}
+	return Text{summary, detail, rec, filter}
 }
 
 func textRebind(c *Context, f *diagnose.Finding) Text {

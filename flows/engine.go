@@ -314,17 +314,20 @@ func (a *Analyzer) addICMPError(p *dissect.Packet, v uint16) {
 	dst := netip.AddrPortFrom(q.Dst, q.DstPort)
 	var k flowKey
 	setKey(&k, v, q.Proto, src, dst)
-	hit := func(h **ICMPHit) {
+	hit := func(h **ICMPHit, server Endpoint) {
 		if *h == nil {
 			*h = &ICMPHit{Type: p.ICMPType, Code: p.ICMPCode, V6: p.Proto == dissect.ProtoICMPv6,
 				From: netip.AddrPortFrom(p.Src, 0), TTL: p.TTL, Time: p.Time, Frame: p.Frame}
+			if src == server {
+				(*h).Dir = 1
+			}
 		}
 		(*h).Count++
 	}
 	switch q.Proto {
 	case dissect.ProtoTCP:
 		if c := a.tcp.get(&k); c != nil {
-			hit(&c.ICMP)
+			hit(&c.ICMP, c.Server)
 			c.addFrame(p.Frame)
 			c.Last = maxTime(c.Last, p.Time)
 			return
@@ -345,7 +348,11 @@ func (a *Analyzer) addICMPError(p *dissect.Packet, v uint16) {
 			}
 		}
 		if f != nil {
-			hit(&f.ICMP)
+			if src == f.Server && a.cfg.Catalog.IsServicePort(f.Server.Port(), UDP) {
+				f.refused(p)
+				return
+			}
+			hit(&f.ICMP, f.Server)
 			f.ICMPCount++
 			f.addFrame(p.Frame)
 			return

@@ -159,7 +159,7 @@ func (a *Analyzer) sweepUDP(now time.Time) {
 	var out []*UDPFlow
 	for _, hard := range []bool{false, true} {
 		a.udp.removeIf(func(f *UDPFlow) bool {
-			if a.cfg.Catalog.IsServicePort(f.Server.Port(), UDP) || f.Requests+f.Responses+f.ICMPCount == 0 {
+			if a.cfg.Catalog.IsServicePort(f.Server.Port(), UDP) || f.Requests+f.Responses+f.ICMPCount+f.RefusedCount == 0 {
 				return false // a service flow, or the one being created
 			}
 			if hard || now.Sub(f.Last) >= udpIdleEvict {

@@ -93,6 +93,9 @@ type ICMPHit struct {
 	Time       time.Time
 	Frame      uint64
 	Count      int
+	// Dir is the direction of the quoted packet: 0 the client's, 1 the
+	// server's (refused on its way to the client).
+	Dir uint8
 }
 
 // history letters (Zeek): index into the per-direction seen bitmask.

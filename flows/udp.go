@@ -1,6 +1,7 @@
 package flows
 
 import (
+	"net/netip"
 	"time"
 
 	"github.com/fwdiag/fwdiag/dissect"
@@ -62,6 +63,29 @@ type UDPFlow struct {
 	Frames      []uint64
 	Prints      []Print  // see Conn.Prints
 	TTL         [2]uint8 // the last TTL seen each way (0 none)
+	// Refused are the server's datagrams (answers, tickles) that an ICMP
+	// error quoted: something between here and the client, or the client
+	// host, refused them (the first maxLate; RefusedCount counts all).
+	// ICMP and ICMPCount are the errors quoting the client's datagrams.
+	Refused      []RefusedDatagram
+	RefusedCount int
+	// lastServer* describe the server's latest datagram: when it came, the
+	// silence before it and its frame, for an error that quotes it.
+	lastServer        time.Time
+	lastServerSilence time.Duration
+	lastServerFrame   uint64
+}
+
+// RefusedDatagram is a server datagram that an ICMP error quoted. Such an
+// error after a silence is proof that a stateful device forgot the flow
+// (a NAT mapping or firewall entry expired), whatever timeout is assumed.
+type RefusedDatagram struct {
+	// Silence is the flow's silence before the refused datagram; Frame is
+	// that datagram (0 when this capture point did not see it go out).
+	Silence time.Duration
+	Frame   uint64
+	// ICMP is the error: who sent it, its code, its frame.
+	ICMP ICMPHit
 }
 
 // delayBucket sorts an answer delay into the buckets of UDPFlowRow.Delays.
@@ -131,6 +155,9 @@ func (f *UDPFlow) update(p *dissect.Packet, dir int, udpTimeout time.Duration) {
 		f.Delays[delayBucket(sub(t, f.pendingReq))]++
 		f.pendingReq = time.Time{}
 	}
+	if started {
+		f.lastServer, f.lastServerSilence, f.lastServerFrame = t, silence, p.Frame
+	}
 	if started && silence > f.MaxSilence {
 		f.MaxSilence, f.maxSilFrame = silence, p.Frame
 	}
@@ -158,4 +185,28 @@ func (f *UDPFlow) FinishUnanswered(end time.Time, wait time.Duration) int {
 		n++
 	}
 	return n
+}
+
+// refusedWindow is how soon after a server datagram an ICMP error quoting
+// it must come to be taken for that datagram's (an error returns within a
+// round trip; the next datagram may follow seconds later).
+const refusedWindow = 2 * time.Second
+
+// refused records an ICMP error that quotes a server datagram of the flow.
+func (f *UDPFlow) refused(p *dissect.Packet) {
+	r := RefusedDatagram{ICMP: ICMPHit{Type: p.ICMPType, Code: p.ICMPCode, V6: p.Proto == dissect.ProtoICMPv6,
+		From: netip.AddrPortFrom(p.Src, 0), TTL: p.TTL, Time: p.Time, Frame: p.Frame, Count: 1, Dir: 1}}
+	if !f.lastServer.IsZero() && sub(p.Time, f.lastServer) < refusedWindow {
+		r.Silence, r.Frame = f.lastServerSilence, f.lastServerFrame
+	} else {
+		// This capture point did not see the datagram go out (it sees the
+		// error on its way to the server): its silence is at least the
+		// time since the flow's last packet here.
+		r.Silence = sub(p.Time, f.Last)
+	}
+	f.RefusedCount++
+	if len(f.Refused) < maxLate {
+		f.Refused = append(f.Refused, r)
+	}
+	f.addFrame(p.Frame)
 }
