@@ -34,18 +34,33 @@ type CaptureFacts struct {
 	Truncated, Damaged, Problems int
 	Drops                        int64
 	Connections                  int
-	// LinkType and Skipped: the link type not analysed and how many
-	// frames of it were skipped (capture_link_unsupported).
-	LinkType int
-	Skipped  int
+	// LinkType, LinkTypes and Skipped: the link types not analysed (the
+	// most frequent first, at most maxLinkTypes; LinkType the first) and
+	// how many frames were skipped in all (capture_link_unsupported).
+	LinkType  int
+	LinkTypes []LinkCount
+	Skipped   int
+	// Folded counts pktmon's further appearances of packets (the same EPB
+	// packet id at another component), each packet counted once.
+	Folded int
 }
 
 func (f *CaptureFacts) merge(Facts) {}
 func (f *CaptureFacts) clone() Facts {
 	c := *f
 	c.Messages = append([]string(nil), f.Messages...)
+	c.LinkTypes = append([]LinkCount(nil), f.LinkTypes...)
 	return &c
 }
+
+// LinkCount is a link type and how many frames of it were skipped.
+type LinkCount struct {
+	LinkType int
+	Skipped  int
+}
+
+// maxLinkTypes bounds the link types a finding names.
+const maxLinkTypes = 8
 
 // captureFindings reports the limits of the capture itself.
 func (a *run) captureFindings(conns []*flows.Conn, inputs []*dissect.InputInfo) []Finding {
@@ -55,25 +70,39 @@ func (a *run) captureFindings(conns []*flows.Conn, inputs []*dissect.InputInfo) 
 	}
 	for i, in := range inputs {
 		var damaged, outages []*dissect.FrameError
+		links := &CaptureFacts{Input: i}
+		var linkFrames []uint64
 		for _, e := range in.Errors {
 			switch {
 			case e.Interruption:
 				outages = append(outages, e)
 			case e.LinkType != 0:
-				// Not damage: frames of a link type nobody reads. When they
-				// are all the input holds, nothing was analysed, and a
-				// verdict of OK would be a silent miss.
+				// Not damage: frames of a link type nobody reads.
 				n := int(max(e.Count, 1))
-				sev := Info
-				if uint64(n) >= in.Packets {
-					sev = Warning
+				links.Skipped += n
+				links.LinkTypes = append(links.LinkTypes, LinkCount{e.LinkType, n})
+				if len(linkFrames) < 32 {
+					linkFrames = append(linkFrames, e.Frame)
 				}
-				f := mk(CaptureLinkUnsupported, sev, n, &CaptureFacts{Input: i, LinkType: e.LinkType, Skipped: n})
-				f.Evidence = []Evidence{{Input: i, Frames: []uint64{e.Frame}}}
-				out = append(out, f)
 			default:
 				damaged = append(damaged, e)
 			}
+		}
+		if links.Skipped > 0 {
+			// One finding per input, however many link types (a file can
+			// declare thousands): the most frequent named.
+			sort.SliceStable(links.LinkTypes, func(a, b int) bool { return links.LinkTypes[a].Skipped > links.LinkTypes[b].Skipped })
+			links.LinkTypes = links.LinkTypes[:min(len(links.LinkTypes), maxLinkTypes)]
+			links.LinkType = links.LinkTypes[0].LinkType
+			// When they are all the input holds, nothing was analysed, and
+			// a verdict of OK would be a silent miss.
+			sev := Info
+			if uint64(links.Skipped) >= in.Packets {
+				sev = Warning
+			}
+			f := mk(CaptureLinkUnsupported, sev, links.Skipped, links)
+			f.Evidence = []Evidence{{Input: i, Frames: linkFrames}}
+			out = append(out, f)
 		}
 		if len(outages) > 0 {
 			cf := &CaptureFacts{Input: i}
@@ -113,8 +142,8 @@ func (a *run) captureFindings(conns []*flows.Conn, inputs []*dissect.InputInfo) 
 	for _, c := range conns {
 		dups += c.Dups
 	}
-	if dups > 0 {
-		out = append(out, mk(CaptureDuplicates, Info, dups, &CaptureFacts{Input: -1}))
+	if dups > 0 || a.v.Folded > 0 {
+		out = append(out, mk(CaptureDuplicates, Info, dups+int(a.v.Folded), &CaptureFacts{Input: -1, Folded: int(a.v.Folded)}))
 	}
 	vs := make([]int, 0, len(a.oneSided))
 	for v := range a.oneSided {

@@ -71,11 +71,23 @@ func (f *ICMPFacts) note(code ICMPCode, from netip.Addr, n int) {
 func (f *ICMPFacts) merge(o Facts) { f.add(o.(*ICMPFacts)) }
 func (f *ICMPFacts) clone() Facts  { c := *f; c.copyMaps(); return &c }
 
-// SynUnansweredFacts: the SYNs sent, retransmissions included.
-type SynUnansweredFacts struct{ SYNs int }
+// SynUnansweredFacts: the SYNs sent, retransmissions included, and those
+// the capturing machine dropped itself, by component (pktmon verdicts).
+type SynUnansweredFacts struct {
+	SYNs      int
+	DroppedAt map[string]int
+}
 
-func (f *SynUnansweredFacts) merge(o Facts) { f.SYNs += o.(*SynUnansweredFacts).SYNs }
-func (f *SynUnansweredFacts) clone() Facts  { c := *f; return &c }
+func (f *SynUnansweredFacts) merge(o Facts) {
+	x := o.(*SynUnansweredFacts)
+	f.SYNs += x.SYNs
+	addCounts(&f.DroppedAt, x.DroppedAt)
+}
+func (f *SynUnansweredFacts) clone() Facts {
+	c := *f
+	c.DroppedAt = maps.Clone(f.DroppedAt)
+	return &c
+}
 
 // SynResetFacts: how many resets had a TTL unlike (Forged) or like
 // (Genuine) the server's other packets; neither when nothing to compare.
@@ -186,10 +198,14 @@ func (f *UDPUnansweredFacts) clone() Facts { c := *f; return &c }
 // error proved refused on their way to the client (Refused, with the
 // errors' codes and senders): a device between them had forgotten the
 // flow, whatever timeout was assumed.
+//
+// DroppedAt counts refused datagrams the capturing machine dropped itself,
+// by the component that did (pktmon: the client's own Windows Firewall).
 type UDPLateFacts struct {
 	Late, Delivered, Tickles int
 	Refused                  int
 	ICMPFacts
+	DroppedAt map[string]int
 }
 
 func (f *UDPLateFacts) merge(o Facts) {
@@ -199,8 +215,14 @@ func (f *UDPLateFacts) merge(o Facts) {
 	f.Tickles += x.Tickles
 	f.Refused += x.Refused
 	f.ICMPFacts.add(&x.ICMPFacts)
+	addCounts(&f.DroppedAt, x.DroppedAt)
 }
-func (f *UDPLateFacts) clone() Facts { c := *f; c.copyMaps(); return &c }
+func (f *UDPLateFacts) clone() Facts {
+	c := *f
+	c.copyMaps()
+	c.DroppedAt = maps.Clone(f.DroppedAt)
+	return &c
+}
 
 // FailoverFacts: the KeyShadows turned to, and how many answered.
 type FailoverFacts struct {

@@ -10,6 +10,7 @@
 package diagnose
 
 import (
+	"fmt"
 	"net/netip"
 	"sort"
 	"sync"
@@ -44,6 +45,25 @@ type run struct {
 	explained map[*flows.Conn]bool
 	// scanners are the clients whose attempts fan out like a port scan.
 	scanners map[netip.Addr]bool
+	// inputs describe the sources (nil in an eviction hook).
+	inputs []*dissect.InputInfo
+}
+
+// component names the pcapng interface a capturing machine logged a packet
+// at (a pktmon component: its name, and its description when it has one).
+func (a *run) component(input, iface int) string {
+	if input < len(a.inputs) && iface < len(a.inputs[input].Interfaces) {
+		in := a.inputs[input].Interfaces[iface]
+		switch {
+		case in.Name != "" && in.Description != "" && in.Description != in.Name:
+			return in.Name + " (" + in.Description + ")"
+		case in.Name != "":
+			return in.Name
+		case in.Description != "":
+			return in.Description
+		}
+	}
+	return fmt.Sprintf("interface %d", iface)
 }
 
 // Run diagnoses the view. ev holds what evicted flows left (nil: none);
@@ -54,7 +74,7 @@ func Run(v *flows.View, ev *Evictions, inputs []*dissect.InputInfo) *Result {
 	if ev == nil {
 		ev = NewEvictions()
 	}
-	a := &run{v: v, ev: ev, ttls: v.TTLs, explained: map[*flows.Conn]bool{}}
+	a := &run{v: v, ev: ev, ttls: v.TTLs, explained: map[*flows.Conn]bool{}, inputs: inputs}
 	conns, udps := v.Conns, v.UDPs
 	a.oneSided = oneSidedVantages(conns)
 	a.scanners = findScanners(conns, ev.fs)

@@ -99,7 +99,11 @@ func (a *run) connFindings(c *flows.Conn, fs *findingSet, end time.Time) {
 			}
 			g := fs.add(SynUnanswered, sevForService(svc), svc, TCP, client, server, port, c.First, c.Last, c.Input, c.Frames)
 			g.member(c.Client.Port())
-			factsOf[SynUnansweredFacts](g).SYNs += c.Dir[0].SYN
+			x := factsOf[SynUnansweredFacts](g)
+			x.SYNs += c.Dir[0].SYN
+			if c.LocalDrops > 0 {
+				addCounts(&x.DroppedAt, map[string]int{a.component(c.Input, c.LocalDrop.Component): c.LocalDrops})
+			}
 			g.addSample(c.LastSyn.Sub(c.FirstSyn))
 		case origSyn && c.SynAck && !c.Established && c.Dir[0].Payload == 0 && c.Dir[1].Payload == 0 && c.Dir[0].RST == 0:
 			if end.Sub(c.SynAckTime) < synWait && c.Dir[1].SYN < 2 {

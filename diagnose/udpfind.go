@@ -161,14 +161,22 @@ func (a *run) refusedFinding(f *flows.UDPFlow, svc *catalog.Service, fs *finding
 		if r.Frame != 0 {
 			frames = append(frames, r.Frame)
 		}
-		frames = append(frames, r.ICMP.Frame)
+		if r.Local != nil {
+			frames = append(frames, r.Local.Frame)
+		} else {
+			frames = append(frames, r.ICMP.Frame)
+		}
 	}
 	g := fs.add(UDPLateResponse, Warning, svc, UDP, f.Client.Addr(), f.Server.Addr(), f.Server.Port(), f.First, f.Last, f.Input, frames)
 	g.member(f.Client.Port())
 	x := factsOf[UDPLateFacts](g)
 	x.Refused += f.RefusedCount
 	for _, r := range f.Refused {
-		x.note(ICMPCode{r.ICMP.V6, r.ICMP.Type, r.ICMP.Code}, r.ICMP.From.Addr(), 1)
+		if r.Local != nil {
+			addCounts(&x.DroppedAt, map[string]int{a.component(f.Input, r.Local.Component): 1})
+		} else {
+			x.note(ICMPCode{r.ICMP.V6, r.ICMP.Type, r.ICMP.Code}, r.ICMP.From.Addr(), 1)
+		}
 		// A datagram the threshold already called late is counted once.
 		if r.Frame == 0 || r.Silence <= a.v.Timeouts.UDP {
 			x.Late++

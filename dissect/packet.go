@@ -61,6 +61,10 @@ type Packet struct {
 	// PacketID is the pcapng EPB packet id option (pktmon logs one packet at
 	// several components with the same id); 0 when absent.
 	PacketID uint64
+	// Dropped is true when the pcapng EPB verdict option says the packet
+	// was dropped at the component that logged it (etl2pcapng writes
+	// pktmon's drop events so: verdict type XDP, value XDP_DROP).
+	Dropped bool
 
 	// IPVersion is 4 or 6; 0 when the frame carries no IP packet.
 	IPVersion uint8

@@ -27,6 +27,9 @@ const (
 	optTSResol    = 9  // if_tsresol
 	optTSOffset   = 14 // if_tsoffset
 	optPacketID   = 5  // epb_packetid
+	optVerdict    = 7  // epb_verdict
+	optIfName     = 2  // if_name
+	optIfDesc     = 3  // if_description
 	optISBIfDrop  = 5  // isb_ifdrop
 	optEndOfOpts  = 0
 	ngSHBMinBlock = 28
@@ -188,19 +191,30 @@ func (s *ngSource) block(p *Packet) (bool, error) {
 		}
 		data := body[20 : 20+capLen]
 		var id uint64
+		dropped := false
 		if typ == ngEPB {
 			for o := body[min(20+pad4(int(capLen)), len(body)):]; ; {
 				code, val, rest, ok := s.opt(o)
 				if !ok {
 					break
 				}
-				if code == optPacketID && len(val) == 8 {
+				switch {
+				case code == optPacketID && len(val) == 8:
 					id = s.u64(val)
+				case code == optVerdict && len(val) == 9:
+					// Verdict types: 1 Linux tc (TC_ACT_SHOT = 2 drops),
+					// 2 Linux XDP (XDP_DROP = 1): what etl2pcapng writes
+					// for a pktmon drop event. Type 0 is a NIC's own
+					// format, which says nothing readable.
+					v := s.u64(val[1:])
+					dropped = val[0] == 2 && v == 1 || val[0] == 1 && v == 2
 				}
 				o = rest
 			}
 		}
-		return s.packet(p, frame, ifid, true, ts, data, origLen, id)
+		ok, err := s.packet(p, frame, ifid, true, ts, data, origLen, id)
+		p.Dropped = ok && dropped
+		return ok, err
 	case ngSPB:
 		if len(body) < 4 {
 			s.damaged(frame)
@@ -286,6 +300,7 @@ func (s *ngSource) iface(body []byte) error {
 		units:    1e6,
 	}
 	f.ok = LinkTypeSupported(f.linkType)
+	var desc Interface
 	for o := body[8:]; ; {
 		code, val, rest, ok := s.opt(o)
 		if !ok {
@@ -307,9 +322,15 @@ func (s *ngSource) iface(body []byte) error {
 			}
 		case code == optTSOffset && len(val) == 8:
 			f.offset = int64(s.u64(val))
+		case code == optIfName:
+			desc.Name = string(val)
+		case code == optIfDesc:
+			desc.Description = string(val)
 		}
 		o = rest
 	}
+	desc.LinkType = f.linkType
+	s.info.Interfaces = append(s.info.Interfaces, desc)
 	s.ifaces = append(s.ifaces, f)
 	s.nIfaces++
 	s.drops = append(s.drops, -1)

@@ -31,4 +31,15 @@ type InputInfo struct {
 	// Drops is the kernel drop count when the capture records it (pcapng ISB
 	// ifdrop, or the live capture's counters); -1 when unknown.
 	Drops int64
+	// Interfaces are a pcapng file's interfaces, by Packet.Interface (none
+	// for pcap). A pktmon log converted by etl2pcapng has one per
+	// component a packet passes (NIC, filters, WFP, TCP/IP), named so.
+	Interfaces []Interface
+}
+
+// Interface is a pcapng interface description.
+type Interface struct {
+	Name        string // if_name ("" none)
+	Description string // if_description ("" none)
+	LinkType    int
 }

@@ -2,6 +2,7 @@ package explain
 
 import (
 	"fmt"
+	"sort"
 	"strings"
 
 	"github.com/fwdiag/fwdiag/diagnose"
@@ -29,14 +30,29 @@ var linkTypeNames = map[int]string{
 
 func textLinkUnsupported(c *Context, f *diagnose.Finding) Text {
 	x := factsOf[diagnose.CaptureFacts](f)
-	name := linkTypeNames[x.LinkType]
-	if name == "" {
-		name = "unknown"
+	types := x.LinkTypes
+	if len(types) == 0 {
+		types = []diagnose.LinkCount{{LinkType: x.LinkType, Skipped: x.Skipped}}
 	}
-	t := Text{Summary: fmt.Sprintf("%s: %s of link type %d (%s) not analysed", c.input(x.Input), plural(x.Skipped, "frame", "frames"), x.LinkType, name),
-		Detail: fmt.Sprintf("fwdiag reads Ethernet (with 802.1Q tags), Linux cooked captures (tcpdump -i any), raw IP and BSD loopback frames. Frames of link type %d (%s) were skipped, not damaged: the traffic they carry is not in this report.", x.LinkType, name),
+	var parts []string
+	for _, lt := range types {
+		name := linkTypeNames[lt.LinkType]
+		if name == "" {
+			name = "unknown"
+		}
+		parts = append(parts, fmt.Sprintf("%d (%s)", lt.LinkType, name))
+	}
+	what := "link type " + parts[0]
+	if len(parts) > 1 {
+		what = "link types " + strings.Join(parts, ", ")
+		if len(types) == 8 {
+			what += " and maybe others"
+		}
+	}
+	t := Text{Summary: fmt.Sprintf("%s: %s of %s not analysed", c.input(x.Input), plural(x.Skipped, "frame", "frames"), what),
+		Detail: fmt.Sprintf("fwdiag reads Ethernet (with 802.1Q tags), Linux cooked captures (tcpdump -i any), raw IP and BSD loopback frames. Frames of %s were skipped, not damaged: the traffic they carry is not in this report.", what),
 		Fix:    "Capture on the host's IP interface (tcpdump -i eth0, or -i any on Linux; pktmon or netsh trace converted with etl2pcapng on Windows) to have this traffic analysed.",
-		Filter: fmt.Sprintf("frame.encap_type != 1")}
+		Filter: "frame.encap_type != 1"}
 	if f.Severity == diagnose.Warning {
 		t.Detail += " They are every frame of the input, so nothing in it was analysed: a report without findings here says nothing about the network."
 	}
@@ -110,6 +126,11 @@ func textCapture(c *Context, f *diagnose.Finding) Text {
 			Detail: "The capturing kernel reported dropped packets: a missing answer may be a packet the capture lost, not one the firewall dropped.",
 			Fix:    "Capture with a narrower filter or a larger buffer (tcpdump -B), or on a less busy host."}
 	case diagnose.CaptureDuplicates:
+		if x.Folded > 0 {
+			return Text{Summary: fmt.Sprintf("%s logged at several pktmon components folded into one", plural(x.Folded, "packet copy", "packet copies")),
+				Detail: fmt.Sprintf("Windows pktmon logs a packet at every component it passes (network adapter, filters, Windows Filtering Platform, TCP/IP) with the same packet id: %d further appearances were recognised by their packet id and counted once, at the first component that logged them, so connections and retransmissions are not multiplied. All components of the input are one capture point (the machine).", x.Folded),
+				Fix:    "Nothing to fix: pktmon works this way. A drop verdict on any appearance is kept as evidence."}
+		}
 		return Text{Summary: fmt.Sprintf("%s captured twice", plural(f.Count, "TCP segment was", "TCP segments were")),
 			Detail: "The same IPv4 datagram (same IP ID, sequence number and length) appears twice within 50 ms: the capture saw it at two points (pktmon components, a SPAN of both ports). These copies were ignored, not counted as retransmissions.",
 			Fix:    "Nothing to fix on the network; capture at one point if the duplicates confuse other tools."}
@@ -156,6 +177,52 @@ func NPAWhy(s *diagnose.NPASession) string {
 		return "no second connection to 5001 and no UDP notifications followed the login"
 	case diagnose.WhyOrphanNoMain, diagnose.WhyOrphanMainEnded:
 		return orphanWhy(s.Why)
+	}
+	return ""
+}
+
+// localDrops names the components of the capturing machine that dropped
+// packets, most first.
+func localDrops(at map[string]int) string {
+	names := make([]string, 0, len(at))
+	for n := range at {
+		names = append(names, n)
+	}
+	sort.Slice(names, func(i, j int) bool {
+		if at[names[i]] != at[names[j]] {
+			return at[names[i]] > at[names[j]]
+		}
+		return names[i] < names[j]
+	})
+	for i, n := range names {
+		names[i] = fmt.Sprintf("%q", n)
+	}
+	return strings.Join(names, ", ")
+}
+
+// isWFP says whether a pktmon component is the Windows Filtering Platform,
+// where the Windows Defender Firewall's rules act.
+func isWFP(name string) bool {
+	l := strings.ToLower(name)
+	return strings.Contains(l, "wfp") || strings.Contains(l, "filtering platform")
+}
+
+// wfpNote says that a WFP component is the Windows Firewall, when it is.
+func wfpNote(at map[string]int) string {
+	for n := range at {
+		if isWFP(n) {
+			return ": the Windows Filtering Platform, where the Windows Defender Firewall (or another firewall on the host) decides"
+		}
+	}
+	return ""
+}
+
+// wfpRule names the Windows firewall rule to look at, when WFP dropped.
+func wfpRule(at map[string]int) string {
+	for n := range at {
+		if isWFP(n) {
+			return " (Windows Defender Firewall: an inbound/outbound rule for the program, or the block rule that matched; netsh wfp show netevents names it)"
+		}
 	}
 	return ""
 }

@@ -98,6 +98,15 @@ func fixtures() map[string]diagnose.Finding {
 		ICMPFacts: diagnose.ICMPFacts{Codes: map[diagnose.ICMPCode]int{portUnreach: 1}, From: map[netip.Addr]int{client: 1}}})
 	f.Samples = []time.Duration{7 * time.Second}
 	m["udp_late_response-refused"] = f
+	f = finding(diagnose.UDPLateResponse, diagnose.Warning, 19283, catalog.UDP, &diagnose.UDPLateFacts{Late: 2, Refused: 2,
+		DroppedAt: map[string]int{"WFP Native MAC Layer LightWeight Filter": 2}})
+	f.Samples = []time.Duration{7 * time.Minute, 9 * time.Minute}
+	m["udp_late_response-dropped-locally"] = f
+	f = finding(diagnose.SynUnanswered, diagnose.Critical, 5001, catalog.TCP, &diagnose.SynUnansweredFacts{SYNs: 3,
+		DroppedAt: map[string]int{"WFP Native MAC Layer LightWeight Filter": 3}})
+	m["syn_unanswered-dropped-locally"] = f
+	m["capture_duplicates-pktmon"] = diagnose.Finding{Kind: diagnose.CaptureDuplicates, Severity: diagnose.Info, Confidence: diagnose.High,
+		First: t0, Last: t0, Count: 240, Facts: &diagnose.CaptureFacts{Input: -1, Folded: 240}}
 	m["udp_icmp_unreachable"] = finding(diagnose.UDPICMPUnreachable, diagnose.Critical, 19283, catalog.UDP,
 		&diagnose.ICMPFacts{Codes: map[diagnose.ICMPCode]int{portUnreach: 3}, From: map[netip.Addr]int{server: 1}})
 	m["k2_shadow_failover"] = finding(diagnose.K2ShadowFailover, diagnose.Warning, 19283, catalog.UDP,

@@ -31,6 +31,13 @@ func textSynUnanswered(c *Context, f *diagnose.Finding) Text {
 		detail += " The attempts were unanswered at more than one capture point."
 	}
 	rec := fmt.Sprintf("Allow TCP %d from %s to %s on every firewall between them (network firewalls and the server's host firewall).", f.Port, c.who(f), c.A(f.Server))
+	if len(x.DroppedAt) > 0 {
+		at := localDrops(x.DroppedAt)
+		summary = fmt.Sprintf("%s to %s %s: %s dropped on the capturing machine by %s",
+			c.who(f), c.A(f.Server), label, plural(f.Count, "connection attempt", "connection attempts"), at)
+		detail += fmt.Sprintf(" The capture itself says where: pktmon logged the SYNs reaching %s and being dropped there%s.", at, wfpNote(x.DroppedAt))
+		rec = fmt.Sprintf("Allow TCP %d between %s and %s in the firewall of the machine that was captured%s, and on every firewall between them.", f.Port, c.who(f), c.A(f.Server), wfpRule(x.DroppedAt))
+	}
 	rec += seedRule(f.Service)
 	return Text{summary, detail, rec, synFilter(c, f, "")}
 }

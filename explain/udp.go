@@ -78,7 +78,23 @@ func textUDPLate(c *Context, f *diagnose.Finding) Text {
 		"Profiles that would drop the longest one: %s.",
 		c.A(f.Server), plural(x.Late, "datagram", "datagrams"), c.who(f), strings.Join(sil, ", "), dur(t.UDP), t.UDPSource,
 		joinOr(catalog.ProfilesDroppingUDP(maxS), "none"))
-	if x.Refused > 0 {
+	// The shortest silence after which a datagram was refused bounds the
+	// device's timeout from above.
+	minS := maxS
+	for _, d := range f.Samples {
+		minS = min(minS, d)
+	}
+	if x.Refused > 0 && len(x.DroppedAt) > 0 {
+		// The capture was made on the client, which dropped the answer
+		// itself: its own firewall forgot the flow.
+		at := localDrops(x.DroppedAt)
+		summary = fmt.Sprintf("%s to %s %s: %s after a silence of up to %s dropped on the client itself by %s",
+			c.A(f.Server), c.who(f), label, plural(x.Refused, "datagram", "datagrams"), dur(maxS), at)
+		detail = fmt.Sprintf("%s sent %s to %s after the flow had been silent for %s. They reached the client: pktmon logged them arriving and being dropped at %s%s. "+
+			"That is proof, whatever UDP timeout is assumed (%s in force): the client's own firewall keeps UDP state for less than %s. Profiles that would drop a datagram after that silence: %s.",
+			c.A(f.Server), plural(x.Late, "datagram", "datagrams"), c.who(f), strings.Join(sil, ", "), at, wfpNote(x.DroppedAt), dur(t.UDP), dur(minS),
+			joinOr(catalog.ProfilesDroppingUDP(maxS), "none"))
+	} else if x.Refused > 0 {
 		// Proof beats the assumed threshold: the device said so itself.
 		codes, froms := c.icmpNotes(&x.ICMPFacts)
 		who := "a device at " + strings.Join(froms, ", ")
@@ -89,7 +105,7 @@ func textUDPLate(c *Context, f *diagnose.Finding) Text {
 			c.A(f.Server), c.who(f), label, plural(x.Refused, "datagram", "datagrams"), dur(maxS), strings.Join(codes, ", "), strings.Join(froms, ", "))
 		detail = fmt.Sprintf("%s sent %s to %s after the flow had been silent for %s, and each drew an ICMP error (%s) from %s: the stateful device there no longer had the flow (its NAT mapping or firewall entry had expired), so it refused the datagram instead of passing it on. "+
 			"That is proof, whatever UDP timeout is assumed (%s in force): the device keeps UDP state for less than %s. Profiles that would drop a datagram after that silence: %s.",
-			c.A(f.Server), plural(x.Late, "datagram", "datagrams"), c.who(f), strings.Join(sil, ", "), strings.Join(codes, ", "), who, dur(t.UDP), dur(maxS),
+			c.A(f.Server), plural(x.Late, "datagram", "datagrams"), c.who(f), strings.Join(sil, ", "), strings.Join(codes, ", "), who, dur(t.UDP), dur(minS),
 			joinOr(catalog.ProfilesDroppingUDP(maxS), "none"))
 	}
 	if n := x.Tickles; n > 0 && f.Service != nil && f.Service.Product == catalog.K2 {
@@ -104,7 +120,7 @@ func textUDPLate(c *Context, f *diagnose.Finding) Text {
 		rec = fmt.Sprintf("Set the UDP timeout for traffic to %s UDP %d above 15 minutes on every firewall between the KeyAccess clients and the KeyServer, including the Windows Firewall on the clients (add keyacc32.exe as an exception). K2 seed, rule 1: \"For best efficiency, the UDP response path to the requester must not be timed out for 15 minutes.\" Admin traffic (KeyConfigure) needs at least 1 minute (rule 3).", c.A(f.Server), f.Port)
 	}
 	filter := flowFilter(c, f, UDP)
-	if x.Refused > 0 {
+	if len(x.Codes) > 0 {
 		icmpF := "icmp"
 		if !f.Who().Addr.Is4() {
 			icmpF = "icmpv6"

@@ -73,7 +73,7 @@ type Analyzer struct {
 	// first packets: sorting it for a report costs a seventh of sorting
 	// the table's hash order (4.5 -> 0.6 ms for 27k connections).
 	order []*Conn
-	dns       dnsNames
+	dns   dnsNames
 	// lastVK/lastV cache the vantage of the previous packet: a capture
 	// point rarely changes from one packet to the next.
 	lastVK vantageKey
@@ -93,6 +93,9 @@ type Analyzer struct {
 	ev       Evicted
 	// roles seen from protocol use that flows alone cannot tell (DNS server).
 	dnsServers map[netip.Addr]bool
+
+	// copies folds pktmon's appearances of one packet (pktmon.go).
+	copies *copyCache
 
 	// Counters.
 	packets      uint64
@@ -131,6 +134,7 @@ func New(cfg Config) *Analyzer {
 		k2Mail:       map[netip.Addr]bool{},
 		maxUDP:       cfg.MaxUDPFlows,
 		ev:           newEvicted(),
+		copies:       &copyCache{},
 	}
 }
 
@@ -138,7 +142,12 @@ func New(cfg Config) *Analyzer {
 func (a *Analyzer) Config() Config { return a.cfg }
 
 func (a *Analyzer) vantage(p *dissect.Packet) uint16 {
-	k := vantageKey{Input: p.Input, Iface: p.Interface, IfIndex: p.IfIndex, Outgoing: p.Outgoing && p.IfIndex == 0}
+	iface := p.Interface
+	if p.PacketID != 0 {
+		// pktmon components of one machine are one capture point (pktmon.go).
+		iface = 0
+	}
+	k := vantageKey{Input: p.Input, Iface: iface, IfIndex: p.IfIndex, Outgoing: p.Outgoing && p.IfIndex == 0}
 	if k == a.lastVK && len(a.vantageOf) > 0 {
 		a.vantageLast[a.lastV] = p.Time.UnixNano()
 		return a.lastV
@@ -171,6 +180,14 @@ func (a *Analyzer) Add(p *dissect.Packet) {
 		return
 	}
 	v := a.vantage(p)
+	if p.PacketID != 0 && a.copies.seen(p.Input, p.PacketID) {
+		// The same packet at another pktmon component.
+		a.copies.folded++
+		if p.Dropped {
+			a.localDrop(p, v)
+		}
+		return
+	}
 	for i := range p.DNS {
 		a.dns.answer(p.Dst, &p.DNS[i], p.Time)
 		a.dnsServers[p.Src] = true
@@ -190,6 +207,9 @@ func (a *Analyzer) Add(p *dissect.Packet) {
 		if p.IsICMPError() {
 			a.addICMPError(p, v)
 		}
+	}
+	if p.Dropped {
+		a.localDrop(p, v)
 	}
 }
 
@@ -487,4 +507,3 @@ func (a *Analyzer) noteMail(c *Conn) {
 		a.k2Mail[c.Server.Addr()] = true
 	}
 }
-

@@ -81,6 +81,10 @@ type Conn struct {
 	// Prints are the first packets' identities, for comparing capture
 	// points (prints.go); recorded once a second capture point exists.
 	Prints []Print
+	// LocalDrops counts packets the capturing machine itself dropped
+	// (pktmon drop verdicts); LocalDrop is the first.
+	LocalDrops int
+	LocalDrop  LocalDrop
 }
 
 // ICMPHit is the ICMP error that quoted a flow's packet: the first one's

@@ -69,6 +69,11 @@ type UDPFlow struct {
 	// ICMP and ICMPCount are the errors quoting the client's datagrams.
 	Refused      []RefusedDatagram
 	RefusedCount int
+	// LocalDrops counts the flow's other packets the capturing machine
+	// dropped (pktmon drop verdicts: the client's own requests); LocalDrop
+	// is the first.
+	LocalDrops int
+	LocalDrop  LocalDrop
 	// lastServer* describe the server's latest datagram: when it came, the
 	// silence before it and its frame, for an error that quotes it.
 	lastServer        time.Time
@@ -84,8 +89,12 @@ type RefusedDatagram struct {
 	// that datagram (0 when this capture point did not see it go out).
 	Silence time.Duration
 	Frame   uint64
-	// ICMP is the error: who sent it, its code, its frame.
+	// ICMP is the error: who sent it, its code, its frame (zero for a
+	// datagram the capturing machine dropped itself).
 	ICMP ICMPHit
+	// Local, when the capturing machine dropped the datagram itself (a
+	// pktmon drop verdict), says at which component.
+	Local *LocalDrop
 }
 
 // delayBucket sorts an answer delay into the buckets of UDPFlowRow.Delays.
@@ -192,10 +201,20 @@ func (f *UDPFlow) FinishUnanswered(end time.Time, wait time.Duration) int {
 // round trip; the next datagram may follow seconds later).
 const refusedWindow = 2 * time.Second
 
+// refusedLocally records a server datagram the capturing machine dropped
+// (pktmon): the client's own firewall refused the answer.
+func (f *UDPFlow) refusedLocally(p *dissect.Packet) {
+	f.record(RefusedDatagram{Local: &LocalDrop{Frame: p.Frame, Component: p.Interface, Dir: 1}}, p)
+}
+
 // refused records an ICMP error that quotes a server datagram of the flow.
 func (f *UDPFlow) refused(p *dissect.Packet) {
-	r := RefusedDatagram{ICMP: ICMPHit{Type: p.ICMPType, Code: p.ICMPCode, V6: p.Proto == dissect.ProtoICMPv6,
-		From: netip.AddrPortFrom(p.Src, 0), TTL: p.TTL, Time: p.Time, Frame: p.Frame, Count: 1, Dir: 1}}
+	f.record(RefusedDatagram{ICMP: ICMPHit{Type: p.ICMPType, Code: p.ICMPCode, V6: p.Proto == dissect.ProtoICMPv6,
+		From: netip.AddrPortFrom(p.Src, 0), TTL: p.TTL, Time: p.Time, Frame: p.Frame, Count: 1, Dir: 1}}, p)
+}
+
+// record adds a refused server datagram, p being the evidence of it.
+func (f *UDPFlow) record(r RefusedDatagram, p *dissect.Packet) {
 	if !f.lastServer.IsZero() && sub(p.Time, f.lastServer) < refusedWindow {
 		r.Silence, r.Frame = f.lastServerSilence, f.lastServerFrame
 	} else {

@@ -35,6 +35,9 @@ type View struct {
 	CapturePoints []CapturePoint
 	CaptureLast   []int64
 	Evicted       Evicted
+	// Folded counts the pktmon appearances of a packet after its first,
+	// each counted once (pktmon.go).
+	Folded uint64
 
 	an *Analyzer
 }
@@ -65,7 +68,7 @@ func (a *Analyzer) View() *View {
 		Conns: conns, UDPs: udps, TTLs: <-ttls,
 		Names: a.dns.byAddr, DNSServers: a.dnsServers,
 		CapturePoints: a.vantageOf, CaptureLast: a.vantageLast,
-		Evicted: a.ev, an: a,
+		Evicted: a.ev, Folded: a.copies.folded, an: a,
 	}
 }
 

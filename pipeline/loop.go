@@ -143,6 +143,7 @@ func copyInputs(dst []dissect.InputInfo, src []*dissect.InputInfo) []dissect.Inp
 		c := *in
 		c.LinkTypes = append([]string(nil), in.LinkTypes...)
 		c.Errors = append([]*dissect.FrameError(nil), in.Errors...)
+		c.Interfaces = append([]dissect.Interface(nil), in.Interfaces...)
 		dst = append(dst, c)
 	}
 	return dst

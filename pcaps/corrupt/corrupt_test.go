@@ -225,9 +225,10 @@ func checkReport(t *testing.T, e entry, path string, r *report.Report) {
 			t.Errorf("got findings %v; want no %s", have, k)
 		}
 	}
-	// Every error names the file; lost data always shows as a finding, whose
-	// evidence lists each damaged frame the errors name.
-	truncated := slices.Contains(have, "capture_truncated")
+	// Every error names the file; lost data always shows as a finding
+	// (damage, or frames of a link type not analysed), whose evidence lists
+	// each frame the errors name.
+	truncated := slices.Contains(have, "capture_truncated") || slices.Contains(have, "capture_link_unsupported")
 	for _, msg := range r.Errors {
 		if !strings.HasPrefix(msg, path+": ") {
 			t.Errorf("error %q does not start with the file %s", msg, path)
@@ -237,7 +238,7 @@ func checkReport(t *testing.T, e entry, path string, r *report.Report) {
 		}
 	}
 	if len(r.Errors) > 0 && !truncated {
-		t.Errorf("got errors %q but no capture_truncated finding (findings %v)", r.Errors, have)
+		t.Errorf("got errors %q but no capture_truncated or capture_link_unsupported finding (findings %v)", r.Errors, have)
 	}
 	// (The evidence lists the first 32 damaged frames.)
 	named, bad := 0, 0
@@ -252,7 +253,7 @@ func checkReport(t *testing.T, e entry, path string, r *report.Report) {
 		n, _ := strconv.ParseUint(m[1], 10, 64)
 		found := false
 		for _, f := range r.Findings {
-			if f.Kind != "capture_truncated" {
+			if f.Kind != "capture_truncated" && f.Kind != "capture_link_unsupported" {
 				continue
 			}
 			for _, ev := range f.Evidence {
