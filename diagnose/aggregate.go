@@ -82,6 +82,11 @@ func aggregate(fs *findingSet, scanners map[netip.Addr]bool) {
 	merged := map[*group]*group{} // member -> the group it went into
 	scans := map[netip.Addr]*group{}
 	for _, g := range fs.order {
+		if g.key.kind == SynScan {
+			scans[g.key.client] = g // made by the eviction hook
+		}
+	}
+	for _, g := range fs.order {
 		if !synKinds[g.key.kind] || !scanners[g.key.client] {
 			continue
 		}
@@ -94,7 +99,7 @@ func aggregate(fs *findingSet, scanners map[netip.Addr]bool) {
 		s.absorb(g)
 		sf := s.facts.(*ScanFacts)
 		sf.Kinds[g.key.kind] += g.count
-		sf.Hosts[g.key.server]++
+		sf.noteHost(g.key.server)
 		if g.service != nil {
 			sf.Services[g.service.Name]++
 		}

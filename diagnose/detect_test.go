@@ -1001,3 +1001,44 @@ func TestICMPQuotingTheAnswerProvesTheFlowWasForgotten(t *testing.T) {
 		t.Errorf("got UDP flows %+v; want the one flow with its ICMP error", r.UDPFlows)
 	}
 }
+
+// TestScannerProbesCostNothingOnceKnown: once a client's failed attempts
+// fan out past the threshold as they leave the analyzer, each further
+// probe only adds to its syn_scan aggregate: no allocation, no finding or
+// services row per target.
+func TestScannerProbesCostNothingOnceKnown(t *testing.T) {
+	ev := diagnose.NewEvictions()
+	scanner := addr("203.0.113.66")
+	t0 := time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)
+	probe := func(i int) *flows.Conn {
+		c := &flows.Conn{FirstSyn: t0, LastSyn: t0, Frames: []uint64{uint64(i)}}
+		c.Client = netip.AddrPortFrom(scanner, uint16(20000+i%30000))
+		c.Server = netip.AddrPortFrom(netip.AddrFrom4([4]byte{198, 51, 100, byte(i % 50)}), uint16(1+i%200))
+		c.First, c.Last, c.Dir[0].SYN, c.Dir[1].RST = t0, t0, 1, 1
+		return c
+	}
+	for i := 0; i < 1000; i++ {
+		ev.EvictConn(probe(i), t0, nil)
+	}
+	probes := make([]*flows.Conn, 5000)
+	for i := range probes {
+		probes[i] = probe(1000 + i)
+	}
+	i := 0
+	allocs := testing.AllocsPerRun(len(probes)-1, func() {
+		ev.EvictConn(probes[i], t0, nil)
+		i++
+	})
+	if allocs != 0 {
+		t.Errorf("got %.2f allocations per known scanner's probe; want 0", allocs)
+	}
+	a := flows.New(flows.Config{Timeouts: flowtest.Defaults(), OnEvict: ev})
+	r := diagnose.Run(a.View(), ev, nil)
+	if len(r.Findings) != 1 || r.Findings[0].Kind != diagnose.SynScan || len(r.Services) != 0 {
+		t.Fatalf("got %d findings (%v) and %d service rows; want one syn_scan and no rows", len(r.Findings), kinds(r), len(r.Services))
+	}
+	f := r.Findings[0]
+	if x := f.Facts.(*diagnose.ScanFacts); f.Count != 1000+len(probes) || x.Kinds[diagnose.SynReset] != f.Count || len(x.Hosts) != 50 || f.Client != scanner {
+		t.Errorf("got count %d facts %+v; want every probe counted as a reset, 50 hosts", f.Count, x)
+	}
+}

@@ -237,12 +237,15 @@ func (f *FailoverFacts) merge(o Facts) {
 }
 func (f *FailoverFacts) clone() Facts { c := *f; c.Shadows = maps.Clone(f.Shadows); return &c }
 
-// ScanFacts: a scan's failed attempts by kind, the hosts it touched and
-// the product services among its ports.
+// ScanFacts: a scan's failed attempts by kind, the hosts it touched (one
+// by one up to maxScanHosts; MoreHosts counts probes to hosts beyond), the
+// product services among its ports, and the probes that were answered.
 type ScanFacts struct {
-	Kinds    map[Kind]int
-	Hosts    map[netip.Addr]int
-	Services map[catalog.ServiceName]int
+	Kinds     map[Kind]int
+	Hosts     map[netip.Addr]int
+	MoreHosts int
+	Services  map[catalog.ServiceName]int
+	Answered  int
 }
 
 func (f *ScanFacts) merge(o Facts) {
@@ -250,9 +253,12 @@ func (f *ScanFacts) merge(o Facts) {
 	addCounts(&f.Kinds, x.Kinds)
 	addCounts(&f.Hosts, x.Hosts)
 	addCounts(&f.Services, x.Services)
+	f.MoreHosts += x.MoreHosts
+	f.Answered += x.Answered
 }
 func (f *ScanFacts) clone() Facts {
-	return &ScanFacts{Kinds: maps.Clone(f.Kinds), Hosts: maps.Clone(f.Hosts), Services: maps.Clone(f.Services)}
+	return &ScanFacts{Kinds: maps.Clone(f.Kinds), Hosts: maps.Clone(f.Hosts), Services: maps.Clone(f.Services),
+		MoreHosts: f.MoreHosts, Answered: f.Answered}
 }
 
 // BetweenFacts: packets one capture point saw and another, recording the

@@ -78,6 +78,9 @@ func Run(v *flows.View, ev *Evictions, inputs []*dissect.InputInfo) *Result {
 	conns, udps := v.Conns, v.UDPs
 	a.oneSided = oneSidedVantages(conns)
 	a.scanners = findScanners(conns, ev.fs)
+	for s := range ev.scan.scanners {
+		a.scanners[s] = true
+	}
 	r := &Result{Timeouts: v.Timeouts, Packets: v.Packets, First: v.First, Last: v.Last}
 	for _, p := range v.CapturePoints {
 		r.CapturePoints = append(r.CapturePoints, CapturePoint(p))
@@ -121,15 +124,25 @@ func Run(v *flows.View, ev *Evictions, inputs []*dissect.InputInfo) *Result {
 // the analyzer's flows.EvictHook, called on the analyzer's goroutine; Run
 // reads it on the same goroutine.
 type Evictions struct {
-	fs  *findingSet
-	svc *svcTable
+	fs   *findingSet
+	svc  *svcTable
+	scan scanWatch
 }
 
 // NewEvictions returns an empty Evictions.
-func NewEvictions() *Evictions { return &Evictions{fs: newFindingSet(), svc: newSvcTable()} }
+func NewEvictions() *Evictions {
+	return &Evictions{fs: newFindingSet(), svc: newSvcTable(), scan: newScanWatch()}
+}
 
 // EvictConn diagnoses a connection leaving the analyzer at capture time now.
+// A scanner's connections only add to its syn_scan aggregate (scan.go).
 func (e *Evictions) EvictConn(c *flows.Conn, now time.Time, ttls *flows.TTLView) {
+	client := c.Client.Addr()
+	failed := !c.FirstSyn.IsZero() && !c.Established
+	if failed && e.scan.note(client, c.Server) || e.scan.scanners[client] {
+		e.fs.scanProbe(c)
+		return
+	}
 	a := &run{ttls: ttls}
 	a.connFindings(c, e.fs, now)
 	a.svcAddConn(e.svc, c)
