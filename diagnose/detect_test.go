@@ -1042,3 +1042,36 @@ func TestScannerProbesCostNothingOnceKnown(t *testing.T) {
 		t.Errorf("got count %d facts %+v; want every probe counted as a reset, 50 hosts", f.Count, x)
 	}
 }
+
+// TestK2FloodIsEvictedAndTheStoryKept: 2997 one-datagram sources flooding
+// the KeyServer's UDP 19283 beside a real client whose requests go
+// unanswered and who rebinds twice. With the UDP table capped at 1000 flows
+// (service flows evicted too) the report is the same as without a cap: the
+// flood's one merged udp_unanswered, the client's rebinds across evicted
+// flows, the services row, the counts.
+func TestK2FloodIsEvictedAndTheStoryKept(t *testing.T) {
+	s := flowtest.New()
+	ks := ep("198.51.100.20:19283")
+	for port := 50000; port < 50003; port++ {
+		c := netip.AddrPortFrom(addr("192.0.2.60"), uint16(port))
+		for i := 0; i < 3; i++ {
+			s.UDP(c, ks, 40)
+			for j := 0; j < 333; j++ {
+				n := (port-50000)*1000 + i*333 + j
+				s.UDP(netip.AddrPortFrom(netip.AddrFrom4([4]byte{100, 64, byte(n >> 8), byte(n)}), 3000), ks, 40)
+				s.Wait(50 * time.Millisecond)
+			}
+		}
+	}
+	s.Wait(10 * time.Second)
+	s.UDP(ep("192.0.2.99:1000"), ep("198.51.100.99:2000"), 10) // the capture goes on
+	a, small := withAndWithoutEviction(t, s, flows.Config{MaxUDPFlows: 1000})
+	if udpLive(small) > 2000 || small.View().Evicted.ServiceUDPFlows < 1000 {
+		t.Errorf("live UDP table grew to %d with a cap of 1000 (%d service flows evicted)", udpLive(small), small.View().Evicted.ServiceUDPFlows)
+	}
+	for _, want := range []string{"k2_client_rebind warning 192.0.2.60 198.51.100.20 19283 x2", "udp_unanswered critical  198.51.100.20 19283 x3000", "198.51.100.20:19283 filtered 2998 3000"} {
+		if !strings.Contains(a, want) {
+			t.Errorf("report lacks %q:\n%s", want, a)
+		}
+	}
+}

@@ -314,11 +314,18 @@ type Result struct {
 	// flows of catalog services and those named by a finding are listed when
 	// there are many).
 	TCPFlowsOmitted int
-	Services        []ServiceRow
-	Hosts           []HostRow
-	NPASessions     []NPASession
-	UDPFlows        []UDPFlowRow
-	Stats           Stats
+	// UDPFlowsOmitted counts service flows evicted from the analyzer's
+	// live table: the UDP flows table does not list them (their findings
+	// and counts are kept).
+	UDPFlowsOmitted int
+	// Bounds say which of the analysis's bounded tables were full and what
+	// was summarised instead of kept one by one (empty: none).
+	Bounds      []Bound
+	Services    []ServiceRow
+	Hosts       []HostRow
+	NPASessions []NPASession
+	UDPFlows    []UDPFlowRow
+	Stats       Stats
 	// CapturePoints name the capture points that comparison facts index.
 	CapturePoints []CapturePoint
 }
@@ -329,4 +336,26 @@ type CapturePoint struct {
 	Input, Iface int
 	IfIndex      int32
 	Outgoing     bool
+}
+
+// BoundTable names a bounded table of the analysis.
+type BoundTable string
+
+// The bounded tables.
+const (
+	BoundTCP     BoundTable = "tcp_connections" // live TCP connections
+	BoundUDP     BoundTable = "udp_flows"       // live UDP flows
+	BoundScan    BoundTable = "scan_watch"      // clients watched for scans
+	BoundK2      BoundTable = "k2_clients"      // K2 clients' stories after eviction
+	BoundDNS     BoundTable = "dns_names"       // names and lookups from DNS answers
+	BoundClients BoundTable = "service_clients" // clients listed per service row
+)
+
+// Bound says that a table was full: its limit, and how many entries were
+// summarised (evicted into counts and findings, or counted without being
+// listed) instead of kept one by one.
+type Bound struct {
+	Table      BoundTable
+	Limit      int
+	Summarised int
 }

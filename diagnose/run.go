@@ -47,6 +47,11 @@ type run struct {
 	scanners map[netip.Addr]bool
 	// inputs describe the sources (nil in an eviction hook).
 	inputs []*dissect.InputInfo
+	// udpTimeout is the UDP timeout in force.
+	udpTimeout time.Duration
+	// svcMore counts the services table's connections from clients beyond
+	// its per-row list (set by serviceTable, for bounds).
+	svcMore int
 }
 
 // component names the pcapng interface a capturing machine logged a packet
@@ -74,7 +79,7 @@ func Run(v *flows.View, ev *Evictions, inputs []*dissect.InputInfo) *Result {
 	if ev == nil {
 		ev = NewEvictions()
 	}
-	a := &run{v: v, ev: ev, ttls: v.TTLs, explained: map[*flows.Conn]bool{}, inputs: inputs}
+	a := &run{v: v, ev: ev, ttls: v.TTLs, explained: map[*flows.Conn]bool{}, inputs: inputs, udpTimeout: v.Timeouts.UDP}
 	conns, udps := v.Conns, v.UDPs
 	a.oneSided = oneSidedVantages(conns)
 	a.scanners = findScanners(conns, ev.fs)
@@ -127,11 +132,25 @@ type Evictions struct {
 	fs   *findingSet
 	svc  *svcTable
 	scan scanWatch
+	// k2 is each K2 client's latest failed flow among the evicted ones, so
+	// that rebinds and failover are seen across eviction (at most maxK2
+	// clients; k2Dropped counts those forgotten past it).
+	k2        map[k2Key]*k2Flow
+	k2Dropped int
+	// serverRoles are the roles evicted UDP flows showed their servers.
+	serverRoles map[netip.Addr]string
+	// udpRows counts evicted service flows the UDP table no longer lists.
+	udpRows int
 }
+
+// maxK2 bounds the K2 clients whose latest failed flow is remembered
+// after eviction.
+const maxK2 = 100_000
 
 // NewEvictions returns an empty Evictions.
 func NewEvictions() *Evictions {
-	return &Evictions{fs: newFindingSet(), svc: newSvcTable(), scan: newScanWatch()}
+	return &Evictions{fs: newFindingSet(), svc: newSvcTable(), scan: newScanWatch(),
+		k2: map[k2Key]*k2Flow{}, serverRoles: map[netip.Addr]string{}}
 }
 
 // EvictConn diagnoses a connection leaving the analyzer at capture time now.
@@ -148,5 +167,37 @@ func (e *Evictions) EvictConn(c *flows.Conn, now time.Time, ttls *flows.TTLView)
 	a.svcAddConn(e.svc, c)
 }
 
-// EvictUDP keeps the ICMP errors of a UDP flow leaving the analyzer.
-func (e *Evictions) EvictUDP(f *flows.UDPFlow) { udpICMPFinding(f, nil, e.fs) }
+// EvictUDP diagnoses a UDP flow leaving the analyzer at capture time now:
+// a service flow as the report would have (its own findings, its row of
+// the services table, its step in its client's K2 story), any other flow
+// for its ICMP errors.
+func (e *Evictions) EvictUDP(f *flows.UDPFlow, now time.Time, udpTimeout time.Duration) {
+	if f.Service == nil {
+		udpICMPFinding(f, nil, e.fs)
+		return
+	}
+	a := &run{ev: e, udpTimeout: udpTimeout}
+	e.udpRows++
+	if !a.udpFlowFindings(f, now, e.fs) {
+		return
+	}
+	a.svcAddUDP(e.svc, f)
+	if f.Responses > 0 {
+		switch f.Service.Name {
+		case catalog.K2KeyServer, catalog.K2Shadow:
+			e.serverRoles[f.Server.Addr()] = string(f.Service.Name)
+		}
+	}
+	if f.Service.Product != catalog.K2 {
+		return
+	}
+	k := k2Key{f.Vantage, f.Client.Addr()}
+	last, ok := e.k2[k]
+	if !ok && len(e.k2) >= maxK2 {
+		e.k2Dropped++
+		last = nil
+	}
+	if next := a.k2Step(k, last, f, now, e.fs); next != nil && (ok || len(e.k2) < maxK2) {
+		e.k2[k] = next
+	}
+}

@@ -15,9 +15,11 @@ func (a *run) tables(r *Result, conns []*flows.Conn, udps []*flows.UDPFlow) {
 	ev := &a.v.Evicted
 	r.TCPFlows, r.TCPFlowsOmitted = a.tcpTable(conns)
 	r.TCPFlowsOmitted += ev.TCPConnections
+	r.UDPFlowsOmitted = a.ev.udpRows
 	r.UDPFlows = udpTable(udps)
 	r.Services = a.serviceTable(a.ev.svc.clone(), conns, udps)
 	r.Hosts = a.hostTable(conns, udps)
+	r.Bounds = a.bounds()
 	r.Stats = Stats{TCPConnections: ev.TCPConnections, UDPFlows: ev.UDPFlows, TCPRetransmissions: ev.TCPRetransmissions,
 		SYNRetransmissions: ev.SYNRetransmissions, TCPResets: ev.TCPResets, Duplicates: ev.Duplicates}
 	r.Stats.TCPConnections += len(conns)
@@ -181,27 +183,32 @@ func (a *run) svcAddConn(t *svcTable, c *flows.Conn) {
 	}
 }
 
+// svcAddUDP counts a UDP service flow in the services table.
+func (a *run) svcAddUDP(t *svcTable, f *flows.UDPFlow) {
+	svc := f.Service
+	if svc == nil {
+		return
+	}
+	g := t.get(svcKey{f.Server.Addr(), f.Server.Port(), UDP}, svc, f.Client.Addr())
+	switch {
+	case f.Responses > 0 && f.Requests > 0:
+		g.answered++
+	case f.ICMP != nil && icmpIsPortUnreachable(f.ICMP.V6, f.ICMP.Type, f.ICMP.Code) && f.ICMP.From.Addr() == f.Server.Addr():
+		g.refusedHost++
+	case f.Requests > 0:
+		g.filtered++
+	default:
+		g.answered++ // server-originated only (notifications): the server is there
+	}
+}
+
 func (a *run) serviceTable(base *svcTable, conns []*flows.Conn, udps []*flows.UDPFlow) []ServiceRow {
 	t := base
 	for _, c := range conns {
 		a.svcAddConn(t, c)
 	}
 	for _, f := range udps {
-		svc := f.Service
-		if svc == nil {
-			continue
-		}
-		g := t.get(svcKey{f.Server.Addr(), f.Server.Port(), UDP}, svc, f.Client.Addr())
-		switch {
-		case f.Responses > 0 && f.Requests > 0:
-			g.answered++
-		case f.ICMP != nil && icmpIsPortUnreachable(f.ICMP.V6, f.ICMP.Type, f.ICMP.Code) && f.ICMP.From.Addr() == f.Server.Addr():
-			g.refusedHost++
-		case f.Requests > 0:
-			g.filtered++
-		default:
-			g.answered++ // server-originated only (notifications): the server is there
-		}
+		a.svcAddUDP(t, f)
 	}
 	aggs, order := t.aggs, t.order
 	out := make([]ServiceRow, 0, len(order))
@@ -231,6 +238,7 @@ func (a *run) serviceTable(base *svcTable, conns []*flows.Conn, udps []*flows.UD
 		}
 		out = append(out, ServiceRow{Server: k.server, Port: k.port, Transport: k.transport, Service: g.svc.Name,
 			Clients: clients, Connections: sum.conns, Status: status})
+		a.svcMore += g.moreClients
 	}
 	// By the server's address as text, as reports have always listed them.
 	sort.SliceStable(out, func(i, j int) bool {
@@ -328,6 +336,9 @@ func (a *run) hostTable(conns []*flows.Conn, udps []*flows.UDPFlow) []HostRow {
 	for sc := range a.scanners {
 		roles.add(sc, "scanner")
 	}
+	for s, role := range a.ev.serverRoles {
+		roles.add(s, role)
+	}
 	for m := range a.v.Evicted.Middleboxes {
 		roles.add(m, "middlebox")
 	}
@@ -348,5 +359,23 @@ func (a *run) hostTable(conns []*flows.Conn, udps []*flows.UDPFlow) []HostRow {
 		sort.Strings(row.Roles)
 		out = append(out, row)
 	}
+	return out
+}
+
+// bounds lists the bounded tables that filled up.
+func (a *run) bounds() []Bound {
+	var out []Bound
+	ev := &a.v.Evicted
+	add := func(t BoundTable, limit, n int) {
+		if n > 0 {
+			out = append(out, Bound{Table: t, Limit: limit, Summarised: n})
+		}
+	}
+	add(BoundTCP, a.v.MaxConns, ev.TCPConnections)
+	add(BoundUDP, a.v.MaxUDPFlows, ev.UDPFlows)
+	add(BoundScan, maxCandidates, a.ev.scan.resets)
+	add(BoundK2, maxK2, a.ev.k2Dropped)
+	add(BoundDNS, flows.MaxDNSLookups, a.v.DNSDropped)
+	add(BoundClients, maxClientList, a.svcMore)
 	return out
 }

@@ -15,65 +15,46 @@ import (
 // minutes later is reported as late, not unanswered.
 const udpWait = 5 * time.Second
 
+// k2Key is a K2 client as one capture point sees it.
+type k2Key struct {
+	vantage uint16
+	client  netip.Addr
+}
+
+// k2Flow is what the rebind and failover rules keep of a client's latest
+// failed K2 flow: enough to judge the client's next flow, whether the
+// failed one is still live or was evicted long ago.
+type k2Flow struct {
+	server     netip.AddrPort
+	service    *catalog.Service
+	first      time.Time
+	lastReq    time.Time
+	clientPort uint16
+	frames     [2]uint64
+	nframes    int
+}
+
+func snapshotK2(f *flows.UDPFlow) *k2Flow {
+	k := &k2Flow{server: f.Server, service: f.Service, first: f.First, lastReq: f.LastReq, clientPort: f.Client.Port()}
+	k.nframes = copy(k.frames[:], firstFrames(f, 2))
+	return k
+}
+
+func (k *k2Flow) framesN(n int) []uint64 { return k.frames[:min(n, k.nframes)] }
+
 // udpFindings diagnoses UDP service flows: ICMP errors, unanswered
 // requests, answers later than the UDP timeout, client rebinds and failover
-// to a KeyShadow.
+// to a KeyShadow (continuing from what evicted flows left).
 func (a *run) udpFindings(udps []*flows.UDPFlow, fs *findingSet) {
-	type clientKey struct {
-		vantage uint16
-		client  netip.Addr
-	}
-	byClient := map[clientKey][]*flows.UDPFlow{}
+	byClient := map[k2Key][]*flows.UDPFlow{}
 	for _, f := range udps {
 		svc := f.Service
-		client, server, port := f.Client.Addr(), f.Server.Addr(), f.Server.Port()
-		isNotify := svc != nil && svc.Name == catalog.SWNotifyUDP
-		udpICMPFinding(f, svc, fs)
-		if svc == nil || isNotify {
-			continue
+		if a.udpFlowFindings(f, a.v.Last, fs) && svc.Product == catalog.K2 {
+			byClient[k2Key{f.Vantage, f.Client.Addr()}] = append(byClient[k2Key{f.Vantage, f.Client.Addr()}], f)
 		}
-		if svc.Product == catalog.K2 {
-			byClient[clientKey{f.Vantage, client}] = append(byClient[clientKey{f.Vantage, client}], f)
-		}
-		// Unanswered requests: a flow never answered is critical; a flow
-		// whose answers stopped or came only for some requests (on a client
-		// side capture, this is how late answers dropped by a firewall show)
-		// is a warning.
-		if n := f.FinishUnanswered(a.v.Last, udpWait); f.Requests > 0 && n > 0 && f.ICMP == nil {
-			sev := Warning
-			if f.Responses == 0 {
-				sev = Critical
-			}
-			g := fs.add(UDPUnanswered, sev, svc, UDP, client, server, port, f.First, f.Last, f.Input, f.Frames)
-			g.member(f.Client.Port())
-			x := factsOf[UDPUnansweredFacts](g)
-			x.Requests += f.Requests
-			x.Unanswered += n
-			if f.Responses > 0 {
-				x.SomeAnswered++
-			}
-		}
-		if f.LateCount > 0 {
-			sev := Warning
-			if f.LateDelivered >= f.LateCount {
-				// Every late datagram was acknowledged at once: this path
-				// kept state longer than the threshold assumed.
-				sev = Info
-			}
-			g := fs.add(UDPLateResponse, sev, svc, UDP, client, server, port, f.First, f.Last, f.Input, lateFrames(f))
-			g.member(f.Client.Port())
-			x := factsOf[UDPLateFacts](g)
-			x.Late += f.LateCount
-			x.Delivered += f.LateDelivered
-			x.Tickles += f.LateTickles
-			for _, l := range f.Late {
-				g.addSample(l.Silence)
-			}
-		}
-		a.refusedFinding(f, svc, fs)
 	}
 	// Rebinds and failover: per client, its K2 flows in time order.
-	keys := make([]clientKey, 0, len(byClient))
+	keys := make([]k2Key, 0, len(byClient))
 	for k := range byClient {
 		keys = append(keys, k)
 	}
@@ -86,37 +67,93 @@ func (a *run) udpFindings(udps []*flows.UDPFlow, fs *findingSet) {
 	for _, k := range keys {
 		fl := byClient[k]
 		sort.Slice(fl, func(i, j int) bool { return fl[i].First.Before(fl[j].First) })
-		var lastUnanswered *flows.UDPFlow
+		last := a.ev.k2[k] // what evicted flows left; not changed here
 		for _, f := range fl {
-			svc := f.Service
-			// A flow failed for its client when requests went unanswered, or
-			// (seen from the server side) when its last answer came after
-			// the UDP timeout and the client never spoke on it again.
-			unans := f.FinishUnanswered(a.v.Last, udpWait) > 0 || f.Responses == 0 || f.EndedLate
-			if lastUnanswered != nil && f.First.After(lastUnanswered.First) {
-				switch {
-				case svc.Name == catalog.K2Shadow && lastUnanswered.Service.Name == catalog.K2KeyServer:
-					g := fs.add(K2ShadowFailover, Warning, svc, UDP, k.client, lastUnanswered.Server.Addr(), lastUnanswered.Server.Port(), lastUnanswered.First, f.Last, f.Input,
-						append(firstFrames(lastUnanswered, 2), firstFrames(f, 2)...))
-					x := factsOf[FailoverFacts](g)
-					addCounts(&x.Shadows, map[netip.Addr]int{f.Server.Addr(): 1})
-					if f.Responses > 0 {
-						x.ShadowAnswered++
-					}
-					g.member(f.Client.Port())
-				case f.Server == lastUnanswered.Server && f.Client.Port() != lastUnanswered.Client.Port():
-					g := fs.add(K2ClientRebind, Warning, svc, UDP, k.client, f.Server.Addr(), f.Server.Port(), lastUnanswered.First, f.First, f.Input,
-						append(firstFrames(lastUnanswered, 1), firstFrames(f, 1)...))
-					g.clientPts[lastUnanswered.Client.Port()] = true
-					g.member(f.Client.Port())
-					g.addSample(f.First.Sub(lastUnanswered.LastReq))
-				}
-			}
-			if unans && f.Requests > 0 {
-				lastUnanswered = f
-			}
+			last = a.k2Step(k, last, f, a.v.Last, fs)
 		}
 	}
+}
+
+// udpFlowFindings diagnoses one UDP flow on its own, judged at capture
+// time end (the end of the capture, or its eviction). It reports whether
+// the flow is a service flow the K2 rules look across.
+func (a *run) udpFlowFindings(f *flows.UDPFlow, end time.Time, fs *findingSet) bool {
+	svc := f.Service
+	client, server, port := f.Client.Addr(), f.Server.Addr(), f.Server.Port()
+	udpICMPFinding(f, svc, fs)
+	if svc == nil || svc.Name == catalog.SWNotifyUDP {
+		return false
+	}
+	// Unanswered requests: a flow never answered is critical; a flow
+	// whose answers stopped or came only for some requests (on a client
+	// side capture, this is how late answers dropped by a firewall show)
+	// is a warning.
+	if n := f.FinishUnanswered(end, udpWait); f.Requests > 0 && n > 0 && f.ICMP == nil {
+		sev := Warning
+		if f.Responses == 0 {
+			sev = Critical
+		}
+		g := fs.add(UDPUnanswered, sev, svc, UDP, client, server, port, f.First, f.Last, f.Input, f.Frames)
+		g.member(f.Client.Port())
+		x := factsOf[UDPUnansweredFacts](g)
+		x.Requests += f.Requests
+		x.Unanswered += n
+		if f.Responses > 0 {
+			x.SomeAnswered++
+		}
+	}
+	if f.LateCount > 0 {
+		sev := Warning
+		if f.LateDelivered >= f.LateCount {
+			// Every late datagram was acknowledged at once: this path
+			// kept state longer than the threshold assumed.
+			sev = Info
+		}
+		g := fs.add(UDPLateResponse, sev, svc, UDP, client, server, port, f.First, f.Last, f.Input, lateFrames(f))
+		g.member(f.Client.Port())
+		x := factsOf[UDPLateFacts](g)
+		x.Late += f.LateCount
+		x.Delivered += f.LateDelivered
+		x.Tickles += f.LateTickles
+		for _, l := range f.Late {
+			g.addSample(l.Silence)
+		}
+	}
+	a.refusedFinding(f, svc, fs)
+	return true
+}
+
+// k2Step judges a client's next K2 flow f against its latest failed one
+// (last, nil when none) and returns the latest failed flow after f.
+func (a *run) k2Step(k k2Key, last *k2Flow, f *flows.UDPFlow, end time.Time, fs *findingSet) *k2Flow {
+	svc := f.Service
+	// A flow failed for its client when requests went unanswered, or (seen
+	// from the server side) when its last answer came after the UDP
+	// timeout and the client never spoke on it again.
+	unans := f.FinishUnanswered(end, udpWait) > 0 || f.Responses == 0 || f.EndedLate
+	if last != nil && f.First.After(last.first) {
+		switch {
+		case svc.Name == catalog.K2Shadow && last.service.Name == catalog.K2KeyServer:
+			g := fs.add(K2ShadowFailover, Warning, svc, UDP, k.client, last.server.Addr(), last.server.Port(), last.first, f.Last, f.Input,
+				append(append([]uint64(nil), last.framesN(2)...), firstFrames(f, 2)...))
+			x := factsOf[FailoverFacts](g)
+			addCounts(&x.Shadows, map[netip.Addr]int{f.Server.Addr(): 1})
+			if f.Responses > 0 {
+				x.ShadowAnswered++
+			}
+			g.member(f.Client.Port())
+		case f.Server == last.server && f.Client.Port() != last.clientPort:
+			g := fs.add(K2ClientRebind, Warning, svc, UDP, k.client, f.Server.Addr(), f.Server.Port(), last.first, f.First, f.Input,
+				append(append([]uint64(nil), last.framesN(1)...), firstFrames(f, 1)...))
+			g.clientPts[last.clientPort] = true
+			g.member(f.Client.Port())
+			g.addSample(f.First.Sub(last.lastReq))
+		}
+	}
+	if unans && f.Requests > 0 {
+		return snapshotK2(f)
+	}
+	return last
 }
 
 // udpICMPFinding reports the ICMP errors a UDP flow drew (UDP notification
@@ -178,7 +215,7 @@ func (a *run) refusedFinding(f *flows.UDPFlow, svc *catalog.Service, fs *finding
 			x.note(ICMPCode{r.ICMP.V6, r.ICMP.Type, r.ICMP.Code}, r.ICMP.From.Addr(), 1)
 		}
 		// A datagram the threshold already called late is counted once.
-		if r.Frame == 0 || r.Silence <= a.v.Timeouts.UDP {
+		if r.Frame == 0 || r.Silence <= a.udpTimeout {
 			x.Late++
 			g.addSample(r.Silence)
 		}

@@ -52,8 +52,10 @@ type EvictHook interface {
 	// EvictConn is handed a connection leaving the live table at capture
 	// time now; ttls is the hosts' TTL view at that moment.
 	EvictConn(c *Conn, now time.Time, ttls *TTLView)
-	// EvictUDP is handed a UDP flow outside the catalog leaving the table.
-	EvictUDP(f *UDPFlow)
+	// EvictUDP is handed a UDP flow leaving the table at capture time now,
+	// with its Service settled (nil outside the catalog) and the UDP
+	// timeout in force.
+	EvictUDP(f *UDPFlow, now time.Time, udpTimeout time.Duration)
 }
 
 // Analyzer accumulates flow state from packets. It is not safe for

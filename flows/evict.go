@@ -4,6 +4,8 @@ import (
 	"net/netip"
 	"slices"
 	"time"
+
+	"github.com/fwdiag/fwdiag/catalog"
 )
 
 // DefaultMaxConns is how many TCP connections the analyzer keeps live
@@ -25,6 +27,15 @@ const DefaultMaxUDPFlows = 100_000
 // timeout keeps such a flow.
 const udpIdleEvict = time.Minute
 
+// k2MaxLate is how late the K2 seed says a KeyServer answer may come: a
+// service flow silent longer has nothing more to show.
+const k2MaxLate = 15 * time.Minute
+
+// udpOverdue is how long a request must have waited to count as
+// unanswered (diagnose's udpWait): evicting its flow then loses nothing
+// the report would have said, but a later answer.
+const udpOverdue = 5 * time.Second
+
 // idleEvict is how long a connection outside the catalog must have been
 // silent before, under pressure, it is folded into the counts.
 const idleEvict = 5 * time.Minute
@@ -45,6 +56,9 @@ type Evicted struct {
 	// UDPICMPRows counts evicted UDP flows with ICMP errors, which the
 	// UDP table no longer lists.
 	UDPICMPRows int
+	// ServiceUDPFlows counts evicted flows to service ports (K2): the UDP
+	// table no longer lists them; their findings were kept.
+	ServiceUDPFlows int
 	// Middleboxes sent ICMP errors about evicted flows from an address
 	// that is neither end.
 	Middleboxes map[netip.Addr]bool
@@ -157,13 +171,43 @@ func (a *Analyzer) evict(c *Conn, now time.Time, ttls *TTLView) {
 // across a client's flows.
 func (a *Analyzer) sweepUDP(now time.Time) {
 	var out []*UDPFlow
-	for _, hard := range []bool{false, true} {
+	// Each pass evicts more, until the table is back under three quarters
+	// of its cap: flows outside the catalog idle a minute; all of those and
+	// service flows idle longer than a K2 answer may be late (nothing more
+	// can come); service flows idle a minute (a client that goes on after
+	// that on the same port starts a new flow); those whose requests are
+	// answered or overdue (udpWait: they count as unanswered already); then
+	// any service flow but UDP notifications (a flood of one-datagram flows
+	// to 19283 faster than the table's cap a minute). What
+	// a service flow leaves goes to the hook (its findings, its row of the
+	// services table, its step in its client's K2 story).
+	for pass := 0; pass < 5; pass++ {
 		a.udp.removeIf(func(f *UDPFlow) bool {
-			if a.cfg.Catalog.IsServicePort(f.Server.Port(), UDP) || f.Requests+f.Responses+f.ICMPCount+f.RefusedCount == 0 {
-				return false // a service flow, or the one being created
+			if f.Requests+f.Responses+f.ICMPCount+f.RefusedCount == 0 {
+				return false // the one being created
 			}
-			if hard || now.Sub(f.Last) >= udpIdleEvict {
+			idle := now.Sub(f.Last)
+			if !a.cfg.Catalog.IsServicePort(f.Server.Port(), UDP) {
+				if pass > 0 || idle >= udpIdleEvict {
+					out = append(out, f)
+					return true
+				}
+				return false
+			}
+			if pass == 0 {
+				return false
+			}
+			f.Service = a.serviceOf(f.Client.Addr(), f.Server, UDP, f.First)
+			if f.Service != nil && f.Service.Name == catalog.SWNotifyUDP {
+				return false // NPA pairing needs them; few per server
+			}
+			switch {
+			case idle > k2MaxLate,
+				pass >= 2 && idle >= udpIdleEvict,
+				pass >= 3 && (f.pendingReq.IsZero() || idle >= udpOverdue),
+				pass == 4:
 				out = append(out, f)
+				a.ev.ServiceUDPFlows++
 				return true
 			}
 			return false
@@ -175,7 +219,10 @@ func (a *Analyzer) sweepUDP(now time.Time) {
 	sortFlows(out, func(f *UDPFlow) *FlowHead { return &f.FlowHead })
 	for _, f := range out {
 		if a.cfg.OnEvict != nil {
-			a.cfg.OnEvict.EvictUDP(f)
+			if !a.cfg.Catalog.IsServicePort(f.Server.Port(), UDP) {
+				f.Service = nil
+			}
+			a.cfg.OnEvict.EvictUDP(f, now, a.cfg.Timeouts.UDP)
 		}
 		a.ev.UDPFlows++
 		if f.ICMP != nil {

@@ -8,12 +8,16 @@ import (
 	"github.com/fwdiag/fwdiag/dissect"
 )
 
+// MaxDNSLookups bounds the client/address pairs whose DNS lookups are
+// remembered.
+const MaxDNSLookups = 200_000
+
 // Bounds of what the DNS answers leave: a capture of an hour's browsing
 // must not grow them without end.
 const (
-	maxNamesPerAddr   = 8       // names one address is known by
-	maxLookupsPerKey  = 4       // a client's recent lookups of one address
-	maxLookupKeys     = 200_000 // client/address pairs remembered
+	maxNamesPerAddr   = 8 // names one address is known by
+	maxLookupsPerKey  = 4 // a client's recent lookups of one address
+	maxLookupKeys     = MaxDNSLookups
 	maxNamedAddresses = 200_000
 )
 
@@ -26,6 +30,7 @@ const (
 type dnsNames struct {
 	byAddr  map[netip.Addr][]string
 	lookups map[lookupKey][]lookup // newest last
+	dropped int                    // answers past the bounds, not kept
 }
 
 type lookupKey struct{ client, addr netip.Addr }
@@ -42,12 +47,17 @@ func newDNSNames() dnsNames {
 // answer records a DNS answer that client received.
 func (d *dnsNames) answer(client netip.Addr, ans *dissect.DNSAnswer, t time.Time) {
 	names := d.byAddr[ans.Addr]
-	if !slices.Contains(names, ans.Name) && len(names) < maxNamesPerAddr && (names != nil || len(d.byAddr) < maxNamedAddresses) {
-		d.byAddr[ans.Addr] = append(names, ans.Name)
+	if !slices.Contains(names, ans.Name) {
+		if len(names) < maxNamesPerAddr && (names != nil || len(d.byAddr) < maxNamedAddresses) {
+			d.byAddr[ans.Addr] = append(names, ans.Name)
+		} else {
+			d.dropped++
+		}
 	}
 	k := lookupKey{client, ans.Addr}
 	l, ok := d.lookups[k]
 	if !ok && len(d.lookups) >= maxLookupKeys {
+		d.dropped++
 		return
 	}
 	if len(l) == maxLookupsPerKey {

@@ -38,6 +38,11 @@ type View struct {
 	// Folded counts the pktmon appearances of a packet after its first,
 	// each counted once (pktmon.go).
 	Folded uint64
+	// MaxConns and MaxUDPFlows are the live tables' caps as they stand
+	// (a cap grows when too little can be evicted); DNSDropped counts DNS
+	// answers not kept past the names' bounds.
+	MaxConns, MaxUDPFlows int
+	DNSDropped            int
 
 	an *Analyzer
 }
@@ -69,6 +74,7 @@ func (a *Analyzer) View() *View {
 		Names: a.dns.byAddr, DNSServers: a.dnsServers,
 		CapturePoints: a.vantageOf, CaptureLast: a.vantageLast,
 		Evicted: a.ev, Folded: a.copies.folded, an: a,
+		MaxConns: a.maxConns, MaxUDPFlows: a.maxUDP, DNSDropped: a.dns.dropped,
 	}
 }
 

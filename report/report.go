@@ -41,6 +41,7 @@ type Report struct {
 	UDPFlows        []UDPFlowRow `json:"udp_flows"`
 	TCPFlows        []TCPFlow    `json:"tcp_flows"`
 	TCPFlowsOmitted int          `json:"tcp_flows_omitted"`
+	UDPFlowsOmitted int          `json:"udp_flows_omitted"`
 	Findings        []Finding    `json:"findings"`
 	// Errors lists problems reading the inputs, each naming file and frame.
 	Errors []string `json:"errors"`
@@ -87,6 +88,9 @@ type Summary struct {
 	End     time.Time                 `json:"end"`
 	// Stats are capture-wide counts an independent tool can check.
 	Stats diagnose.Stats `json:"stats"`
+	// Bounds list the analysis's bounded tables that filled up, and what
+	// was summarised instead of kept one by one.
+	Bounds []Bound `json:"bounds"`
 }
 
 // Options are how a report is built.
@@ -108,7 +112,7 @@ func Build(res *diagnose.Result, inputs []*dissect.InputInfo, version string) *R
 func BuildWith(res *diagnose.Result, inputs []*dissect.InputInfo, o Options) *Report {
 	r := &Report{
 		Schema: SchemaID, Tool: Tool{Name: "fwdiag", Version: o.Version},
-		Inputs: []Input{}, TCPFlowsOmitted: res.TCPFlowsOmitted, Errors: []string{},
+		Inputs: []Input{}, TCPFlowsOmitted: res.TCPFlowsOmitted, UDPFlowsOmitted: res.UDPFlowsOmitted, Errors: []string{},
 		res: res, inputs: inputs,
 	}
 	addr := func(a netip.Addr) string { return a.String() }
@@ -209,7 +213,10 @@ func BuildWith(res *diagnose.Result, inputs []*dissect.InputInfo, o Options) *Re
 		r.NPASessions[i] = NPASession{Client: addr(n.Client), Server: addr(n.Server), Main: conv(n.Main), Notification: conv(n.Notification),
 			Status: n.Status, Confidence: n.Confidence, Why: explain.NPAWhy(n), MaxIdleS: n.MaxIdle.Seconds(), Pushes: n.Pushes, Input: n.Input}
 	}
-	r.Summary = Summary{Counts: counts, Packets: res.Packets, Start: res.First, End: res.Last, Stats: res.Stats}
+	r.Summary = Summary{Counts: counts, Packets: res.Packets, Start: res.First, End: res.Last, Stats: res.Stats, Bounds: []Bound{}}
+	for _, b := range res.Bounds {
+		r.Summary.Bounds = append(r.Summary.Bounds, Bound(b))
+	}
 	r.Summary.Verdict = Verdict(r)
 	return r
 }

@@ -28,6 +28,9 @@ func WriteText(w io.Writer, r *Report) error {
 	for _, e := range r.Errors {
 		fmt.Fprintf(b, "Input error: %s\n", e)
 	}
+	for _, bd := range r.Summary.Bounds {
+		fmt.Fprintf(b, "Bounded:  %s\n", boundWords(bd))
+	}
 	fmt.Fprintf(b, "\nVERDICT: %s\n", r.Summary.Verdict)
 
 	for _, sev := range []diagnose.Severity{diagnose.Critical, diagnose.Warning, diagnose.Info} {
@@ -186,4 +189,23 @@ func Seconds(s float64) string {
 		return fmt.Sprintf("%.1f s", s)
 	}
 	return fmt.Sprintf("%.0f ms", s*1000)
+}
+
+// boundWords says what a full table means for the reader.
+func boundWords(b Bound) string {
+	switch b.Table {
+	case diagnose.BoundTCP:
+		return fmt.Sprintf("%d TCP connections left the live table (cap %d): their findings and counts are kept; the TCP flows table does not list them", b.Summarised, b.Limit)
+	case diagnose.BoundUDP:
+		return fmt.Sprintf("%d UDP flows left the live table (cap %d): their findings and counts are kept; the UDP flows table does not list them", b.Summarised, b.Limit)
+	case diagnose.BoundScan:
+		return fmt.Sprintf("more than %d clients made failed attempts: the scan watch started afresh %d times (a scanner is still found; single attempts from a flood are counted, not watched)", b.Limit, b.Summarised)
+	case diagnose.BoundK2:
+		return fmt.Sprintf("more than %d K2 clients' flows were evicted: %d later flows were judged without their client's earlier ones (rebinds and failovers among them may be missed)", b.Limit, b.Summarised)
+	case diagnose.BoundDNS:
+		return fmt.Sprintf("%d DNS answers past the names' bounds (%d client lookups) were not kept", b.Summarised, b.Limit)
+	case diagnose.BoundClients:
+		return fmt.Sprintf("services with more than %d clients: %d further connections are counted, their clients not listed", b.Limit, b.Summarised)
+	}
+	return fmt.Sprintf("%s: %d summarised (limit %d)", b.Table, b.Summarised, b.Limit)
 }

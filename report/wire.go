@@ -123,3 +123,12 @@ type UDPFlowRow struct {
 	// Delays counts answer delays by bucket: <1s, <10s, <60s, <5m, <15m, >=15m.
 	Delays [6]int `json:"answer_delays"`
 }
+
+// Bound says that a bounded table of the analysis filled up: its limit and
+// how many entries were summarised (evicted into counts and findings, or
+// counted without being listed) instead of kept one by one.
+type Bound struct {
+	Table      diagnose.BoundTable `json:"table"`
+	Limit      int                 `json:"limit"`
+	Summarised int                 `json:"summarised"`
+}
