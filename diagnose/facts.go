@@ -45,21 +45,43 @@ type ICMPCode struct {
 }
 
 // ICMPFacts are the ICMP errors a finding's packets drew: by code and by
-// sender, and how many came with a code that a filter sends.
+// sender, and how many came with a code that a filter sends; for UDP, the
+// K2 symptoms of the same cause.
 type ICMPFacts struct {
 	Codes  map[ICMPCode]int
 	From   map[netip.Addr]int
 	Filter int // errors whose code says a filter refused the packet
+	K2Symptoms
 }
 
 func (f *ICMPFacts) add(o *ICMPFacts) {
 	addCounts(&f.Codes, o.Codes)
 	addCounts(&f.From, o.From)
 	f.Filter += o.Filter
+	f.K2Symptoms.add(&o.K2Symptoms)
 }
 
 func (f *ICMPFacts) copyMaps() {
 	f.Codes, f.From = maps.Clone(f.Codes), maps.Clone(f.From)
+	f.Shadows = maps.Clone(f.Shadows)
+}
+
+// K2Symptoms are what KeyAccess clients do when their KeyServer's answers
+// do not reach them: re-establish from new source ports (Rebinds), turn to
+// a KeyShadow (Failovers, with the shadows and how many answered). They
+// are evidence of the finding whose cause they share (a blocked, dropped
+// or refused KeyServer), not findings of their own: one cause, one fix.
+type K2Symptoms struct {
+	Rebinds, Failovers int
+	Shadows            map[netip.Addr]int
+	ShadowAnswered     int
+}
+
+func (s *K2Symptoms) add(o *K2Symptoms) {
+	s.Rebinds += o.Rebinds
+	s.Failovers += o.Failovers
+	addCounts(&s.Shadows, o.Shadows)
+	s.ShadowAnswered += o.ShadowAnswered
 }
 
 // note records one error of code from sender, n times.
@@ -181,17 +203,21 @@ func (f *NPAUDPFacts) merge(o Facts) {
 }
 func (f *NPAUDPFacts) clone() Facts { c := *f; c.copyMaps(); return &c }
 
-// UDPUnansweredFacts: requests sent and left unanswered, and how many
-// flows got answers to others (SomeAnswered).
-type UDPUnansweredFacts struct{ Requests, Unanswered, SomeAnswered int }
+// UDPUnansweredFacts: requests sent and left unanswered, how many flows
+// got answers to others (SomeAnswered), and the K2 symptoms.
+type UDPUnansweredFacts struct {
+	Requests, Unanswered, SomeAnswered int
+	K2Symptoms
+}
 
 func (f *UDPUnansweredFacts) merge(o Facts) {
 	x := o.(*UDPUnansweredFacts)
 	f.Requests += x.Requests
 	f.Unanswered += x.Unanswered
 	f.SomeAnswered += x.SomeAnswered
+	f.K2Symptoms.add(&x.K2Symptoms)
 }
-func (f *UDPUnansweredFacts) clone() Facts { c := *f; return &c }
+func (f *UDPUnansweredFacts) clone() Facts { c := *f; c.Shadows = maps.Clone(f.Shadows); return &c }
 
 // UDPLateFacts: late datagrams, those the client acknowledged at once
 // (Delivered), those the server sent unasked (Tickles), and those an ICMP
@@ -207,6 +233,8 @@ type UDPLateFacts struct {
 	ICMPFacts
 	DroppedAt map[string]int
 }
+
+func (f *UDPLateFacts) symptoms() *K2Symptoms { return &f.K2Symptoms }
 
 func (f *UDPLateFacts) merge(o Facts) {
 	x := o.(*UDPLateFacts)
@@ -304,3 +332,9 @@ func (f *VersionFacts) clone() Facts {
 	c.Ports = append([]VersionPort(nil), f.Ports...)
 	return &c
 }
+
+// symptomHolder is a finding's facts that can take K2 symptoms.
+type symptomHolder interface{ symptoms() *K2Symptoms }
+
+func (f *ICMPFacts) symptoms() *K2Symptoms          { return &f.K2Symptoms }
+func (f *UDPUnansweredFacts) symptoms() *K2Symptoms { return &f.K2Symptoms }

@@ -105,6 +105,7 @@ func Run(v *flows.View, ev *Evictions, inputs []*dissect.InputInfo) *Result {
 	a.synFindings(conns, fs)
 	a.compareFindings(conns, udps, fs)
 	a.udpFindings(udps, fs)
+	foldSymptoms(fs)
 	aggregate(fs, a.scanners)
 	r.Findings = make([]Finding, 0, len(fs.order))
 	for _, g := range fs.order {

@@ -221,3 +221,88 @@ func (a *run) refusedFinding(f *flows.UDPFlow, svc *catalog.Service, fs *finding
 		}
 	}
 }
+
+// symptomKinds are what KeyAccess does when its KeyServer goes quiet.
+var symptomKinds = map[Kind]bool{K2ClientRebind: true, K2ShadowFailover: true}
+
+// causeKinds are the findings a K2 symptom may belong to, the most telling
+// first: the requests were refused, went unanswered, or were answered
+// late.
+var causeKinds = []Kind{UDPICMPUnreachable, UDPUnanswered, UDPLateResponse}
+
+// foldSymptoms folds each client's K2 rebinds and failovers into the
+// finding of their cause for the same KeyServer, as evidence: one cause,
+// one finding, one fix (a rebind alone asks for a longer UDP timeout, the
+// wrong change for a blocked server). A symptom with no such finding
+// stays on its own.
+func foldSymptoms(fs *findingSet) {
+	causeOf := func(s *group) *group {
+		for _, kind := range causeKinds {
+			k := groupKey{kind: kind, client: s.key.client, server: s.key.server, port: s.key.port, transport: UDP}
+			if g := fs.groups[k]; g != nil {
+				return g
+			}
+			// A cause merged from many clients, or a merged symptom.
+			if m := fs.merged[serviceKey{kind, UDP, s.key.server, s.key.port}]; m != nil {
+				if _, ok := m.clients[s.key.client]; ok || !s.key.client.IsValid() {
+					return m
+				}
+			}
+		}
+		return nil
+	}
+	keep := fs.order[:0]
+	for _, g := range fs.order {
+		if !symptomKinds[g.key.kind] {
+			keep = append(keep, g)
+			continue
+		}
+		c := causeOf(g)
+		h, ok := c.factsHolder()
+		if c == nil || !ok {
+			keep = append(keep, g)
+			continue
+		}
+		sy := h.symptoms()
+		switch g.key.kind {
+		case K2ClientRebind:
+			sy.Rebinds += g.count
+		case K2ShadowFailover:
+			sy.Failovers += g.count
+			if x, ok := g.facts.(*FailoverFacts); ok {
+				addCounts(&sy.Shadows, x.Shadows)
+				sy.ShadowAnswered += x.ShadowAnswered
+			}
+		}
+		for in, fr := range g.frames {
+			c.frames[in] = appendFrames(c.frames[in], fr)
+		}
+		if g.first.Before(c.first) {
+			c.first = g.first
+		}
+		if g.last.After(c.last) {
+			c.last = g.last
+		}
+		delete(fs.groups, g.key)
+	}
+	fs.order = keep
+}
+
+// factsHolder returns a cause group's facts, which take K2 symptoms.
+func (g *group) factsHolder() (symptomHolder, bool) {
+	if g == nil {
+		return nil, false
+	}
+	if g.facts == nil {
+		switch g.key.kind {
+		case UDPICMPUnreachable:
+			g.facts = &ICMPFacts{}
+		case UDPUnanswered:
+			g.facts = &UDPUnansweredFacts{}
+		case UDPLateResponse:
+			g.facts = &UDPLateFacts{}
+		}
+	}
+	h, ok := g.facts.(symptomHolder)
+	return h, ok
+}

@@ -90,6 +90,8 @@ func fixtures() map[string]diagnose.Finding {
 		ICMPFacts: diagnose.ICMPFacts{Codes: map[diagnose.ICMPCode]int{portUnreach: 3}, From: map[netip.Addr]int{router: 1}}})
 	m["npa_udp_unreachable-none"] = finding(diagnose.NPAUDPUnreachable, diagnose.Critical, 5001, catalog.UDP, &diagnose.NPAUDPFacts{NoneArrived: 1})
 	m["udp_unanswered"] = finding(diagnose.UDPUnanswered, diagnose.Critical, 19283, catalog.UDP, &diagnose.UDPUnansweredFacts{Requests: 9, Unanswered: 9})
+	m["udp_unanswered-symptoms"] = finding(diagnose.UDPUnanswered, diagnose.Critical, 19283, catalog.UDP, &diagnose.UDPUnansweredFacts{Requests: 9, Unanswered: 9,
+		K2Symptoms: diagnose.K2Symptoms{Rebinds: 2, Failovers: 1, Shadows: map[netip.Addr]int{netip.MustParseAddr("198.51.100.21"): 1}, ShadowAnswered: 1}})
 	m["udp_unanswered-some"] = finding(diagnose.UDPUnanswered, diagnose.Warning, 19283, catalog.UDP, &diagnose.UDPUnansweredFacts{Requests: 9, Unanswered: 2, SomeAnswered: 1})
 	f = finding(diagnose.UDPLateResponse, diagnose.Warning, 19283, catalog.UDP, &diagnose.UDPLateFacts{Late: 2, Tickles: 2, Delivered: 1})
 	f.Samples = []time.Duration{7 * time.Minute, 15 * time.Minute}

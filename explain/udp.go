@@ -33,6 +33,7 @@ func textUDPICMP(c *Context, f *diagnose.Finding) Text {
 		icmpF = "icmpv6"
 	}
 	filter := fmt.Sprintf("(%s) || (%s && udp.port==%d)", flowFilter(c, f, UDP), icmpF, f.Port)
+	detail += k2Symptoms(c, f, &x.K2Symptoms)
 	return Text{summary, detail, rec, filter}
 }
 
@@ -60,6 +61,7 @@ func textUDPUnanswered(c *Context, f *diagnose.Finding) Text {
 			rec += " K2 seed, rule 1: \"For best efficiency, the UDP response path to the requester must not be timed out for 15 minutes.\" On Windows clients add keyacc32.exe as a firewall exception."
 		}
 	}
+	detail += k2Symptoms(c, f, &x.K2Symptoms)
 	return Text{summary, detail, rec, flowFilter(c, f, UDP)}
 }
 
@@ -127,6 +129,7 @@ func textUDPLate(c *Context, f *diagnose.Finding) Text {
 		}
 		filter = fmt.Sprintf("(%s) || (%s && udp.srcport==%d)", filter, icmpF, f.Port)
 	}
+	detail += k2Symptoms(c, f, &x.K2Symptoms)
 	return Text{summary, detail, rec, filter}
 }
 
@@ -156,4 +159,28 @@ func textFailover(c *Context, f *diagnose.Finding) Text {
 	ipf := ipField(f.Who().Addr)
 	filter := fmt.Sprintf("%s.src==%s && (udp.dstport==19283 || udp.dstport==19315) || %s.dst==%s && (udp.srcport==19283 || udp.srcport==19315)", ipf, c.who(f), ipf, c.who(f))
 	return Text{summary, detail, rec, filter}
+}
+
+// k2Symptoms words the rebinds and failovers folded into a finding as
+// evidence of its cause ("" none).
+func k2Symptoms(c *Context, f *diagnose.Finding, s *diagnose.K2Symptoms) string {
+	if s.Rebinds+s.Failovers == 0 {
+		return ""
+	}
+	var parts []string
+	if s.Rebinds > 0 {
+		parts = append(parts, fmt.Sprintf("re-established from new source ports %s", plural(s.Rebinds, "time", "times")))
+	}
+	if s.Failovers > 0 {
+		var shadows []string
+		for _, a := range sortedAddrs(s.Shadows) {
+			shadows = append(shadows, c.A(a))
+		}
+		answered := "which did not answer either"
+		if s.ShadowAnswered > 0 {
+			answered = "which answered"
+		}
+		parts = append(parts, fmt.Sprintf("failed over to KeyShadow %s on UDP 19315 (%s)", strings.Join(shadows, ", "), answered))
+	}
+	return fmt.Sprintf(" Symptoms of the same cause: KeyAccess on %s %s. They go away with it.", c.who(f), strings.Join(parts, " and "))
 }
