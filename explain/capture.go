@@ -115,10 +115,11 @@ func textCapture(c *Context, f *diagnose.Finding) Text {
 	case diagnose.CaptureTruncated:
 		t := Text{Summary: fmt.Sprintf("%s: %s damaged or cut short", path, plural(x.Damaged+x.Truncated, "frame or record", "frames or records")),
 			Detail: fmt.Sprintf("%d frames were cut by the snap length; %d problems reading the file: %s", x.Truncated, x.Problems, strings.Join(x.Messages, "; ")),
-			Fix:    "Conclusions about the affected frames are weaker; re-capture with a full snap length (tcpdump -s 0) and copy the file whole.",
+			Fix:    "Conclusions about the affected frames are weaker. The file is damaged or was cut while it was written or copied: copy it again whole, and stop the capture cleanly (Ctrl-C or SIGTERM to tcpdump, not kill -9) before copying it.",
 			Filter: "frame.cap_len < frame.len"}
 		if x.Problems == 0 {
 			t.Detail = fmt.Sprintf("%d frames were cut by the snap length: payload hints are unavailable for them, headers were read.", x.Truncated)
+			t.Fix = "Conclusions about the affected frames are weaker; capture with a full snap length (tcpdump -s 0) next time."
 		}
 		return t
 	case diagnose.CaptureDrops:
