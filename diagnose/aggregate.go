@@ -17,8 +17,9 @@ const (
 	// reach before its attempts are a scan.
 	scanTargets = 20
 	// manyClients is how many clients may share a finding about one
-	// service before they are reported together.
-	manyClients = 20
+	// service before they are reported together: one, since the same
+	// paragraph repeated per client says less than one with its clients.
+	manyClients = 1
 	// maxSamples bounds the numeric samples a merged group keeps.
 	maxSamples = 1000
 )

@@ -17,6 +17,7 @@ type groupKey struct {
 	server    netip.Addr
 	port      uint16
 	transport catalog.Transport
+	service   catalog.ServiceName
 }
 
 // group accumulates the members of one finding.
@@ -42,8 +43,9 @@ type group struct {
 	rep netip.Addr
 	// moreClients counts members beyond the clients named in clients.
 	moreClients int
-	// seen holds the client ports of the members counted (see member).
-	seen map[uint16]bool
+	// seen holds the client endpoints of the members counted (see member),
+	// at most maxSeen.
+	seen map[netip.AddrPort]bool
 }
 
 // findingSet collects groups in first-seen order. Findings that many
@@ -58,12 +60,22 @@ type findingSet struct {
 	merged     map[serviceKey]*group
 }
 
-// serviceKey is a groupKey without its client.
+// serviceKey is a groupKey without its client, with the service: clients
+// of one server port may reach different services on it (80 on a shared
+// address is the version check for one, PRS for another).
 type serviceKey struct {
 	kind      Kind
 	transport catalog.Transport
 	server    netip.Addr
 	port      uint16
+	service   catalog.ServiceName
+}
+
+func svcName(s *catalog.Service) catalog.ServiceName {
+	if s == nil {
+		return ""
+	}
+	return s.Name
 }
 
 func newFindingSet() *findingSet {
@@ -73,22 +85,29 @@ func newFindingSet() *findingSet {
 // maxClientList bounds the clients a merged group names one by one.
 const maxClientList = 1000
 
-// member records the client port of a group's member (a connection or a
-// flow; the client address is the group's) and, when the same member was
-// already counted, takes back the count add gave it: the same connection
-// seen at two capture points (both sides of a firewall, or two interfaces
-// of a tcpdump -i any) is one connection. Merged groups count raw.
-func (g *group) member(port uint16) {
-	if g.clients == nil && g.key.client.IsValid() {
-		if g.seen == nil {
-			g.seen = map[uint16]bool{}
-		}
-		if g.seen[port] {
-			g.count--
-		} else {
-			g.seen[port] = true
-		}
+// maxSeen bounds the client endpoints a group remembers for counting each
+// member once; past it, members are counted as they come.
+const maxSeen = 4096
+
+// member records the client endpoint of a group's member (a connection or
+// a flow) and, when the same member was already counted, takes back the
+// count add gave it: the same connection seen at two capture points (both
+// sides of a firewall, or two interfaces of a tcpdump -i any) is one
+// connection.
+func (g *group) member(client netip.AddrPort) {
+	if g.seen == nil {
+		g.seen = map[netip.AddrPort]bool{}
 	}
+	switch {
+	case g.seen[client]:
+		g.count--
+		if g.clients != nil {
+			g.clients[client.Addr()]--
+		}
+	case len(g.seen) < maxSeen:
+		g.seen[client] = true
+	}
+	port := client.Port()
 	if len(g.clientPts) <= 40 || g.clientPts[port] {
 		g.clientPts[port] = true
 	}
@@ -106,18 +125,26 @@ func (fs *findingSet) mergeService(sk serviceKey) *group {
 	var m *group
 	keep := fs.order[:0]
 	for _, g := range fs.order {
-		if g.key.kind != sk.kind || g.key.transport != sk.transport || g.key.server != sk.server || g.key.port != sk.port || !g.key.client.IsValid() {
+		if g.key.kind != sk.kind || g.key.transport != sk.transport || g.key.server != sk.server || g.key.port != sk.port || !g.key.client.IsValid() || svcName(g.service) != sk.service {
 			keep = append(keep, g)
 			continue
 		}
 		if m == nil {
-			m = newGroup(groupKey{kind: sk.kind, server: sk.server, port: sk.port, transport: sk.transport}, g.severity, g.service, g)
+			m = newGroup(groupKey{kind: sk.kind, server: sk.server, port: sk.port, transport: sk.transport, service: sk.service}, g.severity, g.service, g)
 			m.clients = map[netip.Addr]int{}
 			m.rep = g.key.client
 			keep = append(keep, m)
 		}
 		m.absorb(g)
 		m.noteClient(g.key.client, g.count)
+		for p := range g.seen {
+			if len(m.seen) < maxSeen {
+				if m.seen == nil {
+					m.seen = map[netip.AddrPort]bool{}
+				}
+				m.seen[p] = true
+			}
+		}
 		delete(fs.groups, g.key)
 	}
 	fs.order = keep
@@ -138,8 +165,8 @@ func (g *group) noteClient(c netip.Addr, n int) {
 // add returns the group for the key, creating it, and records one member.
 func (fs *findingSet) add(kind Kind, severity Severity, svc *catalog.Service, transport catalog.Transport, client, server netip.Addr, port uint16,
 	first, last time.Time, input int, frames []uint64) *group {
-	k := groupKey{kind, client, server, port, transport}
-	sk := serviceKey{kind, transport, server, port}
+	k := groupKey{kind, client, server, port, transport, svcName(svc)}
+	sk := serviceKey{kind, transport, server, port, svcName(svc)}
 	g := fs.groups[k]
 	if g == nil && client.IsValid() {
 		if m := fs.merged[sk]; m != nil {

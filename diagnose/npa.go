@@ -193,7 +193,7 @@ func (a *run) npaMainSession(m *npaConn, blocked []*flows.Conn, udp []*flows.UDP
 		}
 		s.Status = NPAMissing
 		g := fs.add(NPANotificationMissing, Warning, svc, TCP, client, server, c.Server.Port(), c.First, c.Last, c.Input, c.Frames[:min(len(c.Frames), 3)])
-		g.member(c.Client.Port())
+		g.member(c.Client)
 		x := factsOf[NPAMissingFacts](g)
 		switch {
 		case len(attempts) > 0:
@@ -241,13 +241,13 @@ func (a *run) npaMainSession(m *npaConn, blocked []*flows.Conn, udp []*flows.UDP
 	case unacked > 0 && n.Dir[1].Retrans > 0:
 		s.Status = NPALost
 		g := fs.add(NPANotificationLost, Critical, svc, TCP, client, server, n.Server.Port(), n.First, n.Last, n.Input, nFrames)
-		g.member(n.Client.Port())
+		g.member(n.Client)
 		factsOf[NPALostFacts](g).Unacked++
 		g.addSample(n.Dir[1].MaxDataGap)
 	case n.Dir[0].RST+n.Dir[1].RST > 0 && c.Last.Sub(n.Last) > npaLiveMargin && c.Dir[0].RST+c.Dir[1].RST == 0:
 		s.Status = NPALost
 		g := fs.add(NPANotificationLost, Critical, svc, TCP, client, server, n.Server.Port(), n.First, n.Last, n.Input, nFrames)
-		g.member(n.Client.Port())
+		g.member(n.Client)
 		factsOf[NPALostFacts](g).Reset++
 		g.addSample(n.MaxGap)
 	case n.Dir[0].Retrans > 0 && n.UnackedClientBytes() > 0 && c.Dir[0].Retrans == 0:
@@ -257,13 +257,13 @@ func (a *run) npaMainSession(m *npaConn, blocked []*flows.Conn, udp []*flows.UDP
 		// the connection, torn down by a middlebox.
 		s.Status, s.Confidence = NPALost, Medium
 		g := fs.add(NPANotificationLost, Critical, svc, TCP, client, server, n.Server.Port(), n.First, n.Last, n.Input, nFrames)
-		g.member(n.Client.Port())
+		g.member(n.Client)
 		factsOf[NPALostFacts](g).ClientUnacked++
 		g.addSample(n.MaxGap)
 	case a.v.Timeouts.TCPIdle > 0 && n.MaxGap > a.v.Timeouts.TCPIdle && n.Dir[0].KeepAlives+n.Dir[1].KeepAlives == 0:
 		s.Status = NPAIdleRisk
 		g := fs.add(NPAIdleExceedsTimeout, Warning, svc, TCP, client, server, n.Server.Port(), n.First, n.Last, n.Input, nFrames)
-		g.member(n.Client.Port())
+		g.member(n.Client)
 		g.addSample(n.MaxGap)
 	}
 	return s
@@ -285,7 +285,7 @@ func (a *run) npaOrphan(n *npaConn, cs []*npaConn, fs *findingSet) NPASession {
 		}
 	}
 	g := fs.add(NPAOrphanNotification, sev, svc, TCP, c.Client.Addr(), c.Server.Addr(), c.Server.Port(), c.First, c.Last, c.Input, c.Frames)
-	g.member(c.Client.Port())
+	g.member(c.Client)
 	if x := factsOf[NPAOrphanFacts](g); x.Why == 0 {
 		x.Why = s.Why
 	}
@@ -298,11 +298,11 @@ func (a *run) npaUDPFinding(f *flows.UDPFlow, main *flows.Conn, fs *findingSet) 
 	svc := f.Service
 	client, server := f.Client.Addr(), f.Server.Addr()
 	g := fs.add(NPAUDPMode, Info, svc, UDP, client, server, 5001, f.First, f.Last, f.Input, firstFrames(f, 3))
-	g.member(f.Client.Port())
+	g.member(f.Client)
 	factsOf[NPAUDPFacts](g).Datagrams += f.Responses
 	if f.RefusedCount > 0 {
 		u := fs.add(NPAUDPUnreachable, Critical, svc, UDP, client, server, 5001, f.First, f.Last, f.Input, f.Frames)
-		u.member(f.Client.Port())
+		u.member(f.Client)
 		x := factsOf[NPAUDPFacts](u)
 		h := &f.Refused[0].ICMP
 		x.note(ICMPCode{h.V6, h.Type, h.Code}, h.From.Addr(), f.RefusedCount)

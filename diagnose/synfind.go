@@ -64,14 +64,14 @@ func (a *run) connFindings(c *flows.Conn, fs *findingSet, end time.Time) {
 			// server itself; the seed warns that a host firewall there
 			// breaks them.
 			g := fs.add(SWInternalBlocked, Critical, svc, TCP, client, server, port, c.First, c.Last, c.Input, c.Frames)
-			g.member(c.Client.Port())
+			g.member(c.Client)
 			addCounts(&factsOf[StatesFacts](g).States, map[string]int{state: 1})
 			return
 		}
 		switch {
 		case origSyn && !c.SynAck && c.ICMP != nil:
 			g := fs.add(SynICMPRejected, sevForService(svc), svc, TCP, client, server, port, c.First, c.Last, c.Input, c.Frames)
-			g.member(c.Client.Port())
+			g.member(c.Client)
 			x := factsOf[ICMPFacts](g)
 			x.note(ICMPCode{c.ICMP.V6, c.ICMP.Type, c.ICMP.Code}, c.ICMP.From.Addr(), 1)
 			if icmpIsFilter(c.ICMP.V6, c.ICMP.Type, c.ICMP.Code) {
@@ -79,7 +79,7 @@ func (a *run) connFindings(c *flows.Conn, fs *findingSet, end time.Time) {
 			}
 		case state == "REJ":
 			g := fs.add(SynReset, sevForService(svc), svc, TCP, client, server, port, c.First, c.Last, c.Input, c.Frames)
-			g.member(c.Client.Port())
+			g.member(c.Client)
 			r := &c.Dir[1]
 			x := factsOf[SynResetFacts](g)
 			if gt, ok := a.ttls.Genuine(c.Vantage, server); ok {
@@ -98,7 +98,7 @@ func (a *run) connFindings(c *flows.Conn, fs *findingSet, end time.Time) {
 				return // the answers may be on the path this capture misses
 			}
 			g := fs.add(SynUnanswered, sevForService(svc), svc, TCP, client, server, port, c.First, c.Last, c.Input, c.Frames)
-			g.member(c.Client.Port())
+			g.member(c.Client)
 			x := factsOf[SynUnansweredFacts](g)
 			x.SYNs += c.Dir[0].SYN
 			if c.LocalDrops > 0 {
@@ -110,7 +110,7 @@ func (a *run) connFindings(c *flows.Conn, fs *findingSet, end time.Time) {
 				return
 			}
 			g := fs.add(HandshakeIncomplete, sevForService(svc), svc, TCP, client, server, port, c.First, c.Last, c.Input, c.Frames)
-			g.member(c.Client.Port())
+			g.member(c.Client)
 			factsOf[HandshakeFacts](g).SynAcks += c.Dir[1].SYN
 		case origSyn && c.SynAck && c.Established && c.Dir[1].SYN >= 3 && c.Dir[1].Payload == 0 && c.Dir[0].RST == 0:
 			// Seen from the client: it acknowledged the SYN-ACK, yet the
@@ -118,7 +118,7 @@ func (a *run) connFindings(c *flows.Conn, fs *findingSet, end time.Time) {
 			// recovers after one): the client's packets never reach the
 			// server while the server's reach the client.
 			g := fs.add(HandshakeIncomplete, sevForService(svc), svc, TCP, client, server, port, c.First, c.Last, c.Input, c.Frames)
-			g.member(c.Client.Port())
+			g.member(c.Client)
 			x := factsOf[HandshakeFacts](g)
 			x.SynAcks += c.Dir[1].SYN
 			x.Acked++
@@ -132,7 +132,7 @@ func (a *run) connFindings(c *flows.Conn, fs *findingSet, end time.Time) {
 					continue
 				}
 				g := fs.add(RSTInjected, sevForService(svc), svc, TCP, client, server, port, c.First, c.Last, c.Input, []uint64{d.RSTFrame})
-				g.member(c.Client.Port())
+				g.member(c.Client)
 				g.ttls = [2]uint8{d.RSTTTL, d.TTL}
 				x := factsOf[RSTInjectedFacts](g)
 				if dir == 0 {

@@ -94,7 +94,7 @@ func (a *run) udpFlowFindings(f *flows.UDPFlow, end time.Time, fs *findingSet) b
 			sev = Critical
 		}
 		g := fs.add(UDPUnanswered, sev, svc, UDP, client, server, port, f.First, f.Last, f.Input, f.Frames)
-		g.member(f.Client.Port())
+		g.member(f.Client)
 		x := factsOf[UDPUnansweredFacts](g)
 		x.Requests += f.Requests
 		x.Unanswered += n
@@ -110,7 +110,7 @@ func (a *run) udpFlowFindings(f *flows.UDPFlow, end time.Time, fs *findingSet) b
 			sev = Info
 		}
 		g := fs.add(UDPLateResponse, sev, svc, UDP, client, server, port, f.First, f.Last, f.Input, lateFrames(f))
-		g.member(f.Client.Port())
+		g.member(f.Client)
 		x := factsOf[UDPLateFacts](g)
 		x.Late += f.LateCount
 		x.Delivered += f.LateDelivered
@@ -141,12 +141,12 @@ func (a *run) k2Step(k k2Key, last *k2Flow, f *flows.UDPFlow, end time.Time, fs 
 			if f.Responses > 0 {
 				x.ShadowAnswered++
 			}
-			g.member(f.Client.Port())
+			g.member(f.Client)
 		case f.Server == last.server && f.Client.Port() != last.clientPort:
 			g := fs.add(K2ClientRebind, Warning, svc, UDP, k.client, f.Server.Addr(), f.Server.Port(), last.first, f.First, f.Input,
 				append(append([]uint64(nil), last.framesN(1)...), firstFrames(f, 1)...))
 			g.clientPts[last.clientPort] = true
-			g.member(f.Client.Port())
+			g.member(f.Client)
 			g.addSample(f.First.Sub(last.lastReq))
 		}
 	}
@@ -164,7 +164,7 @@ func udpICMPFinding(f *flows.UDPFlow, svc *catalog.Service, fs *findingSet) {
 	}
 	server := f.Server.Addr()
 	g := fs.add(UDPICMPUnreachable, sevForService(svc), svc, UDP, f.Client.Addr(), server, f.Server.Port(), f.First, f.Last, f.Input, f.Frames)
-	g.member(f.Client.Port())
+	g.member(f.Client)
 	factsOf[ICMPFacts](g).note(ICMPCode{f.ICMP.V6, f.ICMP.Type, f.ICMP.Code}, f.ICMP.From.Addr(), f.ICMPCount)
 }
 
@@ -205,7 +205,7 @@ func (a *run) refusedFinding(f *flows.UDPFlow, svc *catalog.Service, fs *finding
 		}
 	}
 	g := fs.add(UDPLateResponse, Warning, svc, UDP, f.Client.Addr(), f.Server.Addr(), f.Server.Port(), f.First, f.Last, f.Input, frames)
-	g.member(f.Client.Port())
+	g.member(f.Client)
 	x := factsOf[UDPLateFacts](g)
 	x.Refused += f.RefusedCount
 	for _, r := range f.Refused {
@@ -236,14 +236,25 @@ var causeKinds = []Kind{UDPICMPUnreachable, UDPUnanswered, UDPLateResponse}
 // wrong change for a blocked server). A symptom with no such finding
 // stays on its own.
 func foldSymptoms(fs *findingSet) {
+	type causeKey struct {
+		kind   Kind
+		client netip.Addr
+		server netip.Addr
+		port   uint16
+	}
+	causes := map[causeKey]*group{}
+	for _, g := range fs.order {
+		if g.key.transport == UDP && !symptomKinds[g.key.kind] {
+			causes[causeKey{g.key.kind, g.key.client, g.key.server, g.key.port}] = g
+		}
+	}
 	causeOf := func(s *group) *group {
 		for _, kind := range causeKinds {
-			k := groupKey{kind: kind, client: s.key.client, server: s.key.server, port: s.key.port, transport: UDP}
-			if g := fs.groups[k]; g != nil {
+			if g := causes[causeKey{kind, s.key.client, s.key.server, s.key.port}]; g != nil {
 				return g
 			}
 			// A cause merged from many clients, or a merged symptom.
-			if m := fs.merged[serviceKey{kind, UDP, s.key.server, s.key.port}]; m != nil {
+			if m := causes[causeKey{kind, netip.Addr{}, s.key.server, s.key.port}]; m != nil {
 				if _, ok := m.clients[s.key.client]; ok || !s.key.client.IsValid() {
 					return m
 				}

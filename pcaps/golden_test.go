@@ -237,7 +237,8 @@ func aboveInfo(r *report.Report) []string {
 	var out []string
 	for _, f := range r.Findings {
 		if f.Severity != "info" {
-			out = append(out, fmt.Sprintf("%s %s %s %s %d", f.Kind, f.Severity, dash(f.Client), dash(f.Server), f.Port))
+			// A finding of several clients lists them all.
+			out = append(out, fmt.Sprintf("%s %s %s %s %d", f.Kind, f.Severity, dash(strings.Join(f.Clients, ",")), dash(f.Server), f.Port))
 		}
 	}
 	sort.Strings(out)

@@ -9,11 +9,13 @@ import (
 	"fmt"
 	"io"
 	"net/netip"
+	"sort"
 	"strings"
 	"time"
 
 	_ "embed"
 
+	"github.com/fwdiag/fwdiag/catalog"
 	"github.com/fwdiag/fwdiag/diagnose"
 	"github.com/fwdiag/fwdiag/dissect"
 	"github.com/fwdiag/fwdiag/explain"
@@ -43,6 +45,9 @@ type Report struct {
 	TCPFlowsOmitted int          `json:"tcp_flows_omitted"`
 	UDPFlowsOmitted int          `json:"udp_flows_omitted"`
 	Findings        []Finding    `json:"findings"`
+	// Changes are what to change, first: the findings' remedies, those
+	// asking for the same change gathered into one.
+	Changes []Change `json:"changes"`
 	// Errors lists problems reading the inputs, each naming file and frame.
 	Errors []string `json:"errors"`
 
@@ -152,6 +157,19 @@ func BuildWith(res *diagnose.Result, inputs []*dissect.InputInfo, o Options) *Re
 		if f.Service != nil {
 			w.Service = f.Service.Name
 		}
+		w.Clients, w.Servers, w.MoreClients = []string{}, []string{}, f.MoreClients
+		if f.Client.IsValid() {
+			w.Clients = append(w.Clients, addr(f.Client))
+		}
+		for _, cc := range f.Clients {
+			w.Clients = append(w.Clients, addr(cc.Addr))
+		}
+		if f.Server.IsValid() {
+			w.Servers = append(w.Servers, addr(f.Server))
+		}
+		for _, s := range otherServers(f) {
+			w.Servers = append(w.Servers, addr(s))
+		}
 		for _, e := range f.Evidence {
 			ev := Evidence{InputIndex: e.Input, Frames: e.Frames}
 			if e.Input >= 0 && e.Input < len(inputs) {
@@ -165,6 +183,7 @@ func BuildWith(res *diagnose.Result, inputs []*dissect.InputInfo, o Options) *Re
 		counts[f.Severity]++
 		r.Findings = append(r.Findings, w)
 	}
+	r.Changes = buildChanges(ctx, res, r.Findings, addr)
 	r.TCPFlows = make([]TCPFlow, len(res.TCPFlows))
 	for i := range res.TCPFlows {
 		c := &res.TCPFlows[i]
@@ -265,4 +284,98 @@ func Clone(r *Report) *Report {
 	}
 	c.res, c.inputs = r.res, r.inputs // immutable: shared
 	return &c
+}
+
+// buildChanges gathers the findings' remedies: the same action on the same
+// device for the same traffic to the same server is one change, for all
+// the clients of the findings that ask for it, with the largest timeout
+// they need. Changes come in the order of their first finding (the most
+// severe first).
+func buildChanges(ctx *explain.Context, res *diagnose.Result, wire []Finding, addr func(netip.Addr) string) []Change {
+	type key struct {
+		action    diagnose.Action
+		device    diagnose.Device
+		transport catalog.Transport
+		port      uint16
+		dst       netip.Addr
+	}
+	type acc struct {
+		r        diagnose.Remedy
+		srcs     []netip.Addr
+		seen     map[netip.Addr]bool
+		findings []string
+	}
+	var order []key
+	accs := map[key]*acc{}
+	for i := range res.Findings {
+		f := &res.Findings[i]
+		for _, r := range f.Remedies {
+			k := key{r.Action, r.Device, r.Transport, r.Port, r.Dst}
+			a := accs[k]
+			if a == nil {
+				a = &acc{r: r, seen: map[netip.Addr]bool{}}
+				accs[k] = a
+				order = append(order, k)
+			}
+			a.r.Min = max(a.r.Min, r.Min)
+			clients := []netip.Addr{r.Src}
+			if !r.Src.IsValid() {
+				clients = clients[:0]
+				for _, cc := range f.Clients {
+					clients = append(clients, cc.Addr)
+				}
+			}
+			for _, c := range clients {
+				if c.IsValid() && !a.seen[c] {
+					a.seen[c] = true
+					a.srcs = append(a.srcs, c)
+				}
+			}
+			if n := len(a.findings); n == 0 || a.findings[n-1] != wire[i].ID {
+				a.findings = append(a.findings, wire[i].ID)
+			}
+		}
+	}
+	out := make([]Change, 0, len(order))
+	for i, k := range order {
+		a := accs[k]
+		sort.Slice(a.srcs, func(x, y int) bool { return a.srcs[x].Less(a.srcs[y]) })
+		where, what := explain.Change(ctx, &a.r, a.srcs)
+		c := Change{N: i + 1, Action: a.r.Action, Device: ChangeDevice{Kind: a.r.Device.Kind, Component: a.r.Device.Component},
+			Transport: a.r.Transport, Port: int(a.r.Port), From: []string{}, To: addr(a.r.Dst), Findings: a.findings, Where: where, What: what}
+		if a.r.Device.Addr.IsValid() {
+			c.Device.Addr = addr(a.r.Device.Addr)
+		}
+		for _, s := range a.srcs {
+			c.From = append(c.From, addr(s))
+		}
+		if a.r.Min > 0 {
+			s := a.r.Min.Seconds()
+			c.MinTimeoutS = &s
+		}
+		out = append(out, c)
+	}
+	return out
+}
+
+// otherServers are the servers a finding names besides its own: the
+// KeyShadows its clients failed over to.
+func otherServers(f *diagnose.Finding) []netip.Addr {
+	var m map[netip.Addr]int
+	switch x := f.Facts.(type) {
+	case *diagnose.FailoverFacts:
+		m = x.Shadows
+	case *diagnose.UDPUnansweredFacts:
+		m = x.Shadows
+	case *diagnose.UDPLateFacts:
+		m = x.Shadows
+	case *diagnose.ICMPFacts:
+		m = x.Shadows
+	}
+	out := make([]netip.Addr, 0, len(m))
+	for a := range m {
+		out = append(out, a)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Less(out[j]) })
+	return out
 }

@@ -32,6 +32,12 @@ func WriteText(w io.Writer, r *Report) error {
 		fmt.Fprintf(b, "Bounded:  %s\n", boundWords(bd))
 	}
 	fmt.Fprintf(b, "\nVERDICT: %s\n", r.Summary.Verdict)
+	if len(r.Changes) > 0 {
+		b.WriteString("\nCHANGES (what to change, in this order)\n")
+		for _, c := range r.Changes {
+			wrap(b, fmt.Sprintf("  %d. ", c.N), fmt.Sprintf("%s: %s. Resolves %s.", c.Where, c.What, strings.Join(c.Findings, ", ")))
+		}
+	}
 
 	for _, sev := range []diagnose.Severity{diagnose.Critical, diagnose.Warning, diagnose.Info} {
 		var fs []Finding

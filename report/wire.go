@@ -19,11 +19,17 @@ type Finding struct {
 	Severity  diagnose.Severity   `json:"severity"`
 	Service   catalog.ServiceName `json:"service"` // "" when the port is not in the catalog
 	Transport catalog.Transport   `json:"transport"`
-	Client    string              `json:"client"` // "" for capture-wide findings
+	Client    string              `json:"client"` // "" for capture-wide findings and findings of several clients
 	Server    string              `json:"server"`
-	Port      int                 `json:"port"` // server port; 0 for capture-wide findings
-	FirstSeen time.Time           `json:"first_seen"`
-	LastSeen  time.Time           `json:"last_seen"`
+	// Clients are all the finding's clients (one by one up to 1000;
+	// MoreClients counts further members); Servers its server and any
+	// other servers it names (KeyShadows failed over to).
+	Clients     []string  `json:"clients"`
+	MoreClients int       `json:"more_clients"`
+	Servers     []string  `json:"servers"`
+	Port        int       `json:"port"` // server port; 0 for capture-wide findings
+	FirstSeen   time.Time `json:"first_seen"`
+	LastSeen    time.Time `json:"last_seen"`
 	// Count is how many connections, requests or datagrams the finding groups.
 	Count          int    `json:"count"`
 	Summary        string `json:"summary"`
@@ -131,4 +137,32 @@ type Bound struct {
 	Table      diagnose.BoundTable `json:"table"`
 	Limit      int                 `json:"limit"`
 	Summarised int                 `json:"summarised"`
+}
+
+// Change is one thing to change, on one device, and the findings it
+// resolves: the findings that ask for the same change are one change.
+type Change struct {
+	N      int             `json:"n"` // 1-based, in the order to make the changes
+	Action diagnose.Action `json:"action"`
+	Device ChangeDevice    `json:"device"`
+	// Transport and Port are the traffic; From its clients (all of them,
+	// however many), To its server.
+	Transport catalog.Transport `json:"transport"`
+	Port      int               `json:"port"`
+	From      []string          `json:"from"`
+	To        string            `json:"to"`
+	// MinTimeoutS is the value a timeout must exceed (seconds); null for
+	// other actions.
+	MinTimeoutS *float64 `json:"min_timeout_s"`
+	// Findings are the ids of the findings the change resolves.
+	Findings []string `json:"findings"`
+	Where    string   `json:"where"` // the device, in words
+	What     string   `json:"what"`  // the change, in words
+}
+
+// ChangeDevice is where a change applies.
+type ChangeDevice struct {
+	Kind      diagnose.DeviceKind `json:"kind"`
+	Addr      string              `json:"addr,omitempty"`      // a middlebox's address
+	Component string              `json:"component,omitempty"` // the client component that dropped
 }

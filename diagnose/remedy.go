@@ -1,0 +1,178 @@
+package diagnose
+
+import (
+	"net/netip"
+	"time"
+
+	"github.com/fwdiag/fwdiag/catalog"
+)
+
+// A Remedy is the change a finding asks for, as facts: what to do, on
+// which device, for which traffic. The report gathers findings that ask
+// for the same change into one numbered change; explain words it; a
+// firewall's own configuration language can be written from it.
+
+// Action is what a remedy does.
+type Action string
+
+// The actions.
+const (
+	ActAllow            Action = "allow"                  // let Transport/Port from Src to Dst through
+	ActAllowTwo         Action = "allow_two_connections"  // no per-client limit below two connections to Port
+	ActRaiseUDPTimeout  Action = "raise_udp_timeout"      // keep UDP state for Dst:Port longer than Min
+	ActRaiseTCPIdle     Action = "raise_tcp_idle_timeout" // keep idle established TCP to Dst:Port longer than Min
+	ActCheckService     Action = "check_service"          // the service on Dst:Port is not listening
+	ActOpenHostFirewall Action = "open_host_firewall"     // the server's own firewall breaks its services
+	ActExemptFromReset  Action = "exempt_from_reset"      // a device resets established sessions
+	ActSymmetricPath    Action = "symmetric_path"         // both directions through the same stateful devices
+	ActUseTCPNotify     Action = "use_tcp_notifications"  // Supportworks: notifications over TCP
+	ActInspect          Action = "inspect"                // look at the device between two capture points
+)
+
+// DeviceKind says where a remedy applies.
+type DeviceKind string
+
+// The places.
+const (
+	DevPath       DeviceKind = "path"        // every firewall and NAT between Src and Dst
+	DevMiddlebox  DeviceKind = "middlebox"   // the device at Addr (it sent ICMP errors or resets)
+	DevServer     DeviceKind = "server_host" // the server itself (Dst)
+	DevClientHost DeviceKind = "client_host" // the client's own firewall (Component names it)
+	DevBetween    DeviceKind = "between"     // the device between two capture points
+)
+
+// Device is where a remedy applies.
+type Device struct {
+	Kind      DeviceKind
+	Addr      netip.Addr // DevMiddlebox: its address
+	Component string     // DevClientHost: the component that dropped (pktmon)
+}
+
+// Remedy is one change a finding asks for.
+type Remedy struct {
+	Action    Action
+	Device    Device
+	Transport catalog.Transport
+	Port      uint16
+	// Src is the client side (zero: the finding's many clients), Dst the
+	// server.
+	Src, Dst netip.Addr
+	// Min is the value a timeout must exceed (ActRaise*), 0 otherwise.
+	Min time.Duration
+	// Service is the catalog service of Dst:Port (nil none).
+	Service *catalog.Service
+}
+
+// k2ClientTimeout is what the K2 seed asks of every firewall between
+// KeyAccess clients and the KeyServer (rule 1): UDP state kept longer
+// than the latest answer may come.
+const k2ClientTimeout = 15 * time.Minute
+
+// remedies decides the changes a finding asks for (none for findings that
+// describe the capture, a scanner or a version).
+func remedies(f *Finding) []Remedy {
+	r := Remedy{Transport: f.Transport, Port: f.Port, Src: f.Client, Dst: f.Server, Service: f.Service, Device: Device{Kind: DevPath}}
+	isK2 := f.Service != nil && f.Service.Product == catalog.K2
+	one := func(a Action) []Remedy { r.Action = a; return []Remedy{r} }
+	switch x := f.Facts.(type) {
+	case *SynUnansweredFacts:
+		if len(x.DroppedAt) > 0 {
+			for c := range x.DroppedAt {
+				r.Device = Device{Kind: DevClientHost, Component: c}
+			}
+		}
+		return one(ActAllow)
+	case *SynResetFacts:
+		if x.Forged > 0 {
+			return one(ActAllow)
+		}
+		r.Device = Device{Kind: DevServer}
+		return one(ActCheckService)
+	case *HandshakeFacts:
+		return one(ActSymmetricPath)
+	case *RSTInjectedFacts:
+		return one(ActExemptFromReset)
+	case *StatesFacts:
+		r.Device = Device{Kind: DevServer}
+		return one(ActOpenHostFirewall)
+	case *NPAMissingFacts:
+		if x.Midstream > 0 && x.Blocked == 0 {
+			return nil // only a hint
+		}
+		return one(ActAllowTwo)
+	case *NPALostFacts:
+		r.Min = f.MaxSample()
+		return one(ActRaiseTCPIdle)
+	case *NPAUDPFacts:
+		r.Device = Device{Kind: DevServer}
+		return one(ActUseTCPNotify)
+	case *UDPUnansweredFacts:
+		if x.SomeAnswered > 0 {
+			r.Min = f.MaxSample()
+			if isK2 {
+				r.Min = k2ClientTimeout
+			}
+			return one(ActRaiseUDPTimeout)
+		}
+		return one(ActAllow)
+	case *UDPLateFacts:
+		if f.Severity == Info {
+			return nil // every late datagram got through
+		}
+		r.Min = f.MaxSample()
+		if isK2 {
+			r.Min = max(r.Min, k2ClientTimeout)
+		}
+		for c := range x.DroppedAt {
+			r.Device = Device{Kind: DevClientHost, Component: c}
+		}
+		if len(x.DroppedAt) == 0 {
+			if m, ok := soleMiddlebox(x.From, f); ok {
+				r.Device = Device{Kind: DevMiddlebox, Addr: m}
+			}
+		}
+		return one(ActRaiseUDPTimeout)
+	case *ICMPFacts:
+		if m, ok := soleMiddlebox(x.From, f); ok {
+			r.Device = Device{Kind: DevMiddlebox, Addr: m}
+			return one(ActAllow)
+		}
+		if _, fromServer := x.From[f.Server]; fromServer {
+			// The server itself refused: nothing listens, or its own
+			// firewall rejects (a filter's code).
+			r.Device = Device{Kind: DevServer}
+			if x.Filter == 0 {
+				return one(ActCheckService)
+			}
+		}
+		return one(ActAllow)
+	case *BetweenFacts:
+		r.Device = Device{Kind: DevBetween}
+		return one(ActInspect)
+	}
+	switch f.Kind {
+	case NPAIdleExceedsTimeout:
+		r.Min = f.MaxSample()
+		return one(ActRaiseTCPIdle)
+	case K2ClientRebind:
+		r.Min = k2ClientTimeout
+		return one(ActRaiseUDPTimeout)
+	case K2ShadowFailover:
+		return one(ActAllow)
+	}
+	return nil
+}
+
+// soleMiddlebox returns the one device, neither end, that sent a
+// finding's ICMP errors.
+func soleMiddlebox(from map[netip.Addr]int, f *Finding) (netip.Addr, bool) {
+	if len(from) != 1 {
+		return netip.Addr{}, false
+	}
+	for a := range from {
+		if a != f.Server && a != f.Client {
+			return a, true
+		}
+	}
+	return netip.Addr{}, false
+}
