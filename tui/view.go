@@ -234,11 +234,11 @@ func (m *Model) helpView() string {
 	} {
 		b.WriteString("  " + common.Pad(k.keys, 22) + k.what + "\n")
 	}
-	b.WriteString("\n" + m.Styles.Bold.Render("Colours") + "\n")
-	b.WriteString("  " + m.Styles.Critical.Render("critical") + "  blocked, missing or dropped traffic\n")
-	b.WriteString("  " + m.Styles.Warning.Render("warning") + "   at risk, or only partly working\n")
-	b.WriteString("  " + m.Styles.OK.Render("ok") + "        working as the products need\n")
-	b.WriteString("  " + m.Styles.Info.Render("info") + "      for the record\n")
+	b.WriteString("\n" + m.Styles.Bold.Render("Marks and colours") + "\n")
+	b.WriteString("  " + m.Styles.Critical.Render("✗ critical") + "  blocked, missing or dropped traffic\n")
+	b.WriteString("  " + m.Styles.Warning.Render("! warning") + "   at risk, or only partly working\n")
+	b.WriteString("  " + m.Styles.OK.Render("✓ ok") + "        working as the products need\n")
+	b.WriteString("  " + m.Styles.Info.Render("· info") + "      for the record\n")
 	b.WriteString("\nBars: idle time (NPA) or silence (UDP) against the timeout; \"!\" past it.")
 	return b.String()
 }
