@@ -2,6 +2,8 @@ package tui
 
 import (
 	"fmt"
+	"os/exec"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -165,5 +167,63 @@ func TestMarks(t *testing.T) {
 		if !strings.Contains(v, want) {
 			t.Errorf("services lack %q:\n%s", want, v)
 		}
+	}
+}
+
+// TestOpenEvidence: w opens the evidence in termshark or Wireshark with
+// the filter, or says why not.
+func TestOpenEvidence(t *testing.T) {
+	orig := lookPath
+	t.Cleanup(func() { lookPath = orig })
+	installed := map[string]bool{}
+	lookPath = func(name string) (string, error) {
+		if installed[name] {
+			return "/usr/bin/" + name, nil
+		}
+		return "", exec.ErrNotFound
+	}
+	t.Setenv("DISPLAY", "")
+	t.Setenv("WAYLAND_DISPLAY", "")
+	m := newBigModel(120, 30)
+	press(m, "w")
+	if v := m.View(); !strings.Contains(v, "neither termshark nor wireshark is installed") {
+		t.Errorf("w with no viewer:\n%s", v)
+	}
+	installed["wireshark"] = true
+	if _, _, err := viewerCommand("x.pcap", "tcp"); err == nil || !strings.Contains(err.Error(), "wireshark has no display") {
+		t.Errorf("wireshark without a display: %v", err)
+	}
+	t.Setenv("DISPLAY", ":0")
+	if c, name, err := viewerCommand("x.pcap", "tcp"); err != nil || name != "wireshark" || !slices.Equal(c.Args, []string{"/usr/bin/wireshark", "-r", "x.pcap", "-Y", "tcp"}) {
+		t.Errorf("wireshark: %v %q %v", c, name, err)
+	}
+	installed["termshark"] = true
+	f := m.Report().Findings[0]
+	c, name, err := viewerCommand(f.Evidence[0].Input, f.WiresharkFilter)
+	if err != nil || name != "termshark" || !slices.Equal(c.Args, []string{"/usr/bin/termshark", "-r", f.Evidence[0].Input, "-Y", f.WiresharkFilter}) {
+		t.Errorf("termshark: %v %q %v", c, name, err)
+	}
+	m = newBigModel(120, 30)
+	_, cmd := m.Update(tea.KeyMsg{Type: tea.KeyRunes, Runes: []rune("w")})
+	if cmd == nil || !strings.Contains(m.View(), "opened "+f.Evidence[0].Input+" in termshark") {
+		t.Errorf("w on F1: cmd %v\n%s", cmd != nil, m.View())
+	}
+	m.Update(viewerDoneMsg{name: "termshark"})
+	if !strings.Contains(m.View(), "back from termshark") {
+		t.Errorf("after termshark:\n%s", m.View())
+	}
+	// Evidence that is not a file.
+	press(m, "j")
+	if _, cmd := m.Update(tea.KeyMsg{Type: tea.KeyRunes, Runes: []rune("w")}); cmd != nil || !strings.Contains(m.View(), "F2 names no evidence frames") {
+		t.Errorf("w on F2:\n%s", m.View())
+	}
+	m.Report().Findings[1].Evidence = []report.Evidence{{Input: "live:eth0", Frames: []uint64{4}}}
+	press(m, "w")
+	if v := m.View(); !strings.Contains(v, "live capture on eth0, not a file") {
+		t.Errorf("w on live evidence:\n%s", v)
+	}
+	press(m, "2", "w")
+	if v := m.View(); !strings.Contains(v, "w opens the evidence of a finding") {
+		t.Errorf("w on a service:\n%s", v)
 	}
 }

@@ -204,8 +204,8 @@ func findingDetail(r *report.Report, row table.Row) (string, string, []detail.Se
 	}
 	if f.WiresharkFilter != "" {
 		// One line, never wrapped: y copies it whole.
-		// One line, never wrapped: y copies it whole.
-		secs = append(secs, detail.Section{Title: "Wireshark filter (y copies it)", Body: f.WiresharkFilter, NoWrap: true})
+		// Whole, wrapped: y writes it to a file, w opens the evidence with it.
+		secs = append(secs, detail.Section{Title: "Wireshark filter (y: to a file and the clipboard, w: open the evidence)", Body: f.WiresharkFilter, Whole: true})
 	}
 	return title, string(f.Severity), secs
 }

@@ -81,7 +81,7 @@ type KeyMap struct {
 	Enter, Back        key.Binding
 	Filter             key.Binding
 	Pause, Save        key.Binding
-	Copy               key.Binding
+	Copy, Open         key.Binding
 	Help, Quit         key.Binding
 }
 
@@ -102,7 +102,8 @@ func DefaultKeyMap() *KeyMap {
 		Filter:   key.NewBinding(key.WithKeys("/"), key.WithHelp("/", "filter")),
 		Pause:    key.NewBinding(key.WithKeys("p"), key.WithHelp("p", "pause")),
 		Save:     key.NewBinding(key.WithKeys("s"), key.WithHelp("s", "save JSON")),
-		Copy:     key.NewBinding(key.WithKeys("y", "c"), key.WithHelp("y", "copy filter")),
+		Copy:     key.NewBinding(key.WithKeys("y", "c"), key.WithHelp("y", "filter to a file and the clipboard")),
+		Open:     key.NewBinding(key.WithKeys("w"), key.WithHelp("w", "open the evidence in termshark or Wireshark")),
 		Help:     key.NewBinding(key.WithKeys("?"), key.WithHelp("?", "help")),
 		Quit:     key.NewBinding(key.WithKeys("q", "ctrl+c"), key.WithHelp("q", "quit")),
 	}
