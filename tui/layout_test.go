@@ -170,6 +170,143 @@ func TestMarks(t *testing.T) {
 	}
 }
 
+func TestSortKeys(t *testing.T) {
+	m := newBigModel(120, 30)
+	press(m, "2")
+	tb := m.panes[paneServices].table
+	conns := func() []int {
+		var out []int
+		for _, r := range tb.Drawn() {
+			out = append(out, m.Report().Services[r.Index].Connections)
+		}
+		return out
+	}
+	if got := conns(); !slices.Equal(got, []int{100000, 7, 88888}) {
+		t.Fatalf("report order: %v", got)
+	}
+	press(m, "o", "o", "o", "o", "o") // SERVER, PORT, SERVICE, CLI, CONN
+	if col, desc := tb.Sort(); col != 4 || !desc {
+		t.Fatalf("sort after five o: column %d desc %v; want CONN descending", col, desc)
+	}
+	if got := conns(); !slices.Equal(got, []int{100000, 88888, 7}) {
+		t.Errorf("by CONN ↓: %v", got)
+	}
+	v := m.View()
+	if !strings.Contains(v, "CONN↓") || !strings.Contains(v, "sorted by CONN ↓") {
+		t.Errorf("the sort is not shown:\n%s", v)
+	}
+	press(m, "O")
+	if got := conns(); !slices.Equal(got, []int{7, 88888, 100000}) || !strings.Contains(m.View(), "CONN↑") {
+		t.Errorf("by CONN ↑: %v\n%s", got, m.View())
+	}
+	// A sort puts the cursor on its first row; a new snapshot keeps it on
+	// its row.
+	press(m, "j", "O")
+	if tb.Cursor() != 0 {
+		t.Errorf("after O the cursor is on row %d; want 0", tb.Cursor())
+	}
+	press(m, "j")
+	sel, _ := tb.Selected()
+	m.Update(bigSnapshot())
+	if got, _ := tb.Selected(); got.Key != sel.Key {
+		t.Errorf("a snapshot moved the cursor from %q to %q", sel.Key, got.Key)
+	}
+	press(m, "o") // STATUS: worst first
+	if tb.Drawn()[0].Class != "critical" || tb.Cursor() != 0 {
+		t.Errorf("by STATUS: first row %+v, cursor %d", tb.Drawn()[0], tb.Cursor())
+	}
+	press(m, "o") // back to the report's order
+	if col, _ := tb.Sort(); col != -1 || !slices.Equal(conns(), []int{100000, 7, 88888}) || strings.ContainsAny(strings.Split(m.View(), "\n")[3], "↑↓") {
+		t.Errorf("after the last column: sort %d, %v", col, conns())
+	}
+	press(m, "O")
+	if !strings.Contains(m.View(), "o sorts by a column") {
+		t.Errorf("O in the report's order says nothing:\n%s", m.View())
+	}
+	// Addresses sort by value, not as text.
+	press(m, "3", "o")
+	var clients []string
+	for _, r := range m.panes[paneNPA].table.Drawn() {
+		clients = append(clients, r.Cells[0])
+	}
+	if clients[0] != "192.0.2.10" {
+		t.Errorf("NPA by CLIENT: %v", clients)
+	}
+}
+
+// TestSearchEveryField finds rows by fields no column shows.
+func TestSearchEveryField(t *testing.T) {
+	m := newBigModel(120, 30)
+	for _, tc := range []struct {
+		pane  string
+		query string
+		want  int
+	}{
+		{"1", "zanzibar", 1},     // a recommendation
+		{"1", "SYN-ACK", 1},      // a detail
+		{"1", "k2-keyserver", 2}, // a service
+		{"1", "perimeter", 1},
+		{"2", "not_listening", 1}, // the status as the report spells it
+		{"3", "middlebox", 1},     // why
+		{"3", "50001", 1},         // the main connection
+		{"4", "icmp 3", 1},        // ICMP errors
+		{"5", "sw-backup", 1},     // another name
+	} {
+		press(m, tc.pane, "/", tc.query, "enter")
+		if got := m.panes[m.focus].table.Shown(); got != tc.want {
+			t.Errorf("pane %s, search %q: %d rows; want %d", tc.pane, tc.query, got, tc.want)
+		}
+		press(m, "esc")
+	}
+}
+
+// TestJumpToRows: enter in a finding's detail shows its rows.
+func TestJumpToRows(t *testing.T) {
+	m := newBigModel(120, 30)
+	for _, tc := range []struct {
+		finding int
+		pane    int
+		rows    int
+	}{
+		{0, paneServices, 1}, // syn_unanswered on [v6]:65535/tcp
+		{1, paneUDP, 1},      // udp_late_response: the flow with late answers
+		{2, paneNPA, 1},      // npa_idle_exceeds_timeout: the idle_risk session of the pair
+		{3, paneUDP, 1},      // udp_unanswered of a server: its flows with no answer
+	} {
+		press(m, "1", "g")
+		for i := 0; i < tc.finding; i++ {
+			press(m, "j")
+		}
+		press(m, "enter")
+		if !strings.Contains(m.View(), "enter its rows") {
+			t.Errorf("the finding's detail does not offer its rows:\n%s", m.View())
+		}
+		press(m, "enter")
+		tb := m.panes[tc.pane].table
+		if m.mode != modeList || m.Focus() != tc.pane || tb.Shown() != tc.rows {
+			t.Errorf("finding %d: mode %d focus %d shown %d; want pane %d with %d rows", tc.finding, m.mode, m.Focus(), tb.Shown(), tc.pane, tc.rows)
+		}
+		f := m.Report().Findings[tc.finding]
+		if v := m.View(); !strings.Contains(v, "the rows of "+f.ID) || !strings.Contains(v, fmt.Sprintf("%d/%d", tc.rows, tb.Len())) {
+			t.Errorf("the jump is not said:\n%s", v)
+		}
+		// It holds across snapshots, and esc shows every row again.
+		m.Update(bigSnapshot())
+		if tb.Shown() != tc.rows {
+			t.Errorf("a new snapshot lost the jump: %d rows", tb.Shown())
+		}
+		press(m, "esc")
+		if tb.Shown() != tb.Len() || tb.Only() != "" {
+			t.Errorf("esc left %d of %d rows", tb.Shown(), tb.Len())
+		}
+	}
+	// A capture-wide finding has no rows.
+	press(m, "1", "G", "enter", "enter")
+	if v := m.View(); m.mode != modeDetail || !strings.Contains(v, "whole capture") {
+		t.Errorf("capture-wide finding:\n%s", v)
+	}
+}
+
 // TestOpenEvidence: w opens the evidence in termshark or Wireshark with
 // the filter, or says why not.
 func TestOpenEvidence(t *testing.T) {

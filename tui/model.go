@@ -343,6 +343,10 @@ func (m *Model) key(k tea.KeyMsg) (tea.Model, tea.Cmd) {
 			m.setStatus("", "")
 			return m, nil
 		}
+		if key.Matches(k, km.Enter) && m.detailF != nil {
+			m.jumpToRows(*m.detailF)
+			return m, nil
+		}
 		var cmd tea.Cmd
 		m.detail, cmd = m.detail.Update(k)
 		return m, cmd
@@ -359,8 +363,24 @@ func (m *Model) key(k tea.KeyMsg) (tea.Model, tea.Cmd) {
 	case key.Matches(k, km.Filter):
 		m.filtering = true
 		m.input = m.panes[m.focus].table.Filter()
-	case k.String() == "esc" && m.panes[m.focus].table.Filter() != "":
-		m.panes[m.focus].table.SetFilter("")
+	case key.Matches(k, km.Sort):
+		m.panes[m.focus].table.CycleSort()
+		m.setStatus("sorted by "+m.panes[m.focus].table.SortName()+" (o next column, O reverse)", "")
+	case key.Matches(k, km.Reverse):
+		if m.panes[m.focus].table.ReverseSort() {
+			m.setStatus("sorted by "+m.panes[m.focus].table.SortName()+" (o next column, O reverse)", "")
+		} else {
+			m.setStatus("in the report's order: o sorts by a column, then O reverses it", "")
+		}
+	case k.String() == "esc" && (m.panes[m.focus].table.Filter() != "" || m.panes[m.focus].table.Only() != ""):
+		// Esc undoes a jump first, then the search.
+		t := m.panes[m.focus].table
+		if t.Only() != "" {
+			t.SetOnly("", nil)
+		} else {
+			t.SetFilter("")
+		}
+		m.setStatus("", "")
 	default:
 		var cmd tea.Cmd
 		m.panes[m.focus].table, cmd = m.panes[m.focus].table.Update(k)

@@ -128,8 +128,8 @@ func TestFilter(t *testing.T) {
 	if m.filtering || tb.Filter() != f.Client {
 		t.Errorf("got filtering %v, filter %q after enter; want filter kept %q", m.filtering, tb.Filter(), f.Client)
 	}
-	if v := m.View(); !strings.Contains(v, "filter \""+f.Client) {
-		t.Errorf("status line does not show the filter:\n%s", v)
+	if v := m.View(); !strings.Contains(v, "search \""+f.Client) {
+		t.Errorf("status line does not show the search:\n%s", v)
 	}
 	// The filter belongs to the pane.
 	press(m, "tab")
@@ -215,7 +215,7 @@ func TestDefaultSavePath(t *testing.T) {
 func TestHelpAndQuit(t *testing.T) {
 	m := newTestModel(t, 80, 24)
 	press(m, "?")
-	if v := m.View(); !strings.Contains(v, "filter the pane's rows") {
+	if v := m.View(); !strings.Contains(v, "search every field") {
 		t.Errorf("help not shown:\n%s", v)
 	}
 	press(m, "esc")

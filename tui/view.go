@@ -117,7 +117,7 @@ func (m *Model) tabsLine() string {
 	var parts []string
 	for i, p := range m.panes {
 		label := fmt.Sprintf("%d %s %d", i+1, p.name, countOf(m.snap.Report, i))
-		if f := p.table.Filter(); f != "" {
+		if p.table.Filter() != "" || p.table.Only() != "" {
 			label = fmt.Sprintf("%d %s %d/%d", i+1, p.name, p.table.Shown(), p.table.Len())
 		}
 		if i == m.focus {
@@ -153,7 +153,7 @@ func (m *Model) preview() string {
 		text = append(text, "")
 		text = append(text, strings.Split(common.Wrap("Fix: "+f.Recommendation, m.Width, "  "), "\n")...)
 	}
-	text = append(text, "", m.Styles.Dim.Render("  enter: the fix, evidence frames and Wireshark filter"))
+	text = append(text, "", m.Styles.Dim.Render("  enter: the fix, evidence frames and Wireshark filter; enter again: its rows"))
 	if len(text) > n-1 {
 		text = text[:max(n-1, 0)]
 		if n >= 2 {
@@ -173,13 +173,20 @@ func (m *Model) preview() string {
 
 func (m *Model) statusLine() string {
 	st := m.Styles
+	t := m.panes[m.focus].table
 	switch {
 	case m.filtering:
-		return common.Truncate("/"+m.input+"█  (enter keep, esc clear)", m.Width)
+		return common.Truncate("/"+m.input+"█  (search every field; enter keep, esc clear)", m.Width)
 	case m.status != "":
 		return st.Class(m.statusCls).Render(common.Truncate(m.status, m.Width))
-	case m.mode == modeList && m.panes[m.focus].table.Filter() != "":
-		return st.Dim.Render(common.Truncate(fmt.Sprintf("filter %q: %d of %d rows (/ edit, esc clear)", m.panes[m.focus].table.Filter(), m.panes[m.focus].table.Shown(), m.panes[m.focus].table.Len()), m.Width))
+	case m.mode == modeList && t.Only() != "":
+		msg := fmt.Sprintf("%s: %d of %d rows (esc shows every row)", t.Only(), t.Shown(), t.Len())
+		if t.Filter() != "" {
+			msg = fmt.Sprintf("%s matching %q: %d of %d rows (esc shows every row)", t.Only(), t.Filter(), t.Shown(), t.Len())
+		}
+		return st.Dim.Render(common.Truncate(msg, m.Width))
+	case m.mode == modeList && t.Filter() != "":
+		return st.Dim.Render(common.Truncate(fmt.Sprintf("search %q: %d of %d rows (/ edit, esc clear)", t.Filter(), t.Shown(), t.Len()), m.Width))
 	case m.mode == modeList && m.paused && m.pending != nil:
 		return st.Warning.Render(common.Truncate("paused: newer data waiting (p resumes)", m.Width))
 	}
@@ -237,7 +244,11 @@ func (m *Model) keysLine() string {
 		if m.detail.Scrollable() {
 			scroll = "j/k more below"
 		}
-		hints = []keyHint{{"esc back", 0}, {scroll, 1}}
+		hints = []keyHint{{"esc back", 0}}
+		if m.detailF != nil {
+			hints = append(hints, keyHint{"enter its rows", 0})
+		}
+		hints = append(hints, keyHint{scroll, 1})
 		if m.detailF != nil {
 			hints = append(hints, keyHint{"y filter", 2}, keyHint{"w open", 2})
 		}
@@ -245,7 +256,7 @@ func (m *Model) keysLine() string {
 	case m.mode == modeHelp:
 		hints = []keyHint{{"esc back", 0}, {"q quit", 0}}
 	default:
-		hints = []keyHint{{"tab pane", 1}, {"j/k move", 4}, {"enter detail", 0}, {"/ filter", 1}}
+		hints = []keyHint{{"tab pane", 1}, {"j/k move", 4}, {"enter detail", 0}, {"/ search", 1}, {"o/O sort", 2}}
 		if m.focus == paneFindings {
 			hints = append(hints, keyHint{"y filter", 3}, keyHint{"w open", 3})
 		}
@@ -261,14 +272,15 @@ func (m *Model) helpView() string {
 	for _, k := range []struct{ keys, what string }{
 		{"tab / shift+tab, 1-5", "next / previous pane, or jump to a pane"},
 		{km.Down.Help().Key + " " + km.Up.Help().Key + " pgdn pgup g G", "move, page, top / bottom"},
-		{"enter", "details of the selected row (esc back)"},
-		{"/", "filter the pane's rows by text (esc clears)"},
+		{"enter", "details of the row; in a finding's: the finding's rows"},
+		{"esc", "back; in a list, every row again (after a jump or /)"},
+		{"/", "search every field of the rows, shown or not"},
+		{"o / O", "sort by the next column / reverse (↑↓ in the titles)"},
 		{"y, c", "write a finding's Wireshark filter to a file, copy it"},
 		{"w", "open a finding's evidence in termshark or Wireshark"},
 		{"p", "pause: hold the screen still while data keeps coming"},
 		{"s", "save the report to " + m.SavePath()},
-		{"?", "this help"},
-		{"q, ctrl+c", "quit (a live capture stops and writes --json)"},
+		{"?  q, ctrl+c", "this help;  quit (live: stops, writes --json)"},
 	} {
 		b.WriteString("  " + common.Pad(k.keys, 22) + k.what + "\n")
 	}
