@@ -1,7 +1,10 @@
 package tui
 
 import (
+	"errors"
 	"io"
+	"os"
+	"os/exec"
 	"sync"
 	"testing"
 	"time"
@@ -13,6 +16,14 @@ import (
 	"github.com/fwdiag/fwdiag/pipeline"
 	"github.com/fwdiag/fwdiag/report"
 )
+
+// TestMain keeps the tests off the machine's programs: no viewer is
+// installed and there is no tmux server to ask, unless a test says so.
+func TestMain(m *testing.M) {
+	lookPath = func(string) (string, error) { return "", exec.ErrNotFound }
+	tmuxOption = func(string) (string, error) { return "", errors.New("no tmux in tests") }
+	os.Exit(m.Run())
+}
 
 const labCapture = "../pcaps/captures/npa-blocked/client.pcap"
 

@@ -14,10 +14,8 @@ import (
 	"fmt"
 	"io"
 	"path/filepath"
-	"slices"
 	"time"
 
-	"github.com/aymanbagabas/go-osc52/v2"
 	"github.com/charmbracelet/bubbles/key"
 	tea "github.com/charmbracelet/bubbletea"
 	"github.com/charmbracelet/lipgloss"
@@ -49,9 +47,6 @@ type LinkMsg struct {
 	DownFor time.Duration // how long it was down (when it comes back)
 }
 
-// copiedMsg reports the end of writing the clipboard sequence.
-type copiedMsg struct{ err error }
-
 // savedMsg reports the end of a save.
 type savedMsg struct {
 	path string
@@ -80,12 +75,14 @@ type Options struct {
 	// producer can stop building snapshots nobody looks at.
 	OnPause func(paused bool)
 	// Clipboard, when set, is the terminal the UI draws on: `y` writes an
-	// OSC 52 sequence to it that puts the Wireshark filter in the
-	// terminal's clipboard. Tmux adds the same sequence wrapped for tmux's
-	// passthrough (tmux itself takes the plain one only with
+	// OSC 52 sequence to it that asks the terminal to put the Wireshark
+	// filter in its clipboard. Tmux adds the same sequence wrapped for
+	// tmux's passthrough (tmux itself takes the plain one only with
 	// set-clipboard on).
 	Clipboard io.Writer
 	Tmux      bool
+	// FilterFile is where `y` writes the filter; "" = FilterFile().
+	FilterFile string
 }
 
 // mode is what fills the body of the screen.
@@ -116,13 +113,13 @@ type Model struct {
 	status    string // one-line message: saved path, errors
 	statusCls string
 
-	// copyText is the Wireshark filter of the finding in the detail view;
-	// copied is the text last put in the clipboard, shown alone on the
-	// status line so it can also be selected there; copies lists every
-	// text copied, for the command to print when the UI closes.
-	copyText string
-	copyWhat string
-	copied   string
+	// detailF is the finding in the detail view (nil for other rows);
+	// clipNote says what became of the last filter sent to the clipboard;
+	// copies lists every filter copied, for the command to print when the
+	// UI closes.
+	detailF  *report.Finding
+	clipNote string
+	clipOK   bool
 	copies   []Copy
 
 	linkDown bool // the captured interface is down
@@ -210,10 +207,10 @@ func (m *Model) apply(s SnapshotMsg) {
 	}
 }
 
-// setStatus shows a message on the status line (in place of a copied
-// filter).
+// setStatus shows a message on the status line (in place of the note of a
+// copied filter).
 func (m *Model) setStatus(msg, class string) {
-	m.status, m.statusCls, m.copied = msg, class, ""
+	m.status, m.statusCls, m.clipNote = msg, class, ""
 }
 
 // Copy is a Wireshark filter copied with `y` and the finding it is for
@@ -255,7 +252,17 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		return m, nil
 	case copiedMsg:
 		if msg.err != nil {
-			m.setStatus("copy failed: "+msg.err.Error(), "critical")
+			m.setStatus("could not write the filter to "+msg.path+": "+msg.err.Error(), "critical")
+		} else {
+			m.setStatus("filter written to "+msg.path, "ok")
+		}
+		m.clipNote, m.clipOK = msg.clip, msg.ok
+		return m, nil
+	case viewerDoneMsg:
+		if msg.err != nil {
+			m.setStatus(msg.name+": "+msg.err.Error(), "critical")
+		} else {
+			m.setStatus("back from "+msg.name, "")
 		}
 		return m, nil
 	case LinkMsg:
@@ -321,6 +328,8 @@ func (m *Model) key(k tea.KeyMsg) (tea.Model, tea.Cmd) {
 		return m, m.save()
 	case key.Matches(k, km.Copy) && m.mode != modeHelp:
 		return m, m.copyFilter()
+	case key.Matches(k, km.Open) && m.mode != modeHelp:
+		return m, m.openEvidence()
 	}
 	switch m.mode {
 	case modeHelp:
@@ -331,7 +340,11 @@ func (m *Model) key(k tea.KeyMsg) (tea.Model, tea.Cmd) {
 	case modeDetail:
 		if key.Matches(k, km.Back) {
 			m.mode = modeList
-			m.copied = ""
+			m.setStatus("", "")
+			return m, nil
+		}
+		if key.Matches(k, km.Enter) && m.detailF != nil {
+			m.jumpToRows(*m.detailF)
 			return m, nil
 		}
 		var cmd tea.Cmd
@@ -350,8 +363,24 @@ func (m *Model) key(k tea.KeyMsg) (tea.Model, tea.Cmd) {
 	case key.Matches(k, km.Filter):
 		m.filtering = true
 		m.input = m.panes[m.focus].table.Filter()
-	case k.String() == "esc" && m.panes[m.focus].table.Filter() != "":
-		m.panes[m.focus].table.SetFilter("")
+	case key.Matches(k, km.Sort):
+		m.panes[m.focus].table.CycleSort()
+		m.setStatus("sorted by "+m.panes[m.focus].table.SortName()+" (o next column, O reverse)", "")
+	case key.Matches(k, km.Reverse):
+		if m.panes[m.focus].table.ReverseSort() {
+			m.setStatus("sorted by "+m.panes[m.focus].table.SortName()+" (o next column, O reverse)", "")
+		} else {
+			m.setStatus("in the report's order: o sorts by a column, then O reverses it", "")
+		}
+	case k.String() == "esc" && (m.panes[m.focus].table.Filter() != "" || m.panes[m.focus].table.Only() != ""):
+		// Esc undoes a jump first, then the search.
+		t := m.panes[m.focus].table
+		if t.Only() != "" {
+			t.SetOnly("", nil)
+		} else {
+			t.SetFilter("")
+		}
+		m.setStatus("", "")
 	default:
 		var cmd tea.Cmd
 		m.panes[m.focus].table, cmd = m.panes[m.focus].table.Update(k)
@@ -385,56 +414,26 @@ func (m *Model) openDetail() {
 	title, class, secs := p.detail(m.snap.Report, row)
 	m.detail.SetContent(title, class, secs)
 	m.mode = modeDetail
-	m.copied = ""
-	m.copyText, m.copyWhat = "", ""
+	m.setStatus("", "")
+	m.detailF = nil
 	if m.focus == paneFindings && row.Index < len(m.snap.Report.Findings) {
 		f := m.snap.Report.Findings[row.Index]
-		m.copyText, m.copyWhat = f.WiresharkFilter, f.ID+" "+string(f.Kind)
+		m.detailF = &f
 	}
 }
 
-// filterToCopy is what `y` copies: the filter of the finding in the detail
-// view, or of the finding selected in the findings list.
-func (m *Model) filterToCopy() (text, what string) {
+// currentFinding is the finding `y` and `w` act on: the one in the detail
+// view, or the one selected in the findings list.
+func (m *Model) currentFinding() (report.Finding, bool) {
 	switch {
-	case m.mode == modeDetail:
-		return m.copyText, m.copyWhat
+	case m.mode == modeDetail && m.detailF != nil:
+		return *m.detailF, true
 	case m.mode == modeList && m.focus == paneFindings && m.snap.Report != nil:
 		if row, ok := m.panes[paneFindings].table.Selected(); ok && row.Index < len(m.snap.Report.Findings) {
-			f := m.snap.Report.Findings[row.Index]
-			return f.WiresharkFilter, f.ID + " " + string(f.Kind)
+			return m.snap.Report.Findings[row.Index], true
 		}
 	}
-	return "", ""
-}
-
-// copyFilter puts the Wireshark filter in the terminal's clipboard with an
-// OSC 52 sequence and shows it, whole and alone, on the status line.
-func (m *Model) copyFilter() tea.Cmd {
-	text, what := m.filterToCopy()
-	if text == "" {
-		m.setStatus("nothing to copy here: y copies the Wireshark filter of a finding", "warning")
-		return nil
-	}
-	m.setStatus("", "")
-	m.copied = text
-	if !slices.ContainsFunc(m.copies, func(c Copy) bool { return c.Text == text }) {
-		m.copies = append(m.copies, Copy{What: what, Text: text})
-	}
-	w, tmux := m.opts.Clipboard, m.opts.Tmux
-	if w == nil {
-		return nil
-	}
-	return func() tea.Msg {
-		// One write per sequence: the renderer writes to the same
-		// terminal, and a sequence cut in two would show as garbage.
-		seq := osc52.New(text)
-		_, err := seq.WriteTo(w)
-		if err == nil && tmux {
-			_, err = seq.Tmux().WriteTo(w)
-		}
-		return copiedMsg{err: err}
-	}
+	return report.Finding{}, false
 }
 
 // SavePath is where `s` writes the report.

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"os"
 	"path/filepath"
 	"slices"
@@ -14,6 +15,7 @@ import (
 	tea "github.com/charmbracelet/bubbletea"
 
 	"github.com/fwdiag/fwdiag/report"
+	"github.com/fwdiag/fwdiag/tui/common"
 )
 
 func TestViewDoesNotPanic(t *testing.T) {
@@ -126,8 +128,8 @@ func TestFilter(t *testing.T) {
 	if m.filtering || tb.Filter() != f.Client {
 		t.Errorf("got filtering %v, filter %q after enter; want filter kept %q", m.filtering, tb.Filter(), f.Client)
 	}
-	if v := m.View(); !strings.Contains(v, "filter \""+f.Client) {
-		t.Errorf("status line does not show the filter:\n%s", v)
+	if v := m.View(); !strings.Contains(v, "search \""+f.Client) {
+		t.Errorf("status line does not show the search:\n%s", v)
 	}
 	// The filter belongs to the pane.
 	press(m, "tab")
@@ -213,7 +215,7 @@ func TestDefaultSavePath(t *testing.T) {
 func TestHelpAndQuit(t *testing.T) {
 	m := newTestModel(t, 80, 24)
 	press(m, "?")
-	if v := m.View(); !strings.Contains(v, "filter the pane's rows") {
+	if v := m.View(); !strings.Contains(v, "search every field") {
 		t.Errorf("help not shown:\n%s", v)
 	}
 	press(m, "esc")
@@ -247,14 +249,14 @@ func TestCursorFollowsRowAcrossSnapshots(t *testing.T) {
 	}
 }
 
-// TestFilterOnOneLineAndCopy checks the detail view keeps a long Wireshark
-// filter on one line (a wrapped filter picks up a line break when it is
-// selected in the terminal) and that y puts it whole in the clipboard with
-// OSC 52 and alone on the status line.
-func TestFilterOnOneLineAndCopy(t *testing.T) {
+// TestFilterWholeAndY checks the detail view shows a long Wireshark filter
+// whole, wrapped, and that y writes it to the filter file, sends it with
+// OSC 52 and says which of the two surely arrived.
+func TestFilterWholeAndY(t *testing.T) {
 	m := newTestModel(t, 80, 24)
 	var clip bytes.Buffer
-	m.opts.Clipboard = &clip
+	file := filepath.Join(t.TempDir(), "filter.txt")
+	m.opts.Clipboard, m.opts.FilterFile = &clip, file
 	// The finding with the longest filter, so that it is wider than the screen.
 	long := 0
 	for i, f := range m.Report().Findings {
@@ -277,55 +279,86 @@ func TestFilterOnOneLineAndCopy(t *testing.T) {
 			at = i
 		}
 	}
-	if at < 0 || at+1 >= len(lines) {
+	if at < 0 || at+2 >= len(lines) {
 		t.Fatalf("no Wireshark filter section:\n%s", strings.Join(lines, "\n"))
 	}
-	got := strings.TrimSpace(lines[at+1])
-	if !strings.HasSuffix(got, "…") || !strings.HasPrefix(f.WiresharkFilter, strings.TrimSuffix(got, "…")) {
-		t.Errorf("filter line %q; want the start of %q cut with …", got, f.WiresharkFilter)
+	var shown []string
+	for _, l := range lines[at+1 : len(lines)-2] {
+		if strings.TrimSpace(l) == "" {
+			break
+		}
+		shown = append(shown, strings.TrimSpace(l))
 	}
-	if at+2 < len(lines) && strings.TrimSpace(lines[at+2]) != "" && strings.Contains(f.WiresharkFilter, strings.TrimSpace(lines[at+2])) {
-		t.Errorf("the filter goes on onto a second line: %q", lines[at+2])
+	nospace := func(s string) string { return strings.ReplaceAll(s, " ", "") }
+	if got := strings.Join(shown, " "); len(shown) < 2 || nospace(got) != nospace(f.WiresharkFilter) || strings.Contains(got, "…") {
+		t.Errorf("filter shown as %q; want all of %q on several lines", shown, f.WiresharkFilter)
 	}
+
 	_, cmd := m.Update(tea.KeyMsg{Type: tea.KeyRunes, Runes: []rune("y")})
 	if cmd == nil {
 		t.Fatal("y returned no command")
 	}
-	if msg := cmd(); msg != (copiedMsg{}) {
-		t.Errorf("copy failed: %+v", msg)
+	m.Update(cmd())
+	if b, err := os.ReadFile(file); err != nil || string(b) != f.WiresharkFilter+"\n" {
+		t.Errorf("filter file got %q (%v); want the filter", b, err)
 	}
 	want := "\x1b]52;c;" + base64.StdEncoding.EncodeToString([]byte(f.WiresharkFilter)) + "\a"
 	if clip.String() != want {
 		t.Errorf("clipboard got %q; want %q", clip.String(), want)
 	}
 	lines = strings.Split(m.View(), "\n")
-	status := lines[len(lines)-2]
-	if !strings.HasPrefix(f.WiresharkFilter, strings.TrimSuffix(status, "…")) || len(status) < 70 {
-		t.Errorf("status line %q; want the filter alone", status)
+	if status := lines[len(lines)-2]; status != common.Truncate("filter written to "+file, 80) {
+		t.Errorf("status line %q; want where the filter was written", status)
 	}
-	if !strings.Contains(lines[len(lines)-1], "copied") {
-		t.Errorf("keys line %q does not say the filter was copied", lines[len(lines)-1])
+	if keys := lines[len(lines)-1]; !strings.Contains(keys, "sent via OSC 52") || !strings.Contains(keys, "arrives if") {
+		t.Errorf("keys line %q does not say the clipboard is only asked", keys)
 	}
 	if c := m.Copied(); len(c) != 1 || c[0].Text != f.WiresharkFilter || !strings.Contains(c[0].What, string(f.Kind)) {
 		t.Errorf("Copied() = %+v; want the filter once", c)
 	}
 	press(m, "esc")
-	if v := m.View(); strings.Contains(v, "filter copied") {
+	if v := m.View(); strings.Contains(v, "filter written") || strings.Contains(v, "OSC 52") {
 		t.Errorf("the copy note outlived the detail view:\n%s", v)
 	}
-	// In the list, y copies the selected finding's filter; inside tmux the
-	// sequence is sent a second time wrapped for tmux.
-	clip.Reset()
-	m.opts.Tmux = true
-	press(m, "g")
-	_, cmd = m.Update(tea.KeyMsg{Type: tea.KeyRunes, Runes: []rune("y")})
-	if cmd == nil {
-		t.Fatal("y in the list returned no command")
-	}
-	cmd()
+
+	// In the list, y takes the selected finding's filter; inside tmux the
+	// sequence is sent a second time wrapped for tmux, and what arrives
+	// depends on tmux's set-clipboard.
+	orig := tmuxOption
+	t.Cleanup(func() { tmuxOption = orig })
 	first := m.Report().Findings[0].WiresharkFilter
-	if b64 := base64.StdEncoding.EncodeToString([]byte(first)); strings.Count(clip.String(), b64) != 2 || !strings.HasPrefix(clip.String(), "\x1b]52;c;"+b64) || !strings.Contains(clip.String(), "\x1bPtmux;") {
-		t.Errorf("clipboard in tmux got %q", clip.String())
+	b64 := base64.StdEncoding.EncodeToString([]byte(first))
+	for _, tc := range []struct {
+		clip, pass string
+		err        error
+		note       string
+	}{
+		{"on", "off", nil, "filter copied to tmux's paste buffer"},
+		{"external", "off", nil, "through tmux, arrives if the terminal accepts it"},
+		{"off", "on", nil, "through tmux, arrives if the terminal accepts it"},
+		{"off", "off", nil, "dropped by tmux (set-clipboard off), use the file"},
+		{"", "", errors.New("no server"), "sent via OSC 52, may not arrive under tmux"},
+	} {
+		tmuxOption = func(name string) (string, error) {
+			if name == "set-clipboard" {
+				return tc.clip, tc.err
+			}
+			return tc.pass, tc.err
+		}
+		clip.Reset()
+		m.opts.Tmux = true
+		press(m, "g")
+		_, cmd = m.Update(tea.KeyMsg{Type: tea.KeyRunes, Runes: []rune("y")})
+		if cmd == nil {
+			t.Fatal("y in the list returned no command")
+		}
+		m.Update(cmd())
+		if strings.Count(clip.String(), b64) != 2 || !strings.HasPrefix(clip.String(), "\x1b]52;c;"+b64) || !strings.Contains(clip.String(), "\x1bPtmux;") {
+			t.Errorf("clipboard in tmux got %q", clip.String())
+		}
+		if keys := lastLine(m.View()); !strings.Contains(keys, tc.note) {
+			t.Errorf("set-clipboard %s: keys line %q; want %q", tc.clip, keys, tc.note)
+		}
 	}
 	if c := m.Copied(); len(c) != 2 {
 		t.Errorf("Copied() = %+v; want two filters", c)
@@ -340,6 +373,11 @@ func TestFilterOnOneLineAndCopy(t *testing.T) {
 	if v := m.View(); !strings.Contains(v, "y, c") || !strings.Contains(v, "Wireshark filter") || !strings.Contains(v, "Bars:") {
 		t.Errorf("help does not document y, or is cut at 80x24:\n%s", v)
 	}
+}
+
+func lastLine(s string) string {
+	lines := strings.Split(s, "\n")
+	return lines[len(lines)-1]
 }
 
 func TestLinkDownAndBack(t *testing.T) {

@@ -34,19 +34,78 @@ const (
 // barWidth is the width of the idle/silence bars.
 const barWidth = 12
 
+// Column layouts. Numbers (counts, durations, bars) are as wide as their
+// widest cell at every size; the addresses and words share the rest.
+var (
+	findingCols = []table.Column{
+		{Title: "SEV", Width: 4, ByNum: true},
+		{Title: "KIND", Width: 12},
+		{Title: "WHERE", Width: 20, Flex: true, Mid: true},
+		{Title: "N", Numeric: true, Right: true},
+	}
+	serviceCols = []table.Column{
+		{Title: "SERVER", Width: 15, Flex: true, Mid: true},
+		{Title: "PORT", Numeric: true, Right: true},
+		{Title: "SERVICE", Width: 8},
+		{Title: "CLI", Numeric: true, Right: true},
+		{Title: "CONN", Numeric: true, Right: true},
+		{Title: "STATUS", Width: 8, ByNum: true},
+	}
+	npaCols = []table.Column{
+		{Title: "CLIENT", Width: 15, Flex: true, Mid: true},
+		{Title: "SERVER", Width: 15, Flex: true, Mid: true},
+		{Title: "STATUS", Width: 6, ByNum: true},
+		{Title: "IDLE", Numeric: true, Right: true},
+		{Title: "vs TIMEOUT", Numeric: true},
+	}
+	udpCols = []table.Column{
+		{Title: "CLIENT", Width: 15, Flex: true, Mid: true},
+		{Title: "SERVER", Width: 15, Flex: true, Mid: true},
+		{Title: "REQ/RSP", Numeric: true, Right: true},
+		{Title: "SILENCE", Numeric: true, Right: true},
+		{Title: "vs TIMEOUT", Numeric: true},
+		{Title: "LATE", Numeric: true, Right: true},
+	}
+	hostCols = []table.Column{
+		{Title: "ADDRESS", Width: 15, Mid: true},
+		{Title: "NAME", Width: 12, Flex: true},
+		{Title: "ROLES", Width: 12, Flex: true},
+	}
+)
+
 func newPanes(c common.Common) []*pane {
 	return []*pane{
-		{name: "Findings", table: table.New(c, []table.Column{{Title: "SEV", Width: 4}, {Title: "KIND", Width: 24}, {Title: "WHERE", Width: 20, Flex: true}, {Title: "N", Width: 3}}, "no finding"),
-			rows: findingRows, detail: findingDetail},
-		{name: "Services", table: table.New(c, []table.Column{{Title: "SERVER", Width: 15, Flex: true}, {Title: "PORT", Width: 9}, {Title: "SERVICE", Width: 14}, {Title: "CLI", Width: 3}, {Title: "CONN", Width: 4}, {Title: "STATUS", Width: 13}}, "no Supportworks or K2 service seen yet"),
-			rows: serviceRows, detail: serviceDetail},
-		{name: "NPA", table: table.New(c, []table.Column{{Title: "CLIENT", Width: 15, Flex: true}, {Title: "SERVER", Width: 15, Flex: true}, {Title: "STATUS", Width: 9}, {Title: "IDLE vs TIMEOUT", Width: barWidth + 8}}, "no Supportworks session seen yet"),
-			rows: npaRows, detail: npaDetail},
-		{name: "UDP", table: table.New(c, []table.Column{{Title: "CLIENT", Width: 21, Flex: true}, {Title: "SERVER", Width: 21, Flex: true}, {Title: "REQ/RSP", Width: 7}, {Title: "SILENCE vs TIMEOUT", Width: barWidth + 8}, {Title: "LATE", Width: 4}}, "no K2 or UDP notification flow seen yet"),
-			rows: udpRows, detail: udpDetail},
-		{name: "Hosts", table: table.New(c, []table.Column{{Title: "ADDRESS", Width: 22}, {Title: "NAME", Width: 18, Flex: true}, {Title: "ROLES", Width: 20, Flex: true}}, "no host seen yet"),
-			rows: hostRows, detail: hostDetail},
+		{name: "Findings", table: table.New(c, findingCols, "no finding"), rows: findingRows, detail: findingDetail},
+		{name: "Services", table: table.New(c, serviceCols, "no Supportworks or K2 service seen yet"), rows: serviceRows, detail: serviceDetail},
+		{name: "NPA", table: table.New(c, npaCols, "no Supportworks session seen yet"), rows: npaRows, detail: npaDetail},
+		{name: "UDP", table: table.New(c, udpCols, "no K2 or UDP notification flow seen yet"), rows: udpRows, detail: udpDetail},
+		{name: "Hosts", table: table.New(c, hostCols, "no host seen yet"), rows: hostRows, detail: hostDetail},
 	}
+}
+
+// rank orders meaning classes for sorting: critical first when descending.
+func rank(class string) float64 {
+	switch class {
+	case "critical":
+		return 4
+	case "warning":
+		return 3
+	case "info":
+		return 2
+	case "ok":
+		return 1
+	}
+	return 0
+}
+
+// words joins a row's fields for the search.
+func words(fields ...any) string {
+	var b strings.Builder
+	for _, f := range fields {
+		b.WriteString(fmt.Sprint(f))
+		b.WriteByte(' ')
+	}
+	return b.String()
 }
 
 func countOf(r *report.Report, i int) int {
@@ -103,8 +162,14 @@ func findingRows(r *report.Report, _ int) []table.Row {
 		if f.Count > 1 {
 			n = strconv.Itoa(f.Count)
 		}
+		search := words(f.ID, f.Severity, f.Service, f.Transport, f.Client, f.Server, hostPort(f.Server, f.Port), f.Confidence, f.Summary, f.Detail, f.Recommendation)
+		for _, e := range f.Evidence {
+			search += e.Input + " "
+		}
 		rows = append(rows, table.Row{Key: findingKey(f), Index: i, Class: string(f.Severity), ClassCol: 0,
-			Cells: []string{common.SeverityTag(string(f.Severity)), string(f.Kind), where(f), n}})
+			Cells:  []string{common.SeverityTag(string(f.Severity)), string(f.Kind), where(f), n},
+			Nums:   []float64{rank(string(f.Severity)), 0, 0, float64(f.Count)},
+			Search: search})
 	}
 	return rows
 }
@@ -139,7 +204,8 @@ func findingDetail(r *report.Report, row table.Row) (string, string, []detail.Se
 	}
 	if f.WiresharkFilter != "" {
 		// One line, never wrapped: y copies it whole.
-		secs = append(secs, detail.Section{Title: "Wireshark filter (y copies it)", Body: f.WiresharkFilter, NoWrap: true})
+		// Whole, wrapped: y writes it to a file, w opens the evidence with it.
+		secs = append(secs, detail.Section{Title: "Wireshark filter (y: to a file and the clipboard, w: open the evidence)", Body: f.WiresharkFilter, Whole: true})
 	}
 	return title, string(f.Severity), secs
 }
@@ -159,8 +225,11 @@ func statusClass(s string) string {
 func serviceRows(r *report.Report, _ int) []table.Row {
 	rows := make([]table.Row, 0, len(r.Services))
 	for i, s := range r.Services {
-		rows = append(rows, table.Row{Key: s.Server + "|" + strconv.Itoa(s.Port) + string(s.Transport), Index: i, Class: statusClass(string(s.Status)), ClassCol: 5,
-			Cells: []string{s.Server, fmt.Sprintf("%d/%s", s.Port, s.Transport), orDash(string(s.Service)), strconv.Itoa(s.Clients), strconv.Itoa(s.Connections), strings.ReplaceAll(string(s.Status), "_", " ")}})
+		cls := statusClass(string(s.Status))
+		rows = append(rows, table.Row{Key: s.Server + "|" + strconv.Itoa(s.Port) + string(s.Transport), Index: i, Class: cls, ClassCol: 5,
+			Cells:  []string{s.Server, fmt.Sprintf("%d/%s", s.Port, s.Transport), orDash(string(s.Service)), strconv.Itoa(s.Clients), strconv.Itoa(s.Connections), strings.ReplaceAll(string(s.Status), "_", " ")},
+			Nums:   []float64{0, float64(s.Port), 0, float64(s.Clients), float64(s.Connections), rank(cls)},
+			Search: words(s.Transport, s.Status)})
 	}
 	return rows
 }
@@ -178,8 +247,11 @@ func npaRows(r *report.Report, barW int) []table.Row {
 	rows := make([]table.Row, 0, len(r.NPASessions))
 	for i, n := range r.NPASessions {
 		bar, _ := common.Bar(n.MaxIdleS, r.Settings.TCPIdleTimeoutS, barW)
-		rows = append(rows, table.Row{Key: n.Client + "|" + n.Server + "|" + n.Main, Index: i, Class: statusClass(string(n.Status)), ClassCol: 2,
-			Cells: []string{n.Client, n.Server, string(n.Status), bar + " " + common.Seconds(n.MaxIdleS)}})
+		cls := statusClass(string(n.Status))
+		rows = append(rows, table.Row{Key: n.Client + "|" + n.Server + "|" + n.Main, Index: i, Class: cls, ClassCol: 2,
+			Cells:  []string{n.Client, n.Server, strings.ReplaceAll(string(n.Status), "_", " "), common.Seconds(n.MaxIdleS), bar},
+			Nums:   []float64{0, 0, rank(cls), n.MaxIdleS, n.MaxIdleS},
+			Search: words(n.Status, n.Main, n.Notification, n.Confidence, n.Why, "pushes", n.Pushes)})
 	}
 	return rows
 }
@@ -210,8 +282,10 @@ func udpRows(r *report.Report, barW int) []table.Row {
 		if u.Responses == 0 && u.Requests > 0 {
 			cls = "critical"
 		}
-		rows = append(rows, table.Row{Key: fmt.Sprintf("%s|%d|%s|%d", u.Client, u.ClientPort, u.Server, u.ServerPort), Index: i, Class: cls, ClassCol: 3,
-			Cells: []string{hostPort(u.Client, u.ClientPort), hostPort(u.Server, u.ServerPort), fmt.Sprintf("%d/%d", u.Requests, u.Responses), bar + " " + common.Seconds(u.MaxSilenceS), late}})
+		rows = append(rows, table.Row{Key: fmt.Sprintf("%s|%d|%s|%d", u.Client, u.ClientPort, u.Server, u.ServerPort), Index: i, Class: cls, ClassCol: 4,
+			Cells:  []string{hostPort(u.Client, u.ClientPort), hostPort(u.Server, u.ServerPort), fmt.Sprintf("%d/%d", u.Requests, u.Responses), common.Seconds(u.MaxSilenceS), bar, late},
+			Nums:   []float64{0, 0, float64(u.Requests), u.MaxSilenceS, u.MaxSilenceS, float64(u.LateResponses)},
+			Search: words(u.Service, "icmp", u.ICMPErrors)})
 	}
 	return rows
 }
@@ -237,7 +311,8 @@ func udpDetail(r *report.Report, row table.Row) (string, string, []detail.Sectio
 func hostRows(r *report.Report, _ int) []table.Row {
 	rows := make([]table.Row, 0, len(r.Hosts))
 	for i, h := range r.Hosts {
-		rows = append(rows, table.Row{Key: h.Addr, Index: i, ClassCol: -1, Cells: []string{h.Addr, orDash(h.Name), strings.Join(h.Roles, ", ")}})
+		rows = append(rows, table.Row{Key: h.Addr, Index: i, ClassCol: -1, Cells: []string{h.Addr, orDash(h.Name), strings.Join(h.Roles, ", ")},
+			Search: strings.Join(h.Names, " ")})
 	}
 	return rows
 }

@@ -2,6 +2,7 @@ package tui
 
 import (
 	"bytes"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -15,12 +16,19 @@ import (
 // and returns the last screen with trailing blanks trimmed.
 func screen(t *testing.T, w, h int, keys ...string) string {
 	t.Helper()
-	snap := labSnapshot(t)
-	m := New(Options{Source: "client.pcap", Renderer: asciiRenderer(), Now: fixedNow})
+	return screenOf(t, labSnapshot(t), "client.pcap", "npa_notification_missing", w, h, keys...)
+}
+
+// screenOf runs the program at w x h over snap, waits for want on the
+// screen, presses keys, quits and returns the last screen with trailing
+// blanks trimmed. The renderer is pinned to the ASCII profile: no colour.
+func screenOf(t *testing.T, snap SnapshotMsg, source, want string, w, h int, keys ...string) string {
+	t.Helper()
+	m := New(Options{Source: source, Renderer: asciiRenderer(), Now: fixedNow})
 	tm := teatest.NewTestModel(t, m, teatest.WithInitialTermSize(w, h))
 	tm.Send(snap)
 	teatest.WaitFor(t, tm.Output(), func(b []byte) bool {
-		return bytes.Contains(b, []byte("npa_notification_missing"))
+		return bytes.Contains(b, []byte(want))
 	}, teatest.WithDuration(5*time.Second))
 	for _, k := range keys {
 		switch k {
@@ -58,6 +66,34 @@ func TestGolden120x40(t *testing.T) {
 	s := screen(t, 120, 40)
 	checkContent(t, s, "npa_notification_missing", "198.51.100.10", "192.0.2.130")
 	golden.RequireEqual(t, []byte(s))
+}
+
+func TestGolden200x50(t *testing.T) {
+	s := screen(t, 200, 50)
+	checkContent(t, s, "npa_notification_missing", "198.51.100.10", "192.0.2.130", "Fix:")
+	golden.RequireEqual(t, []byte(s))
+}
+
+// TestGoldenWide shows the panes of numbers over the report of big
+// numbers at 80, 120 and 200 columns: every number whole at each.
+func TestGoldenWide(t *testing.T) {
+	for _, sz := range [][2]int{{80, 24}, {120, 40}, {200, 50}} {
+		for _, p := range []struct {
+			key, name string
+			want      []string
+		}{
+			{"1", "findings", []string{"100000", "12345", "99999"}},
+			{"2", "services", []string{"65535/tcp", "100000 100000", "99999  88888"}},
+			{"3", "npa", []string{"15.0 min", "2.0 h", "12.0 s", "!]"}},
+			{"4", "udp", []string{"100000/99999", "15.0 min", "12345", "2000/0", "250 ms", "22/25"}},
+		} {
+			t.Run(fmt.Sprintf("%dx%d_%s", sz[0], sz[1], p.name), func(t *testing.T) {
+				s := screenOf(t, bigSnapshot(), "big.pcap", "syn_unanswered", sz[0], sz[1], p.key)
+				checkContent(t, s, p.want...)
+				golden.RequireEqual(t, []byte(s))
+			})
+		}
+	}
 }
 
 func TestGolden80x24Services(t *testing.T) {

@@ -117,7 +117,7 @@ func (m *Model) tabsLine() string {
 	var parts []string
 	for i, p := range m.panes {
 		label := fmt.Sprintf("%d %s %d", i+1, p.name, countOf(m.snap.Report, i))
-		if f := p.table.Filter(); f != "" {
+		if p.table.Filter() != "" || p.table.Only() != "" {
 			label = fmt.Sprintf("%d %s %d/%d", i+1, p.name, p.table.Shown(), p.table.Len())
 		}
 		if i == m.focus {
@@ -153,7 +153,7 @@ func (m *Model) preview() string {
 		text = append(text, "")
 		text = append(text, strings.Split(common.Wrap("Fix: "+f.Recommendation, m.Width, "  "), "\n")...)
 	}
-	text = append(text, "", m.Styles.Dim.Render("  enter: the fix, evidence frames and Wireshark filter"))
+	text = append(text, "", m.Styles.Dim.Render("  enter: the fix, evidence frames and Wireshark filter; enter again: its rows"))
 	if len(text) > n-1 {
 		text = text[:max(n-1, 0)]
 		if n >= 2 {
@@ -173,47 +173,96 @@ func (m *Model) preview() string {
 
 func (m *Model) statusLine() string {
 	st := m.Styles
+	t := m.panes[m.focus].table
 	switch {
 	case m.filtering:
-		return common.Truncate("/"+m.input+"█  (enter keep, esc clear)", m.Width)
-	case m.copied != "":
-		// The filter alone, unstyled, so a mouse selection of the line is
-		// the filter and nothing else.
-		return common.Truncate(m.copied, m.Width)
+		return common.Truncate("/"+m.input+"█  (search every field; enter keep, esc clear)", m.Width)
 	case m.status != "":
 		return st.Class(m.statusCls).Render(common.Truncate(m.status, m.Width))
-	case m.mode == modeList && m.panes[m.focus].table.Filter() != "":
-		return st.Dim.Render(common.Truncate(fmt.Sprintf("filter %q: %d of %d rows (/ edit, esc clear)", m.panes[m.focus].table.Filter(), m.panes[m.focus].table.Shown(), m.panes[m.focus].table.Len()), m.Width))
+	case m.mode == modeList && t.Only() != "":
+		msg := fmt.Sprintf("%s: %d of %d rows (esc shows every row)", t.Only(), t.Shown(), t.Len())
+		if t.Filter() != "" {
+			msg = fmt.Sprintf("%s matching %q: %d of %d rows (esc shows every row)", t.Only(), t.Filter(), t.Shown(), t.Len())
+		}
+		return st.Dim.Render(common.Truncate(msg, m.Width))
+	case m.mode == modeList && t.Filter() != "":
+		return st.Dim.Render(common.Truncate(fmt.Sprintf("search %q: %d of %d rows (/ edit, esc clear)", t.Filter(), t.Shown(), t.Len()), m.Width))
 	case m.mode == modeList && m.paused && m.pending != nil:
 		return st.Warning.Render(common.Truncate("paused: newer data waiting (p resumes)", m.Width))
 	}
 	return ""
 }
 
+// keyHint is one key of the keys line; the least important (highest
+// drop) go first when the line is too narrow.
+type keyHint struct {
+	text string
+	drop int
+}
+
+// fitKeys joins the hints that fit in w cells, dropping the least
+// important first and keeping the order.
+func fitKeys(hints []keyHint, w int) string {
+	for {
+		parts := make([]string, 0, len(hints))
+		worst := -1
+		for i, h := range hints {
+			parts = append(parts, h.text)
+			if worst < 0 || h.drop > hints[worst].drop {
+				worst = i
+			}
+		}
+		s := strings.Join(parts, "  ")
+		if ansi.StringWidth(s) <= w || len(hints) <= 1 || hints[worst].drop == 0 {
+			return common.Truncate(s, w)
+		}
+		hints = append(hints[:worst:worst], hints[worst+1:]...)
+	}
+}
+
 func (m *Model) keysLine() string {
-	var s string
+	if m.clipNote != "" {
+		// What became of the clipboard, under the file's path.
+		st := m.Styles.Warning
+		if m.clipOK {
+			st = m.Styles.OK
+		}
+		note := m.clipNote + "  esc back"
+		if ansi.StringWidth(note) > m.Width {
+			note = m.clipNote
+		}
+		return st.Render(common.Truncate(note, m.Width))
+	}
+	pause := 6
+	if m.opts.Live {
+		pause = 3
+	}
+	var hints []keyHint
 	switch {
-	case m.copied != "" && ansi.StringWidth(m.copied) > m.Width:
-		return m.Styles.OK.Render(common.Truncate("↑ filter copied (OSC 52), cut here: printed whole on exit  esc back", m.Width))
-	case m.copied != "":
-		return m.Styles.OK.Render(common.Truncate("↑ filter copied to the clipboard (OSC 52)  esc back  q quit", m.Width))
-	}
-	switch m.mode {
-	case modeDetail:
-		copyKey := ""
-		if m.copyText != "" {
-			copyKey = "y copy filter  "
-		}
-		s = "esc back  j/k scroll  " + copyKey + "s save  p pause  ? help  q quit"
+	case m.mode == modeDetail:
+		scroll := "j/k scroll"
 		if m.detail.Scrollable() {
-			s = "esc back  j/k scroll (more below)  " + copyKey + "s save  ? help  q quit"
+			scroll = "j/k more below"
 		}
-	case modeHelp:
-		s = "esc back  q quit"
+		hints = []keyHint{{"esc back", 0}}
+		if m.detailF != nil {
+			hints = append(hints, keyHint{"enter its rows", 0})
+		}
+		hints = append(hints, keyHint{scroll, 1})
+		if m.detailF != nil {
+			hints = append(hints, keyHint{"y filter", 2}, keyHint{"w open", 2})
+		}
+		hints = append(hints, keyHint{"s save", 5}, keyHint{"p pause", pause}, keyHint{"? help", 0}, keyHint{"q quit", 0})
+	case m.mode == modeHelp:
+		hints = []keyHint{{"esc back", 0}, {"q quit", 0}}
 	default:
-		s = "tab pane  j/k move  enter detail  / filter  p pause  s save  ? help  q quit"
+		hints = []keyHint{{"tab pane", 1}, {"j/k move", 4}, {"enter detail", 0}, {"/ search", 1}, {"o/O sort", 2}}
+		if m.focus == paneFindings {
+			hints = append(hints, keyHint{"y filter", 3}, keyHint{"w open", 3})
+		}
+		hints = append(hints, keyHint{"p pause", pause}, keyHint{"s save", 5}, keyHint{"? help", 0}, keyHint{"q quit", 0})
 	}
-	return m.Styles.Dim.Render(common.Truncate(s, m.Width))
+	return m.Styles.Dim.Render(fitKeys(hints, m.Width))
 }
 
 func (m *Model) helpView() string {
@@ -222,23 +271,24 @@ func (m *Model) helpView() string {
 	b.WriteString(m.Styles.Bold.Render("Keys") + "\n")
 	for _, k := range []struct{ keys, what string }{
 		{"tab / shift+tab, 1-5", "next / previous pane, or jump to a pane"},
-		{km.Down.Help().Key + ", " + km.Up.Help().Key, "move down / up"},
-		{"pgdn / pgup, g / G", "page down / up, top / bottom"},
-		{"enter", "details of the selected row (esc back)"},
-		{"/", "filter the pane's rows by text (esc clears)"},
+		{km.Down.Help().Key + " " + km.Up.Help().Key + " pgdn pgup g G", "move, page, top / bottom"},
+		{"enter", "details of the row; in a finding's: the finding's rows"},
+		{"esc", "back; in a list, every row again (after a jump or /)"},
+		{"/", "search every field of the rows, shown or not"},
+		{"o / O", "sort by the next column / reverse (↑↓ in the titles)"},
+		{"y, c", "write a finding's Wireshark filter to a file, copy it"},
+		{"w", "open a finding's evidence in termshark or Wireshark"},
 		{"p", "pause: hold the screen still while data keeps coming"},
-		{"s", "save the JSON report to " + m.SavePath()},
-		{"y, c", "copy a finding's Wireshark filter whole (OSC 52)"},
-		{"?", "this help"},
-		{"q, ctrl+c", "quit (a live capture stops and writes --json)"},
+		{"s", "save the report to " + m.SavePath()},
+		{"?  q, ctrl+c", "this help;  quit (live: stops, writes --json)"},
 	} {
 		b.WriteString("  " + common.Pad(k.keys, 22) + k.what + "\n")
 	}
-	b.WriteString("\n" + m.Styles.Bold.Render("Colours") + "\n")
-	b.WriteString("  " + m.Styles.Critical.Render("critical") + "  blocked, missing or dropped traffic\n")
-	b.WriteString("  " + m.Styles.Warning.Render("warning") + "   at risk, or only partly working\n")
-	b.WriteString("  " + m.Styles.OK.Render("ok") + "        working as the products need\n")
-	b.WriteString("  " + m.Styles.Info.Render("info") + "      for the record\n")
-	b.WriteString("\nBars: idle time (NPA) or silence (UDP) against the timeout; \"!\" past it.")
+	b.WriteString("\n" + m.Styles.Bold.Render("Marks and colours") + "\n")
+	b.WriteString("  " + m.Styles.Critical.Render("✗ critical") + "  blocked, missing or dropped traffic\n")
+	b.WriteString("  " + m.Styles.Warning.Render("! warning") + "   at risk, or only partly working\n")
+	b.WriteString("  " + m.Styles.OK.Render("✓ ok") + "        working as the products need\n")
+	b.WriteString("  " + m.Styles.Info.Render("· info") + "      for the record\n")
+	b.WriteString("Bars: idle time (NPA) or silence (UDP) against the timeout; \"!\" past it.")
 	return b.String()
 }

@@ -80,8 +80,9 @@ type KeyMap struct {
 	Top, Bottom        key.Binding
 	Enter, Back        key.Binding
 	Filter             key.Binding
+	Sort, Reverse      key.Binding
 	Pause, Save        key.Binding
-	Copy               key.Binding
+	Copy, Open         key.Binding
 	Help, Quit         key.Binding
 }
 
@@ -99,10 +100,13 @@ func DefaultKeyMap() *KeyMap {
 		Bottom:   key.NewBinding(key.WithKeys("G", "end"), key.WithHelp("G", "bottom")),
 		Enter:    key.NewBinding(key.WithKeys("enter"), key.WithHelp("enter", "detail")),
 		Back:     key.NewBinding(key.WithKeys("esc", "backspace", "h", "left"), key.WithHelp("esc", "back")),
-		Filter:   key.NewBinding(key.WithKeys("/"), key.WithHelp("/", "filter")),
+		Filter:   key.NewBinding(key.WithKeys("/"), key.WithHelp("/", "search")),
+		Sort:     key.NewBinding(key.WithKeys("o"), key.WithHelp("o", "sort by the next column")),
+		Reverse:  key.NewBinding(key.WithKeys("O"), key.WithHelp("O", "reverse the sort")),
 		Pause:    key.NewBinding(key.WithKeys("p"), key.WithHelp("p", "pause")),
 		Save:     key.NewBinding(key.WithKeys("s"), key.WithHelp("s", "save JSON")),
-		Copy:     key.NewBinding(key.WithKeys("y", "c"), key.WithHelp("y", "copy filter")),
+		Copy:     key.NewBinding(key.WithKeys("y", "c"), key.WithHelp("y", "filter to a file and the clipboard")),
+		Open:     key.NewBinding(key.WithKeys("w"), key.WithHelp("w", "open the evidence in termshark or Wireshark")),
 		Help:     key.NewBinding(key.WithKeys("?"), key.WithHelp("?", "help")),
 		Quit:     key.NewBinding(key.WithKeys("q", "ctrl+c"), key.WithHelp("q", "quit")),
 	}

@@ -27,6 +27,48 @@ func Pad(s string, w int) string {
 	return s
 }
 
+// TruncateMiddle cuts s to at most w cells by taking out its middle, marked
+// with "…": an address keeps its first and last groups and its port, which
+// tell it from its neighbours.
+func TruncateMiddle(s string, w int) string {
+	n := ansi.StringWidth(s)
+	if n <= w {
+		return s
+	}
+	if w < 5 {
+		return Truncate(s, w)
+	}
+	left := (w - 1) / 2
+	right := w - 1 - left
+	return ansi.Cut(s, 0, left) + "…" + ansi.TruncateLeft(s, n-right, "")
+}
+
+// PadLeft truncates or left-pads s to exactly w cells: numbers line up on
+// their last digit.
+func PadLeft(s string, w int) string {
+	s = Truncate(s, w)
+	if n := ansi.StringWidth(s); n < w {
+		s = strings.Repeat(" ", w-n) + s
+	}
+	return s
+}
+
+// Mark is the one-cell symbol of a meaning class, so a row reads without
+// colour: ✗ critical, ! warning, · info, ✓ ok, a space for none.
+func Mark(class string) string {
+	switch class {
+	case "critical":
+		return "✗"
+	case "warning":
+		return "!"
+	case "info":
+		return "·"
+	case "ok":
+		return "✓"
+	}
+	return " "
+}
+
 // Seconds formats a duration in seconds the way the text report does.
 func Seconds(s float64) string { return report.Seconds(s) }
 
@@ -92,6 +134,18 @@ func Wrap(text string, w int, indent string) string {
 		b.WriteString(indent + line)
 	}
 	return b.String()
+}
+
+// WrapAll wraps text to width w like Wrap, but also breaks a word wider
+// than the line, so none of the text is cut: a Wireshark filter is shown
+// whole.
+func WrapAll(text string, w int, indent string) string {
+	width := max(w-ansi.StringWidth(indent), 10)
+	lines := strings.Split(ansi.Wrap(text, width, ""), "\n")
+	for i, l := range lines {
+		lines[i] = indent + l
+	}
+	return strings.Join(lines, "\n")
 }
 
 // SeverityTag is the four-letter severity column.

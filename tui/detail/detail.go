@@ -19,11 +19,9 @@ type Section struct {
 	Title string
 	Body  string
 	Class string // colours the body: "critical", "warning", ...
-	// NoWrap keeps each line of the body on one screen line, cut with "…"
-	// when wider than the screen, for text that is copied rather than read
-	// (a Wireshark filter): a wrapped filter picks up a line break when it
-	// is selected in the terminal.
-	NoWrap bool
+	// Whole wraps the body breaking words wider than the screen too, so
+	// none of it is cut: a Wireshark filter is shown whole.
+	Whole bool
 }
 
 // Model is the detail view.
@@ -68,12 +66,8 @@ func (m *Model) render() {
 			b.WriteString(st.Bold.Render(s.Title) + "\n")
 		}
 		var body string
-		if s.NoWrap {
-			lines := strings.Split(s.Body, "\n")
-			for i, l := range lines {
-				lines[i] = "  " + common.Truncate(l, m.Width-2)
-			}
-			body = strings.Join(lines, "\n")
+		if s.Whole {
+			body = common.WrapAll(s.Body, m.Width, "  ")
 		} else {
 			body = common.Wrap(s.Body, m.Width, "  ")
 		}
