@@ -25,7 +25,7 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
-const labCapture = "../pcaps/captures/npa-blocked/client.pcap"
+const labCapture = "../pcaps/captures/mixed-rejects/client.pcap"
 
 var (
 	labOnce   sync.Once

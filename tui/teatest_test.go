@@ -16,7 +16,7 @@ import (
 // and returns the last screen with trailing blanks trimmed.
 func screen(t *testing.T, w, h int, keys ...string) string {
 	t.Helper()
-	return screenOf(t, labSnapshot(t), "client.pcap", "npa_notification_missing", w, h, keys...)
+	return screenOf(t, labSnapshot(t), "client.pcap", "rst_injected", w, h, keys...)
 }
 
 // screenOf runs the program at w x h over snap, waits for want on the
@@ -58,19 +58,19 @@ func screenOf(t *testing.T, snap SnapshotMsg, source, want string, w, h int, key
 
 func TestGolden80x24(t *testing.T) {
 	s := screen(t, 80, 24)
-	checkContent(t, s, "npa_notification_missing", "198.51.100.10", "CRITICAL", "1 Findings 3")
+	checkContent(t, s, "rst_injected", "198.51.100.10", "CRITICAL", "1 Findings 6")
 	golden.RequireEqual(t, []byte(s))
 }
 
 func TestGolden120x40(t *testing.T) {
 	s := screen(t, 120, 40)
-	checkContent(t, s, "npa_notification_missing", "198.51.100.10", "192.0.2.130")
+	checkContent(t, s, "rst_injected", "198.51.100.10", "syn_icmp_rejected")
 	golden.RequireEqual(t, []byte(s))
 }
 
 func TestGolden200x50(t *testing.T) {
 	s := screen(t, 200, 50)
-	checkContent(t, s, "npa_notification_missing", "198.51.100.10", "192.0.2.130", "Fix:")
+	checkContent(t, s, "rst_injected", "198.51.100.10", "syn_icmp_rejected", "Fix:")
 	golden.RequireEqual(t, []byte(s))
 }
 
@@ -98,13 +98,13 @@ func TestGoldenWide(t *testing.T) {
 
 func TestGolden80x24Services(t *testing.T) {
 	s := screen(t, 80, 24, "tab")
-	checkContent(t, s, "[2 Services 2]", "5001/tcp", "sw-binary", "partial", "listening")
+	checkContent(t, s, "[2 Services", "5001/tcp", "sw-binary", "filtered", "listening")
 	golden.RequireEqual(t, []byte(s))
 }
 
 func TestGolden80x24Detail(t *testing.T) {
 	s := screen(t, 80, 24, "j", "enter")
-	checkContent(t, s, "F2", "npa_notification_missing", "What", "Seen", "esc back")
+	checkContent(t, s, "F2", "udp_icmp_unreachable", "What", "Seen", "esc back")
 	golden.RequireEqual(t, []byte(s))
 }
 

@@ -32,8 +32,12 @@ func NewCmdTUI(f *Factory, runF func(*TUIOptions) error) *cobra.Command {
 		Long: `tui analyses pcap/pcapng captures (gzip ok) and shows the diagnosis in a
 terminal UI: verdict and findings, services, NPA sessions, UDP flows and hosts,
 with a detail view per finding (explanation, fix, evidence frames, Wireshark
-filter). Keys: tab/shift-tab panes, j/k move, enter detail, / filter, p pause,
-s save the JSON report, ? help, q quit. When stdout is not a terminal it
+filter). Keys: tab/shift-tab or 1-5 panes, j/k move, enter detail (enter
+again: the finding's rows in the other panes), / search every field, o/O
+sort by column, y write the filter to a file (and the clipboard), w open the
+evidence in termshark or Wireshark, p pause, s save the JSON report, ? help,
+q quit. Rows are marked ✗ critical, ! warning, · info, ✓ ok. When stdout is
+not a terminal it
 prints the text report instead, as analyze does.`,
 		Example: `  fwdiag tui client.pcap
   fwdiag tui --json report.json client.pcap server.pcapng.gz`,
@@ -139,7 +143,7 @@ func runInteractive(f *Factory, sigCtx, capCtx context.Context, stopSource func(
 	final := <-finalc
 	if m, ok := fm.(*tui.Model); ok {
 		for _, c := range m.Copied() {
-			fmt.Fprintf(f.Err, "fwdiag: Wireshark filter of %s (copied):\n%s\n", c.What, c.Text)
+			fmt.Fprintf(f.Err, "fwdiag: Wireshark filter of %s:\n%s\n", c.What, c.Text)
 		}
 	}
 	if err != nil && err != tea.ErrInterrupted && err != tea.ErrProgramKilled {
