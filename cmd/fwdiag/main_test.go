@@ -49,6 +49,11 @@ func TestUsageErrorsExit2(t *testing.T) {
 		{"bad_profile", []string{"analyze", "--profile", "nope", labCapture}, "unknown profile"},
 		{"bad_fail_on", []string{"analyze", "--fail-on", "info", labCapture}, "--fail-on"},
 		{"bad_service", []string{"analyze", "--service", "sw-binary=x", labCapture}, "not a number"},
+		{"unknown_service", []string{"analyze", "--service", "bogus=6001", labCapture}, `no catalog service is named "bogus" (known: sw-binary,`},
+		{"unknown_service_hint", []string{"analyze", "--service", "bogus=6001", labCapture}, "to declare a new service write custom:bogus=6001"},
+		{"custom_catalog_name", []string{"analyze", "--service", "custom:sw-binary=6001", labCapture}, "write sw-binary=6001 to move it"},
+		{"unknown_service_live", []string{"live", "-i", "lo", "--service", "bogus=6001"}, "custom:bogus=6001"},
+		{"unknown_service_demo", []string{"demo", "--service", "bogus=6001"}, "custom:bogus=6001"},
 		{"unknown_flag", []string{"analyze", "--frobnicate", labCapture}, "unknown flag"},
 		{"json_dir_missing", []string{"analyze", "--json", "/nonexistent/dir/r.json", labCapture}, "does not exist"},
 	}
@@ -226,5 +231,18 @@ func TestRedactFlag(t *testing.T) {
 	_, again, _ := runCLI(t, "analyze", "--redact-key", "k", "--json", "-", labCapture)
 	if again != out {
 		t.Error("the same key gave different reports")
+	}
+}
+
+func TestServicesFileUnknownName(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "moved.txt")
+	os.WriteFile(path, []byte("# site ports\nsw-binary=6001\nbogus=6002\n"), 0o644)
+	code, stdout, stderr := runCLI(t, "analyze", "--services", path, labCapture)
+	if code != 2 || stdout != "" || !strings.Contains(stderr, path+":3: ") || !strings.Contains(stderr, "custom:bogus=6002") {
+		t.Errorf("got exit %d stderr %q; want 2 naming line 3 and the custom: form", code, stderr)
+	}
+	os.WriteFile(path, []byte("sw-binary=6001\ncustom:site-app=7000\n"), 0o644)
+	if code, _, stderr := runCLI(t, "analyze", "--services", path, "--service", "custom:other-app=7001/udp", labCapture); code != 0 {
+		t.Errorf("custom services: got exit %d %q; want 0", code, stderr)
 	}
 }
