@@ -24,14 +24,14 @@ func TestAnalyzeFlagParsing(t *testing.T) {
 	var got *AnalyzeOptions
 	f := &Factory{Out: &bytes.Buffer{}, Err: &bytes.Buffer{}, Version: "test"}
 	cmd := NewCmdAnalyze(f, func(o *AnalyzeOptions) error { got = o; return nil })
-	cmd.SetArgs([]string{"--json", "-", "--profile", "asa", "--udp-timeout", "15m", "--service", "sw-binary=6001", "--service", "k2-shadow=19316/udp", "--fail-on", "warning", "a.pcap", "b.pcapng.gz"})
+	cmd.SetArgs([]string{"--json", "-", "--profile", "asa", "--udp-timeout", "15m", "--tcp-idle-timeout=90m", "--service", "sw-binary=6001", "--service", "k2-shadow=19316/udp", "--fail-on", "warning", "a.pcap", "b.pcapng.gz"})
 	if err := cmd.Execute(); err != nil {
 		t.Fatal(err)
 	}
 	if got == nil {
 		t.Fatal("run function not called")
 	}
-	if got.JSON != "-" || got.Opts.Profile != "asa" || got.Opts.UDPTimeout != 15*time.Minute || got.FailOn != "warning" {
+	if got.JSON != "-" || got.Opts.Profile != "asa" || got.Opts.UDPTimeout != 15*time.Minute || got.Opts.TCPIdle != 90*time.Minute || got.FailOn != "warning" {
 		t.Errorf("got %+v", got)
 	}
 	if strings.Join(got.Files, ",") != "a.pcap,b.pcapng.gz" || len(got.Opts.Services) != 2 {
@@ -54,6 +54,12 @@ func TestUsageErrorsExit2(t *testing.T) {
 		{"custom_catalog_name", []string{"analyze", "--service", "custom:sw-binary=6001", labCapture}, "write sw-binary=6001 to move it"},
 		{"unknown_service_live", []string{"live", "-i", "lo", "--service", "bogus=6001"}, "custom:bogus=6001"},
 		{"unknown_service_demo", []string{"demo", "--service", "bogus=6001"}, "custom:bogus=6001"},
+		{"udp_timeout_no_unit", []string{"analyze", "--udp-timeout", "60", labCapture}, "--udp-timeout 60: a timeout needs a unit: use 60s"},
+		{"tcp_timeout_no_unit", []string{"tui", "--tcp-idle-timeout=1800", labCapture}, "--tcp-idle-timeout 1800: a timeout needs a unit: use 1800s"},
+		{"udp_timeout_zero", []string{"analyze", "--udp-timeout", "0", labCapture}, "--udp-timeout 0: must be longer than 0 (leave the flag out to use the profile's)"},
+		{"udp_timeout_zero_s", []string{"demo", "--udp-timeout", "0s"}, "--udp-timeout 0s: must be longer than 0"},
+		{"tcp_timeout_negative", []string{"live", "-i", "lo", "--tcp-idle-timeout", "-5m"}, "--tcp-idle-timeout -5m: must be longer than 0"},
+		{"udp_timeout_garbage", []string{"analyze", "--udp-timeout", "soon", labCapture}, "--udp-timeout soon: not a duration"},
 		{"unknown_flag", []string{"analyze", "--frobnicate", labCapture}, "unknown flag"},
 		{"json_dir_missing", []string{"analyze", "--json", "/nonexistent/dir/r.json", labCapture}, "does not exist"},
 	}
@@ -62,6 +68,9 @@ func TestUsageErrorsExit2(t *testing.T) {
 			code, _, stderr := runCLI(t, tc.args...)
 			if code != 2 || !strings.Contains(stderr, tc.want) {
 				t.Errorf("got exit %d stderr %q; want 2 and %q", code, stderr, tc.want)
+			}
+			if strings.Count(strings.TrimSpace(stderr), "\n") != 0 {
+				t.Errorf("error is not one line: %q", stderr)
 			}
 		})
 	}
@@ -245,4 +254,29 @@ func TestServicesFileUnknownName(t *testing.T) {
 	if code, _, stderr := runCLI(t, "analyze", "--services", path, "--service", "custom:other-app=7001/udp", labCapture); code != 0 {
 		t.Errorf("custom services: got exit %d %q; want 0", code, stderr)
 	}
+}
+
+func TestTimeoutFlagLeftOutIsTheProfiles(t *testing.T) {
+	var got *AnalyzeOptions
+	f := &Factory{Out: &bytes.Buffer{}, Err: &bytes.Buffer{}, Version: "test"}
+	cmd := NewCmdAnalyze(f, func(o *AnalyzeOptions) error { got = o; return nil })
+	cmd.SetArgs([]string{"--profile", "asa", "a.pcap"})
+	if err := cmd.Execute(); err != nil {
+		t.Fatal(err)
+	}
+	if got.Opts.UDPTimeout != 0 || got.Opts.TCPIdle != 0 {
+		t.Errorf("got %v %v; want 0 (the profile's)", got.Opts.UDPTimeout, got.Opts.TCPIdle)
+	}
+	code, out, _ := runCLI(t, "analyze", "--udp-timeout", "5s", "--tcp-idle-timeout", "10s", labCapture)
+	if code != 0 || !strings.Contains(out, "Timeouts: UDP 5.0 s, TCP idle 10.0 s") {
+		t.Errorf("got exit %d, %q; want the timeouts given", code, firstLines(out, 3))
+	}
+}
+
+func firstLines(s string, n int) string {
+	lines := strings.SplitN(s, "\n", n+1)
+	if len(lines) > n {
+		lines = lines[:n]
+	}
+	return strings.Join(lines, "\n")
 }

@@ -90,7 +90,7 @@ missing or killed while idle, UDP answers later than the firewall's timeout.`,
 	}
 	root.SetOut(f.Out)
 	root.SetErr(f.Err)
-	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error { return &exitError{2, err} })
+	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error { return flagError(err) })
 	root.AddCommand(NewCmdAnalyze(f, nil), NewCmdServices(f), NewCmdProfiles(f), NewCmdDemo(f, nil), NewCmdTUI(f, nil), NewCmdLive(f, nil))
 	return root
 }
@@ -120,8 +120,8 @@ func addReportFlags(c *cobra.Command, rf *reportFlags) {
 	fl := c.Flags()
 	fl.StringVar(&rf.JSON, "json", "", "write the JSON report to `PATH` (- = stdout, and then no text on stdout)")
 	fl.StringVar(&rf.Opts.Profile, "profile", "", "firewall timeout profile (see 'fwdiag profiles'); default: UDP 60s, TCP 3600s")
-	fl.DurationVar(&rf.Opts.UDPTimeout, "udp-timeout", 0, "UDP idle timeout in force, overriding the profile (e.g. 90s, 15m)")
-	fl.DurationVar(&rf.Opts.TCPIdle, "tcp-idle-timeout", 0, "established TCP idle timeout in force, overriding the profile")
+	fl.Var(timeoutValue{&rf.Opts.UDPTimeout}, "udp-timeout", "UDP idle timeout in force, overriding the profile's (e.g. 90s, 15m; a unit is required)")
+	fl.Var(timeoutValue{&rf.Opts.TCPIdle}, "tcp-idle-timeout", "established TCP idle timeout in force, overriding the profile's (e.g. 30m, 2h)")
 	fl.StringArrayVar(&rf.Opts.Services, "service", nil, "a catalog service's moved port (repeatable), e.g. sw-binary=6001;\ncustom:`NAME=PORT[/udp]` declares a service the catalog lacks (catalog: 'fwdiag services')")
 	fl.StringVar(&rf.Opts.ServicesFile, "services", "", "read --service entries from `FILE`, one a line (# comments)")
 	fl.StringVar(&rf.FailOn, "fail-on", "", "exit 1 when a finding at or above `LEVEL` (warning|critical) exists")
