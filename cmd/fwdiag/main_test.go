@@ -99,7 +99,17 @@ func TestBadInputNamesTheFile(t *testing.T) {
 			if strings.Count(strings.TrimSpace(stderr), "\n") != 0 {
 				t.Errorf("error is not one line: %q", stderr)
 			}
+			if n := strings.Count(stderr, tc.path); n != 1 {
+				t.Errorf("the error names the file %d times: %q", n, stderr)
+			}
 		})
+	}
+	missing := filepath.Join(dir, "gone", "nope.pcap")
+	for _, cmd := range []string{"analyze", "tui"} {
+		code, _, stderr := runCLI(t, cmd, labCapture, missing)
+		if want := "fwdiag: " + missing + ": no such file or directory\n"; code != 2 || stderr != want {
+			t.Errorf("%s: got exit %d %q; want 2 and %q", cmd, code, stderr, want)
+		}
 	}
 }
 

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 
@@ -103,6 +104,34 @@ func requireFiles(cmd string) cobra.PositionalArgs {
 		}
 		return nil
 	}
+}
+
+// checkFiles refuses, in one line naming it once, an input that does not
+// exist or cannot be read, before any is opened ("nope.pcap: no such file
+// or directory", where the reader's own message would be "nope.pcap: open
+// nope.pcap: ..."). Only regular files are opened to check them: opening a
+// FIFO would block for, and then cut off, its writer.
+func checkFiles(paths []string) error {
+	for _, p := range paths {
+		if p == "-" {
+			continue
+		}
+		st, err := os.Stat(p)
+		if err == nil && st.Mode().IsRegular() {
+			var fh *os.File
+			if fh, err = os.Open(p); err == nil {
+				fh.Close()
+			}
+		}
+		if err != nil {
+			var pe *fs.PathError
+			if errors.As(err, &pe) {
+				err = pe.Err
+			}
+			return &exitError{2, fmt.Errorf("%s: %w", p, err)}
+		}
+	}
+	return nil
 }
 
 // reportFlags are the flags shared by analyze, live, tui and demo.

@@ -54,6 +54,9 @@ prints the text report instead, as analyze does.`,
 }
 
 func tuiRun(f *Factory, opts *TUIOptions) error {
+	if err := checkFiles(opts.Files); err != nil {
+		return err
+	}
 	if !f.StdoutTerminal {
 		fmt.Fprintln(f.Err, "fwdiag: stdout is not a terminal: printing the text report instead of the UI")
 		r, err := pipeline.AnalyzeFiles(opts.Files, opts.Opts, f.Version)
