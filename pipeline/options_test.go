@@ -75,3 +75,10 @@ func TestConfigServicesFileNamesTheLine(t *testing.T) {
 		t.Error("the file's custom service is missing")
 	}
 }
+
+func TestConfigServicesFileMissing(t *testing.T) {
+	_, err := Options{ServicesFile: "nosuch.txt"}.Config()
+	if err == nil || err.Error() != "--services: nosuch.txt: no such file or directory" {
+		t.Errorf("got %v", err)
+	}
+}
