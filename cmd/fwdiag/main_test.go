@@ -60,6 +60,8 @@ func TestUsageErrorsExit2(t *testing.T) {
 		{"udp_timeout_zero_s", []string{"demo", "--udp-timeout", "0s"}, "--udp-timeout 0s: must be longer than 0"},
 		{"tcp_timeout_negative", []string{"live", "-i", "lo", "--tcp-idle-timeout", "-5m"}, "--tcp-idle-timeout -5m: must be longer than 0"},
 		{"udp_timeout_garbage", []string{"analyze", "--udp-timeout", "soon", labCapture}, "--udp-timeout soon: not a duration"},
+		{"json_lines_and_json_on_stdout", []string{"analyze", "--json", "-", "--json-lines", "-", labCapture}, "--json - and --json-lines - both want stdout"},
+		{"json_lines_dir_missing", []string{"live", "-i", "lo", "--json-lines", "/nonexistent/dir/f.ndjson"}, "--json-lines /nonexistent/dir/f.ndjson: directory /nonexistent/dir does not exist"},
 		{"unknown_flag", []string{"analyze", "--frobnicate", labCapture}, "unknown flag"},
 		{"json_dir_missing", []string{"analyze", "--json", "/nonexistent/dir/r.json", labCapture}, "does not exist"},
 	}

@@ -82,7 +82,7 @@ func tuiRun(f *Factory, opts *TUIOptions) error {
 		// scenarios, which share their base names.
 		names[i] = filepath.Join(filepath.Base(filepath.Dir(p)), filepath.Base(p))
 	}
-	final, err := runInteractive(f, sigCtx, sigCtx, func() {}, runner, nil, tui.Options{Source: strings.Join(names, ", "), SavePath: opts.JSON, Prepare: opts.prepareSave})
+	final, err := runInteractive(f, sigCtx, sigCtx, func() {}, runner, nil, nil, tui.Options{Source: strings.Join(names, ", "), SavePath: opts.JSON, Prepare: opts.prepareSave})
 	if err != nil {
 		return err
 	}
@@ -99,10 +99,12 @@ func tuiRun(f *Factory, opts *TUIOptions) error {
 // stopSource ends a source that waits on its own context (a live capture
 // blocks between packets): it is called when the user quits. msgs, when
 // not nil, carries other messages for the UI (the interface going down).
+// onSnap, when not nil, sees every snapshot before the UI does, on the
+// goroutine that forwards them (it is done when runInteractive returns).
 // The Wireshark filters copied in the UI are printed on f.Err when it
 // closes: the terminal may ignore OSC 52, and a filter wider than the
 // screen is cut on it.
-func runInteractive(f *Factory, sigCtx, capCtx context.Context, stopSource func(), runner *pipeline.Runner, msgs <-chan tea.Msg, uiOpts tui.Options) (pipeline.Snapshot, error) {
+func runInteractive(f *Factory, sigCtx, capCtx context.Context, stopSource func(), runner *pipeline.Runner, msgs <-chan tea.Msg, onSnap func(pipeline.Snapshot), uiOpts tui.Options) (pipeline.Snapshot, error) {
 	ctx, cancel := context.WithCancel(capCtx)
 	defer cancel()
 	snaps := runner.Start(ctx)
@@ -128,6 +130,9 @@ func runInteractive(f *Factory, sigCtx, capCtx context.Context, stopSource func(
 		var last pipeline.Snapshot
 		for s := range snaps {
 			last = s
+			if onSnap != nil {
+				onSnap(s)
+			}
 			p.Send(toMsg(s))
 		}
 		finalc <- last
