@@ -125,6 +125,21 @@ func DefaultServices() []Service {
 	}
 }
 
+// ServiceNames returns the names of the built-in services, each once, in
+// the order of DefaultServices: the names --service and --services accept
+// without the custom: mark.
+func ServiceNames() []ServiceName {
+	var out []ServiceName
+	seen := map[ServiceName]bool{}
+	for _, s := range DefaultServices() {
+		if !seen[s.Name] {
+			seen[s.Name] = true
+			out = append(out, s.Name)
+		}
+	}
+	return out
+}
+
 // Catalog answers which service a port belongs to. It is built once and
 // read-only afterwards; it is safe for concurrent readers.
 type Catalog struct {

@@ -59,3 +59,22 @@ func TestReadOverridesNamesFileAndLine(t *testing.T) {
 		t.Errorf("got error %v; want one naming site.txt:2", err)
 	}
 }
+
+func TestServiceNamesEachOnce(t *testing.T) {
+	names := ServiceNames()
+	seen := map[ServiceName]bool{}
+	for _, n := range names {
+		if seen[n] {
+			t.Errorf("%s listed twice", n)
+		}
+		seen[n] = true
+	}
+	for _, s := range DefaultServices() {
+		if !seen[s.Name] {
+			t.Errorf("%s missing", s.Name)
+		}
+	}
+	if names[0] != SWBinary {
+		t.Errorf("got %v first; want the catalog's order", names[0])
+	}
+}

@@ -5,9 +5,13 @@
 package pipeline
 
 import (
+	"bufio"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/fwdiag/fwdiag/catalog"
@@ -22,9 +26,15 @@ type Options struct {
 	Profile      string        // profile name; "" = default
 	UDPTimeout   time.Duration // 0 = the profile's
 	TCPIdle      time.Duration // 0 = the profile's
-	Services     []string      // --service NAME=PORT[/udp]
-	ServicesFile string        // --services FILE
+	Services     []string      // --service NAME=PORT[/udp] or custom:NAME=PORT[/udp]
+	ServicesFile string        // --services FILE, lines in the same format
 }
+
+// CustomPrefix marks a --service entry (or --services line) that declares a
+// service the catalog does not have: custom:NAME=PORT[/udp]. Without it the
+// name must be a catalog service's, so that a typo is refused rather than
+// taken for a new service.
+const CustomPrefix = "custom:"
 
 // Config turns options into the analyzer's configuration.
 func (o Options) Config() (flows.Config, error) {
@@ -39,13 +49,20 @@ func (o Options) Config() (flows.Config, error) {
 	if o.UDPTimeout < 0 || o.TCPIdle < 0 {
 		return flows.Config{}, errors.New("timeouts must be positive")
 	}
-	overrides := append([]string(nil), o.Services...)
+	var overrides []string
 	if o.ServicesFile != "" {
 		more, err := readOverrides(o.ServicesFile)
 		if err != nil {
 			return flows.Config{}, fmt.Errorf("--services: %w", err)
 		}
-		overrides = append(more, overrides...)
+		overrides = more
+	}
+	for _, spec := range o.Services {
+		spec, err := checkOverride(spec)
+		if err != nil {
+			return flows.Config{}, err
+		}
+		overrides = append(overrides, spec)
 	}
 	svcs, err := catalog.WithOverrides(catalog.DefaultServices(), overrides)
 	if err != nil {
@@ -54,14 +71,84 @@ func (o Options) Config() (flows.Config, error) {
 	return flows.Config{Catalog: catalog.NewCatalog(svcs), Timeouts: catalog.TimeoutsFor(p, o.UDPTimeout, o.TCPIdle)}, nil
 }
 
-// readOverrides reads a --services file.
+// readOverrides reads a --services file: one NAME=PORT[/udp] or
+// custom:NAME=PORT[/udp] a line, blank lines and # comments ignored. Errors
+// name the file and line.
 func readOverrides(path string) ([]string, error) {
 	f, err := os.Open(path)
 	if err != nil {
-		return nil, err
+		var pe *fs.PathError
+		if errors.As(err, &pe) {
+			err = pe.Err
+		}
+		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	defer f.Close()
-	return catalog.ReadOverrides(f, path)
+	var out []string
+	sc := bufio.NewScanner(f)
+	for line := 1; sc.Scan(); line++ {
+		s := strings.TrimSpace(sc.Text())
+		if s == "" || strings.HasPrefix(s, "#") {
+			continue
+		}
+		spec, err := checkOverride(s)
+		if err != nil {
+			return nil, fmt.Errorf("%s:%d: %v", path, line, err)
+		}
+		out = append(out, spec)
+	}
+	if err := sc.Err(); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return out, nil
+}
+
+// checkOverride checks one --service entry and returns it as
+// catalog.WithOverrides takes it (without the custom: mark). A name without
+// the mark must be a catalog service's, and a transport given with it one
+// the service uses; a name with the mark must not be a catalog service's.
+func checkOverride(spec string) (string, error) {
+	s := strings.TrimSpace(spec)
+	custom := strings.HasPrefix(s, CustomPrefix)
+	if custom {
+		s = strings.TrimSpace(strings.TrimPrefix(s, CustomPrefix))
+	}
+	name, _, tr, err := catalog.ParseServiceOverride(s)
+	if err != nil {
+		return "", err
+	}
+	var transports []string
+	for _, svc := range catalog.DefaultServices() {
+		if svc.Name == name && !slices.Contains(transports, string(svc.Transport)) {
+			transports = append(transports, string(svc.Transport))
+		}
+	}
+	known := len(transports) > 0
+	switch {
+	case custom && known:
+		return "", fmt.Errorf("service %q: %s is a catalog service: write %s to move it", spec, name, s)
+	case custom && !validCustomName(string(name)):
+		return "", fmt.Errorf("service %q: a custom service's name holds letters, digits, '-', '_' and '.' only", spec)
+	case !custom && !known:
+		names := make([]string, 0, 20)
+		for _, n := range catalog.ServiceNames() {
+			names = append(names, string(n))
+		}
+		return "", fmt.Errorf("service %q: no catalog service is named %q (known: %s); to declare a new service write %s%s",
+			spec, name, strings.Join(names, ", "), CustomPrefix, s)
+	case known && tr != "" && !slices.Contains(transports, string(tr)):
+		return "", fmt.Errorf("service %q: %s runs over %s only", spec, name, strings.Join(transports, " and "))
+	}
+	return s, nil
+}
+
+func validCustomName(n string) bool {
+	for _, r := range n {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_' || r == '.') {
+			return false
+		}
+	}
+	return n != ""
 }
 
 // InputError is an input that cannot be analysed at all: it names the file

@@ -40,6 +40,9 @@ func NewCmdAnalyze(f *Factory, runF func(*AnalyzeOptions) error) *cobra.Command 
 }
 
 func analyzeRun(f *Factory, opts *AnalyzeOptions) error {
+	if err := checkFiles(opts.Files); err != nil {
+		return err
+	}
 	defer batchGC()()
 	r, err := pipeline.AnalyzeFiles(opts.Files, opts.Opts, f.Version)
 	if err != nil {

@@ -43,7 +43,8 @@ func NewCmdLive(f *Factory, runF func(*LiveOptions) error) *cobra.Command {
 the diagnosis in the terminal UI as it forms. With --no-tui, or when stdout is
 not a terminal, it prints each finding once as it appears and the text summary
 at the end. Ctrl-C or SIGTERM ends the capture cleanly and writes the --json
-report.
+report. --json-lines writes each warning and critical finding as one JSON
+line as soon as it appears, and the other findings at the end.
 
 The default filter keeps the catalog's ports (with --service/--services
 changes), ICMP/ICMPv6 and DNS. --bpf replaces it with a tcpdump expression,
@@ -141,6 +142,14 @@ func liveRun(f *Factory, opts *LiveOptions) error {
 			return &exitError{2, err}
 		}
 	}
+	// --json-lines is opened before the capture, so a bad path fails now.
+	lw, err := opts.lineWriter(f)
+	if err != nil {
+		return err
+	}
+	if lw != nil {
+		defer lw.finish()
+	}
 	src, err := capture.Open(capCtx, ccfg)
 	if err != nil {
 		return &exitError{2, err}
@@ -149,7 +158,7 @@ func liveRun(f *Factory, opts *LiveOptions) error {
 
 	var final pipeline.Snapshot
 	if opts.NoTUI || !f.StdoutTerminal {
-		final = liveHeadless(capCtx, f, runner, links, opts, ccfg.FilterExpr)
+		final = liveHeadless(capCtx, f, runner, links, opts, ccfg.FilterExpr, lw)
 	} else {
 		uiMsgs := make(chan tea.Msg)
 		go func() {
@@ -157,7 +166,13 @@ func liveRun(f *Factory, opts *LiveOptions) error {
 				uiMsgs <- tui.LinkMsg{Iface: ev.Iface, Down: ev.Down, At: ev.At, DownFor: ev.DownFor}
 			}
 		}()
-		final, err = runInteractive(f, sigCtx, capCtx, stopCapture, runner, uiMsgs, tui.Options{Source: "live " + opts.Interface, Live: true, SavePath: opts.JSON, Prepare: opts.prepareSave})
+		// Lines for stdout wait until the UI has left the terminal: they
+		// are all written at the end then.
+		var onSnap func(pipeline.Snapshot)
+		if lw != nil && opts.JSONLines != "-" {
+			onSnap = func(s pipeline.Snapshot) { lw.live(s.Report) }
+		}
+		final, err = runInteractive(f, sigCtx, capCtx, stopCapture, runner, uiMsgs, onSnap, tui.Options{Source: "live " + opts.Interface, Live: true, SavePath: opts.JSON, Prepare: opts.prepareSave})
 		if err != nil {
 			return err
 		}
@@ -180,10 +195,11 @@ func liveRun(f *Factory, opts *LiveOptions) error {
 // liveHeadless prints each finding once, as it first appears, and a line
 // when the interface goes down and when it comes back, then returns the
 // final snapshot. These lines go to stdout, or to stderr when stdout
-// carries the JSON report.
-func liveHeadless(ctx context.Context, f *Factory, runner *pipeline.Runner, links <-chan capture.LinkEvent, opts *LiveOptions, filter string) pipeline.Snapshot {
+// carries the JSON report or the finding lines. lw, when not nil, gets each
+// snapshot for --json-lines.
+func liveHeadless(ctx context.Context, f *Factory, runner *pipeline.Runner, links <-chan capture.LinkEvent, opts *LiveOptions, filter string, lw *lineWriter) pipeline.Snapshot {
 	var out io.Writer = f.Out
-	if opts.JSON == "-" {
+	if opts.stdoutIsData() {
 		out = f.Err
 	}
 	until := "Ctrl-C"
@@ -202,6 +218,9 @@ func liveHeadless(ctx context.Context, f *Factory, runner *pipeline.Runner, link
 			}
 			last = s
 			printNewFindings(out, s.Report, seen)
+			if lw != nil {
+				lw.live(s.Report)
+			}
 		case ev := <-links:
 			printLink(out, ev)
 		}

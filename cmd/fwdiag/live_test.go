@@ -156,8 +156,8 @@ func TestLiveCaptureOnVeth(t *testing.T) {
 	l := newVethLab(t)
 	bin := fwdiagBinary(t)
 	dir := t.TempDir()
-	jsonOut, pcapOut := filepath.Join(dir, "live.json"), filepath.Join(dir, "live.pcapng")
-	cmd := l.liveCmd(bin, "--no-tui", "--duration", "4s", "--json", jsonOut, "--write", pcapOut)
+	jsonOut, pcapOut, linesOut := filepath.Join(dir, "live.json"), filepath.Join(dir, "live.pcapng"), filepath.Join(dir, "live.ndjson")
+	cmd := l.liveCmd(bin, "--no-tui", "--duration", "4s", "--json", jsonOut, "--write", pcapOut, "--json-lines", linesOut)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if err := cmd.Start(); err != nil {
@@ -183,6 +183,24 @@ func TestLiveCaptureOnVeth(t *testing.T) {
 	// The headless mode printed the finding as it appeared.
 	if !strings.Contains(stdout.String(), "syn_reset") || !strings.Contains(stdout.String(), "VERDICT") {
 		t.Errorf("stdout lacks the finding line or the summary")
+	}
+	// --json-lines: the finding written as it formed, then the rest.
+	b, err := os.ReadFile(linesOut)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := checkLines(t, lineSchema(t), b)
+	var live *FindingLine
+	for i, fl := range lines {
+		if fl.Finding.Kind == "syn_reset" && fl.Finding.Server == l.server && fl.Finding.Port == 5002 {
+			live = &lines[i]
+		}
+	}
+	if live == nil || live.Phase != phaseLive || live.Command != "live" || len(live.Inputs) != 1 || live.Inputs[0] != "live:"+l.vC {
+		t.Errorf("no syn_reset line of phase live for live:%s: %+v", l.vC, live)
+	}
+	if len(lines) != len(r.Findings) {
+		t.Errorf("%d lines; want one per finding of the report (%d)", len(lines), len(r.Findings))
 	}
 	// The --write file is a capture fwdiag itself can read.
 	var out, errb bytes.Buffer

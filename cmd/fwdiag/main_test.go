@@ -24,14 +24,14 @@ func TestAnalyzeFlagParsing(t *testing.T) {
 	var got *AnalyzeOptions
 	f := &Factory{Out: &bytes.Buffer{}, Err: &bytes.Buffer{}, Version: "test"}
 	cmd := NewCmdAnalyze(f, func(o *AnalyzeOptions) error { got = o; return nil })
-	cmd.SetArgs([]string{"--json", "-", "--profile", "asa", "--udp-timeout", "15m", "--service", "sw-binary=6001", "--service", "k2-shadow=19316/udp", "--fail-on", "warning", "a.pcap", "b.pcapng.gz"})
+	cmd.SetArgs([]string{"--json", "-", "--profile", "asa", "--udp-timeout", "15m", "--tcp-idle-timeout=90m", "--service", "sw-binary=6001", "--service", "k2-shadow=19316/udp", "--fail-on", "warning", "a.pcap", "b.pcapng.gz"})
 	if err := cmd.Execute(); err != nil {
 		t.Fatal(err)
 	}
 	if got == nil {
 		t.Fatal("run function not called")
 	}
-	if got.JSON != "-" || got.Opts.Profile != "asa" || got.Opts.UDPTimeout != 15*time.Minute || got.FailOn != "warning" {
+	if got.JSON != "-" || got.Opts.Profile != "asa" || got.Opts.UDPTimeout != 15*time.Minute || got.Opts.TCPIdle != 90*time.Minute || got.FailOn != "warning" {
 		t.Errorf("got %+v", got)
 	}
 	if strings.Join(got.Files, ",") != "a.pcap,b.pcapng.gz" || len(got.Opts.Services) != 2 {
@@ -49,6 +49,19 @@ func TestUsageErrorsExit2(t *testing.T) {
 		{"bad_profile", []string{"analyze", "--profile", "nope", labCapture}, "unknown profile"},
 		{"bad_fail_on", []string{"analyze", "--fail-on", "info", labCapture}, "--fail-on"},
 		{"bad_service", []string{"analyze", "--service", "sw-binary=x", labCapture}, "not a number"},
+		{"unknown_service", []string{"analyze", "--service", "bogus=6001", labCapture}, `no catalog service is named "bogus" (known: sw-binary,`},
+		{"unknown_service_hint", []string{"analyze", "--service", "bogus=6001", labCapture}, "to declare a new service write custom:bogus=6001"},
+		{"custom_catalog_name", []string{"analyze", "--service", "custom:sw-binary=6001", labCapture}, "write sw-binary=6001 to move it"},
+		{"unknown_service_live", []string{"live", "-i", "lo", "--service", "bogus=6001"}, "custom:bogus=6001"},
+		{"unknown_service_demo", []string{"demo", "--service", "bogus=6001"}, "custom:bogus=6001"},
+		{"udp_timeout_no_unit", []string{"analyze", "--udp-timeout", "60", labCapture}, "--udp-timeout 60: a timeout needs a unit: use 60s"},
+		{"tcp_timeout_no_unit", []string{"tui", "--tcp-idle-timeout=1800", labCapture}, "--tcp-idle-timeout 1800: a timeout needs a unit: use 1800s"},
+		{"udp_timeout_zero", []string{"analyze", "--udp-timeout", "0", labCapture}, "--udp-timeout 0: must be longer than 0 (leave the flag out to use the profile's)"},
+		{"udp_timeout_zero_s", []string{"demo", "--udp-timeout", "0s"}, "--udp-timeout 0s: must be longer than 0"},
+		{"tcp_timeout_negative", []string{"live", "-i", "lo", "--tcp-idle-timeout", "-5m"}, "--tcp-idle-timeout -5m: must be longer than 0"},
+		{"udp_timeout_garbage", []string{"analyze", "--udp-timeout", "soon", labCapture}, "--udp-timeout soon: not a duration"},
+		{"json_lines_and_json_on_stdout", []string{"analyze", "--json", "-", "--json-lines", "-", labCapture}, "--json - and --json-lines - both want stdout"},
+		{"json_lines_dir_missing", []string{"live", "-i", "lo", "--json-lines", "/nonexistent/dir/f.ndjson"}, "--json-lines /nonexistent/dir/f.ndjson: directory /nonexistent/dir does not exist"},
 		{"unknown_flag", []string{"analyze", "--frobnicate", labCapture}, "unknown flag"},
 		{"json_dir_missing", []string{"analyze", "--json", "/nonexistent/dir/r.json", labCapture}, "does not exist"},
 	}
@@ -57,6 +70,9 @@ func TestUsageErrorsExit2(t *testing.T) {
 			code, _, stderr := runCLI(t, tc.args...)
 			if code != 2 || !strings.Contains(stderr, tc.want) {
 				t.Errorf("got exit %d stderr %q; want 2 and %q", code, stderr, tc.want)
+			}
+			if strings.Count(strings.TrimSpace(stderr), "\n") != 0 {
+				t.Errorf("error is not one line: %q", stderr)
 			}
 		})
 	}
@@ -85,7 +101,17 @@ func TestBadInputNamesTheFile(t *testing.T) {
 			if strings.Count(strings.TrimSpace(stderr), "\n") != 0 {
 				t.Errorf("error is not one line: %q", stderr)
 			}
+			if n := strings.Count(stderr, tc.path); n != 1 {
+				t.Errorf("the error names the file %d times: %q", n, stderr)
+			}
 		})
+	}
+	missing := filepath.Join(dir, "gone", "nope.pcap")
+	for _, cmd := range []string{"analyze", "tui"} {
+		code, _, stderr := runCLI(t, cmd, labCapture, missing)
+		if want := "fwdiag: " + missing + ": no such file or directory\n"; code != 2 || stderr != want {
+			t.Errorf("%s: got exit %d %q; want 2 and %q", cmd, code, stderr, want)
+		}
 	}
 }
 
@@ -227,4 +253,42 @@ func TestRedactFlag(t *testing.T) {
 	if again != out {
 		t.Error("the same key gave different reports")
 	}
+}
+
+func TestServicesFileUnknownName(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "moved.txt")
+	os.WriteFile(path, []byte("# site ports\nsw-binary=6001\nbogus=6002\n"), 0o644)
+	code, stdout, stderr := runCLI(t, "analyze", "--services", path, labCapture)
+	if code != 2 || stdout != "" || !strings.Contains(stderr, path+":3: ") || !strings.Contains(stderr, "custom:bogus=6002") {
+		t.Errorf("got exit %d stderr %q; want 2 naming line 3 and the custom: form", code, stderr)
+	}
+	os.WriteFile(path, []byte("sw-binary=6001\ncustom:site-app=7000\n"), 0o644)
+	if code, _, stderr := runCLI(t, "analyze", "--services", path, "--service", "custom:other-app=7001/udp", labCapture); code != 0 {
+		t.Errorf("custom services: got exit %d %q; want 0", code, stderr)
+	}
+}
+
+func TestTimeoutFlagLeftOutIsTheProfiles(t *testing.T) {
+	var got *AnalyzeOptions
+	f := &Factory{Out: &bytes.Buffer{}, Err: &bytes.Buffer{}, Version: "test"}
+	cmd := NewCmdAnalyze(f, func(o *AnalyzeOptions) error { got = o; return nil })
+	cmd.SetArgs([]string{"--profile", "asa", "a.pcap"})
+	if err := cmd.Execute(); err != nil {
+		t.Fatal(err)
+	}
+	if got.Opts.UDPTimeout != 0 || got.Opts.TCPIdle != 0 {
+		t.Errorf("got %v %v; want 0 (the profile's)", got.Opts.UDPTimeout, got.Opts.TCPIdle)
+	}
+	code, out, _ := runCLI(t, "analyze", "--udp-timeout", "5s", "--tcp-idle-timeout", "10s", labCapture)
+	if code != 0 || !strings.Contains(out, "Timeouts: UDP 5.0 s, TCP idle 10.0 s") {
+		t.Errorf("got exit %d, %q; want the timeouts given", code, firstLines(out, 3))
+	}
+}
+
+func firstLines(s string, n int) string {
+	lines := strings.SplitN(s, "\n", n+1)
+	if len(lines) > n {
+		lines = lines[:n]
+	}
+	return strings.Join(lines, "\n")
 }

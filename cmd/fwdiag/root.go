@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 
@@ -90,7 +91,7 @@ missing or killed while idle, UDP answers later than the firewall's timeout.`,
 	}
 	root.SetOut(f.Out)
 	root.SetErr(f.Err)
-	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error { return &exitError{2, err} })
+	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error { return flagError(err) })
 	root.AddCommand(NewCmdAnalyze(f, nil), NewCmdServices(f), NewCmdProfiles(f), NewCmdDemo(f, nil), NewCmdTUI(f, nil), NewCmdLive(f, nil))
 	return root
 }
@@ -105,25 +106,65 @@ func requireFiles(cmd string) cobra.PositionalArgs {
 	}
 }
 
+// checkFiles refuses, in one line naming it once, an input that does not
+// exist or cannot be read, before any is opened ("nope.pcap: no such file
+// or directory", where the reader's own message would be "nope.pcap: open
+// nope.pcap: ..."). Only regular files are opened to check them: opening a
+// FIFO would block for, and then cut off, its writer.
+func checkFiles(paths []string) error {
+	for _, p := range paths {
+		if p == "-" {
+			continue
+		}
+		st, err := os.Stat(p)
+		if err == nil && st.Mode().IsRegular() {
+			var fh *os.File
+			if fh, err = os.Open(p); err == nil {
+				fh.Close()
+			}
+		}
+		if err != nil {
+			return &exitError{2, fmt.Errorf("%s: %w", p, unwrapPath(err))}
+		}
+	}
+	return nil
+}
+
+// unwrapPath drops the operation and path of a *fs.PathError, for messages
+// that name the path themselves.
+func unwrapPath(err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
+}
+
 // reportFlags are the flags shared by analyze, live, tui and demo.
 type reportFlags struct {
 	JSON      string
+	JSONLines string
 	FailOn    string
 	Opts      pipeline.Options
 	Redact    bool
 	RedactKey string
 	redacted  bool // the report in hand has been redacted
 	red       *report.Redactor
+	command   string      // the command's name, for the finding lines
+	lines     *lineWriter // --json-lines, once opened
+	linesDone bool        // the final report's lines are written
 }
 
 func addReportFlags(c *cobra.Command, rf *reportFlags) {
 	fl := c.Flags()
+	rf.command = c.Name()
 	fl.StringVar(&rf.JSON, "json", "", "write the JSON report to `PATH` (- = stdout, and then no text on stdout)")
+	fl.StringVar(&rf.JSONLines, "json-lines", "", "append one JSON line per finding (fwdiag.finding/v1) to `PATH` (- = stdout, and then no text\non stdout); live writes warnings and criticals as they appear, the rest at the end")
 	fl.StringVar(&rf.Opts.Profile, "profile", "", "firewall timeout profile (see 'fwdiag profiles'); default: UDP 60s, TCP 3600s")
-	fl.DurationVar(&rf.Opts.UDPTimeout, "udp-timeout", 0, "UDP idle timeout in force, overriding the profile (e.g. 90s, 15m)")
-	fl.DurationVar(&rf.Opts.TCPIdle, "tcp-idle-timeout", 0, "established TCP idle timeout in force, overriding the profile")
-	fl.StringArrayVar(&rf.Opts.Services, "service", nil, "moved port: `NAME=PORT[/udp]` (repeatable), e.g. sw-binary=6001")
-	fl.StringVar(&rf.Opts.ServicesFile, "services", "", "read NAME=PORT[/udp] lines from `FILE`")
+	fl.Var(timeoutValue{&rf.Opts.UDPTimeout}, "udp-timeout", "UDP idle timeout in force, overriding the profile's (e.g. 90s, 15m; a unit is required)")
+	fl.Var(timeoutValue{&rf.Opts.TCPIdle}, "tcp-idle-timeout", "established TCP idle timeout in force, overriding the profile's (e.g. 30m, 2h)")
+	fl.StringArrayVar(&rf.Opts.Services, "service", nil, "a catalog service's moved port (repeatable), e.g. sw-binary=6001;\ncustom:`NAME=PORT[/udp]` declares a service the catalog lacks (catalog: 'fwdiag services')")
+	fl.StringVar(&rf.Opts.ServicesFile, "services", "", "read --service entries from `FILE`, one a line (# comments)")
 	fl.StringVar(&rf.FailOn, "fail-on", "", "exit 1 when a finding at or above `LEVEL` (warning|critical) exists")
 	fl.BoolVar(&rf.Redact, "redact", false, "replace IP addresses with prefix-preserving pseudonyms in the text and JSON report")
 	fl.StringVar(&rf.RedactKey, "redact-key", "", "`SECRET` that makes --redact pseudonyms stable across runs (default: a random key per run; also $FWDIAG_REDACT_KEY)")
@@ -135,10 +176,15 @@ func (rf *reportFlags) validate() error {
 	default:
 		return usageErr("--fail-on %q: want warning or critical", rf.FailOn)
 	}
-	if rf.JSON != "" && rf.JSON != "-" {
-		dir := filepath.Dir(rf.JSON)
-		if st, err := os.Stat(dir); err != nil || !st.IsDir() {
-			return usageErr("--json %s: directory %s does not exist", rf.JSON, dir)
+	if rf.JSON == "-" && rf.JSONLines == "-" {
+		return usageErr("--json - and --json-lines - both want stdout: give one of them a file")
+	}
+	for _, o := range []struct{ flag, path string }{{"--json", rf.JSON}, {"--json-lines", rf.JSONLines}} {
+		if o.path != "" && o.path != "-" {
+			dir := filepath.Dir(o.path)
+			if st, err := os.Stat(dir); err != nil || !st.IsDir() {
+				return usageErr("%s %s: directory %s does not exist", o.flag, o.path, dir)
+			}
 		}
 	}
 	if _, err := rf.Opts.Config(); err != nil {
@@ -147,18 +193,65 @@ func (rf *reportFlags) validate() error {
 	return nil
 }
 
-// emit prints the text report and writes the JSON report as the flags ask,
-// then applies --fail-on.
+// stdoutIsData reports whether stdout carries JSON (--json - or
+// --json-lines -), and so no text.
+func (rf *reportFlags) stdoutIsData() bool { return rf.JSON == "-" || rf.JSONLines == "-" }
+
+// emit prints the text report and writes the finding lines and the JSON
+// report as the flags ask, then applies --fail-on.
 func (rf *reportFlags) emit(f *Factory, r *report.Report) error {
+	// The lines first: they are keyed by the findings as analysed and
+	// redact their own copies.
+	lerr := rf.writeLines(f, r)
 	if err := rf.redact(r); err != nil {
 		return err
 	}
-	if rf.JSON != "-" {
+	if !rf.stdoutIsData() {
 		if err := report.WriteText(f.Out, r); err != nil {
 			return err
 		}
 	}
-	return rf.writeJSON(f, r)
+	jerr := rf.writeJSON(f, r)
+	if lerr != nil {
+		return lerr
+	}
+	return jerr
+}
+
+// lineWriter returns the run's --json-lines writer, opening it the first
+// time; nil without --json-lines.
+func (rf *reportFlags) lineWriter(f *Factory) (*lineWriter, error) {
+	if rf.JSONLines == "" || rf.lines != nil {
+		return rf.lines, nil
+	}
+	red, err := rf.redactor()
+	if err != nil {
+		return nil, err
+	}
+	rf.lines, err = openLines(rf.JSONLines, f.Out, rf.command, red)
+	return rf.lines, err
+}
+
+// writeLines writes the lines of the final report's findings not written
+// yet and closes the --json-lines destination, once per run. r must not
+// have been redacted yet.
+func (rf *reportFlags) writeLines(f *Factory, r *report.Report) error {
+	if rf.JSONLines == "" || rf.linesDone {
+		return nil
+	}
+	rf.linesDone = true
+	lw, err := rf.lineWriter(f)
+	if err != nil {
+		return err
+	}
+	lw.final(r)
+	if err := lw.finish(); err != nil {
+		return err
+	}
+	if rf.JSONLines != "-" {
+		fmt.Fprintf(f.Err, "fwdiag: %d finding lines appended to %s\n", lw.lines, rf.JSONLines)
+	}
+	return nil
 }
 
 // redactor returns the run's redactor, nil without --redact. One key per
@@ -202,9 +295,11 @@ func (rf *reportFlags) prepareSave(r *report.Report) *report.Report {
 	return r
 }
 
-// writeJSON writes the --json report (redacted when asked) and applies
-// --fail-on. The TUI calls it after its screen was the text output.
+// writeJSON writes the finding lines (unless emit did) and the --json
+// report (redacted when asked) and applies --fail-on. The TUI calls it
+// after its screen was the text output.
 func (rf *reportFlags) writeJSON(f *Factory, r *report.Report) error {
+	lerr := rf.writeLines(f, r)
 	if err := rf.redact(r); err != nil {
 		return err
 	}
@@ -219,6 +314,9 @@ func (rf *reportFlags) writeJSON(f *Factory, r *report.Report) error {
 			return &exitError{2, fmt.Errorf("--json %s: %w", rf.JSON, err)}
 		}
 		fmt.Fprintf(f.Err, "fwdiag: JSON report written to %s\n", rf.JSON)
+	}
+	if lerr != nil {
+		return lerr
 	}
 	return rf.failOn(r)
 }

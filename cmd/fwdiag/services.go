@@ -43,7 +43,8 @@ func NewCmdServices(f *Factory) *cobra.Command {
 			if err := tw.Flush(); err != nil {
 				return err
 			}
-			fmt.Fprintln(f.Out, "\nEvery default port can be changed: declare moved ones with --service NAME=PORT[/udp] or --services FILE.")
+			fmt.Fprintln(f.Out, "\nEvery default port can be changed: declare moved ones with --service NAME=PORT[/udp] or --services FILE,")
+			fmt.Fprintln(f.Out, "and a service not listed here with --service custom:NAME=PORT[/udp].")
 			return nil
 		},
 	}

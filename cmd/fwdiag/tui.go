@@ -58,6 +58,9 @@ prints the text report instead, as analyze does.`,
 }
 
 func tuiRun(f *Factory, opts *TUIOptions) error {
+	if err := checkFiles(opts.Files); err != nil {
+		return err
+	}
 	if !f.StdoutTerminal {
 		fmt.Fprintln(f.Err, "fwdiag: stdout is not a terminal: printing the text report instead of the UI")
 		r, err := pipeline.AnalyzeFiles(opts.Files, opts.Opts, f.Version)
@@ -83,7 +86,7 @@ func tuiRun(f *Factory, opts *TUIOptions) error {
 		// scenarios, which share their base names.
 		names[i] = filepath.Join(filepath.Base(filepath.Dir(p)), filepath.Base(p))
 	}
-	final, err := runInteractive(f, sigCtx, sigCtx, func() {}, runner, nil, tui.Options{Source: strings.Join(names, ", "), SavePath: opts.JSON, Prepare: opts.prepareSave})
+	final, err := runInteractive(f, sigCtx, sigCtx, func() {}, runner, nil, nil, tui.Options{Source: strings.Join(names, ", "), SavePath: opts.JSON, Prepare: opts.prepareSave})
 	if err != nil {
 		return err
 	}
@@ -100,10 +103,12 @@ func tuiRun(f *Factory, opts *TUIOptions) error {
 // stopSource ends a source that waits on its own context (a live capture
 // blocks between packets): it is called when the user quits. msgs, when
 // not nil, carries other messages for the UI (the interface going down).
+// onSnap, when not nil, sees every snapshot before the UI does, on the
+// goroutine that forwards them (it is done when runInteractive returns).
 // The Wireshark filters copied in the UI are printed on f.Err when it
 // closes: the terminal may ignore OSC 52, and a filter wider than the
 // screen is cut on it.
-func runInteractive(f *Factory, sigCtx, capCtx context.Context, stopSource func(), runner *pipeline.Runner, msgs <-chan tea.Msg, uiOpts tui.Options) (pipeline.Snapshot, error) {
+func runInteractive(f *Factory, sigCtx, capCtx context.Context, stopSource func(), runner *pipeline.Runner, msgs <-chan tea.Msg, onSnap func(pipeline.Snapshot), uiOpts tui.Options) (pipeline.Snapshot, error) {
 	ctx, cancel := context.WithCancel(capCtx)
 	defer cancel()
 	snaps := runner.Start(ctx)
@@ -129,6 +134,9 @@ func runInteractive(f *Factory, sigCtx, capCtx context.Context, stopSource func(
 		var last pipeline.Snapshot
 		for s := range snaps {
 			last = s
+			if onSnap != nil {
+				onSnap(s)
+			}
 			p.Send(toMsg(s))
 		}
 		finalc <- last

@@ -156,8 +156,9 @@ func TestLiveTUIInTmux(t *testing.T) {
 	}
 	// No --json: s saves to ./fwdiag-report-<time>.json in the pane's
 	// directory.
+	linesOut := filepath.Join(dir, "findings.ndjson")
 	tmux("new-session", "-d", "-s", "t", "-x", "80", "-y", "24", "-c", dir,
-		fmt.Sprintf("ip netns exec %s %s live -i %s; echo EXITED $?; sleep 60", l.nsC, bin, l.vC))
+		fmt.Sprintf("ip netns exec %s %s live -i %s --json-lines %s; echo EXITED $?; sleep 60", l.nsC, bin, l.vC, linesOut))
 	t.Cleanup(func() { exec.Command("tmux", "-S", sock, "kill-server").Run() })
 	tmux("set-option", "-g", "set-clipboard", "on")
 	waitScreen := func(want string) string {
@@ -179,6 +180,14 @@ func TestLiveTUIInTmux(t *testing.T) {
 	t.Logf("finding screen:\n%s", s)
 	if !strings.Contains(s, l.server+":5002") {
 		t.Errorf("findings pane lacks %s:5002:\n%s", l.server, s)
+	}
+	// --json-lines beside the UI: the finding's line is written as it forms.
+	var formed []byte
+	for end := time.Now().Add(5 * time.Second); time.Now().Before(end) && !bytes.Contains(formed, []byte(`"kind":"syn_reset"`)); time.Sleep(100 * time.Millisecond) {
+		formed, _ = os.ReadFile(linesOut)
+	}
+	if !bytes.Contains(formed, []byte(`"phase":"live"`)) || !bytes.Contains(formed, []byte(`"kind":"syn_reset"`)) {
+		t.Errorf("while the UI runs, %s holds %q; want the syn_reset line of phase live", linesOut, formed)
 	}
 
 	l.setLink(t, "down")
