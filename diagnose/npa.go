@@ -144,8 +144,8 @@ func (a *run) npaFindings(conns []*flows.Conn, udps []*flows.UDPFlow, fs *findin
 				Why: WhyUDPNoMain, Input: f.Input, Pushes: f.Responses})
 		}
 	}
-	// By the client's address as text: the order reports have always had.
-	sort.SliceStable(sessions, func(i, j int) bool { return sessions[i].Client.String() < sessions[j].Client.String() })
+	// By the client's address, numerically.
+	sort.SliceStable(sessions, func(i, j int) bool { return sessions[i].Client.Less(sessions[j].Client) })
 	return sessions
 }
 

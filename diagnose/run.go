@@ -125,6 +125,7 @@ func Run(v *flows.View, ev *Evictions, inputs []*dissect.InputInfo) *Result {
 	})
 	tables.Wait()
 	r.NPASessions = sessions
+	r.Hosts = namedHosts(r.Hosts, r.Findings)
 	return r
 }
 

@@ -240,10 +240,10 @@ func (a *run) serviceTable(base *svcTable, conns []*flows.Conn, udps []*flows.UD
 			Clients: clients, Connections: sum.conns, Status: status})
 		a.svcMore += g.moreClients
 	}
-	// By the server's address as text, as reports have always listed them.
+	// By address, numerically.
 	sort.SliceStable(out, func(i, j int) bool {
-		if si, sj := out[i].Server.String(), out[j].Server.String(); si != sj {
-			return si < sj
+		if out[i].Server != out[j].Server {
+			return out[i].Server.Less(out[j].Server)
 		}
 		if out[i].Port != out[j].Port {
 			return out[i].Port < out[j].Port
@@ -378,4 +378,45 @@ func (a *run) bounds() []Bound {
 	add(BoundDNS, flows.MaxDNSLookups, a.v.DNSDropped)
 	add(BoundClients, maxClientList, a.svcMore)
 	return out
+}
+
+// namedHosts adds to the hosts table every host a finding names that its
+// traffic gave no role: the server a finding blames is the first host a
+// reader looks for. Its role is what the finding says it is.
+func namedHosts(hosts []HostRow, findings []Finding) []HostRow {
+	have := make(map[netip.Addr]int, len(hosts))
+	for i, h := range hosts {
+		have[h.Addr] = i
+	}
+	add := func(a netip.Addr, role string) {
+		if !a.IsValid() {
+			return
+		}
+		i, ok := have[a]
+		if !ok {
+			have[a] = len(hosts)
+			hosts = append(hosts, HostRow{Addr: a, Roles: []string{role}})
+			return
+		}
+		if len(hosts[i].Roles) == 0 {
+			hosts[i].Roles = []string{role}
+		}
+	}
+	for i := range findings {
+		f := &findings[i]
+		if f.Kind == SynScan {
+			continue // the scanner has its role; its targets are no servers
+		}
+		role := "server"
+		if f.Service != nil {
+			role = string(f.Service.Name)
+		}
+		add(f.Server, role)
+		add(f.Client, "client")
+		for _, c := range f.Clients {
+			add(c.Addr, "client")
+		}
+	}
+	sort.SliceStable(hosts, func(i, j int) bool { return hosts[i].Addr.Less(hosts[j].Addr) })
+	return hosts
 }

@@ -13,10 +13,31 @@ import (
 // textWidth is where prose is wrapped.
 const textWidth = 100
 
-// WriteText writes the human summary: the verdict first, then findings by
-// severity (what was seen, why it matters, what to change, the evidence and
-// a Wireshark filter), then the services, NPA sessions, UDP flows and hosts.
-func WriteText(w io.Writer, r *Report) error {
+// TextOptions shape the text report.
+type TextOptions struct {
+	// All shows everything: every finding in full (with its own Fix), every
+	// table row. By default the report stays human-sized on any capture:
+	// problem rows first, healthy rows counted, each table capped.
+	All bool
+}
+
+// Caps of the default text report, so that it stays about a hundred lines
+// whatever the capture holds (--all lifts them).
+const (
+	maxFullFindings = 4  // findings above info shown in full
+	maxFindingLines = 12 // findings listed at all (the rest counted)
+	maxTableRows    = 6  // rows per table
+	maxHosts        = 10 // hosts listed
+)
+
+// WriteText writes the human summary with the default options.
+func WriteText(w io.Writer, r *Report) error { return WriteTextOpts(w, r, TextOptions{}) }
+
+// WriteTextOpts writes the human summary: the verdict first, then the
+// changes to make, then findings by severity (what was seen, why it
+// matters, the evidence and a Wireshark filter), then the services, NPA
+// sessions, UDP flows and hosts, problems first.
+func WriteTextOpts(w io.Writer, r *Report, o TextOptions) error {
 	b := &strings.Builder{}
 	fmt.Fprintf(b, "fwdiag %s\n", r.Tool.Version)
 	for _, in := range r.Inputs {
@@ -25,7 +46,11 @@ func WriteText(w io.Writer, r *Report) error {
 	}
 	s := r.Settings
 	fmt.Fprintf(b, "Timeouts: UDP %s, TCP idle %s (profile %s)\n", Seconds(s.UDPTimeoutS), Seconds(s.TCPIdleTimeoutS), s.Profile)
-	for _, e := range r.Errors {
+	for i, e := range r.Errors {
+		if i == 3 && !o.All {
+			fmt.Fprintf(b, "Input error: ... %d more in the JSON report\n", len(r.Errors)-i)
+			break
+		}
 		fmt.Fprintf(b, "Input error: %s\n", e)
 	}
 	for _, bd := range r.Summary.Bounds {
@@ -39,6 +64,7 @@ func WriteText(w io.Writer, r *Report) error {
 		}
 	}
 
+	full, listed := 0, 0
 	for _, sev := range []diagnose.Severity{diagnose.Critical, diagnose.Warning, diagnose.Info} {
 		var fs []Finding
 		for _, f := range r.Findings {
@@ -50,61 +76,158 @@ func WriteText(w io.Writer, r *Report) error {
 			continue
 		}
 		fmt.Fprintf(b, "\n%s (%d)\n", strings.ToUpper(string(sev)), len(fs))
-		for _, f := range fs {
-			writeFinding(b, f)
+		for i, f := range fs {
+			switch {
+			case o.All:
+				writeFinding(b, f, true)
+			case listed == maxFindingLines:
+				fmt.Fprintf(b, "... %d more %s findings (--all, or the JSON report)\n", len(fs)-i, sev)
+			case sev != diagnose.Info && full < maxFullFindings:
+				writeFinding(b, f, len(r.Changes) == 0)
+				full++
+			default:
+				writeFindingLine(b, f)
+			}
+			if !o.All && listed == maxFindingLines {
+				break
+			}
+			listed++
 		}
 	}
 
+	cap := func(n int) int {
+		if o.All {
+			return n
+		}
+		return min(n, maxTableRows)
+	}
 	if len(r.Services) > 0 {
+		rows := problemsFirst(r.Services, func(sv ServiceRow) bool { return sv.Status != diagnose.Listening })
 		b.WriteString("\nSERVICES\n")
 		tw := tabwriter.NewWriter(b, 0, 0, 2, ' ', 0)
 		fmt.Fprintln(tw, "  server\tport\tservice\tclients\tconns\tstatus")
-		for _, sv := range r.Services {
+		shown := 0
+		for _, sv := range rows.items {
+			if shown == cap(len(rows.items)) {
+				break
+			}
 			fmt.Fprintf(tw, "  %s\t%d/%s\t%s\t%d\t%d\t%s\n", sv.Server, sv.Port, sv.Transport, sv.Service, sv.Clients, sv.Connections, strings.ToUpper(strings.ReplaceAll(string(sv.Status), "_", " ")))
+			shown++
 		}
 		tw.Flush()
+		rest(b, len(rows.items)-shown, rows.healthy, "listening")
 	}
 	if len(r.NPASessions) > 0 {
+		rows := problemsFirst(r.NPASessions, func(n NPASession) bool { return n.Status != diagnose.NPAPaired })
 		b.WriteString("\nNPA SESSIONS (Supportworks main session + notification channel)\n")
 		tw := tabwriter.NewWriter(b, 0, 0, 2, ' ', 0)
 		fmt.Fprintln(tw, "  client\tserver\tstatus\tnotification\tpushes\tmax idle\tconfidence")
-		for _, n := range r.NPASessions {
+		shown := 0
+		for _, n := range rows.items {
+			if shown == cap(len(rows.items)) {
+				break
+			}
 			fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%d\t%s\t%s\n", n.Client, n.Server, n.Status, orDash(n.Notification), n.Pushes, Seconds(n.MaxIdleS), n.Confidence)
+			shown++
 		}
 		tw.Flush()
+		rest(b, len(rows.items)-shown, rows.healthy, "paired")
 	}
 	if len(r.UDPFlows) > 0 {
+		rows := problemsFirst(r.UDPFlows, func(u UDPFlowRow) bool {
+			return u.LateResponses > 0 || u.ICMPErrors > 0 || u.Requests > 0 && u.Responses == 0
+		})
 		b.WriteString("\nUDP FLOWS\n")
 		tw := tabwriter.NewWriter(b, 0, 0, 2, ' ', 0)
 		fmt.Fprintln(tw, "  client\tserver\tservice\treq\tresp\tmax silence\tlate\ticmp")
 		shown := 0
-		for _, u := range r.UDPFlows {
-			if shown == 30 {
-				fmt.Fprintf(tw, "  ... %d more in the JSON report\n", len(r.UDPFlows)-shown)
+		for _, u := range rows.items {
+			if shown == cap(len(rows.items)) {
 				break
 			}
 			fmt.Fprintf(tw, "  %s:%d\t%s:%d\t%s\t%d\t%d\t%s\t%d\t%d\n", u.Client, u.ClientPort, u.Server, u.ServerPort, orDash(string(u.Service)), u.Requests, u.Responses, Seconds(u.MaxSilenceS), u.LateResponses, u.ICMPErrors)
 			shown++
 		}
 		tw.Flush()
+		rest(b, len(rows.items)-shown, rows.healthy, "answered")
 	}
 	if len(r.Hosts) > 0 {
 		b.WriteString("\nHOSTS\n")
 		tw := tabwriter.NewWriter(b, 0, 0, 2, ' ', 0)
-		for _, h := range r.Hosts {
+		named := r.findingHosts()
+		rows := problemsFirst(r.Hosts, func(h HostRow) bool { return named[h.Addr] })
+		shown := 0
+		for _, h := range rows.items {
+			if !o.All && shown == maxHosts {
+				break
+			}
 			name := h.Name
 			if len(h.Names) > 1 {
 				name = strings.Join(h.Names, ", ")
 			}
-			fmt.Fprintf(tw, "  %s\t%s\t%s\n", h.Addr, orDash(name), strings.Join(h.Roles, ", "))
+			fmt.Fprintf(tw, "  %s\t%s\t%s\n", h.Addr, orDash(name), orDash(strings.Join(h.Roles, ", ")))
+			shown++
 		}
 		tw.Flush()
+		if n := len(rows.items) - shown; n > 0 && !o.All {
+			fmt.Fprintf(b, "  ... %d more hosts (--all, or the JSON report)\n", n)
+		}
 	}
 	_, err := io.WriteString(w, b.String())
 	return err
 }
 
-func writeFinding(b *strings.Builder, f Finding) {
+// rows are a table's rows: problem rows first, then the healthy ones; by
+// default only the problem rows are listed and the healthy counted.
+type rows[T any] struct {
+	items   []T
+	healthy int
+}
+
+// problemsFirst puts a table's problem rows first, keeping the order
+// within each part; healthy rows are kept after them.
+func problemsFirst[T any](all []T, problem func(T) bool) rows[T] {
+	var r rows[T]
+	var ok []T
+	for _, x := range all {
+		if problem(x) {
+			r.items = append(r.items, x)
+		} else {
+			ok = append(ok, x)
+		}
+	}
+	r.healthy = len(ok)
+	r.items = append(r.items, ok...)
+	return r
+}
+
+// rest says what a table leaves out.
+func rest(b *strings.Builder, left, healthy int, word string) {
+	if left > 0 {
+		fmt.Fprintf(b, "  ... %d more rows (%d of them %s): --all, or the JSON report\n", left, min(left, healthy), word)
+	}
+}
+
+// findingHosts are the addresses the findings name.
+func (r *Report) findingHosts() map[string]bool {
+	m := map[string]bool{}
+	for _, f := range r.Findings {
+		for _, a := range append(append([]string{}, f.Clients...), f.Servers...) {
+			m[a] = true
+		}
+	}
+	return m
+}
+
+// writeFindingLine writes a finding as its title and summary only.
+func writeFindingLine(b *strings.Builder, f Finding) {
+	fmt.Fprintf(b, "[%s] %s  %s: ", f.ID, f.Kind, orDash(string(f.Service)))
+	b.WriteString(f.Summary + "\n")
+}
+
+// writeFinding writes a finding in full; fix adds its own Fix (the
+// CHANGES list carries it otherwise).
+func writeFinding(b *strings.Builder, f Finding, fix bool) {
 	svc := string(f.Service)
 	if svc == "" {
 		svc = "-"
@@ -118,7 +241,7 @@ func writeFinding(b *strings.Builder, f Finding) {
 	if f.Detail != "" {
 		wrap(b, "  Seen: ", f.Detail)
 	}
-	if f.Recommendation != "" {
+	if f.Recommendation != "" && fix {
 		wrap(b, "  Fix:  ", f.Recommendation)
 	}
 	for _, e := range f.Evidence {

@@ -147,6 +147,7 @@ type reportFlags struct {
 	FailOn    string
 	Opts      pipeline.Options
 	Redact    bool
+	All       bool
 	RedactKey string
 	redacted  bool // the report in hand has been redacted
 	red       *report.Redactor
@@ -166,6 +167,7 @@ func addReportFlags(c *cobra.Command, rf *reportFlags) {
 	fl.StringArrayVar(&rf.Opts.Services, "service", nil, "a catalog service's moved port (repeatable), e.g. sw-binary=6001;\ncustom:`NAME=PORT[/udp]` declares a service the catalog lacks (catalog: 'fwdiag services')")
 	fl.StringVar(&rf.Opts.ServicesFile, "services", "", "read --service entries from `FILE`, one a line (# comments)")
 	fl.StringVar(&rf.FailOn, "fail-on", "", "exit 1 when a finding at or above `LEVEL` (warning|critical) exists")
+	fl.BoolVar(&rf.All, "all", false, "text report: every finding in full and every table row (default: problems first, healthy rows counted, about a hundred lines)")
 	fl.BoolVar(&rf.Redact, "redact", false, "replace IP addresses with prefix-preserving pseudonyms in the text and JSON report")
 	fl.StringVar(&rf.RedactKey, "redact-key", "", "`SECRET` that makes --redact pseudonyms stable across runs (default: a random key per run; also $FWDIAG_REDACT_KEY)")
 }
@@ -207,7 +209,7 @@ func (rf *reportFlags) emit(f *Factory, r *report.Report) error {
 		return err
 	}
 	if !rf.stdoutIsData() {
-		if err := report.WriteText(f.Out, r); err != nil {
+		if err := report.WriteTextOpts(f.Out, r, report.TextOptions{All: rf.All}); err != nil {
 			return err
 		}
 	}
