@@ -126,9 +126,13 @@ func remedies(f *Finding) []Remedy {
 		for c := range x.DroppedAt {
 			r.Device = Device{Kind: DevClientHost, Component: c}
 		}
-		if len(x.DroppedAt) == 0 {
-			if m, ok := soleMiddlebox(x.From, f); ok {
-				r.Device = Device{Kind: DevMiddlebox, Addr: m}
+		if len(x.DroppedAt) == 0 && len(x.From) == 1 {
+			// The device that refused the late answers said so itself,
+			// even when it is the client's address (a NAT in front of it).
+			for m := range x.From {
+				if m != f.Server {
+					r.Device = Device{Kind: DevMiddlebox, Addr: m}
+				}
 			}
 		}
 		return one(ActRaiseUDPTimeout)

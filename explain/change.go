@@ -33,7 +33,7 @@ func Change(c *Context, r *diagnose.Remedy, srcs []netip.Addr) (where, what stri
 	}
 	switch r.Device.Kind {
 	case diagnose.DevMiddlebox:
-		where = fmt.Sprintf("The firewall at %s (it refused in the server's place)", c.A(r.Device.Addr))
+		where = fmt.Sprintf("The firewall or NAT at %s (it sent the ICMP errors)", c.A(r.Device.Addr))
 	case diagnose.DevServer:
 		where = "The server " + dst
 	case diagnose.DevClientHost:

@@ -34,7 +34,7 @@ SW6=2001:db8:5::10; KS6=2001:db8:5::20; SHADOW6=2001:db8:5::21
 PRS6=2001:db8:1::10; WWW6=2001:db8:1::11; DNS6=2001:db8:1::53
 CLI_ADDRS=(10 11 12 50 60 61 62 130 131 160)   # 192.0.2.x; .128/25 is the NATed "branch office"
 
-SCENARIOS=(healthy healthy-midstream sw-host-firewall return-blocked npa-blocked npa-idle-kill npa-reset npa-udp-nat k2-late-udp k2-tickle k2-failover k2-admin-blocked mixed-rejects prs-blocked ipv6-healthy ipv6-rejects)
+SCENARIOS=(healthy healthy-midstream sw-host-firewall return-blocked npa-blocked npa-idle-kill npa-reset npa-udp-nat k2-late-udp k2-nat-late k2-tickle k2-failover k2-admin-blocked mixed-rejects prs-blocked ipv6-healthy ipv6-rejects)
 declare -A DESC=(
   [healthy]="several SW clients (2 behind one NAT address) with paired NPA sockets, K2 clients answered, KeyConfigure + ks-prs reach DNS/80/443: nothing wrong"
   [healthy-midstream]="healthy SW + K2 traffic, but the capture starts after the sessions are up: no handshakes of the 5001 connections, pairing from data only"
@@ -46,6 +46,7 @@ declare -A DESC=(
   [npa-blocked]="firewall limits each client to one TCP 5001 connection (ct count over 1: drop): the NPA notification SYNs are silently dropped"
   [npa-idle-kill]="notification socket idle 12 s > fw TCP established timeout 8 s, no keepalive: next push dropped and retransmitted (a keepalive client survives)"
   [npa-udp-nat]="legacy UDP notifications from server port 5001: direct client gets them, NATed client's go to the NAT address and draw ICMP port unreachable"
+  [k2-nat-late]="KeyAccess client behind the masquerading firewall; KeyServer answers every 3rd request 7 s late, after the 5 s UDP mapping expired: the firewall refuses the late answer with ICMP port unreachable"
   [k2-late-udp]="fw UDP timeout 5 s, KeyServer answers every 3rd request after 8 s: late answers dropped at the fw, clients rebind"
   [k2-failover]="fw drops all UDP to 19283: KeyAccess clients retry, rebind, fail over to the KeyShadow on UDP 19315"
   [mixed-rejects]="5002 dropped, 5005 reset, 5015 icmp admin-prohibited, UDP 19283 to a stopped KeyServer (port unreachable), forged RST on a 5001 session"
@@ -500,6 +501,18 @@ sc_k2_late_udp() {
     sleep 0.7
   done
   wait_for 45 ka60 ka61
+  finish "$1"
+}
+
+sc_k2_nat_late() {
+  topology 0
+  conntrack_timeouts 5 10
+  firewall "" "" "$NAT_BRANCH"
+  start_captures "$1"
+  bg "$NS_SRV" ks-server ks-server -addrs "$KS" -late-every 3 -late-delay 7s -dur 40s
+  sleep 0.5
+  bg "$NS_CLI" ka130 ks-client -local 192.0.2.130 -server "$KS" -host pc130 -every 2s -timeout 10s -dur 30s
+  wait_for 45 ka130
   finish "$1"
 }
 

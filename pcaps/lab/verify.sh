@@ -178,6 +178,20 @@ ev_k2-late-udp() {
   chk client.pcap eq 0 'icmp' "no ICMP"
 }
 
+doc_k2-nat-late() { cat <<'EOF'
+**Firewall**: stateful forward chain, nothing blocked; 192.0.2.128/25 masqueraded to 198.51.100.1 towards the servers; conntrack UDP timeout 5 s. The firewall has no input rules: a datagram to its own address with no conntrack entry and no socket draws ICMP port unreachable from its kernel.
+**Hosts**: KeyServer 198.51.100.20 answers every 3rd request 7 s late. KeyAccess client 192.0.2.130 (behind the NAT: the server sees 198.51.100.1) sends a request every 2 s from one UDP port and waits up to 10 s for its answer; unanswered, it rebinds and goes on. After 7 s of silence the NAT mapping is gone: the late answer reaches the firewall's own address and is refused with ICMP port unreachable, quoting the answer.
+**Expected findings** (defaults: the ICMP error is proof whatever the timeout): in server.pcap `udp_late_response` for 198.51.100.1 (the client's address as the server sees it) refused by 198.51.100.1 after ~7 s; in firewall.pcap the same, and `dropped_between_captures` (the answers entered on dmz0 and never left on lan0); in client.pcap `udp_unanswered` (some answered) for 192.0.2.130, with its rebinds as evidence. With both sides: the same finding on each side, and the answers missing on the client side.
+**Must not report**: `udp_icmp_unreachable` (the error quotes the server's answer, not a request), `k2_shadow_failover`, any TCP finding.
+EOF
+}
+ev_k2-nat-late() {
+  chk server.pcap ge 2 'udp.srcport==19283 && (udp.payload contains "ACK 3 " || udp.payload contains "ACK 6 ")' "late answers leave the server"
+  chk server.pcap ge 2 'icmp.type==3 && icmp.code==3 && ip.src==198.51.100.1 && udp.srcport==19283' "each refused by the NAT with port unreachable, quoting the answer"
+  chk client.pcap eq 0 'udp.srcport==19283 && (udp.payload contains "ACK 3 " || udp.payload contains "ACK 6 ")' "the late answers never reach the client"
+  chk client.pcap eq 0 'icmp' "the client sees no ICMP"
+}
+
 doc_k2-tickle() { cat <<'EOF'
 **Firewall**: stateful forward chain, nothing blocked; conntrack UDP timeout 5 s, except flows from 192.0.2.61 to UDP 19283, which get a 60 s timeout through an nftables `ct timeout` object (`ct timeout set "udp-60s"`): the seed's fix applied to one client.
 **Hosts**: KeyServer 198.51.100.20 with `-tickle-after 7s`: a client port silent for 7 s gets one server-originated `TICKLE` datagram from port 19283 (the real server tickles ~7 min after contact; scaled). KeyAccess 192.0.2.60 and .61 send a request every 10 s (answered at once) and acknowledge a tickle at once with `TICKLE-ACK`. The 3 tickles to .60 (7 s of silence > 5 s) are dropped by the firewall: visible in server.pcap and on dmz0 only in firewall.pcap, absent from client.pcap. The 3 tickles to .61 pass and are acknowledged.
