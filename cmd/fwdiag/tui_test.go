@@ -218,6 +218,9 @@ func TestLiveTUIInTmux(t *testing.T) {
 	}
 
 	tmux("send-keys", "-t", "t", "Escape")
+	// Back in the list before the next key: Escape and s arriving together
+	// read as alt+s.
+	waitScreen("SEV")
 	tmux("send-keys", "-t", "t", "s")
 	s = waitScreen("report saved to")
 	t.Logf("saved:\n%s", s)
