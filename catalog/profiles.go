@@ -19,7 +19,7 @@ type Profile struct {
 	Source  string
 }
 
-// DefaultProfileName is the profile used when none is given: SPEC §5 takes
+// DefaultProfileName is the profile used when none is given: the product spec takes
 // UDP 60 s from the clients' own Windows firewall and TCP 3600 s, the common
 // enterprise firewall default.
 const DefaultProfileName = "default"
@@ -43,7 +43,7 @@ func Profiles() []Profile {
 	}
 	sort.Slice(ps, func(i, j int) bool { return ps[i].Name < ps[j].Name })
 	def := Profile{Name: DefaultProfileName, Device: "unknown firewall", UDP: 60 * time.Second, TCPIdle: 3600 * time.Second,
-		Note: "UDP 60 s as the clients' own Windows firewall; TCP 3600 s, the common enterprise firewall default", Source: "fwdiag default (SPEC §5)"}
+		Note: "UDP 60 s as the clients' own Windows firewall; TCP 3600 s, the common enterprise firewall default", Source: "Microsoft WFP docs; ASA, PAN-OS, FortiGate and Check Point defaults"}
 	return append([]Profile{def}, ps...)
 }
 

@@ -45,8 +45,8 @@ func textUDPUnanswered(c *Context, f *diagnose.Finding) Text {
 		"Either a firewall drops the requests on their way in, or it drops the answers on their way back (a stateful firewall whose UDP entry expired before a late answer), or the server does not run.",
 		c.who(f), plural(x.Requests, "request", "requests"), plural(f.NClientPorts, "source port", "source ports"), c.A(f.Server), f.Port)
 	if x.SomeAnswered > 0 {
-		summary = fmt.Sprintf("%s to %s %s: %s of %s went unanswered", c.who(f), c.A(f.Server), label,
-			plural(x.Unanswered, "request", "requests"), plural(x.Requests, "request", "requests"))
+		summary = fmt.Sprintf("%s to %s %s: %d of %s went unanswered", c.who(f), c.A(f.Server), label,
+			x.Unanswered, plural(x.Requests, "request", "requests"))
 		detail = fmt.Sprintf("%s sent %s from %s to %s port %d; %d got no answer before the client asked again, while others were answered. "+
 			"Answers that stop arriving on a flow that otherwise works are what a stateful firewall or NAT does to answers that come after its UDP timeout: it has forgotten the flow and drops them.",
 			c.who(f), plural(x.Requests, "request", "requests"), plural(f.NClientPorts, "source port", "source ports"), c.A(f.Server), f.Port, x.Unanswered)

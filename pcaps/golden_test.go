@@ -309,7 +309,7 @@ func goldenFilters() ([]goldenFilter, error) {
 			if f.WiresharkFilter == "" || len(f.Evidence) == 0 {
 				continue
 			}
-			in := f.Evidence[0].Input
+			in := r.InputPath(f.Evidence[0].Input)
 			key := in + "\x00" + f.WiresharkFilter
 			if seen[key] {
 				continue

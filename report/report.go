@@ -7,6 +7,7 @@ package report
 import (
 	"encoding/json"
 	"fmt"
+	"hash/fnv"
 	"io"
 	"net/netip"
 	"sort"
@@ -72,7 +73,7 @@ type Input struct {
 	First     time.Time `json:"first"`
 	Last      time.Time `json:"last"`
 	Truncated uint64    `json:"truncated"`
-	Drops     int64     `json:"drops"` // -1 unknown
+	Drops     *int64    `json:"drops"` // packets the capturing kernel dropped; null unknown
 }
 
 // Settings are the thresholds the analysis used and where they came from.
@@ -136,7 +137,11 @@ func BuildWith(res *diagnose.Result, inputs []*dissect.InputInfo, o Options) *Re
 	for _, in := range inputs {
 		ctx.Inputs = append(ctx.Inputs, in.Path)
 		r.Inputs = append(r.Inputs, Input{Path: in.Path, Format: in.Format, LinkType: strings.Join(in.LinkTypes, ","), Packets: in.Packets,
-			First: in.First, Last: in.Last, Truncated: in.Truncated, Drops: in.Drops})
+			First: in.First, Last: in.Last, Truncated: in.Truncated})
+		if in.Drops >= 0 {
+			d := in.Drops
+			r.Inputs[len(r.Inputs)-1].Drops = &d
+		}
 		for _, e := range in.Errors {
 			msg := e.Error()
 			if o.Redactor != nil {
@@ -147,10 +152,11 @@ func BuildWith(res *diagnose.Result, inputs []*dissect.InputInfo, o Options) *Re
 	}
 	counts := map[diagnose.Severity]int{diagnose.Info: 0, diagnose.Warning: 0, diagnose.Critical: 0}
 	r.Findings = make([]Finding, 0, len(res.Findings))
+	ids := map[string]bool{}
 	for i := range res.Findings {
 		f := &res.Findings[i]
 		txt := explain.Finding(ctx, f)
-		w := Finding{ID: fmt.Sprintf("F%d", i+1), Kind: f.Kind, Severity: f.Severity, Transport: f.Transport,
+		w := Finding{ID: findingID(f, ids), Kind: f.Kind, Severity: f.Severity, Transport: f.Transport,
 			Client: str(f.Client), Server: str(f.Server), Port: int(f.Port), FirstSeen: f.First, LastSeen: f.Last, Count: f.Count,
 			Summary: txt.Summary, Detail: txt.Detail, Recommendation: txt.Fix, Confidence: f.Confidence,
 			Evidence: []Evidence{}, WiresharkFilter: txt.Filter}
@@ -171,10 +177,7 @@ func BuildWith(res *diagnose.Result, inputs []*dissect.InputInfo, o Options) *Re
 			w.Servers = append(w.Servers, addr(s))
 		}
 		for _, e := range f.Evidence {
-			ev := Evidence{InputIndex: e.Input, Frames: e.Frames}
-			if e.Input >= 0 && e.Input < len(inputs) {
-				ev.Input = inputs[e.Input].Path
-			}
+			ev := Evidence{Input: e.Input, Frames: e.Frames}
 			if ev.Frames == nil {
 				ev.Frames = []uint64{}
 			}
@@ -199,7 +202,8 @@ func BuildWith(res *diagnose.Result, inputs []*dissect.InputInfo, o Options) *Re
 		u := &res.UDPFlows[i]
 		r.UDPFlows[i] = UDPFlowRow{Input: u.Input, Client: addr(u.Client.Addr()), ClientPort: int(u.Client.Port()),
 			Server: addr(u.Server.Addr()), ServerPort: int(u.Server.Port()), Service: u.Service, Requests: u.Requests,
-			Responses: u.Responses, MaxSilenceS: u.MaxSilence.Seconds(), LateResponses: u.LateResponses, ICMPErrors: u.ICMPErrors, Delays: u.Delays}
+			Responses: u.Responses, MaxSilenceS: u.MaxSilence.Seconds(), LateResponses: u.LateResponses, ICMPErrors: u.ICMPErrors,
+			Delays: AnswerDelays{u.Delays[0], u.Delays[1], u.Delays[2], u.Delays[3], u.Delays[4], u.Delays[5]}}
 	}
 	r.Services = make([]ServiceRow, len(res.Services))
 	for i, s := range res.Services {
@@ -378,4 +382,44 @@ func otherServers(f *diagnose.Finding) []netip.Addr {
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Less(out[j]) })
 	return out
+}
+
+// InputPath names input i ("input N" when unknown).
+func (r *Report) InputPath(i int) string {
+	if i >= 0 && i < len(r.Inputs) {
+		return r.Inputs[i].Path
+	}
+	return fmt.Sprintf("input %d", i+1)
+}
+
+// findingID is a finding's stable id: derived from what it is about (kind,
+// client, server, port, transport, service; the input for findings about
+// the capture), not from its place in the report, so the same finding has
+// the same id in every snapshot and every run over the same capture. The
+// real addresses are hashed, so a redacted report keeps the ids. Taken
+// ids get a longer hash, then a suffix.
+func findingID(f *diagnose.Finding, taken map[string]bool) string {
+	h := fnv.New64a()
+	fmt.Fprintf(h, "%s|%s|%s|%d|%s|", f.Kind, f.Client, f.Server, f.Port, f.Transport)
+	if f.Service != nil {
+		h.Write([]byte(f.Service.Name))
+	}
+	if !f.Server.IsValid() && !f.Client.IsValid() {
+		for _, e := range f.Evidence {
+			fmt.Fprintf(h, "|%d", e.Input)
+		}
+		if x, ok := f.Facts.(*diagnose.CaptureFacts); ok {
+			fmt.Fprintf(h, "|in%d", x.Input)
+		}
+	}
+	sum := fmt.Sprintf("%016x", h.Sum64())
+	id := "F" + sum[:6]
+	if taken[id] {
+		id = "F" + sum[:10]
+	}
+	for n := 2; taken[id]; n++ {
+		id = fmt.Sprintf("F%s-%d", sum[:10], n)
+	}
+	taken[id] = true
+	return id
 }

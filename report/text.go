@@ -79,11 +79,11 @@ func WriteTextOpts(w io.Writer, r *Report, o TextOptions) error {
 		for i, f := range fs {
 			switch {
 			case o.All:
-				writeFinding(b, f, true)
+				writeFinding(b, r, f, true)
 			case listed == maxFindingLines:
 				fmt.Fprintf(b, "... %d more %s findings (--all, or the JSON report)\n", len(fs)-i, sev)
 			case sev != diagnose.Info && full < maxFullFindings:
-				writeFinding(b, f, len(r.Changes) == 0)
+				writeFinding(b, r, f, len(r.Changes) == 0)
 				full++
 			default:
 				writeFindingLine(b, f)
@@ -227,7 +227,7 @@ func writeFindingLine(b *strings.Builder, f Finding) {
 
 // writeFinding writes a finding in full; fix adds its own Fix (the
 // CHANGES list carries it otherwise).
-func writeFinding(b *strings.Builder, f Finding, fix bool) {
+func writeFinding(b *strings.Builder, r *Report, f Finding, fix bool) {
 	svc := string(f.Service)
 	if svc == "" {
 		svc = "-"
@@ -245,7 +245,7 @@ func writeFinding(b *strings.Builder, f Finding, fix bool) {
 		wrap(b, "  Fix:  ", f.Recommendation)
 	}
 	for _, e := range f.Evidence {
-		fmt.Fprintf(b, "  Evidence: %s frames %s\n", e.Input, FrameList(e.Frames, 12))
+		fmt.Fprintf(b, "  Evidence: %s frames %s\n", r.InputPath(e.Input), FrameList(e.Frames, 12))
 	}
 	if f.WiresharkFilter != "" {
 		fmt.Fprintf(b, "  Filter: %s\n", f.WiresharkFilter)

@@ -43,9 +43,8 @@ type Finding struct {
 
 // Evidence lists the frames of one input that show a finding.
 type Evidence struct {
-	InputIndex int      `json:"-"`
-	Input      string   `json:"input"` // the input's path
-	Frames     []uint64 `json:"frames"`
+	Input  int      `json:"input"` // index into the report's inputs, as everywhere
+	Frames []uint64 `json:"frames"`
 }
 
 // TCPFlow is one TCP connection as one capture point saw it, with Zeek's
@@ -126,8 +125,24 @@ type UDPFlowRow struct {
 	MaxSilenceS   float64             `json:"max_silence_s"`
 	LateResponses int                 `json:"late_responses"`
 	ICMPErrors    int                 `json:"icmp_errors"`
-	// Delays counts answer delays by bucket: <1s, <10s, <60s, <5m, <15m, >=15m.
-	Delays [6]int `json:"answer_delays"`
+	// Delays counts the flow's answers by how long after their request
+	// they came.
+	Delays AnswerDelays `json:"answer_delays"`
+}
+
+// AnswerDelays counts answers by delay after their request.
+type AnswerDelays struct {
+	Under1s  int `json:"under_1s"`
+	Under10s int `json:"under_10s"`
+	Under1m  int `json:"under_1m"`
+	Under5m  int `json:"under_5m"`
+	Under15m int `json:"under_15m"`
+	Over15m  int `json:"15m_or_more"`
+}
+
+// Buckets returns the counts in order, shortest delay first.
+func (d AnswerDelays) Buckets() [6]int {
+	return [6]int{d.Under1s, d.Under10s, d.Under1m, d.Under5m, d.Under15m, d.Over15m}
 }
 
 // Bound says that a bounded table of the analysis filled up: its limit and

@@ -168,15 +168,16 @@ func viewerCommand(file, filter string) (*exec.Cmd, string, error) {
 }
 
 // evidenceFile is the first of the finding's inputs that is a file on disk.
-func evidenceFile(f report.Finding) (string, error) {
+func evidenceFile(r *report.Report, f report.Finding) (string, error) {
 	var live string
 	for _, e := range f.Evidence {
-		if name, ok := strings.CutPrefix(e.Input, "live:"); ok {
+		path := r.InputPath(e.Input)
+		if name, ok := strings.CutPrefix(path, "live:"); ok {
 			live = name
 			continue
 		}
-		if fi, err := os.Stat(e.Input); err == nil && fi.Mode().IsRegular() {
-			return e.Input, nil
+		if fi, err := os.Stat(path); err == nil && fi.Mode().IsRegular() {
+			return path, nil
 		}
 	}
 	if live != "" {
@@ -185,7 +186,7 @@ func evidenceFile(f report.Finding) (string, error) {
 	if len(f.Evidence) == 0 {
 		return "", fmt.Errorf("%s names no evidence frames", f.ID)
 	}
-	return "", fmt.Errorf("the evidence file of %s is not there: %s", f.ID, f.Evidence[0].Input)
+	return "", fmt.Errorf("the evidence file of %s is not there: %s", f.ID, r.InputPath(f.Evidence[0].Input))
 }
 
 // openEvidence opens the finding's evidence in termshark or Wireshark with
@@ -196,7 +197,7 @@ func (m *Model) openEvidence() tea.Cmd {
 		m.setStatus("nothing to open here: w opens the evidence of a finding", "warning")
 		return nil
 	}
-	file, err := evidenceFile(f)
+	file, err := evidenceFile(m.snap.Report, f)
 	if err != nil {
 		m.setStatus(err.Error(), "warning")
 		return nil

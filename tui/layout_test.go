@@ -28,6 +28,7 @@ const (
 func bigReport() *report.Report {
 	start := time.Date(2026, 11, 21, 10, 0, 0, 0, time.UTC)
 	r := &report.Report{
+		Inputs:   []report.Input{{Path: "../pcaps/captures/npa-blocked/client.pcap"}, {Path: "live:eth0"}},
 		Schema:   report.SchemaID,
 		Settings: report.Settings{UDPTimeoutS: 60, TCPIdleTimeoutS: 3600, UDPTimeoutSource: "profile default", TCPTimeoutSource: "profile default"},
 		Summary:  report.Summary{Verdict: "CRITICAL: 2 critical, 1 warning", Packets: 1234567, Start: start, End: start.Add(2 * time.Hour)},
@@ -36,7 +37,7 @@ func bigReport() *report.Report {
 		{ID: "F1", Kind: diagnose.SynUnanswered, Severity: diagnose.Critical, Service: "sw-binary", Transport: catalog.TCP,
 			Client: v6Client, Server: v6Server, Port: 65535, Count: 100000,
 			Summary: "100000 connections to port 65535 were never answered", Detail: "SYN after SYN, no SYN-ACK", Recommendation: "Open port 65535 on the perimeter firewall",
-			Evidence: []report.Evidence{{Input: "../pcaps/captures/npa-blocked/client.pcap", Frames: []uint64{1, 2, 3}}}, WiresharkFilter: "ipv6.addr==" + v6Client + " && tcp.port==65535"},
+			Evidence: []report.Evidence{{Input: 0, Frames: []uint64{1, 2, 3}}}, WiresharkFilter: "ipv6.addr==" + v6Client + " && tcp.port==65535"},
 		{ID: "F2", Kind: diagnose.UDPLateResponse, Severity: diagnose.Critical, Service: "k2-keyserver", Transport: catalog.UDP,
 			Client: v6Client, Server: v6Server, Port: 19283, Count: 12345,
 			Summary: "late answers after 15 minutes", Recommendation: "Raise the UDP timeout to 20 minutes (zanzibar)",
@@ -336,13 +337,13 @@ func TestOpenEvidence(t *testing.T) {
 	}
 	installed["termshark"] = true
 	f := m.Report().Findings[0]
-	c, name, err := viewerCommand(f.Evidence[0].Input, f.WiresharkFilter)
-	if err != nil || name != "termshark" || !slices.Equal(c.Args, []string{"/usr/bin/termshark", "-r", f.Evidence[0].Input, "-Y", f.WiresharkFilter}) {
+	c, name, err := viewerCommand(m.Report().InputPath(f.Evidence[0].Input), f.WiresharkFilter)
+	if err != nil || name != "termshark" || !slices.Equal(c.Args, []string{"/usr/bin/termshark", "-r", m.Report().InputPath(f.Evidence[0].Input), "-Y", f.WiresharkFilter}) {
 		t.Errorf("termshark: %v %q %v", c, name, err)
 	}
 	m = newBigModel(120, 30)
 	_, cmd := m.Update(tea.KeyMsg{Type: tea.KeyRunes, Runes: []rune("w")})
-	if cmd == nil || !strings.Contains(m.View(), "opened "+f.Evidence[0].Input+" in termshark") {
+	if cmd == nil || !strings.Contains(m.View(), "opened "+m.Report().InputPath(f.Evidence[0].Input)+" in termshark") {
 		t.Errorf("w on F1: cmd %v\n%s", cmd != nil, m.View())
 	}
 	m.Update(viewerDoneMsg{name: "termshark"})
@@ -354,7 +355,7 @@ func TestOpenEvidence(t *testing.T) {
 	if _, cmd := m.Update(tea.KeyMsg{Type: tea.KeyRunes, Runes: []rune("w")}); cmd != nil || !strings.Contains(m.View(), "F2 names no evidence frames") {
 		t.Errorf("w on F2:\n%s", m.View())
 	}
-	m.Report().Findings[1].Evidence = []report.Evidence{{Input: "live:eth0", Frames: []uint64{4}}}
+	m.Report().Findings[1].Evidence = []report.Evidence{{Input: 1, Frames: []uint64{4}}}
 	press(m, "w")
 	if v := m.View(); !strings.Contains(v, "live capture on eth0, not a file") {
 		t.Errorf("w on live evidence:\n%s", v)

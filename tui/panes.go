@@ -164,7 +164,7 @@ func findingRows(r *report.Report, _ int) []table.Row {
 		}
 		search := words(f.ID, f.Severity, f.Service, f.Transport, f.Client, f.Server, hostPort(f.Server, f.Port), f.Confidence, f.Summary, f.Detail, f.Recommendation)
 		for _, e := range f.Evidence {
-			search += e.Input + " "
+			search += r.InputPath(e.Input) + " "
 		}
 		rows = append(rows, table.Row{Key: findingKey(f), Index: i, Class: string(f.Severity), ClassCol: 0,
 			Cells:  []string{common.SeverityTag(string(f.Severity)), string(f.Kind), where(f), n},
@@ -197,7 +197,7 @@ func findingDetail(r *report.Report, row table.Row) (string, string, []detail.Se
 	}
 	var ev []string
 	for _, e := range f.Evidence {
-		ev = append(ev, fmt.Sprintf("%s frames %s", e.Input, report.FrameList(e.Frames, 30)))
+		ev = append(ev, fmt.Sprintf("%s frames %s", r.InputPath(e.Input), report.FrameList(e.Frames, 30)))
 	}
 	if len(ev) > 0 {
 		secs = append(secs, detail.Section{Title: "Evidence", Body: strings.Join(ev, "\n")})
@@ -298,7 +298,7 @@ func udpDetail(r *report.Report, row table.Row) (string, string, []detail.Sectio
 		common.Seconds(u.MaxSilenceS), common.Seconds(r.Settings.UDPTimeoutS), u.LateResponses)
 	labels := []string{"<1s", "<10s", "<60s", "<5m", "<15m", ">=15m"}
 	var d []string
-	for i, n := range u.Delays {
+	for i, n := range u.Delays.Buckets() {
 		d = append(d, fmt.Sprintf("%s: %d", labels[i], n))
 	}
 	secs := []detail.Section{{Body: body, Class: cls}, {Title: "Answer delays", Body: strings.Join(d, "  ")}, {Title: "UDP timeout in force", Body: r.Settings.UDPTimeoutSource}}

@@ -171,8 +171,8 @@ func findingKey(fd *report.Finding) string {
 	if fd.Client == "" && fd.Server == "" {
 		var ins []string
 		for _, e := range fd.Evidence {
-			if !slices.Contains(ins, e.Input) {
-				ins = append(ins, e.Input)
+			if in := strconv.Itoa(e.Input); !slices.Contains(ins, in) {
+				ins = append(ins, in)
 			}
 		}
 		slices.Sort(ins)

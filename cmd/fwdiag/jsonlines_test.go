@@ -263,8 +263,8 @@ func TestLineSchemaRefusesBadLines(t *testing.T) {
 }
 
 func TestFindingKeyTellsCaptureWideFindingsApart(t *testing.T) {
-	a := report.Finding{Kind: "capture_truncated", Evidence: []report.Evidence{{Input: "a.pcap"}}}
-	b := report.Finding{Kind: "capture_truncated", Evidence: []report.Evidence{{Input: "b.pcap"}}}
+	a := report.Finding{Kind: "capture_truncated", Evidence: []report.Evidence{{Input: 0}}}
+	b := report.Finding{Kind: "capture_truncated", Evidence: []report.Evidence{{Input: 1}}}
 	if findingKey(&a) == findingKey(&b) {
 		t.Error("the capture_truncated findings of two inputs share a key")
 	}

@@ -177,7 +177,7 @@ func TestLiveCaptureOnVeth(t *testing.T) {
 	if findingFor(r, "syn_reset", l.server, 5002) == nil {
 		t.Errorf("report has no syn_reset for %s:5002; findings: %+v", l.server, r.Findings)
 	}
-	if len(r.Inputs) != 1 || r.Inputs[0].Path != "live:"+l.vC || r.Inputs[0].Drops != 0 || r.Inputs[0].Packets < 4 {
+	if len(r.Inputs) != 1 || r.Inputs[0].Path != "live:"+l.vC || r.Inputs[0].Drops == nil || *r.Inputs[0].Drops != 0 || r.Inputs[0].Packets < 4 {
 		t.Errorf("got inputs %+v; want one live input with packets and 0 drops", r.Inputs)
 	}
 	// The headless mode printed the finding as it appeared.

@@ -199,19 +199,21 @@ func TestMergedInputsKeepFrameNumbersPerFile(t *testing.T) {
 		Findings []struct {
 			Kind     string
 			Evidence []struct {
-				Input  string
+				Input  int
 				Frames []int
 			}
 		}
 	}
-	json.Unmarshal([]byte(stdout), &r)
+	if err := json.Unmarshal([]byte(stdout), &r); err != nil {
+		t.Fatal(err)
+	}
 	if len(r.Inputs) != 2 {
 		t.Fatalf("got %d inputs; want 2", len(r.Inputs))
 	}
 	seen := map[string]bool{}
 	for _, f := range r.Findings {
 		for _, e := range f.Evidence {
-			seen[e.Input] = true
+			seen[r.Inputs[e.Input].Path] = true
 		}
 	}
 	if !seen[client] || !seen[server] {

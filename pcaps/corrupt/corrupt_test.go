@@ -257,7 +257,7 @@ func checkReport(t *testing.T, e entry, path string, r *report.Report) {
 				continue
 			}
 			for _, ev := range f.Evidence {
-				if ev.Input == path && slices.Contains(ev.Frames, n) {
+				if r.InputPath(ev.Input) == path && slices.Contains(ev.Frames, n) {
 					found = true
 				}
 			}
