@@ -324,6 +324,9 @@ type VersionPort struct {
 type VersionFacts struct {
 	Ports  []VersionPort
 	Lo, Hi int
+	// Midstream: some evidence is a connection caught mid-stream, whose
+	// first packet is no SYN.
+	Midstream bool
 }
 
 func (f *VersionFacts) merge(Facts) {}
@@ -335,6 +338,15 @@ func (f *VersionFacts) clone() Facts {
 
 // symptomHolder is a finding's facts that can take K2 symptoms.
 type symptomHolder interface{ symptoms() *K2Symptoms }
+
+// Symptoms returns the K2 rebinds and failovers folded into the finding
+// as evidence of its cause; nil when its kind holds none.
+func (f *Finding) Symptoms() *K2Symptoms {
+	if h, ok := f.Facts.(symptomHolder); ok {
+		return h.symptoms()
+	}
+	return nil
+}
 
 func (f *ICMPFacts) symptoms() *K2Symptoms          { return &f.K2Symptoms }
 func (f *UDPUnansweredFacts) symptoms() *K2Symptoms { return &f.K2Symptoms }

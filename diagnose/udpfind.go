@@ -288,6 +288,15 @@ func foldSymptoms(fs *findingSet) {
 		for in, fr := range g.frames {
 			c.frames[in] = appendFrames(c.frames[in], fr)
 		}
+		if g.key.kind == K2ClientRebind {
+			// The new source ports are the cause's flows too: its filter
+			// selects them.
+			for p := range g.clientPts {
+				if len(c.clientPts) <= 40 {
+					c.clientPts[p] = true
+				}
+			}
+		}
 		if g.first.Before(c.first) {
 			c.first = g.first
 		}

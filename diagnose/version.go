@@ -39,6 +39,7 @@ func (a *run) versionFindings(conns []*flows.Conn, udps []*flows.UDPFlow) []Find
 		transport catalog.Transport
 	}
 	servers := map[netip.Addr]map[portID]*ev{}
+	midstream := map[netip.Addr]bool{}
 	note := func(server netip.Addr, svc *catalog.Service, input int, frame uint64) {
 		if svc.MinVersion == "" && svc.MaxVersion == "" {
 			return
@@ -80,6 +81,9 @@ func (a *run) versionFindings(conns []*flows.Conn, udps []*flows.UDPFlow) []Find
 			continue
 		}
 		note(c.Server.Addr(), svc, c.Input, c.FirstFrame)
+		if c.FirstSyn.IsZero() {
+			midstream[c.Server.Addr()] = true
+		}
 	}
 	for _, f := range udps {
 		svc := f.Service
@@ -103,7 +107,7 @@ func (a *run) versionFindings(conns []*flows.Conn, udps []*flows.UDPFlow) []Find
 		// always listed them.
 		key := func(k portID) string { return fmt.Sprintf("%s/%d/%s", k.name, k.port, k.transport) }
 		sort.Slice(keys, func(i, j int) bool { return key(keys[i]) < key(keys[j]) })
-		vf := &VersionFacts{Lo: -1, Hi: -1}
+		vf := &VersionFacts{Lo: -1, Hi: -1, Midstream: midstream[s]}
 		frames := map[int][]uint64{}
 		for _, k := range keys {
 			e := servers[s][k]

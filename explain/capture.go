@@ -86,10 +86,17 @@ func versionRange(lo, hi int) string {
 
 func textVersion(c *Context, f *diagnose.Finding) Text {
 	x := factsOf[diagnose.VersionFacts](f)
-	var why, ports []string
+	var why, ports, allPorts []string
 	for _, p := range x.Ports {
+		allPorts = append(allPorts, fmt.Sprintf("%s.port==%d", p.Transport, p.Port))
 		why = append(why, fmt.Sprintf("%s %s %d in use (%s)", p.Service, strings.ToUpper(string(p.Transport)), p.Port, versionRange(p.Lo, p.Hi)))
-		ports = append(ports, fmt.Sprintf("%s.port==%d", p.Transport, p.Port))
+		if p.Transport == TCP {
+			// A connection's SYN: the evidence is each connection's first
+			// packet, and the SYNs are what says the port is in use.
+			ports = append(ports, fmt.Sprintf("(tcp.dstport==%d && tcp.flags.syn==1 && tcp.flags.ack==0)", p.Port))
+		} else {
+			ports = append(ports, fmt.Sprintf("%s.port==%d", p.Transport, p.Port))
+		}
 	}
 	var t Text
 	if x.Lo >= 0 && x.Hi >= 0 && x.Lo > x.Hi {
@@ -101,6 +108,11 @@ func textVersion(c *Context, f *diagnose.Finding) Text {
 	}
 	t.Fix = "Ignore firewall rules for ports that do not apply to this version (seed: \"you can ignore any services/ports that do not apply to your particular Supportworks version\")."
 	t.Filter = fmt.Sprintf("%s.addr==%s && (%s)", ipField(f.Server), c.A(f.Server), strings.Join(ports, " || "))
+	if x.Midstream {
+		// Some ports are known from connections caught mid-stream: their
+		// first packet is no SYN, so select the ports' traffic.
+		t.Filter = fmt.Sprintf("%s.addr==%s && (%s)", ipField(f.Server), c.A(f.Server), strings.Join(allPorts, " || "))
+	}
 	return t
 }
 

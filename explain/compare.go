@@ -5,6 +5,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/fwdiag/fwdiag/catalog"
 	"github.com/fwdiag/fwdiag/diagnose"
 )
 
@@ -62,5 +63,5 @@ func betweenFilter(c *Context, f *diagnose.Finding) string {
 		}
 		return fmt.Sprintf("frame.number in {%s}", strings.Join(nums, ", "))
 	}
-	return fmt.Sprintf("%s.addr==%s && %s.port==%d", ipField(f.Who().Addr), c.A(f.Server), f.Transport, f.Port)
+	return flowFilter(c, f, catalog.Transport(f.Transport))
 }

@@ -80,14 +80,23 @@ func Finding(c *Context, f *diagnose.Finding) Text {
 	}
 	t := fn(c, f)
 	if f.Clients != nil {
-		// Merged from many clients: the per-client filter no longer fits;
-		// select the service's traffic instead, and name the clients.
-		t.Filter = fmt.Sprintf("%s.addr==%s && %s.port==%d", ipField(f.Rep), c.A(f.Server), f.Transport, f.Port)
+		// Merged from many clients: the filters test the set of clients
+		// (or, when too many to list, none: the service's traffic).
 		n := fmt.Sprint(len(f.Clients))
 		if f.MoreClients > 0 {
 			n = "more than " + n
 		}
 		t.Detail += fmt.Sprintf(" Clients (%s): %s.", n, c.clientList(f, 12))
+	}
+	if s := f.Symptoms(); s != nil && len(s.Shadows) > 0 && t.Filter != "" {
+		// The failover folded in as a symptom: its datagrams to the
+		// KeyShadows are evidence too.
+		ipf := ipField(f.Who().Addr)
+		var shadows []string
+		for _, a := range sortedAddrs(s.Shadows) {
+			shadows = append(shadows, c.A(a))
+		}
+		t.Filter = fmt.Sprintf("(%s) || (%s)", t.Filter, and(c.clientIs(f, "addr"), fmt.Sprintf("%s.addr in {%s} && udp.port==19315", ipf, strings.Join(shadows, ", "))))
 	}
 	return t
 }
@@ -186,6 +195,43 @@ func ipField(a netip.Addr) string {
 	return "ipv6"
 }
 
+// maxFilterClients bounds the clients a filter lists; a finding merged
+// from more selects the service's traffic from every client.
+const maxFilterClients = 40
+
+// clientIs is the display-filter test that a packet's source, destination
+// or either address (dir "src", "dst", "addr") is the finding's client, or
+// one of the clients of a merged finding; "" when they are too many to
+// list.
+func (c *Context) clientIs(f *diagnose.Finding, dir string) string {
+	ipf := ipField(f.Who().Addr)
+	if f.Clients == nil {
+		return fmt.Sprintf("%s.%s==%s", ipf, dir, c.A(f.Who().Addr))
+	}
+	if f.MoreClients > 0 || len(f.Clients) > maxFilterClients {
+		return ""
+	}
+	addrs := make([]string, len(f.Clients))
+	for i, cl := range f.Clients {
+		addrs[i] = c.A(cl.Addr)
+	}
+	if len(addrs) == 1 {
+		return fmt.Sprintf("%s.%s==%s", ipf, dir, addrs[0])
+	}
+	return fmt.Sprintf("%s.%s in {%s}", ipf, dir, strings.Join(addrs, ", "))
+}
+
+// and joins display-filter tests with &&, leaving out empty ones.
+func and(tests ...string) string {
+	var keep []string
+	for _, t := range tests {
+		if t != "" {
+			keep = append(keep, t)
+		}
+	}
+	return strings.Join(keep, " && ")
+}
+
 // portSet renders Wireshark's set syntax for a few ports ("in {a, b}":
 // Wireshark 4 requires the commas), "" when there are none (or too many,
 // which the finding leaves out).
@@ -207,7 +253,7 @@ func portSet(field string, ports []uint16) string {
 // the service port, narrowed to the members' client ports when they are few.
 func flowFilter(c *Context, f *diagnose.Finding, transport catalog.Transport) string {
 	ipf := ipField(f.Who().Addr)
-	s := fmt.Sprintf("%s.addr==%s && %s.addr==%s && %s.port==%d", ipf, c.who(f), ipf, c.A(f.Server), transport, f.Port)
+	s := and(c.clientIs(f, "addr"), fmt.Sprintf("%s.addr==%s && %s.port==%d", ipf, c.A(f.Server), transport, f.Port))
 	if ps := portSet(string(transport)+".port", f.ClientPorts); ps != "" {
 		s += " && " + ps
 	}
@@ -217,7 +263,7 @@ func flowFilter(c *Context, f *diagnose.Finding, transport catalog.Transport) st
 // synFilter selects a finding's SYNs (and, with answers, the replies).
 func synFilter(c *Context, f *diagnose.Finding, answer string) string {
 	ipf := ipField(f.Who().Addr)
-	s := fmt.Sprintf("%s.src==%s && %s.dst==%s && tcp.dstport==%d && tcp.flags.syn==1 && tcp.flags.ack==0", ipf, c.who(f), ipf, c.A(f.Server), f.Port)
+	s := and(c.clientIs(f, "src"), fmt.Sprintf("%s.dst==%s && tcp.dstport==%d && tcp.flags.syn==1 && tcp.flags.ack==0", ipf, c.A(f.Server), f.Port))
 	if ps := portSet("tcp.srcport", f.ClientPorts); ps != "" {
 		s += " && " + ps
 	}

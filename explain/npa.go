@@ -94,7 +94,7 @@ func textNPAUDPMode(c *Context, f *diagnose.Finding) Text {
 		plural(x.Datagrams, "notification datagram", "notification datagrams"))
 	rec := "Switch notifications to TCP in the Server Configuration utility's Communications tab (7.4.0 and later default to TCP; 7.5.0 removed UDP). Until then the client side must accept UDP from the server's port 5001. " + swUDPQuote
 	ipf := ipField(f.Who().Addr)
-	filter := fmt.Sprintf("%s.src==%s && %s.dst==%s && udp.srcport==5001", ipf, c.A(f.Server), ipf, c.who(f))
+	filter := and(fmt.Sprintf("%s.src==%s", ipf, c.A(f.Server)), c.clientIs(f, "dst"), "udp.srcport==5001")
 	return Text{summary, detail, rec, filter}
 }
 
@@ -107,7 +107,8 @@ func textNPAUDPUnreachable(c *Context, f *diagnose.Finding) Text {
 			"No datagram reached %s: a NAT device or firewall in front of it drops them (behind NAT the server sends to the NAT address and a port with no outbound mapping). The client never hears of changes.", c.who(f), c.A(f.Server), c.who(f))
 		rec := "Use TCP notifications (Supportworks 7.4.0 or later; the only mode from 7.5.0), or give the client a firewall exception for UDP from the server's port 5001. " + swUDPQuote
 		ipf := ipField(f.Who().Addr)
-		return Text{summary, detail, rec, fmt.Sprintf("(%s.addr==%s && tcp.port==5001) || (%s.src==%s && udp.srcport==5001)", ipf, c.who(f), ipf, c.A(f.Server))}
+		return Text{summary, detail, rec, fmt.Sprintf("(%s) || (%s)", and(c.clientIs(f, "addr"), fmt.Sprintf("%s.addr==%s && tcp.port==5001", ipf, c.A(f.Server))),
+			and(fmt.Sprintf("%s.src==%s", ipf, c.A(f.Server)), c.clientIs(f, "dst"), "udp.srcport==5001"))}
 	}
 	summary := fmt.Sprintf("%s: UDP notifications from %s do not arrive (ICMP %s)", c.who(f), c.A(f.Server), strings.Join(codes, ", "))
 	detail := fmt.Sprintf("The server's UDP notifications to %s drew ICMP errors (%s) from %s: nothing at that address and port takes them. "+
@@ -119,7 +120,7 @@ func textNPAUDPUnreachable(c *Context, f *diagnose.Finding) Text {
 	if ipf == "ipv6" {
 		icmpF = "icmpv6"
 	}
-	filter := fmt.Sprintf("(%s.src==%s && udp.srcport==5001) || (%s && udp.srcport==5001)", ipf, c.A(f.Server), icmpF)
+	filter := fmt.Sprintf("(%s) || (%s && %s.dst==%s && udp.srcport==5001)", and(fmt.Sprintf("%s.src==%s", ipf, c.A(f.Server)), c.clientIs(f, "dst"), "udp.srcport==5001"), icmpF, ipf, c.A(f.Server))
 	return Text{summary, detail, rec, filter}
 }
 

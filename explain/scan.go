@@ -35,5 +35,5 @@ func textScan(c *Context, f *diagnose.Finding) Text {
 	}
 	rec := fmt.Sprintf("Nothing to open for the products. If %s is not a known scanner, find out what it is.", c.who(f))
 	ipf := ipField(f.Who().Addr)
-	return Text{summary, detail, rec, fmt.Sprintf("%s.src==%s && tcp.flags.syn==1 && tcp.flags.ack==0", ipf, c.who(f))}
+	return Text{summary, detail, rec, fmt.Sprintf("(%s.src==%s && tcp.flags.syn==1 && tcp.flags.ack==0) || (%s.dst==%s && (tcp.flags.reset==1 || tcp.flags.syn==1))", ipf, c.who(f), ipf, c.who(f))}
 }

@@ -47,7 +47,7 @@ func textSynReset(c *Context, f *diagnose.Finding) Text {
 	label := serviceLabel(f.Service, f.Port, TCP)
 	summary := fmt.Sprintf("%s to %s %s: %s refused with a TCP reset", c.who(f), c.A(f.Server), label, plural(f.Count, "connection attempt", "connection attempts"))
 	ipf := ipField(f.Who().Addr)
-	answer := fmt.Sprintf("%s.src==%s && %s.dst==%s && tcp.srcport==%d && tcp.flags.reset==1", ipf, c.A(f.Server), ipf, c.who(f), f.Port)
+	answer := and(fmt.Sprintf("%s.src==%s", ipf, c.A(f.Server)), c.clientIs(f, "dst"), fmt.Sprintf("tcp.srcport==%d && tcp.flags.reset==1", f.Port))
 	if ps := portSet("tcp.dstport", f.ClientPorts); ps != "" {
 		answer += " && " + ps
 	}
@@ -94,7 +94,7 @@ func textSynICMP(c *Context, f *diagnose.Finding) Text {
 	if !f.Who().Addr.Is4() {
 		icmpF = "icmpv6"
 	}
-	answer := fmt.Sprintf("%s && %s.dst==%s && tcp.dstport==%d", icmpF, ipField(f.Who().Addr), c.who(f), f.Port)
+	answer := and(icmpF, c.clientIs(f, "dst"), fmt.Sprintf("tcp.dstport==%d", f.Port))
 	return Text{summary, detail, rec, synFilter(c, f, answer)}
 }
 
@@ -114,9 +114,9 @@ func textHandshake(c *Context, f *diagnose.Finding) Text {
 	if x.Acked > 0 {
 		rec = fmt.Sprintf("Check what happens to packets from %s to %s port %d after the SYN: a stateful firewall that saw only the other direction drops them. Make both directions take the same path, or let that firewall see the whole connection.", c.who(f), c.A(f.Server), f.Port)
 	}
-	ipf := ipField(f.Who().Addr)
-	answer := fmt.Sprintf("%s.src==%s && %s.dst==%s && tcp.srcport==%d && tcp.flags.syn==1 && tcp.flags.ack==1", ipf, c.A(f.Server), ipf, c.who(f), f.Port)
-	return Text{summary, detail, rec, synFilter(c, f, answer)}
+	// The whole connections: SYN, SYN-ACKs, and what the client sent after
+	// (FINs retransmitted to a server that never got them).
+	return Text{summary, detail, rec, flowFilter(c, f, TCP)}
 }
 
 func textRSTInjected(c *Context, f *diagnose.Finding) Text {
@@ -151,5 +151,6 @@ func textSWInternal(c *Context, f *diagnose.Finding) Text {
 		c.who(f), label, strings.Join(states, ", "))
 	rec := "Remove or open the firewall on the Supportworks server for its own services. Supportworks seed, Can I Run Any Kind of Firewall on the Supportworks Server Itself?: \"If you have any firewall software that interferes with this communication, it will create all manner of problems ... we recommend that you do not try to secure the local computer's network.\""
 	ipf := ipField(f.Who().Addr)
-	return Text{summary, detail, rec, fmt.Sprintf("%s.src==%s && %s.dst==%s && tcp.dstport==%d && tcp.flags.syn==1", ipf, c.who(f), ipf, c.A(f.Server), f.Port)}
+	return Text{summary, detail, rec, fmt.Sprintf("(%s.src==%s && %s.dst==%s && tcp.dstport==%d && tcp.flags.syn==1) || (%s.src==%s && %s.dst==%s && tcp.srcport==%d && tcp.flags.reset==1)",
+		ipf, c.who(f), ipf, c.A(f.Server), f.Port, ipf, c.A(f.Server), ipf, c.who(f), f.Port)}
 }

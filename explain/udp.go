@@ -156,8 +156,7 @@ func textFailover(c *Context, f *diagnose.Finding) Text {
 		detail += " The shadow did not answer either."
 	}
 	rec := fmt.Sprintf("Allow UDP 19283 from the clients to %s (K2 seed, rule 1) and UDP 19315 to the shadows (rule 2); find out why the KeyServer is unreachable.", c.A(f.Server))
-	ipf := ipField(f.Who().Addr)
-	filter := fmt.Sprintf("%s.src==%s && (udp.dstport==19283 || udp.dstport==19315) || %s.dst==%s && (udp.srcport==19283 || udp.srcport==19315)", ipf, c.who(f), ipf, c.who(f))
+	filter := fmt.Sprintf("(%s) || (%s)", and(c.clientIs(f, "src"), "udp.dstport in {19283, 19315}"), and(c.clientIs(f, "dst"), "udp.srcport in {19283, 19315}"))
 	return Text{summary, detail, rec, filter}
 }
 

@@ -281,14 +281,92 @@ func agreeFiles() []string {
 	return append(append(files, more...), synth...)
 }
 
-// goldenFilter is a finding's display filter in a golden report, and the
-// capture (its first evidence input) it must select packets of.
+// goldenFilter is a finding's display filter in a golden report, one of
+// the captures it cites as evidence, and the frames it cites there.
 type goldenFilter struct {
 	golden, kind, filter, input string
+	frames                      []uint64
 }
 
-// goldenFilters lists the display filters of every golden report's findings,
-// each (input, filter) pair once.
+// covering is the filter that selects the evidence frames the finding's
+// filter selects: it selects all of them when the filter misses none.
+func (g goldenFilter) covering() string {
+	nums := make([]string, len(g.frames))
+	for i, n := range g.frames {
+		nums[i] = fmt.Sprint(n)
+	}
+	return fmt.Sprintf("(%s) && frame.number in {%s}", g.filter, strings.Join(nums, ", "))
+}
+
+// tsharkStreams reads tshark's tcp.stream and udp.stream of every frame.
+func tsharkStreams(file string) (map[uint64]streams1, error) {
+	out, err := exec.Command("tshark", "-n", "-r", file, "-T", "fields", "-e", "frame.number", "-e", "tcp.stream", "-e", "udp.stream").Output()
+	if err != nil {
+		return nil, fmt.Errorf("tshark %s: %v", file, err)
+	}
+	m := map[uint64]streams1{}
+	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		fs := strings.Split(line, "\t")
+		var s streams1
+		n, err := strconv.ParseUint(fs[0], 10, 64)
+		if err != nil {
+			continue
+		}
+		s.tcp, s.udp = -1, -1
+		// An ICMP error quoting a datagram carries its stream as a second
+		// value; the first is the packet's own.
+		if len(fs) > 1 && fs[1] != "" {
+			s.tcp, _ = strconv.Atoi(strings.Split(fs[1], ",")[0])
+		}
+		if len(fs) > 2 && fs[2] != "" {
+			s.udp, _ = strconv.Atoi(strings.Split(fs[2], ",")[0])
+		}
+		m[n] = s
+	}
+	return m, nil
+}
+
+// streams1 is one frame's TCP and UDP conversation numbers (-1 none).
+type streams1 struct{ tcp, udp int }
+
+// outside is the filter that selects the frames g's filter selects outside
+// the conversations of g's evidence, ICMP errors aside (they belong to
+// the conversation they quote).
+func (g goldenFilter) outside(m map[uint64]streams1) string {
+	tcp, udp := map[int]bool{}, map[int]bool{}
+	for _, fr := range g.frames {
+		s := m[fr]
+		if s.tcp >= 0 {
+			tcp[s.tcp] = true
+		}
+		if s.udp >= 0 {
+			udp[s.udp] = true
+		}
+	}
+	var in []string
+	for _, x := range []struct {
+		field string
+		set   map[int]bool
+	}{{"tcp.stream", tcp}, {"udp.stream", udp}} {
+		if len(x.set) == 0 {
+			continue
+		}
+		ns := make([]string, 0, len(x.set))
+		for n := range x.set {
+			ns = append(ns, fmt.Sprint(n))
+		}
+		slices.Sort(ns)
+		in = append(in, fmt.Sprintf("%s in {%s}", x.field, strings.Join(ns, ", ")))
+	}
+	if len(in) == 0 {
+		return fmt.Sprintf("(%s) && !icmp && !icmpv6", g.filter)
+	}
+	return fmt.Sprintf("(%s) && !(%s) && !icmp && !icmpv6", g.filter, strings.Join(in, " || "))
+}
+
+// goldenFilters lists the display filters of every golden report's
+// findings, once per input the finding cites (each input, filter and frame
+// set once).
 func goldenFilters() ([]goldenFilter, error) {
 	goldens, _ := filepath.Glob("captures/*/*.report.json")
 	if len(goldens) == 0 {
@@ -306,16 +384,18 @@ func goldenFilters() ([]goldenFilter, error) {
 			return nil, fmt.Errorf("%s: %v", g, err)
 		}
 		for _, f := range r.Findings {
-			if f.WiresharkFilter == "" || len(f.Evidence) == 0 {
+			if f.WiresharkFilter == "" {
 				continue
 			}
-			in := r.InputPath(f.Evidence[0].Input)
-			key := in + "\x00" + f.WiresharkFilter
-			if seen[key] {
-				continue
+			for _, e := range f.Evidence {
+				in := r.InputPath(e.Input)
+				key := fmt.Sprint(in, "\x00", f.WiresharkFilter, e.Frames)
+				if seen[key] || len(e.Frames) == 0 {
+					continue
+				}
+				seen[key] = true
+				out = append(out, goldenFilter{g, string(f.Kind), f.WiresharkFilter, in, e.Frames})
 			}
-			seen[key] = true
-			out = append(out, goldenFilter{g, string(f.Kind), f.WiresharkFilter, in})
 		}
 	}
 	return out, nil
@@ -326,7 +406,10 @@ type tsharkPass struct {
 	frames  map[string]int    // display filter -> frames it selects
 	invalid map[string]string // display filter -> why tshark rejects it
 	convs   int               // rows of -z conv,tcp
-	err     error             // tshark failed on the file itself
+	// outside maps a golden filter (filter NUL frames) to the filter that
+	// selects its frames outside its evidence's conversations.
+	outside map[string]string
+	err     error // tshark failed on the file itself
 }
 
 var tsharkPasses struct {
@@ -355,8 +438,11 @@ func tsharkAll() map[string]*tsharkPass {
 			}
 		}
 		gf, _ := goldenFilters() // an error fails TestWiresharkFiltersParse
+		byFile := map[string][]goldenFilter{}
 		for _, g := range gf {
 			add(g.input, g.filter)
+			add(g.input, g.covering())
+			byFile[g.input] = append(byFile[g.input], g)
 		}
 		m := make(map[string]*tsharkPass, len(files))
 		for _, f := range files {
@@ -369,7 +455,27 @@ func tsharkAll() map[string]*tsharkPass {
 			go func() {
 				defer wg.Done()
 				for f := range work {
-					*m[f] = runTshark(f, filters[f])
+					fs := filters[f]
+					var outside map[string]string
+					if len(byFile[f]) > 0 {
+						// The evidence's conversations, from tshark itself,
+						// for the filters that select what lies outside them.
+						streams, err := tsharkStreams(f)
+						if err != nil {
+							*m[f] = tsharkPass{err: err}
+							continue
+						}
+						outside = map[string]string{}
+						for _, g := range byFile[f] {
+							o := g.outside(streams)
+							outside[g.filter+"\x00"+fmt.Sprint(g.frames)] = o
+							if !slices.Contains(fs, o) {
+								fs = append(fs, o)
+							}
+						}
+					}
+					*m[f] = runTshark(f, fs)
+					m[f].outside = outside
 				}
 			}()
 		}
@@ -571,6 +677,57 @@ func TestTsharkAgrees(t *testing.T) {
 // TestWiresharkFiltersParse runs every finding's display filter of every
 // golden report through tshark on the capture it names: each must parse,
 // and select at least one packet of the evidence input.
+// TestFiltersSelectTheirEvidence: a finding's filter, applied with tshark
+// to each capture the finding cites, selects every evidence frame it cites
+// there, and not much else: a support engineer who pastes it into
+// Wireshark sees the evidence, and little that is not about the finding.
+// Evidence lists are capped per flow (the notable packets), so the filter
+// may select the rest of the finding's conversations; "else" is a frame
+// outside every conversation (tshark's tcp.stream and udp.stream) its
+// evidence belongs to, of which a filter may select a few (outsideLimit):
+// the rest of what the finding is about (a scan's other probes, the
+// earlier datagrams of a merged client's flow).
+func TestFiltersSelectTheirEvidence(t *testing.T) {
+	if _, err := exec.LookPath("tshark"); err != nil {
+		t.Skip("tshark not installed (make tools installs it): filters not checked")
+	}
+	t.Parallel()
+	gf, err := goldenFilters()
+	if err != nil {
+		t.Fatal(err)
+	}
+	passes := tsharkAll()
+	checked := 0
+	for _, g := range gf {
+		p := passes[g.input]
+		if p == nil || p.err != nil || p.invalid[g.filter] != "" {
+			continue // TestWiresharkFiltersParse says why
+		}
+		if why := p.invalid[g.covering()]; why != "" {
+			t.Errorf("%s %s: %q does not parse: %s", g.golden, g.kind, g.covering(), why)
+			continue
+		}
+		ev := p.frames[g.covering()]
+		checked++
+		if ev != len(g.frames) {
+			t.Errorf("%s %s: filter %q selects %d of its %d evidence frames in %s", g.golden, g.kind, g.filter, ev, len(g.frames), g.input)
+		}
+		o := p.outside[g.filter+"\x00"+fmt.Sprint(g.frames)]
+		if o == "" || p.invalid[o] != "" {
+			t.Errorf("%s %s: no check of what %q selects besides its evidence", g.golden, g.kind, g.filter)
+		} else if n := p.frames[o]; n > outsideLimit(len(g.frames)) {
+			t.Errorf("%s %s: filter %q selects %d frames outside the conversations of its evidence in %s (%s)", g.golden, g.kind, g.filter, n, g.input, o)
+		}
+	}
+	if checked < 40 {
+		t.Errorf("only %d filters checked against their evidence", checked)
+	}
+}
+
+// outsideLimit is how many frames outside its evidence's conversations a
+// filter of n evidence frames may select.
+func outsideLimit(n int) int { return 2*n + 20 }
+
 func TestWiresharkFiltersParse(t *testing.T) {
 	if _, err := exec.LookPath("tshark"); err != nil {
 		t.Skip("tshark not installed (make tools installs it): filters not checked")

@@ -3,6 +3,7 @@ package report
 import (
 	"fmt"
 	"io"
+	"path/filepath"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -248,7 +249,18 @@ func writeFinding(b *strings.Builder, r *Report, f Finding, fix bool) {
 		fmt.Fprintf(b, "  Evidence: %s frames %s\n", r.InputPath(e.Input), FrameList(e.Frames, 12))
 	}
 	if f.WiresharkFilter != "" {
-		fmt.Fprintf(b, "  Filter: %s\n", f.WiresharkFilter)
+		// With several inputs, say which files the filter is for: frame
+		// numbers and addresses are those of the files the evidence is in.
+		label := "Filter"
+		if len(r.Inputs) > 1 && len(f.Evidence) > 0 {
+			var on []string
+			for _, e := range f.Evidence {
+				on = append(on, filepath.Base(r.InputPath(e.Input)))
+			}
+			label = "Filter (on " + strings.Join(on, ", ") + ")"
+		}
+		// One line, however long, so that it pastes whole into Wireshark.
+		fmt.Fprintf(b, "  %s: %s\n", label, f.WiresharkFilter)
 	}
 }
 

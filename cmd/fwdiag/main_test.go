@@ -219,6 +219,11 @@ func TestMergedInputsKeepFrameNumbersPerFile(t *testing.T) {
 	if !seen[client] || !seen[server] {
 		t.Errorf("evidence names inputs %v; want both files", seen)
 	}
+	// The text names the files a filter is for.
+	_, text, _ := runCLI(t, "analyze", client, server)
+	if !strings.Contains(text, "Filter (on client.pcap") || !strings.Contains(text, "server.pcap): ") {
+		t.Errorf("text does not say which file each filter is for:\n%s", text)
+	}
 }
 
 func TestServicesAndProfiles(t *testing.T) {
