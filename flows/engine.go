@@ -73,7 +73,7 @@ type Analyzer struct {
 	// first packets: sorting it for a report costs a seventh of sorting
 	// the table's hash order (4.5 -> 0.6 ms for 27k connections).
 	order []*Conn
-	names     map[netip.Addr]string
+	names map[netip.Addr]string
 	// lastVK/lastV cache the vantage of the previous packet: a capture
 	// point rarely changes from one packet to the next.
 	lastVK vantageKey
@@ -470,4 +470,3 @@ func (a *Analyzer) noteMail(c *Conn) {
 		a.k2Mail[c.Server.Addr()] = true
 	}
 }
-
