@@ -160,3 +160,55 @@ func TestConnsListsEachConnectionOnce(t *testing.T) {
 		}
 	}
 }
+
+// TestCaptureDuplicates: a packet seen twice by the capture (same IP ID,
+// flags, numbers and length within 50 ms) counts once; a packet that only
+// shares the IP ID with the one before (a sender that sets the same ID on
+// every packet) is a packet of its own.
+func TestCaptureDuplicates(t *testing.T) {
+	cases := []struct {
+		name       string
+		build      func(s *flowtest.Script)
+		dups, rsts int
+		fins       int
+		retrans    int
+	}{
+		{"syn_then_rst_same_ip_id", func(s *flowtest.Script) {
+			s.TCP(ep(cli), ep(srv), fS, 0, 0, 0).IPID = 1
+			s.TCP(ep(cli), ep(srv), fR, 0, 0, 0).IPID = 1
+		}, 0, 1, 0, 0},
+		{"ack_then_fin_same_ip_id", func(s *flowtest.Script) {
+			k := s.Open(cli, srv)
+			s.TCP(k.C, k.Srv, fA, k.CS, k.SS, 0).IPID = 1
+			s.TCP(k.C, k.Srv, fF|fA, k.CS, k.SS, 0).IPID = 1
+		}, 0, 0, 1, 0},
+		{"copy_with_ip_id_zero", func(s *flowtest.Script) {
+			k := s.Open(cli, srv)
+			s.TCP(k.C, k.Srv, fPA, k.CS, k.SS, 100).IPID = 0
+			s.TCP(k.C, k.Srv, fPA, k.CS, k.SS, 100).IPID = 0
+		}, 1, 0, 0, 0},
+		{"copy_of_data", func(s *flowtest.Script) {
+			k := s.Open(cli, srv)
+			s.TCP(k.C, k.Srv, fPA, k.CS, k.SS, 100).IPID = 7
+			s.TCP(k.C, k.Srv, fPA, k.CS, k.SS, 100).IPID = 7
+		}, 1, 0, 0, 0},
+		{"retransmission_with_ip_id_zero", func(s *flowtest.Script) {
+			k := s.Open(cli, srv)
+			s.TCP(k.C, k.Srv, fPA, k.CS, k.SS, 100).IPID = 0
+			s.Wait(200 * time.Millisecond)
+			s.TCP(k.C, k.Srv, fPA, k.CS, k.SS, 100).IPID = 0
+		}, 0, 0, 0, 1},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			s := flowtest.New()
+			tc.build(s)
+			c := s.Feed(flows.Config{}).View().Conns[0]
+			d := &c.Dir[0]
+			if c.Dups != tc.dups || d.RST != tc.rsts || d.FIN != tc.fins || d.Retrans != tc.retrans {
+				t.Errorf("got %d duplicates, %d resets, %d FINs, %d retransmissions; want %d, %d, %d, %d",
+					c.Dups, d.RST, d.FIN, d.Retrans, tc.dups, tc.rsts, tc.fins, tc.retrans)
+			}
+		})
+	}
+}

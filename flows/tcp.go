@@ -34,9 +34,13 @@ type DirState struct {
 	RSTFrame  uint64
 	FirstData time.Time
 	LastData  time.Time
+	// lastPkt .. lastLen are the previous packet's, for capture duplicates.
 	lastPkt   time.Time
 	lastIPID  uint16
+	lastFlags uint8
+	lastWin   uint16
 	lastSeq   uint32
+	lastAck   uint32
 	lastLen   int
 	ZeroWin   int
 	// MaxDataGap is the longest silence (whole connection) that ended with
@@ -144,14 +148,19 @@ func (c *Conn) update(p *dissect.Packet, dir int) {
 	if gap := sub(t, c.Last); gap > c.MaxGap && c.Dir[0].Pkts+c.Dir[1].Pkts > 0 {
 		c.MaxGap, c.maxGapEnd = gap, t
 	}
-	// Capture duplicates (pktmon, span ports): the same IPv4 datagram twice,
-	// same IP ID, sequence number and length. Real retransmissions from
-	// Windows and Linux carry a new IP ID, so this does not hide them.
-	if p.IPVersion == 4 && d.Pkts > 0 && p.IPID != 0 && p.IPID == d.lastIPID && p.Seq == d.lastSeq && p.PayloadLen == d.lastLen && sub(t, d.lastPkt) < 50*time.Millisecond {
+	// Capture duplicates (pktmon, span ports): the same IPv4 datagram twice
+	// within 50 ms: same IP ID, flags, sequence and acknowledgement numbers,
+	// window and length. Real retransmissions from Windows and Linux carry
+	// a new IP ID. A sender that sets IP ID 0 (or any constant) on every
+	// packet is still told apart by the flags and numbers: a FIN or RST
+	// after an ACK with the same ID is a new packet, and a retransmission
+	// so soon with nothing changed is indistinguishable from a copy.
+	if p.IPVersion == 4 && d.Pkts > 0 && p.IPID == d.lastIPID && p.TCPFlags == d.lastFlags && p.Seq == d.lastSeq &&
+		p.Ack == d.lastAck && p.Window == d.lastWin && p.PayloadLen == d.lastLen && sub(t, d.lastPkt) < 50*time.Millisecond {
 		c.Dups++
 		return
 	}
-	d.lastIPID, d.lastSeq, d.lastLen = p.IPID, p.Seq, p.PayloadLen
+	d.lastIPID, d.lastFlags, d.lastWin, d.lastSeq, d.lastAck, d.lastLen = p.IPID, p.TCPFlags, p.Window, p.Seq, p.Ack, p.PayloadLen
 	prevLast := c.Last
 	c.Last = t
 	d.Pkts++
