@@ -77,7 +77,9 @@ func (a *run) connFindings(c *flows.Conn, fs *findingSet, end time.Time) {
 			if icmpIsFilter(c.ICMP.V6, c.ICMP.Type, c.ICMP.Code) {
 				x.Filter++
 			}
-		case state == "REJ":
+		case origSyn && !c.SynAck && c.Dir[1].RST > 0:
+			// The SYN answered by a reset (Zeek's REJ also covers resets
+			// after a SYN-ACK seen later or never, which are no refusal).
 			g := fs.add(SynReset, sevForService(svc), svc, TCP, client, server, port, c.First, c.Last, c.Input, c.Frames)
 			g.member(c.Client.Port())
 			r := &c.Dir[1]
@@ -90,7 +92,7 @@ func (a *run) connFindings(c *flows.Conn, fs *findingSet, end time.Time) {
 					x.Genuine++
 				}
 			}
-		case origSyn && !c.SynAck && (state == "S0" || state == "SH" || state == "RSTOS0"):
+		case origSyn && !c.SynAck && c.Dir[1].RST == 0:
 			if end.Sub(c.FirstSyn) < synWait && c.Dir[0].SYN < 2 {
 				return // the capture ended before an answer was due
 			}

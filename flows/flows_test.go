@@ -74,6 +74,82 @@ func TestConnStateAndHistory(t *testing.T) {
 	}
 }
 
+// TestConnStateAsZeek: conn_state follows Zeek's endpoint states, also
+// where the capture missed the SYN, or resets came after the close or
+// before the SYN-ACK (each case is a trace of Zeek's test suite or a
+// pattern from one).
+func TestConnStateAsZeek(t *testing.T) {
+	cases := []struct {
+		name  string
+		build func(s *flowtest.Script)
+		state string
+	}{
+		{"syn_missed_closed", func(s *flowtest.Script) {
+			c, sv := ep(cli), ep(srv)
+			s.TCP(sv, c, fS|fA, 5000, 1001, 0)
+			s.TCP(c, sv, fA, 1001, 5001, 0)
+			s.TCP(c, sv, fPA, 1001, 5001, 100)
+			s.TCP(sv, c, fPA, 5001, 1101, 200)
+			s.TCP(c, sv, fF|fA, 1101, 5201, 0)
+			s.TCP(sv, c, fF|fA, 5201, 1102, 0)
+			s.TCP(c, sv, fA, 1102, 5202, 0)
+		}, "SF"},
+		{"syn_missed_open", func(s *flowtest.Script) {
+			c, sv := ep(cli), ep(srv)
+			s.TCP(sv, c, fS|fA, 5000, 1001, 0)
+			s.TCP(c, sv, fA, 1001, 5001, 0)
+			s.TCP(c, sv, fPA, 1001, 5001, 100)
+		}, "S1"},
+		{"midstream_closed", func(s *flowtest.Script) {
+			c, sv := ep(cli), ep(srv)
+			s.TCP(c, sv, fPA, 1001, 5001, 100)
+			s.TCP(sv, c, fA, 5001, 1101, 0)
+			s.TCP(c, sv, fF|fA, 1101, 5001, 0)
+			s.TCP(sv, c, fF|fA, 5001, 1102, 0)
+		}, "SF"},
+		{"reset_after_both_fins", func(s *flowtest.Script) {
+			k := s.Open(cli, srv)
+			k.Send(true, 10)
+			k.Close()
+			s.TCP(k.Srv, k.C, fR, k.SS, 0, 0)
+		}, "SF"},
+		{"reset_before_the_syn_ack", func(s *flowtest.Script) {
+			c, sv := ep(cli), ep(srv)
+			s.TCP(c, sv, fS, 1000, 0, 0)
+			s.TCP(sv, c, fR|fA, 0, 1000, 0)
+			s.TCP(sv, c, fS|fA, 5000, 1001, 0)
+			s.TCP(c, sv, fA, 1001, 5001, 0)
+			s.TCP(c, sv, fPA, 1001, 5001, 25)
+		}, "REJ"},
+		{"syn_ack_then_reset", func(s *flowtest.Script) {
+			c, sv := ep(cli), ep(srv)
+			s.TCP(c, sv, fS, 0, 0, 0)
+			s.TCP(sv, c, fA, 0, 0, 0)
+			s.TCP(c, sv, fR, 0, 0, 0)
+		}, "RSTOS0"},
+		{"syn_fin_then_reset", func(s *flowtest.Script) {
+			c, sv := ep(cli), ep(srv)
+			s.TCP(c, sv, fS, 0, 0, 0)
+			s.TCP(sv, c, fA, 0, 0, 0)
+			s.TCP(c, sv, fF, 0, 0, 0)
+			s.TCP(c, sv, fR, 0, 0, 0)
+		}, "OTH"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			s := flowtest.New()
+			tc.build(s)
+			v := s.Feed(flows.Config{}).View()
+			if len(v.Conns) != 1 {
+				t.Fatalf("got %d flows; want 1", len(v.Conns))
+			}
+			if got := v.Conns[0].ConnState(); got != tc.state {
+				t.Errorf("got %s; want %s", got, tc.state)
+			}
+		})
+	}
+}
+
 func TestRetransmissionAndKeepAlive(t *testing.T) {
 	s := flowtest.New()
 	k := s.Open(cli, srv)

@@ -67,6 +67,8 @@ type Conn struct {
 	MaxGap      time.Duration
 	maxGapEnd   time.Time
 
+	// zeek is each endpoint as Zeek's TCP analyzer sees it (zeek.go).
+	zeek     [2]zeekEnd
 	hist     [24]byte
 	histN    uint8
 	histSeen [2]uint16
@@ -143,6 +145,7 @@ func seqLT(a, b uint32) bool { return int32(a-b) < 0 }
 
 // update applies one packet travelling in direction dir.
 func (c *Conn) update(p *dissect.Packet, dir int) {
+	c.zeekUpdate(p, dir)
 	d := &c.Dir[dir]
 	t := p.Time
 	if gap := sub(t, c.Last); gap > c.MaxGap && c.Dir[0].Pkts+c.Dir[1].Pkts > 0 {
@@ -300,47 +303,6 @@ func (c *Conn) UnackedClientBytes() uint32 {
 		return cl.NextSeq - s.MaxAck
 	}
 	return 0
-}
-
-// ConnState is Zeek's conn_state summary of the connection.
-func (c *Conn) ConnState() string {
-	o, r := &c.Dir[0], &c.Dir[1]
-	origSyn := !c.FirstSyn.IsZero()
-	switch {
-	case origSyn && !c.SynAck:
-		switch {
-		case r.RST > 0:
-			return "REJ"
-		case o.RST > 0:
-			return "RSTOS0"
-		case o.FIN > 0:
-			return "SH"
-		}
-		return "S0"
-	case !origSyn && c.SynAck:
-		switch {
-		case r.RST > 0:
-			return "RSTRH"
-		case r.FIN > 0:
-			return "SHR"
-		}
-		return "OTH"
-	case !origSyn && !c.SynAck:
-		return "OTH"
-	}
-	switch {
-	case o.RST > 0:
-		return "RSTO"
-	case r.RST > 0:
-		return "RSTR"
-	case o.FIN > 0 && r.FIN > 0:
-		return "SF"
-	case o.FIN > 0:
-		return "S2"
-	case r.FIN > 0:
-		return "S3"
-	}
-	return "S1"
 }
 
 // recogniseGreeting matches the payload hints of SPEC §4. dir is the sender.
