@@ -150,6 +150,101 @@ func TestConnStateAsZeek(t *testing.T) {
 	}
 }
 
+// TestHistoryAsZeek: the history has Zeek's letters by Zeek's rules: t only
+// for payload sent again (not a SYN, SYN-ACK or FIN, which are written
+// again only with another sequence number), again at the 10th; no letter
+// of its own for a keep-alive; d only for a segment without SYN, FIN or
+// RST; a capture's copy of a packet is a packet to Zeek.
+func TestHistoryAsZeek(t *testing.T) {
+	cases := []struct {
+		name    string
+		build   func(s *flowtest.Script)
+		history string
+	}{
+		{"handshake_retransmitted", func(s *flowtest.Script) {
+			c, sv := ep(cli), ep(srv)
+			s.TCP(c, sv, fS, 1000, 0, 0)
+			s.Wait(time.Second)
+			s.TCP(c, sv, fS, 1000, 0, 0)
+			s.TCP(sv, c, fS|fA, 5000, 1001, 0)
+			s.Wait(time.Second)
+			s.TCP(sv, c, fS|fA, 5000, 1001, 0)
+			s.TCP(c, sv, fA, 1001, 5001, 0)
+		}, "ShA"},
+		{"fin_retransmitted", func(s *flowtest.Script) {
+			k := s.Open(cli, srv)
+			k.Send(true, 10)
+			s.TCP(k.C, k.Srv, fF|fA, k.CS, k.SS, 0)
+			s.Wait(200 * time.Millisecond)
+			s.TCP(k.C, k.Srv, fF|fA, k.CS, k.SS, 0)
+			s.TCP(k.Srv, k.C, fF|fA, k.SS, k.CS+1, 0)
+			s.TCP(k.C, k.Srv, fA, k.CS+1, k.SS+1, 0)
+		}, "ShADaFf"},
+		{"payload_retransmitted", func(s *flowtest.Script) {
+			k := s.Open(cli, srv)
+			k.PushLost(50, 3)
+		}, "ShAdt"},
+		{"payload_retransmitted_ten_times", func(s *flowtest.Script) {
+			k := s.Open(cli, srv)
+			k.PushLost(50, 10)
+		}, "ShAdtt"},
+		{"keep_alives", func(s *flowtest.Script) {
+			k := s.Open(cli, srv)
+			k.Send(true, 100)
+			k.KeepAlive()
+			s.TCP(k.C, k.Srv, fA, k.CS-1, k.SS, 1) // one byte: payload sent again
+		}, "ShADaT"},
+		{"fin_with_data", func(s *flowtest.Script) {
+			k := s.Open(cli, srv)
+			s.TCP(k.C, k.Srv, fF|fA, k.CS, k.SS, 10)
+			s.TCP(k.Srv, k.C, fF|fA, k.SS, k.CS+11, 0)
+			s.TCP(k.C, k.Srv, fA, k.CS+11, k.SS+1, 0)
+		}, "ShAFf"},
+		{"fin_with_another_sequence_number", func(s *flowtest.Script) {
+			k := s.Open(cli, srv)
+			s.TCP(k.C, k.Srv, fF|fA, k.CS, k.SS, 0)
+			s.TCP(k.C, k.Srv, fF|fA, k.CS, k.SS, 10)
+		}, "ShAFF"},
+		{"resets_with_other_sequence_numbers", func(s *flowtest.Script) {
+			k := s.Open(cli, srv)
+			s.TCP(k.Srv, k.C, fR, k.SS, 0, 0)
+			s.TCP(k.Srv, k.C, fR, k.SS, 0, 0)
+			s.TCP(k.Srv, k.C, fR, k.SS+100, 0, 0)
+		}, "ShArr"},
+		{"copy_in_the_capture", func(s *flowtest.Script) {
+			k := s.Open(cli, srv)
+			s.TCP(k.C, k.Srv, fPA, k.CS, k.SS, 100).IPID = 7
+			s.TCP(k.C, k.Srv, fPA, k.CS, k.SS, 100).IPID = 7
+		}, "ShADT"},
+		{"zero_window_in_the_syn_ack", func(s *flowtest.Script) {
+			c, sv := ep(cli), ep(srv)
+			s.TCP(c, sv, fS, 1000, 0, 0)
+			s.TCP(sv, c, fS|fA, 5000, 1001, 0).Window = 0
+			s.TCP(c, sv, fA, 1001, 5001, 0)
+		}, "ShwA"},
+		{"syn_with_fin", func(s *flowtest.Script) {
+			s.TCP(ep(cli), ep(srv), fS|fF, 1000, 0, 0)
+		}, "Q"},
+		{"fin_with_rst", func(s *flowtest.Script) {
+			k := s.Open(cli, srv)
+			s.TCP(k.C, k.Srv, fF|fR|fA, k.CS, k.SS, 0)
+		}, "ShAI"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			s := flowtest.New()
+			tc.build(s)
+			v := s.Feed(flows.Config{}).View()
+			if len(v.Conns) != 1 {
+				t.Fatalf("got %d flows; want 1", len(v.Conns))
+			}
+			if got := v.Conns[0].History(); got != tc.history {
+				t.Errorf("got %q; want %q", got, tc.history)
+			}
+		})
+	}
+}
+
 func TestRetransmissionAndKeepAlive(t *testing.T) {
 	s := flowtest.New()
 	k := s.Open(cli, srv)

@@ -69,9 +69,9 @@ type Conn struct {
 
 	// zeek is each endpoint as Zeek's TCP analyzer sees it (zeek.go).
 	zeek     [2]zeekEnd
-	hist     [24]byte
+	hist     [24]byte // Zeek's history (zeek.go)
 	histN    uint8
-	histSeen [2]uint16
+	histSeen [2]uint8
 
 	ICMP    *ICMPHit // the first ICMP error quoting this connection (nil none)
 	Frames  []uint64 // evidence frames: the notable packets, up to maxFrames
@@ -100,39 +100,6 @@ type ICMPHit struct {
 	Frame      uint64
 	Count      int
 }
-
-// history letters (Zeek): index into the per-direction seen bitmask.
-const (
-	hSYN = iota
-	hSYNACK
-	hACK
-	hData
-	hFIN
-	hRST
-	hRetrans
-	hZeroWin
-	hKeepAlive
-)
-
-var histLetters = [...]byte{'s', 'h', 'a', 'd', 'f', 'r', 't', 'w', 'k'}
-
-func (c *Conn) addHist(dir int, h int) {
-	bit := uint16(1) << h
-	if c.histSeen[dir]&bit != 0 || int(c.histN) >= len(c.hist) {
-		return
-	}
-	c.histSeen[dir] |= bit
-	l := histLetters[h]
-	if dir == 0 {
-		l -= 'a' - 'A'
-	}
-	c.hist[c.histN] = l
-	c.histN++
-}
-
-// History is Zeek's history string: one letter per event kind and direction,
-// upper case for the client.
-func (c *Conn) History() string { return string(c.hist[:c.histN]) }
 
 func (c *Conn) addFrame(f uint64) {
 	if len(c.Frames) < maxFrames {
@@ -175,7 +142,6 @@ func (c *Conn) update(p *dissect.Packet, dir int) {
 	if rst {
 		d.RST++
 		d.RSTTTL, d.RSTIPID, d.RSTTime, d.RSTFrame = p.TTL, p.IPID, t, p.Frame
-		c.addHist(dir, hRST)
 		c.Closed = true
 		c.addFrame(p.Frame)
 		return
@@ -199,19 +165,16 @@ func (c *Conn) update(p *dissect.Packet, dir int) {
 			c.FirstSyn, c.synSeq = t, p.Seq
 		}
 		c.LastSyn = t
-		c.addHist(dir, hSYN)
 		notable = true
 	case syn && ack:
 		if !c.SynAck {
 			c.SynAck, c.SynAckTime = true, t
 		}
 		d.SYN++
-		c.addHist(dir, hSYNACK)
 		notable = true
 	}
 	if fin {
 		d.FIN++
-		c.addHist(dir, hFIN)
 		notable = true
 	}
 	if p.PayloadLen > 0 {
@@ -225,9 +188,6 @@ func (c *Conn) update(p *dissect.Packet, dir int) {
 		d.LastData = t
 		d.DataSegs++
 		d.Payload += uint64(p.PayloadLen)
-		c.addHist(dir, hData)
-	} else if ack && !syn && !fin {
-		c.addHist(dir, hACK)
 	}
 	if ack && !syn && dir == 0 && c.SynAck {
 		c.Established = true
@@ -237,7 +197,6 @@ func (c *Conn) update(p *dissect.Packet, dir int) {
 	}
 	if p.Window == 0 && !syn && !rst && ack {
 		d.ZeroWin++
-		c.addHist(dir, hZeroWin)
 	}
 
 	// Sequence analysis: retransmissions and keep-alives, as Wireshark
@@ -246,11 +205,9 @@ func (c *Conn) update(p *dissect.Packet, dir int) {
 		switch {
 		case !syn && !fin && p.PayloadLen <= 1 && p.Seq == d.NextSeq-1:
 			d.KeepAlives++
-			c.addHist(dir, hKeepAlive)
 			notable = true
 		case segLen > 0 && seqLT(p.Seq, d.NextSeq):
 			d.Retrans++
-			c.addHist(dir, hRetrans)
 			notable = true
 		}
 		if end := p.Seq + segLen; seqLT(d.NextSeq, end) {

@@ -38,6 +38,13 @@ type zeekEnd struct {
 	start       uint32 // initial sequence number (the SYN's, or one below the first seen)
 	last        uint32 // highest sequence number sent + 1
 	ack         uint32 // highest sequence number the peer acknowledged
+	// histSYN, histFIN and histRST are the relative sequence numbers of
+	// the last SYN, FIN (its end) and RST: another one with a different
+	// number is written into the history again.
+	histSYN, histFIN, histRST uint32
+	// rxmt and win0 count payload retransmissions and zero windows: the
+	// history has their letter at the 1st, 10th, 100th, ... occurrence.
+	rxmt, win0 uint32
 }
 
 func (e *zeekEnd) set(s zeekState) {
@@ -113,6 +120,14 @@ func (c *Conn) zeekUpdate(p *dissect.Packet, dir int) {
 			e.initSeq(seq, end)
 		}
 	}
+	c.zeekHistory(dir, e, syn, ack, fin, rst, seq-e.start, n)
+	if p.Window == 0 && !rst && peer.state != zClosed && e.state != zReset {
+		// Zero windows after a RST, or after the peer's FIN, say nothing.
+		e.win0++
+		if pow10(e.win0) {
+			c.addHist(dir, 'W')
+		}
+	}
 	if fin {
 		e.fin = true
 	}
@@ -137,6 +152,14 @@ func (c *Conn) zeekUpdate(p *dissect.Packet, dir int) {
 	case e.state == zReset:
 	case dl > 0:
 		e.last = end
+	case n > 0:
+		// Payload at or below the highest sequence number sent: a
+		// retransmission (Zeek's 't' is payload only: not a SYN, FIN or
+		// empty segment sent again).
+		e.rxmt++
+		if pow10(e.rxmt) {
+			c.addHist(dir, 'T')
+		}
 	}
 
 	// The state machine.
@@ -201,6 +224,102 @@ func (c *Conn) zeekUpdate(p *dissect.Packet, dir int) {
 		}
 	}
 }
+
+// Zeek's history: the letters, and the bit each sets in a direction's
+// mask of letters already written.
+const (
+	hSYN    = 1 << iota // S (or H: SYN-ACK)
+	hFIN                // F
+	hRST                // R
+	hFINRST             // I: FIN and RST together
+	hData               // D
+	hACK                // A: a pure ACK
+	hMulti              // Q: SYN with FIN or RST
+)
+
+// zeekHistory writes the history letters of one packet. rel is its
+// sequence number relative to the sender's initial one, n its payload.
+func (c *Conn) zeekHistory(dir int, e *zeekEnd, syn, ack, fin, rst bool, rel, n uint32) {
+	bits := 0
+	for _, b := range [3]bool{syn, fin, rst} {
+		if b {
+			bits++
+		}
+	}
+	switch {
+	case bits > 1:
+		if fin && rst {
+			c.firstHist(dir, hFINRST, 'I')
+		} else {
+			c.firstHist(dir, hMulti, 'Q')
+		}
+	case syn:
+		l := byte('S')
+		if ack {
+			l = 'H'
+		}
+		// Written again for a SYN with another sequence number.
+		if !c.firstHist(dir, hSYN, l) && rel != e.histSYN {
+			c.addHist(dir, l)
+		}
+		e.histSYN = rel
+	case fin:
+		// A FIN's number is at the end of its payload.
+		if !c.firstHist(dir, hFIN, 'F') && rel+n != e.histFIN {
+			c.addHist(dir, 'F')
+		}
+		e.histFIN = rel + n
+	case rst:
+		if !c.firstHist(dir, hRST, 'R') && rel != e.histRST {
+			c.addHist(dir, 'R')
+		}
+		e.histRST = rel
+	case n > 0:
+		c.firstHist(dir, hData, 'D')
+	case ack:
+		c.firstHist(dir, hACK, 'A')
+	}
+}
+
+// firstHist writes letter l unless the direction has written bit's letter
+// already; it reports whether it wrote it.
+func (c *Conn) firstHist(dir int, bit uint8, l byte) bool {
+	if c.histSeen[dir]&bit != 0 {
+		return false
+	}
+	c.histSeen[dir] |= bit
+	c.addHist(dir, l)
+	return true
+}
+
+// addHist appends letter l (upper case), in lower case for the responder.
+// The history holds the first len(hist) letters.
+func (c *Conn) addHist(dir int, l byte) {
+	if int(c.histN) >= len(c.hist) {
+		return
+	}
+	if dir == 1 {
+		l += 'a' - 'A'
+	}
+	c.hist[c.histN] = l
+	c.histN++
+}
+
+// pow10 reports whether n is 1, 10, 100, ...: where Zeek writes the
+// letter of a counted event again.
+func pow10(n uint32) bool {
+	for n >= 10 && n%10 == 0 {
+		n /= 10
+	}
+	return n == 1
+}
+
+// History is Zeek's history string for the connection: a letter per event,
+// upper case for the originator (the client), lower case for the responder.
+// s SYN, h SYN-ACK, a pure ACK, d payload, f FIN, r RST (s, h, f and r again
+// for one with another sequence number), t payload retransmitted and w zero
+// window (again at the 10th, 100th, ...), i FIN+RST, q SYN with FIN or RST.
+func (c *Conn) History() string { return string(c.hist[:c.histN]) }
 
 // ConnState is Zeek's conn_state for the connection, from both endpoints'
 // states (Zeek's conn_state function in base/protocols/conn):
