@@ -5,7 +5,6 @@ import (
 	"testing"
 )
 
-
 func TestServiceOverrideMovesPort(t *testing.T) {
 	svcs, err := WithOverrides(DefaultServices(), []string{"sw-binary=6001"})
 	if err != nil {
