@@ -148,7 +148,7 @@ func (a *run) svcAddConn(t *svcTable, c *flows.Conn) {
 	case c.SynAck || c.Midstream && c.Dir[1].Pkts > 0:
 		g.answered++
 	case !c.FirstSyn.IsZero() && c.Dir[1].RST > 0:
-		if gt, ok := a.ttls.Genuine(c.Vantage, c.Server.Addr()); ok && gt != c.Dir[1].RSTTTL {
+		if gt, ok := a.ttls.Genuine(c.Vantage, c.Server.Addr()); ok && gt != c.Dir[1].Resets[0].TTL {
 			g.filtered++
 		} else {
 			g.refusedHost++

@@ -383,3 +383,20 @@ func TestCaptureDuplicates(t *testing.T) {
 		})
 	}
 }
+
+// TestResetsKeptByTTL: a side's first reset and its first reset with
+// another TTL are kept, whatever comes after: diagnosis judges every reset
+// by them, not only by the last.
+func TestResetsKeptByTTL(t *testing.T) {
+	s := flowtest.New()
+	k := s.Open(cli, srv)
+	srvIP := k.Srv.Addr()
+	for _, ttl := range []uint8{46, 46, 49, 250, 49} { // frames 4 to 8
+		s.TTL[srvIP] = ttl
+		s.TCP(k.Srv, k.C, fR, k.SS, 0, 0)
+	}
+	d := &s.Feed(flows.Config{}).View().Conns[0].Dir[1]
+	if r := d.Resets; d.RST != 5 || r[0].TTL != 46 || r[0].Frame != 4 || r[1].TTL != 49 || r[1].Frame != 6 {
+		t.Errorf("got %d resets, kept %+v; want 5, TTL 46 at frame 4 and TTL 49 at frame 6", d.RST, r)
+	}
+}

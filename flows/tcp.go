@@ -27,11 +27,11 @@ type DirState struct {
 	DataSegs   int // segments with payload
 	SYN, FIN   int
 	RST        int
-	// RSTTTL, RSTIPID, RSTTime and RSTFrame describe the last reset.
-	RSTTTL    uint8
-	RSTIPID   uint16
-	RSTTime   time.Time
-	RSTFrame  uint64
+	// Resets[0] is the side's first reset; Resets[1] its first reset with
+	// another TTL than that one (Frame 0: none). Resets with one TTL come
+	// from one sender (the host, or the same middlebox), so these two let
+	// diagnosis judge every reset the side sent.
+	Resets    [2]Reset
 	FirstData time.Time
 	LastData  time.Time
 	// lastPkt .. lastLen are the previous packet's, for capture duplicates.
@@ -47,6 +47,13 @@ type DirState struct {
 	// data from this direction: for an NPA socket, how long the channel sat
 	// idle before the server pushed.
 	MaxDataGap time.Duration
+}
+
+// Reset is one RST as the capture saw it.
+type Reset struct {
+	Time  time.Time
+	Frame uint64
+	TTL   uint8
 }
 
 // Conn is one TCP connection at one vantage point. Direction 0 is the client
@@ -141,7 +148,12 @@ func (c *Conn) update(p *dissect.Packet, dir int) {
 
 	if rst {
 		d.RST++
-		d.RSTTTL, d.RSTIPID, d.RSTTime, d.RSTFrame = p.TTL, p.IPID, t, p.Frame
+		switch {
+		case d.RST == 1:
+			d.Resets[0] = Reset{t, p.Frame, p.TTL}
+		case d.Resets[1].Frame == 0 && p.TTL != d.Resets[0].TTL:
+			d.Resets[1] = Reset{t, p.Frame, p.TTL}
+		}
 		c.Closed = true
 		c.addFrame(p.Frame)
 		return
