@@ -56,7 +56,7 @@ func TestConnStateAndHistory(t *testing.T) {
 		{"midstream", func(s *flowtest.Script) {
 			s.TCP(ep(srv), ep(cli), fPA, 100, 100, 10)
 			s.TCP(ep(cli), ep(srv), fA, 100, 110, 0)
-		}, "OTH", "dA"},
+		}, "OTH", "^dA"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -222,6 +222,12 @@ func TestHistoryAsZeek(t *testing.T) {
 			s.TCP(sv, c, fS|fA, 5000, 1001, 0).Window = 0
 			s.TCP(c, sv, fA, 1001, 5001, 0)
 		}, "ShwA"},
+		{"syn_ack_first", func(s *flowtest.Script) {
+			c, sv := ep(cli), ep(srv)
+			s.TCP(sv, c, fS|fA, 5000, 1001, 0)
+			s.TCP(c, sv, fA, 1001, 5001, 0)
+			s.TCP(c, sv, fPA, 1001, 5001, 100)
+		}, "^hAD"},
 		{"syn_with_fin", func(s *flowtest.Script) {
 			s.TCP(ep(cli), ep(srv), fS|fF, 1000, 0, 0)
 		}, "Q"},

@@ -305,6 +305,11 @@ func (c *Conn) addHist(dir int, l byte) {
 	c.histN++
 }
 
+// zeekFlipped notes that the client did not send the connection's first
+// packet (a SYN-ACK or a segment of a connection joined midstream came
+// first): Zeek's history then starts with '^', direction flipped.
+func (c *Conn) zeekFlipped() { c.hist[0], c.histN = '^', 1 }
+
 // pow10 reports whether n is 1, 10, 100, ...: where Zeek writes the
 // letter of a counted event again.
 func pow10(n uint32) bool {
@@ -315,7 +320,8 @@ func pow10(n uint32) bool {
 }
 
 // History is Zeek's history string for the connection: a letter per event,
-// upper case for the originator (the client), lower case for the responder.
+// upper case for the originator (the client), lower case for the responder,
+// after a '^' when the responder's packet came first.
 // s SYN, h SYN-ACK, a pure ACK, d payload, f FIN, r RST (s, h, f and r again
 // for one with another sequence number), t payload retransmitted and w zero
 // window (again at the 10th, 100th, ...), i FIN+RST, q SYN with FIN or RST.
@@ -377,10 +383,13 @@ func (c *Conn) ConnState() string {
 }
 
 // synThenReset is Zeek's test for RSTOS0: the history starts with the
-// originator's SYN, and its RST comes before any SYN-ACK, ACK, FIN,
-// content gap, or odd flag combination from it.
+// originator's SYN (after a '^'), and its RST comes before any SYN-ACK,
+// ACK, FIN, content gap, or odd flag combination from it.
 func (c *Conn) synThenReset() bool {
 	h := c.hist[:c.histN]
+	if len(h) > 0 && h[0] == '^' {
+		h = h[1:]
+	}
 	if len(h) == 0 || h[0] != 'S' {
 		return false
 	}
