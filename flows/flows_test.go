@@ -222,6 +222,14 @@ func TestHistoryAsZeek(t *testing.T) {
 			s.TCP(sv, c, fS|fA, 5000, 1001, 0).Window = 0
 			s.TCP(c, sv, fA, 1001, 5001, 0)
 		}, "ShwA"},
+		{"zero_windows_in_the_connection", func(s *flowtest.Script) {
+			k := s.Open(cli, srv)
+			for i := 0; i < 10; i++ {
+				s.TCP(k.Srv, k.C, fA, k.SS, k.CS, 0).Window = 0
+			}
+			s.TCP(k.C, k.Srv, fF|fA, k.CS, k.SS, 0)
+			s.TCP(k.Srv, k.C, fA, k.SS, k.CS+1, 0).Window = 0 // after the peer's FIN: no w
+		}, "ShAawwF"},
 		{"syn_ack_first", func(s *flowtest.Script) {
 			c, sv := ep(cli), ep(srv)
 			s.TCP(sv, c, fS|fA, 5000, 1001, 0)

@@ -19,21 +19,16 @@ type DirState struct {
 	TTLVaries bool   // a later genuine packet came with another TTL
 	NextSeq   uint32 // highest sequence number sent + 1
 	SeqSet    bool
-	MaxAck    uint32
 	AckSet    bool
-	Retrans   int // segments (SYNs and FINs included) below NextSeq
+	MaxAck    uint32 // highest acknowledgement number sent (AckSet)
+	Retrans   int    // segments (SYNs and FINs included) below NextSeq
 	// KeepAlives are 0/1-byte segments at next-expected minus one.
 	KeepAlives int
 	DataSegs   int // segments with payload
 	SYN, FIN   int
 	RST        int
-	// Resets[0] is the side's first reset; Resets[1] its first reset with
-	// another TTL than that one (Frame 0: none). Resets with one TTL come
-	// from one sender (the host, or the same middlebox), so these two let
-	// diagnosis judge every reset the side sent.
-	Resets    [2]Reset
-	FirstData time.Time
-	LastData  time.Time
+	FirstData  time.Time
+	LastData   time.Time
 	// lastPkt .. lastLen are the previous packet's, for capture duplicates.
 	lastPkt   time.Time
 	lastIPID  uint16
@@ -47,6 +42,13 @@ type DirState struct {
 	// data from this direction: for an NPA socket, how long the channel sat
 	// idle before the server pushed.
 	MaxDataGap time.Duration
+	// zeek is the side as Zeek's TCP analyzer sees it (zeek.go).
+	zeek zeekEnd
+	// Resets[0] is the side's first reset; Resets[1] its first reset with
+	// another TTL than that one (Frame 0: none). Resets with one TTL come
+	// from one sender (the host, or the same middlebox), so these two let
+	// diagnosis judge every reset the side sent.
+	Resets [2]Reset
 }
 
 // Reset is one RST as the capture saw it.
@@ -74,8 +76,6 @@ type Conn struct {
 	MaxGap      time.Duration
 	maxGapEnd   time.Time
 
-	// zeek is each endpoint as Zeek's TCP analyzer sees it (zeek.go).
-	zeek     [2]zeekEnd
 	hist     [24]byte // Zeek's history (zeek.go)
 	histN    uint8
 	histSeen [2]uint8
@@ -119,8 +119,13 @@ func seqLT(a, b uint32) bool { return int32(a-b) < 0 }
 
 // update applies one packet travelling in direction dir.
 func (c *Conn) update(p *dissect.Packet, dir int) {
-	c.zeekUpdate(p, dir)
 	d := &c.Dir[dir]
+	// Zeek's view first (zeek.go): it counts capture duplicates too.
+	if z := &d.zeek; z.zeekCommon(p.TCPFlags) {
+		c.zeekSegment(dir, z, p)
+	} else {
+		c.zeekUpdate(p, dir)
+	}
 	t := p.Time
 	if gap := sub(t, c.Last); gap > c.MaxGap && c.Dir[0].Pkts+c.Dir[1].Pkts > 0 {
 		c.MaxGap, c.maxGapEnd = gap, t

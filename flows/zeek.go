@@ -4,9 +4,9 @@ import "github.com/fwdiag/fwdiag/dissect"
 
 // Zeek's view of a TCP connection: each endpoint's state as Zeek's TCP
 // analyzer tracks it (INACTIVE, SYN_SENT, ...), from which ConnState names
-// the connection as Zeek's conn.log does, and the sequence numbers Zeek
-// keeps per endpoint (start, highest sequence number sent + 1, highest
-// acknowledged by the peer). This file follows the semantics Zeek
+// the connection as Zeek's conn.log does, the sequence numbers Zeek keeps
+// per endpoint (initial, highest sent + 1, highest acknowledged), and the
+// history written from them. This file follows the semantics Zeek
 // documents and implements (scripts/base/protocols/conn/main.zeek, the TCP
 // session adapter); it is checked against Zeek's own conn.log for the
 // traces of its test suite (pcaps/zeek_test.go). It deliberately keeps
@@ -32,12 +32,18 @@ const (
 const zeekTooLarge = 1 << 20
 
 // zeekEnd is one endpoint as Zeek tracks it. The connection owns it.
+// Zeek keeps what the peer acknowledged with the endpoint acknowledged;
+// here each endpoint keeps what it acknowledged itself (acked), and copies
+// of the peer's state and initial sequence number, so that the common
+// packet reads and writes its sender's endpoint only.
 type zeekEnd struct {
 	state, prev zeekState
-	fin         bool   // sent a FIN
-	start       uint32 // initial sequence number (the SYN's, or one below the first seen)
-	last        uint32 // highest sequence number sent + 1
-	ack         uint32 // highest sequence number the peer acknowledged
+	fin         bool      // sent a FIN
+	peerState   zeekState // the peer's state
+	start       uint32    // initial sequence number (the SYN's, or one below the first seen)
+	last        uint32    // highest sequence number sent + 1
+	acked       uint32    // highest acknowledgement of the peer's data sent
+	peerStart   uint32    // the peer's initial sequence number
 	// histSYN, histFIN and histRST are the relative sequence numbers of
 	// the last SYN, FIN (its end) and RST: another one with a different
 	// number is written into the history again.
@@ -53,17 +59,24 @@ func (e *zeekEnd) set(s zeekState) {
 	}
 }
 
-func (e *zeekEnd) initSeq(seq, last uint32) { e.start, e.ack, e.last = seq, seq, last }
+// zeekInit starts direction dir's sequence space at seq (nothing
+// acknowledged beyond it), its highest sequence number sent at last.
+func (c *Conn) zeekInit(dir int, seq, last uint32) {
+	e, peer := &c.Dir[dir].zeek, &c.Dir[1-dir].zeek
+	e.start, e.last = seq, last
+	peer.acked, peer.peerStart = seq, seq
+}
 
-// size is Zeek's byte count for the endpoint (sequence space used, SYN and
+// size is Zeek's byte count for endpoint e (sequence space used, SYN and
 // FIN not counted); ConnState only asks whether it is zero.
 func (e *zeekEnd) size(peer *zeekEnd) uint32 {
-	if e.prev == zSynSent && e.state == zReset && peer.state == zInactive && e.ack != e.start && e.ack != e.start+1 {
+	ack := peer.acked
+	if e.prev == zSynSent && e.state == zReset && peer.state == zInactive && ack != e.start && ack != e.start+1 {
 		// A half-open connection found and aborted: its numbers say nothing.
 		return 0
 	}
-	n := e.ack - e.start
-	if seqLT(e.ack, e.last) {
+	n := ack - e.start
+	if seqLT(ack, e.last) {
 		n = e.last - e.start
 	}
 	if n != 0 {
@@ -76,12 +89,13 @@ func (e *zeekEnd) size(peer *zeekEnd) uint32 {
 }
 
 // zeekUpdate applies one packet from direction dir (0 the originator) to
-// Zeek's view of the connection. Zeek sees every packet the capture holds,
-// capture duplicates included, so this runs before they are set aside.
+// Zeek's view of the connection; zeekSegment does the same for the common
+// case. Zeek sees every packet the capture holds, capture duplicates
+// included, so update calls them before it sets duplicates aside.
 func (c *Conn) zeekUpdate(p *dissect.Packet, dir int) {
-	e, peer := &c.zeek[dir], &c.zeek[1-dir]
-	orig := dir == 0
+	e, peer := &c.Dir[dir].zeek, &c.Dir[1-dir].zeek
 	f := p.TCPFlags
+	orig := dir == 0
 	syn, ack, fin, rst := f&dissect.FlagSYN != 0, f&dissect.FlagACK != 0, f&dissect.FlagFIN != 0, f&dissect.FlagRST != 0
 	n := uint32(p.PayloadLen)
 	seg := n // sequence space the segment takes
@@ -102,25 +116,25 @@ func (c *Conn) zeekUpdate(p *dissect.Packet, dir int) {
 	switch e.state {
 	case zInactive:
 		if syn {
-			e.initSeq(seq, end)
+			c.zeekInit(dir, seq, end)
 		} else {
-			e.initSeq(seq-1, seq)
+			c.zeekInit(dir, seq-1, seq)
 		}
 	case zSynSent, zSynAckSent:
 		if syn && seq != e.start {
-			e.initSeq(seq, end)
+			c.zeekInit(dir, seq, end)
 		}
 	case zEstablished, zPartial:
 		if syn {
-			e.initSeq(seq, end)
+			c.zeekInit(dir, seq, end)
 		}
 	case zReset:
 		if syn && e.prev == zInactive {
 			// The earlier RST may have been forged: start from the SYN.
-			e.initSeq(seq, end)
+			c.zeekInit(dir, seq, end)
 		}
 	}
-	c.zeekHistory(dir, e, syn, ack, fin, rst, seq-e.start, n)
+	c.zeekHistory(dir, e, f, seq-e.start, n)
 	if p.Window == 0 && !rst && peer.state != zClosed && e.state != zReset {
 		// Zero windows after a RST, or after the peer's FIN, say nothing.
 		e.win0++
@@ -134,13 +148,14 @@ func (c *Conn) zeekUpdate(p *dissect.Packet, dir int) {
 	if ack {
 		switch {
 		case peer.state == zInactive:
-			peer.initSeq(p.Ack-1, p.Ack-1)
+			// The peer's numbers start from what this side acknowledges.
+			c.zeekInit(1-dir, p.Ack-1, p.Ack-1)
 		case rst, int32(p.Ack-peer.start) < 0:
 			// Zeek trusts no acknowledgement in a RST, nor one below
 			// the peer's initial sequence number.
 		default:
-			if d := int32(p.Ack - peer.ack); d > 0 && !(p.Ack == 0 && d > zeekTooLarge) {
-				peer.ack = p.Ack
+			if d := int32(p.Ack - e.acked); d > 0 && !(p.Ack == 0 && d > zeekTooLarge) {
+				e.acked = p.Ack
 			}
 		}
 	}
@@ -186,7 +201,7 @@ func (c *Conn) zeekUpdate(p *dissect.Packet, dir int) {
 		}
 		if e.state == zInactive {
 			switch {
-			case !orig && n == 0 && c.zeek[0].state == zSynSent:
+			case !orig && n == 0 && c.Dir[0].zeek.state == zSynSent:
 				// Some stacks acknowledge a SYN before answering it:
 				// not yet a partial connection.
 			case ack && peer.state == zEstablished:
@@ -223,6 +238,50 @@ func (c *Conn) zeekUpdate(p *dissect.Packet, dir int) {
 			e.set(zReset)
 		}
 	}
+	// The copies the common case reads (zeekInit keeps the starts).
+	e.peerState = peer.state
+	peer.peerState = e.state
+}
+
+// zeekCommon reports whether a packet with flags f from e is the common
+// case zeekSegment handles: no SYN, FIN or RST, from an established or
+// partial endpoint whose peer is not inactive.
+func (e *zeekEnd) zeekCommon(f uint8) bool {
+	return f&(dissect.FlagSYN|dissect.FlagFIN|dissect.FlagRST) == 0 && (e.state == zEstablished || e.state == zPartial) && e.peerState != zInactive
+}
+
+// zeekSegment is zeekUpdate for the common case (zeekCommon): no state
+// changes, only the history, the numbers and retransmissions.
+func (c *Conn) zeekSegment(dir int, e *zeekEnd, p *dissect.Packet) {
+	n := uint32(p.PayloadLen)
+	if c.histSeen[dir]&(hData|hACK) != hData|hACK || p.Window == 0 {
+		c.zeekSegmentRare(dir, e, p, n)
+	}
+	if p.TCPFlags&dissect.FlagACK != 0 && int32(p.Ack-e.peerStart) >= 0 {
+		if d := int32(p.Ack - e.acked); d > 0 && (p.Ack != 0 || d <= zeekTooLarge) {
+			e.acked = p.Ack
+		}
+	}
+	if end := p.Seq + n; int32(end-e.last) > 0 {
+		e.last = end
+	} else if n > 0 {
+		e.rxmt++
+		if pow10(e.rxmt) {
+			c.addHist(dir, 'T')
+		}
+	}
+}
+
+// zeekSegmentRare writes a side's first data or pure ACK into the history,
+// and a zero window.
+func (c *Conn) zeekSegmentRare(dir int, e *zeekEnd, p *dissect.Packet, n uint32) {
+	c.zeekHistory(dir, e, p.TCPFlags, p.Seq-e.start, n)
+	if p.Window == 0 && e.peerState != zClosed {
+		e.win0++
+		if pow10(e.win0) {
+			c.addHist(dir, 'W')
+		}
+	}
 }
 
 // Zeek's history: the letters, and the bit each sets in a direction's
@@ -237,25 +296,21 @@ const (
 	hMulti              // Q: SYN with FIN or RST
 )
 
-// zeekHistory writes the history letters of one packet. rel is its
-// sequence number relative to the sender's initial one, n its payload.
-func (c *Conn) zeekHistory(dir int, e *zeekEnd, syn, ack, fin, rst bool, rel, n uint32) {
-	bits := 0
-	for _, b := range [3]bool{syn, fin, rst} {
-		if b {
-			bits++
+// zeekHistory writes the history letters of one packet with flags f. rel
+// is its sequence number relative to the sender's initial one, n its
+// payload length.
+func (c *Conn) zeekHistory(dir int, e *zeekEnd, f uint8, rel, n uint32) {
+	switch f & (dissect.FlagSYN | dissect.FlagFIN | dissect.FlagRST) {
+	case 0:
+		switch {
+		case n > 0:
+			c.firstHist(dir, hData, 'D')
+		case f&dissect.FlagACK != 0:
+			c.firstHist(dir, hACK, 'A')
 		}
-	}
-	switch {
-	case bits > 1:
-		if fin && rst {
-			c.firstHist(dir, hFINRST, 'I')
-		} else {
-			c.firstHist(dir, hMulti, 'Q')
-		}
-	case syn:
+	case dissect.FlagSYN:
 		l := byte('S')
-		if ack {
+		if f&dissect.FlagACK != 0 {
 			l = 'H'
 		}
 		// Written again for a SYN with another sequence number.
@@ -263,21 +318,21 @@ func (c *Conn) zeekHistory(dir int, e *zeekEnd, syn, ack, fin, rst bool, rel, n 
 			c.addHist(dir, l)
 		}
 		e.histSYN = rel
-	case fin:
+	case dissect.FlagFIN:
 		// A FIN's number is at the end of its payload.
 		if !c.firstHist(dir, hFIN, 'F') && rel+n != e.histFIN {
 			c.addHist(dir, 'F')
 		}
 		e.histFIN = rel + n
-	case rst:
+	case dissect.FlagRST:
 		if !c.firstHist(dir, hRST, 'R') && rel != e.histRST {
 			c.addHist(dir, 'R')
 		}
 		e.histRST = rel
-	case n > 0:
-		c.firstHist(dir, hData, 'D')
-	case ack:
-		c.firstHist(dir, hACK, 'A')
+	case dissect.FlagFIN | dissect.FlagRST:
+		c.firstHist(dir, hFINRST, 'I')
+	default:
+		c.firstHist(dir, hMulti, 'Q')
 	}
 }
 
@@ -313,10 +368,11 @@ func (c *Conn) zeekFlipped() { c.hist[0], c.histN = '^', 1 }
 // pow10 reports whether n is 1, 10, 100, ...: where Zeek writes the
 // letter of a counted event again.
 func pow10(n uint32) bool {
-	for n >= 10 && n%10 == 0 {
-		n /= 10
+	switch n {
+	case 1, 10, 100, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9:
+		return true
 	}
-	return n == 1
+	return false
 }
 
 // History is Zeek's history string for the connection: a letter per event,
@@ -342,7 +398,7 @@ func (c *Conn) History() string { return string(c.hist[:c.histN]) }
 //	SH, SHR one side closed while the other was never active
 //	OTH     anything else (no SYN seen, not closed)
 func (c *Conn) ConnState() string {
-	o, r := &c.zeek[0], &c.zeek[1]
+	o, r := &c.Dir[0].zeek, &c.Dir[1].zeek
 	oIdle := o.state == zInactive || o.state == zPartial
 	rIdle := r.state == zInactive || r.state == zPartial
 	switch {
