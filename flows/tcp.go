@@ -120,9 +120,15 @@ func seqLT(a, b uint32) bool { return int32(a-b) < 0 }
 // update applies one packet travelling in direction dir.
 func (c *Conn) update(p *dissect.Packet, dir int) {
 	d := &c.Dir[dir]
-	// Zeek's view first (zeek.go): it counts capture duplicates too.
+	// Zeek's view first (zeek.go): it counts capture duplicates too. Most
+	// packets are the common case, taken here without a call.
 	if z := &d.zeek; z.zeekCommon(p.TCPFlags) {
-		c.zeekSegment(dir, z, p)
+		if c.histSeen[dir]&(hData|hACK) != hData|hACK || p.Window == 0 {
+			c.zeekSegmentRare(dir, z, p)
+		}
+		if z.segment(p) {
+			c.zeekRetransmission(dir, z)
+		}
 	} else {
 		c.zeekUpdate(p, dir)
 	}

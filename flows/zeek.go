@@ -89,8 +89,8 @@ func (e *zeekEnd) size(peer *zeekEnd) uint32 {
 }
 
 // zeekUpdate applies one packet from direction dir (0 the originator) to
-// Zeek's view of the connection; zeekSegment does the same for the common
-// case. Zeek sees every packet the capture holds, capture duplicates
+// Zeek's view of the connection; update does the same with segment for
+// the common case. Zeek sees every packet the capture holds, capture duplicates
 // included, so update calls them before it sets duplicates aside.
 func (c *Conn) zeekUpdate(p *dissect.Packet, dir int) {
 	e, peer := &c.Dir[dir].zeek, &c.Dir[1-dir].zeek
@@ -171,10 +171,7 @@ func (c *Conn) zeekUpdate(p *dissect.Packet, dir int) {
 		// Payload at or below the highest sequence number sent: a
 		// retransmission (Zeek's 't' is payload only: not a SYN, FIN or
 		// empty segment sent again).
-		e.rxmt++
-		if pow10(e.rxmt) {
-			c.addHist(dir, 'T')
-		}
+		c.zeekRetransmission(dir, e)
 	}
 
 	// The state machine.
@@ -244,43 +241,49 @@ func (c *Conn) zeekUpdate(p *dissect.Packet, dir int) {
 }
 
 // zeekCommon reports whether a packet with flags f from e is the common
-// case zeekSegment handles: no SYN, FIN or RST, from an established or
+// case segment handles: no SYN, FIN or RST, from an established or
 // partial endpoint whose peer is not inactive.
 func (e *zeekEnd) zeekCommon(f uint8) bool {
 	return f&(dissect.FlagSYN|dissect.FlagFIN|dissect.FlagRST) == 0 && (e.state == zEstablished || e.state == zPartial) && e.peerState != zInactive
 }
 
-// zeekSegment is zeekUpdate for the common case (zeekCommon): no state
-// changes, only the history, the numbers and retransmissions.
-func (c *Conn) zeekSegment(dir int, e *zeekEnd, p *dissect.Packet) {
-	n := uint32(p.PayloadLen)
-	if c.histSeen[dir]&(hData|hACK) != hData|hACK || p.Window == 0 {
-		c.zeekSegmentRare(dir, e, p, n)
-	}
+// segment is zeekUpdate's numbers for the common case (zeekCommon), where
+// the state machine has nothing to do: it applies the packet's
+// acknowledgement and end to e and reports whether the packet was a
+// retransmission (payload at or below the highest sequence number sent).
+// update calls it inline, with zeekSegmentRare for a side's first data or
+// pure ACK and zero windows, and zeekRetransmission.
+func (e *zeekEnd) segment(p *dissect.Packet) bool {
 	if p.TCPFlags&dissect.FlagACK != 0 && int32(p.Ack-e.peerStart) >= 0 {
 		if d := int32(p.Ack - e.acked); d > 0 && (p.Ack != 0 || d <= zeekTooLarge) {
 			e.acked = p.Ack
 		}
 	}
+	n := uint32(p.PayloadLen)
 	if end := p.Seq + n; int32(end-e.last) > 0 {
 		e.last = end
-	} else if n > 0 {
-		e.rxmt++
-		if pow10(e.rxmt) {
-			c.addHist(dir, 'T')
-		}
+		return false
 	}
+	return n > 0
 }
 
 // zeekSegmentRare writes a side's first data or pure ACK into the history,
 // and a zero window.
-func (c *Conn) zeekSegmentRare(dir int, e *zeekEnd, p *dissect.Packet, n uint32) {
-	c.zeekHistory(dir, e, p.TCPFlags, p.Seq-e.start, n)
+func (c *Conn) zeekSegmentRare(dir int, e *zeekEnd, p *dissect.Packet) {
+	c.zeekHistory(dir, e, p.TCPFlags, p.Seq-e.start, uint32(p.PayloadLen))
 	if p.Window == 0 && e.peerState != zClosed {
 		e.win0++
 		if pow10(e.win0) {
 			c.addHist(dir, 'W')
 		}
+	}
+}
+
+// zeekRetransmission counts one: t at the 1st, 10th, 100th, ...
+func (c *Conn) zeekRetransmission(dir int, e *zeekEnd) {
+	e.rxmt++
+	if pow10(e.rxmt) {
+		c.addHist(dir, 'T')
 	}
 }
 
