@@ -235,6 +235,36 @@ func TestRSTInjected(t *testing.T) {
 	}
 }
 
+// TestRSTInjectedBeforeSynAck: a reset forged by an on-path box that races
+// the server's SYN-ACK (Zeek's rst-inject-rae trace: TTL 46 where the
+// server's packets have 49) is injected, though the connection then goes
+// on and the server's own resets (TTL 49) come last.
+func TestRSTInjectedBeforeSynAck(t *testing.T) {
+	s := flowtest.New()
+	c, sv, srvIP := ep(cli), ep(srv), netip.MustParseAddr(srvA)
+	s.TTL[srvIP] = 49
+	s.TCP(c, sv, fS, 1000, 0, 0)
+	s.TTL[srvIP] = 46
+	s.TCP(sv, c, fR|fA, 0, 1000, 0) // frame 2: forged
+	s.TTL[srvIP] = 49
+	s.TCP(sv, c, fS|fA, 5000, 1001, 0)
+	s.TCP(c, sv, fA, 1001, 5001, 0)
+	s.TCP(c, sv, fPA, 1001, 5001, 25)
+	s.TCP(sv, c, fA, 5001, 1026, 0)
+	s.TCP(sv, c, fR|fA, 5001, 1026, 0) // frame 7: the server's own
+	s.TCP(c, sv, fPA, 1026, 5001, 150)
+	s.TCP(sv, c, fR, 5001, 0, 0) // frame 9: the server's own
+	r := run(s, flowtest.Defaults())
+	f := findKind(t, r, "rst_injected")
+	x := f.Facts.(*diagnose.RSTInjectedFacts)
+	if f.TTLs != [2]uint8{46, 49} || x.ClaimsServer != 1 || x.ClaimsClient != 0 || len(f.Evidence) != 1 || fmt.Sprint(f.Evidence[0].Frames) != "[2]" {
+		t.Errorf("got TTLs %v facts %+v evidence %+v; want 46 vs 49, claiming the server, frame 2", f.TTLs, x, f.Evidence)
+	}
+	if n := kinds(r)["syn_reset"]; n != 0 {
+		t.Errorf("got %d syn_reset for a connection the server answered; want 0", n)
+	}
+}
+
 // npaPair opens a main session and its notification socket.
 func npaPair(s *flowtest.Script, client string, mainPort, notifPort int) (m, n *flowtest.Conn) {
 	m = s.Open(fmt.Sprintf("%s:%d", client, mainPort), srv)

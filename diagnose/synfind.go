@@ -77,20 +77,22 @@ func (a *run) connFindings(c *flows.Conn, fs *findingSet, end time.Time) {
 			if icmpIsFilter(c.ICMP.V6, c.ICMP.Type, c.ICMP.Code) {
 				x.Filter++
 			}
-		case state == "REJ":
+		case origSyn && !c.SynAck && c.Dir[1].RST > 0:
+			// The SYN answered by a reset (Zeek's REJ also covers resets
+			// after a SYN-ACK seen later or never, which are no refusal).
 			g := fs.add(SynReset, sevForService(svc), svc, TCP, client, server, port, c.First, c.Last, c.Input, c.Frames)
 			g.member(c.Client)
 			r := &c.Dir[1]
 			x := factsOf[SynResetFacts](g)
 			if gt, ok := a.ttls.Genuine(c.Vantage, server); ok {
-				g.ttls = [2]uint8{r.RSTTTL, gt}
-				if gt != r.RSTTTL {
+				g.ttls = [2]uint8{r.Resets[0].TTL, gt}
+				if gt != r.Resets[0].TTL {
 					x.Forged++
 				} else {
 					x.Genuine++
 				}
 			}
-		case origSyn && !c.SynAck && (state == "S0" || state == "SH" || state == "RSTOS0"):
+		case origSyn && !c.SynAck && c.Dir[1].RST == 0:
 			if end.Sub(c.FirstSyn) < synWait && c.Dir[0].SYN < 2 {
 				return // the capture ended before an answer was due
 			}
@@ -123,24 +125,39 @@ func (a *run) connFindings(c *flows.Conn, fs *findingSet, end time.Time) {
 			x.SynAcks += c.Dir[1].SYN
 			x.Acked++
 		}
-		// A reset inside an established connection whose TTL is not that of
-		// the genuine packets of the side it claims to come from.
-		if c.Established {
+		// Resets whose TTL is not that of the genuine packets of the side
+		// they claim to come from, in a connection that was answered:
+		// every reset counts, also one before the SYN-ACK (an on-path box
+		// racing the server's answer), not only the last.
+		if c.Established || c.SynAck {
 			for dir := 0; dir < 2; dir++ {
 				d := &c.Dir[dir]
-				if d.RST == 0 || !d.TTLSet || d.TTLVaries || d.RSTTTL == d.TTL {
+				if d.RST == 0 || !d.TTLSet || d.TTLVaries {
 					continue
 				}
-				g := fs.add(RSTInjected, sevForService(svc), svc, TCP, client, server, port, c.First, c.Last, c.Input, []uint64{d.RSTFrame})
+				var forged *flows.Reset
+				var frames []uint64
+				for i := range d.Resets {
+					if r := &d.Resets[i]; r.Frame != 0 && r.TTL != d.TTL {
+						if forged == nil {
+							forged = r
+						}
+						frames = append(frames, r.Frame)
+					}
+				}
+				if forged == nil {
+					continue
+				}
+				g := fs.add(RSTInjected, sevForService(svc), svc, TCP, client, server, port, c.First, c.Last, c.Input, frames)
 				g.member(c.Client)
-				g.ttls = [2]uint8{d.RSTTTL, d.TTL}
+				g.ttls = [2]uint8{forged.TTL, d.TTL}
 				x := factsOf[RSTInjectedFacts](g)
 				if dir == 0 {
 					x.ClaimsClient++
 				} else {
 					x.ClaimsServer++
 				}
-				g.addSample(d.RSTTime.Sub(c.First))
+				g.addSample(forged.Time.Sub(c.First))
 			}
 		}
 	}

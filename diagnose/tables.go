@@ -167,11 +167,11 @@ func (a *run) svcAddConn(t *svcTable, c *flows.Conn) {
 		return
 	}
 	g := t.get(svcKey{c.Server.Addr(), c.Server.Port(), TCP}, svc, c.Client.Addr())
-	switch st := c.ConnState(); {
+	switch {
 	case c.SynAck || c.Midstream && c.Dir[1].Pkts > 0:
 		g.answered++
-	case st == "REJ":
-		if gt, ok := a.ttls.Genuine(c.Vantage, c.Server.Addr()); ok && gt != c.Dir[1].RSTTTL {
+	case !c.FirstSyn.IsZero() && c.Dir[1].RST > 0:
+		if gt, ok := a.ttls.Genuine(c.Vantage, c.Server.Addr()); ok && gt != c.Dir[1].Resets[0].TTL {
 			g.filtered++
 		} else {
 			g.refusedHost++

@@ -239,6 +239,9 @@ func (a *Analyzer) addTCP(p *dissect.Packet, v uint16) {
 			c.Midstream = true
 			c.Client, c.Server = a.orient(src, dst, TCP)
 		}
+		if src != c.Client {
+			c.zeekFlipped()
+		}
 		a.noteMail(c)
 		c.SharedPort = a.cfg.Catalog.Shared(c.Server.Port(), TCP)
 		c.CatalogPort = !c.SharedPort && a.cfg.Catalog.IsServicePort(c.Server.Port(), TCP)

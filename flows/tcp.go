@@ -19,30 +19,43 @@ type DirState struct {
 	TTLVaries bool   // a later genuine packet came with another TTL
 	NextSeq   uint32 // highest sequence number sent + 1
 	SeqSet    bool
-	MaxAck    uint32
 	AckSet    bool
-	Retrans   int // segments (SYNs and FINs included) below NextSeq
+	MaxAck    uint32 // highest acknowledgement number sent (AckSet)
+	Retrans   int    // segments (SYNs and FINs included) below NextSeq
 	// KeepAlives are 0/1-byte segments at next-expected minus one.
 	KeepAlives int
 	DataSegs   int // segments with payload
 	SYN, FIN   int
 	RST        int
-	// RSTTTL, RSTIPID, RSTTime and RSTFrame describe the last reset.
-	RSTTTL    uint8
-	RSTIPID   uint16
-	RSTTime   time.Time
-	RSTFrame  uint64
-	FirstData time.Time
-	LastData  time.Time
+	FirstData  time.Time
+	LastData   time.Time
+	// lastPkt .. lastLen are the previous packet's, for capture duplicates.
 	lastPkt   time.Time
 	lastIPID  uint16
+	lastFlags uint8
+	lastWin   uint16
 	lastSeq   uint32
+	lastAck   uint32
 	lastLen   int
 	ZeroWin   int
 	// MaxDataGap is the longest silence (whole connection) that ended with
 	// data from this direction: for an NPA socket, how long the channel sat
 	// idle before the server pushed.
 	MaxDataGap time.Duration
+	// zeek is the side as Zeek's TCP analyzer sees it (zeek.go).
+	zeek zeekEnd
+	// Resets[0] is the side's first reset; Resets[1] its first reset with
+	// another TTL than that one (Frame 0: none). Resets with one TTL come
+	// from one sender (the host, or the same middlebox), so these two let
+	// diagnosis judge every reset the side sent.
+	Resets [2]Reset
+}
+
+// Reset is one RST as the capture saw it.
+type Reset struct {
+	Time  time.Time
+	Frame uint64
+	TTL   uint8
 }
 
 // Conn is one TCP connection at one vantage point. Direction 0 is the client
@@ -63,9 +76,9 @@ type Conn struct {
 	MaxGap      time.Duration
 	maxGapEnd   time.Time
 
-	hist     [24]byte
+	hist     [24]byte // Zeek's history (zeek.go)
 	histN    uint8
-	histSeen [2]uint16
+	histSeen [2]uint8
 
 	ICMP    *ICMPHit // the first ICMP error quoting this connection (nil none)
 	Frames  []uint64 // evidence frames: the notable packets, up to maxFrames
@@ -102,39 +115,6 @@ type ICMPHit struct {
 	Dir uint8
 }
 
-// history letters (Zeek): index into the per-direction seen bitmask.
-const (
-	hSYN = iota
-	hSYNACK
-	hACK
-	hData
-	hFIN
-	hRST
-	hRetrans
-	hZeroWin
-	hKeepAlive
-)
-
-var histLetters = [...]byte{'s', 'h', 'a', 'd', 'f', 'r', 't', 'w', 'k'}
-
-func (c *Conn) addHist(dir int, h int) {
-	bit := uint16(1) << h
-	if c.histSeen[dir]&bit != 0 || int(c.histN) >= len(c.hist) {
-		return
-	}
-	c.histSeen[dir] |= bit
-	l := histLetters[h]
-	if dir == 0 {
-		l -= 'a' - 'A'
-	}
-	c.hist[c.histN] = l
-	c.histN++
-}
-
-// History is Zeek's history string: one letter per event kind and direction,
-// upper case for the client.
-func (c *Conn) History() string { return string(c.hist[:c.histN]) }
-
 func (c *Conn) addFrame(f uint64) {
 	if len(c.Frames) < maxFrames {
 		c.Frames = append(c.Frames, f)
@@ -147,18 +127,35 @@ func seqLT(a, b uint32) bool { return int32(a-b) < 0 }
 // update applies one packet travelling in direction dir.
 func (c *Conn) update(p *dissect.Packet, dir int) {
 	d := &c.Dir[dir]
+	// Zeek's view first (zeek.go): it counts capture duplicates too. Most
+	// packets are the common case, taken here without a call.
+	if z := &d.zeek; z.zeekCommon(p.TCPFlags) {
+		if c.histSeen[dir]&(hData|hACK) != hData|hACK || p.Window == 0 {
+			c.zeekSegmentRare(dir, z, p)
+		}
+		if z.segment(p) {
+			c.zeekRetransmission(dir, z)
+		}
+	} else {
+		c.zeekUpdate(p, dir)
+	}
 	t := p.Time
 	if gap := sub(t, c.Last); gap > c.MaxGap && c.Dir[0].Pkts+c.Dir[1].Pkts > 0 {
 		c.MaxGap, c.maxGapEnd = gap, t
 	}
-	// Capture duplicates (pktmon, span ports): the same IPv4 datagram twice,
-	// same IP ID, sequence number and length. Real retransmissions from
-	// Windows and Linux carry a new IP ID, so this does not hide them.
-	if p.IPVersion == 4 && d.Pkts > 0 && p.IPID != 0 && p.IPID == d.lastIPID && p.Seq == d.lastSeq && p.PayloadLen == d.lastLen && sub(t, d.lastPkt) < 50*time.Millisecond {
+	// Capture duplicates (pktmon, span ports): the same IPv4 datagram twice
+	// within 50 ms: same IP ID, flags, sequence and acknowledgement numbers,
+	// window and length. Real retransmissions from Windows and Linux carry
+	// a new IP ID. A sender that sets IP ID 0 (or any constant) on every
+	// packet is still told apart by the flags and numbers: a FIN or RST
+	// after an ACK with the same ID is a new packet, and a retransmission
+	// so soon with nothing changed is indistinguishable from a copy.
+	if p.IPVersion == 4 && d.Pkts > 0 && p.IPID == d.lastIPID && p.TCPFlags == d.lastFlags && p.Seq == d.lastSeq &&
+		p.Ack == d.lastAck && p.Window == d.lastWin && p.PayloadLen == d.lastLen && sub(t, d.lastPkt) < 50*time.Millisecond {
 		c.Dups++
 		return
 	}
-	d.lastIPID, d.lastSeq, d.lastLen = p.IPID, p.Seq, p.PayloadLen
+	d.lastIPID, d.lastFlags, d.lastWin, d.lastSeq, d.lastAck, d.lastLen = p.IPID, p.TCPFlags, p.Window, p.Seq, p.Ack, p.PayloadLen
 	prevLast := c.Last
 	c.Last = t
 	d.Pkts++
@@ -169,8 +166,12 @@ func (c *Conn) update(p *dissect.Packet, dir int) {
 
 	if rst {
 		d.RST++
-		d.RSTTTL, d.RSTIPID, d.RSTTime, d.RSTFrame = p.TTL, p.IPID, t, p.Frame
-		c.addHist(dir, hRST)
+		switch {
+		case d.RST == 1:
+			d.Resets[0] = Reset{t, p.Frame, p.TTL}
+		case d.Resets[1].Frame == 0 && p.TTL != d.Resets[0].TTL:
+			d.Resets[1] = Reset{t, p.Frame, p.TTL}
+		}
 		c.Closed = true
 		c.addFrame(p.Frame)
 		return
@@ -194,19 +195,16 @@ func (c *Conn) update(p *dissect.Packet, dir int) {
 			c.FirstSyn, c.synSeq = t, p.Seq
 		}
 		c.LastSyn = t
-		c.addHist(dir, hSYN)
 		notable = true
 	case syn && ack:
 		if !c.SynAck {
 			c.SynAck, c.SynAckTime = true, t
 		}
 		d.SYN++
-		c.addHist(dir, hSYNACK)
 		notable = true
 	}
 	if fin {
 		d.FIN++
-		c.addHist(dir, hFIN)
 		notable = true
 	}
 	if p.PayloadLen > 0 {
@@ -220,9 +218,6 @@ func (c *Conn) update(p *dissect.Packet, dir int) {
 		d.LastData = t
 		d.DataSegs++
 		d.Payload += uint64(p.PayloadLen)
-		c.addHist(dir, hData)
-	} else if ack && !syn && !fin {
-		c.addHist(dir, hACK)
 	}
 	if ack && !syn && dir == 0 && c.SynAck {
 		c.Established = true
@@ -232,7 +227,6 @@ func (c *Conn) update(p *dissect.Packet, dir int) {
 	}
 	if p.Window == 0 && !syn && !rst && ack {
 		d.ZeroWin++
-		c.addHist(dir, hZeroWin)
 	}
 
 	// Sequence analysis: retransmissions and keep-alives, as Wireshark
@@ -241,11 +235,9 @@ func (c *Conn) update(p *dissect.Packet, dir int) {
 		switch {
 		case !syn && !fin && p.PayloadLen <= 1 && p.Seq == d.NextSeq-1:
 			d.KeepAlives++
-			c.addHist(dir, hKeepAlive)
 			notable = true
 		case segLen > 0 && seqLT(p.Seq, d.NextSeq):
 			d.Retrans++
-			c.addHist(dir, hRetrans)
 			notable = true
 		}
 		if end := p.Seq + segLen; seqLT(d.NextSeq, end) {
@@ -298,47 +290,6 @@ func (c *Conn) UnackedClientBytes() uint32 {
 		return cl.NextSeq - s.MaxAck
 	}
 	return 0
-}
-
-// ConnState is Zeek's conn_state summary of the connection.
-func (c *Conn) ConnState() string {
-	o, r := &c.Dir[0], &c.Dir[1]
-	origSyn := !c.FirstSyn.IsZero()
-	switch {
-	case origSyn && !c.SynAck:
-		switch {
-		case r.RST > 0:
-			return "REJ"
-		case o.RST > 0:
-			return "RSTOS0"
-		case o.FIN > 0:
-			return "SH"
-		}
-		return "S0"
-	case !origSyn && c.SynAck:
-		switch {
-		case r.RST > 0:
-			return "RSTRH"
-		case r.FIN > 0:
-			return "SHR"
-		}
-		return "OTH"
-	case !origSyn && !c.SynAck:
-		return "OTH"
-	}
-	switch {
-	case o.RST > 0:
-		return "RSTO"
-	case r.RST > 0:
-		return "RSTR"
-	case o.FIN > 0 && r.FIN > 0:
-		return "SF"
-	case o.FIN > 0:
-		return "S2"
-	case r.FIN > 0:
-		return "S3"
-	}
-	return "S1"
 }
 
 // recogniseGreeting matches the payload hints of SPEC §4. dir is the sender.
