@@ -166,6 +166,7 @@ func (a *run) compareViews(x, y *flowView, fs *findingSet) {
 		if b.hashes == nil {
 			b.hashes = map[uint64]bool{}
 		}
+		way := BetweenWay{Dir: dir, Seen: x.vantage, Missing: y.vantage}
 		for _, p := range missing {
 			if p.Dir == dir && !b.hashes[p.Hash] {
 				b.hashes[p.Hash] = true
@@ -174,6 +175,7 @@ func (a *run) compareViews(x, y *flowView, fs *findingSet) {
 				} else {
 					b.ToClient++
 				}
+				addCounts(&b.Ways, map[BetweenWay]int{way: 1})
 			}
 		}
 		// A packet is one occurrence however many pairs of capture

@@ -295,7 +295,17 @@ func (f *ScanFacts) clone() Facts {
 type BetweenFacts struct {
 	ToServer, ToClient int
 	SeenAt, MissingAt  map[uint16]int
-	hashes             map[uint64]bool // the packets counted, once each
+	// Ways counts the packets by direction and by the capture points that
+	// saw and missed them, so the words can say which side saw what.
+	Ways   map[BetweenWay]int
+	hashes map[uint64]bool // the packets counted, once each
+}
+
+// BetweenWay is a direction (0 client to server, 1 back) with the capture
+// point that saw packets going that way and the one that did not.
+type BetweenWay struct {
+	Dir           uint8
+	Seen, Missing uint16
 }
 
 func (f *BetweenFacts) merge(o Facts) {
@@ -304,10 +314,11 @@ func (f *BetweenFacts) merge(o Facts) {
 	f.ToClient += x.ToClient
 	addCounts(&f.SeenAt, x.SeenAt)
 	addCounts(&f.MissingAt, x.MissingAt)
+	addCounts(&f.Ways, x.Ways)
 }
 func (f *BetweenFacts) clone() Facts {
 	return &BetweenFacts{ToServer: f.ToServer, ToClient: f.ToClient, SeenAt: maps.Clone(f.SeenAt),
-		MissingAt: maps.Clone(f.MissingAt), hashes: maps.Clone(f.hashes)}
+		MissingAt: maps.Clone(f.MissingAt), Ways: maps.Clone(f.Ways), hashes: maps.Clone(f.hashes)}
 }
 
 // VersionPort is one port in use and the versions that use it (version

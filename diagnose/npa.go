@@ -141,7 +141,7 @@ func (a *run) npaFindings(conns []*flows.Conn, udps []*flows.UDPFlow, fs *findin
 			a.npaUDPFinding(f, nil, fs)
 			sessions = append(sessions, NPASession{Client: f.Client.Addr(), Server: f.Server.Addr(),
 				Notification: Conversation{f.Client, f.Server, true}, Status: NPAUDP, Confidence: Medium,
-				Why: WhyUDPNoMain, Input: f.Input, Pushes: f.Responses})
+				Why: WhyUDPNoMain, Input: f.Input, Vantage: f.Vantage, Pushes: f.Responses})
 		}
 	}
 	// By the client's address, numerically.
@@ -160,7 +160,7 @@ func hasMainBefore(cs []*npaConn, n *flows.Conn) bool {
 
 func (a *run) npaMainSession(m *npaConn, blocked []*flows.Conn, udp []*flows.UDPFlow, udpServer map[netip.AddrPort]bool, fs *findingSet) NPASession {
 	c := m.c
-	s := NPASession{Client: c.Client.Addr(), Server: c.Server.Addr(), Main: Conversation{c.Client, c.Server, false}, Input: c.Input}
+	s := NPASession{Client: c.Client.Addr(), Server: c.Server.Addr(), Main: Conversation{c.Client, c.Server, false}, Input: c.Input, Vantage: c.Vantage}
 	svc := c.Service
 	client, server := c.Client.Addr(), c.Server.Addr()
 	if m.paired == nil {
@@ -273,7 +273,7 @@ func (a *run) npaOrphan(n *npaConn, cs []*npaConn, fs *findingSet) NPASession {
 	c := n.c
 	svc := c.Service
 	s := NPASession{Client: c.Client.Addr(), Server: c.Server.Addr(), Notification: Conversation{c.Client, c.Server, false},
-		Status: NPAOrphan, Input: c.Input, Pushes: c.Dir[1].DataSegs, MaxIdle: c.MaxGap}
+		Status: NPAOrphan, Input: c.Input, Vantage: c.Vantage, Pushes: c.Dir[1].DataSegs, MaxIdle: c.MaxGap}
 	sev := Info
 	s.Confidence = Low
 	s.Why = WhyOrphanNoMain

@@ -273,11 +273,13 @@ type NPASession struct {
 	MaxIdle      time.Duration
 	Pushes       int
 	Input        int
+	Vantage      uint16 // the capture point that saw it
 }
 
 // UDPFlowRow is one client's UDP flow to a service port.
 type UDPFlowRow struct {
 	Input         int
+	Vantage       uint16 // the capture point that saw it
 	Client        netip.AddrPort
 	Server        netip.AddrPort
 	Service       catalog.ServiceName

@@ -1,6 +1,8 @@
 package diagnose
 
 import (
+	"hash/maphash"
+	"maps"
 	"net/netip"
 	"sort"
 
@@ -75,7 +77,7 @@ func udpTable(udps []*flows.UDPFlow) []UDPFlowRow {
 		if svc == nil && f.ICMPCount+f.RefusedCount == 0 {
 			continue
 		}
-		row := UDPFlowRow{Input: f.Input, Client: f.Client, Server: f.Server,
+		row := UDPFlowRow{Input: f.Input, Vantage: f.Vantage, Client: f.Client, Server: f.Server,
 			Requests: f.Requests, Responses: f.Responses, MaxSilence: f.MaxSilence,
 			LateResponses: f.LateCount, ICMPErrors: f.ICMPCount + f.RefusedCount, Delays: f.Delays}
 		if svc != nil {
@@ -121,7 +123,43 @@ type svcAgg struct {
 type svcTable struct {
 	aggs  map[svcKey]*svcAgg
 	order []svcKey
+	// seen maps the conversations counted, by a hash of their ends, to
+	// the capture point that saw them first: a connection seen at two
+	// capture points counts once (up to maxSeenConvs conversations;
+	// beyond, each sighting counts).
+	seen map[uint64]uint16
 }
+
+// maxSeenConvs bounds the conversations the services table remembers to
+// count a connection seen at several capture points once (about 20 bytes
+// each).
+const maxSeenConvs = 1 << 18
+
+// again says whether the conversation was counted already at another
+// capture point, and remembers it. A conversation seen again at the same
+// capture point is a new connection from a reused port, counted again.
+func (t *svcTable) again(client, server netip.AddrPort, vantage uint16) bool {
+	var h maphash.Hash
+	h.SetSeed(convSeed)
+	b, _ := client.MarshalBinary()
+	h.Write(b)
+	b, _ = server.MarshalBinary()
+	h.Write(b)
+	k := h.Sum64()
+	if v, ok := t.seen[k]; ok {
+		return v != vantage
+	}
+	if t.seen == nil {
+		t.seen = map[uint64]uint16{}
+	}
+	if len(t.seen) < maxSeenConvs {
+		t.seen[k] = vantage
+	}
+	return false
+}
+
+// convSeed seeds the conversation hashes of the services table.
+var convSeed = maphash.MakeSeed()
 
 func newSvcTable() *svcTable { return &svcTable{aggs: map[svcKey]*svcAgg{}} }
 
@@ -148,7 +186,7 @@ func (t *svcTable) get(k svcKey, svc *catalog.Service, client netip.Addr) *tally
 
 // clone copies the table so a snapshot can add to it.
 func (t *svcTable) clone() *svcTable {
-	c := &svcTable{aggs: make(map[svcKey]*svcAgg, len(t.aggs)), order: append([]svcKey(nil), t.order...)}
+	c := &svcTable{aggs: make(map[svcKey]*svcAgg, len(t.aggs)), order: append([]svcKey(nil), t.order...), seen: maps.Clone(t.seen)}
 	for k, g := range t.aggs {
 		n := *g
 		n.clients = make(map[netip.Addr]*tally, len(g.clients))
@@ -163,7 +201,7 @@ func (t *svcTable) clone() *svcTable {
 
 func (a *run) svcAddConn(t *svcTable, c *flows.Conn) {
 	svc := c.Service
-	if svc == nil {
+	if svc == nil || t.again(c.Client, c.Server, c.Vantage) {
 		return
 	}
 	g := t.get(svcKey{c.Server.Addr(), c.Server.Port(), TCP}, svc, c.Client.Addr())
@@ -186,7 +224,7 @@ func (a *run) svcAddConn(t *svcTable, c *flows.Conn) {
 // svcAddUDP counts a UDP service flow in the services table.
 func (a *run) svcAddUDP(t *svcTable, f *flows.UDPFlow) {
 	svc := f.Service
-	if svc == nil {
+	if svc == nil || t.again(f.Client, f.Server, f.Vantage) {
 		return
 	}
 	g := t.get(svcKey{f.Server.Addr(), f.Server.Port(), UDP}, svc, f.Client.Addr())

@@ -9,6 +9,7 @@ package explain
 import (
 	"fmt"
 	"net/netip"
+	"path/filepath"
 	"sort"
 	"strings"
 	"time"
@@ -149,22 +150,22 @@ func (c *Context) clientList(f *diagnose.Finding, most int) string {
 	return strings.Join(parts, ", ")
 }
 
-// capturePoint names a capture point for prose: the input's path, with
-// the interface when the input has several.
-func (c *Context) capturePoint(v uint16) string {
+// CapturePoint names a capture point for prose and tables: the input's
+// file name, with the interface when the input has several.
+func (c *Context) CapturePoint(v uint16) string {
 	if int(v) >= len(c.CapturePoints) {
 		return fmt.Sprintf("capture point %d", v)
 	}
 	k := c.CapturePoints[v]
 	name := fmt.Sprintf("input %d", k.Input+1)
 	if k.Input < len(c.Inputs) && c.Inputs[k.Input] != "" {
-		name = c.Inputs[k.Input]
+		name = filepath.Base(c.Inputs[k.Input])
 	}
 	switch {
 	case k.IfIndex != 0:
-		name += fmt.Sprintf(" (interface %d)", k.IfIndex)
+		name += fmt.Sprintf(" interface %d", k.IfIndex)
 	case k.Iface != 0:
-		name += fmt.Sprintf(" (interface id %d)", k.Iface)
+		name += fmt.Sprintf(" interface id %d", k.Iface)
 	case k.Outgoing:
 		name += " (outgoing)"
 	}

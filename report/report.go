@@ -203,7 +203,7 @@ func BuildWith(res *diagnose.Result, inputs []*dissect.InputInfo, o Options) *Re
 		r.UDPFlows[i] = UDPFlowRow{Input: u.Input, Client: addr(u.Client.Addr()), ClientPort: int(u.Client.Port()),
 			Server: addr(u.Server.Addr()), ServerPort: int(u.Server.Port()), Service: u.Service, Requests: u.Requests,
 			Responses: u.Responses, MaxSilenceS: u.MaxSilence.Seconds(), LateResponses: u.LateResponses, ICMPErrors: u.ICMPErrors,
-			Delays: AnswerDelays{u.Delays[0], u.Delays[1], u.Delays[2], u.Delays[3], u.Delays[4], u.Delays[5]}}
+			Delays: AnswerDelays{u.Delays[0], u.Delays[1], u.Delays[2], u.Delays[3], u.Delays[4], u.Delays[5]}, CapturePoint: ctx.CapturePoint(u.Vantage)}
 	}
 	r.Services = make([]ServiceRow, len(res.Services))
 	for i, s := range res.Services {
@@ -234,7 +234,7 @@ func BuildWith(res *diagnose.Result, inputs []*dissect.InputInfo, o Options) *Re
 	for i := range res.NPASessions {
 		n := &res.NPASessions[i]
 		r.NPASessions[i] = NPASession{Client: addr(n.Client), Server: addr(n.Server), Main: conv(n.Main), Notification: conv(n.Notification),
-			Status: n.Status, Confidence: n.Confidence, Why: explain.NPAWhy(n), MaxIdleS: n.MaxIdle.Seconds(), Pushes: n.Pushes, Input: n.Input}
+			Status: n.Status, Confidence: n.Confidence, Why: explain.NPAWhy(n), MaxIdleS: n.MaxIdle.Seconds(), Pushes: n.Pushes, Input: n.Input, CapturePoint: ctx.CapturePoint(n.Vantage)}
 	}
 	r.Summary = Summary{Counts: counts, Packets: res.Packets, Start: res.First, End: res.Last, Stats: res.Stats, Bounds: []Bound{}}
 	for _, b := range res.Bounds {

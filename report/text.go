@@ -122,13 +122,24 @@ func WriteTextOpts(w io.Writer, r *Report, o TextOptions) error {
 		rows := problemsFirst(r.NPASessions, func(n NPASession) bool { return n.Status != diagnose.NPAPaired })
 		b.WriteString("\nNPA SESSIONS (Supportworks main session + notification channel)\n")
 		tw := tabwriter.NewWriter(b, 0, 0, 2, ' ', 0)
-		fmt.Fprintln(tw, "  client\tserver\tstatus\tnotification\tpushes\tmax idle\tconfidence")
+		// With several capture points a session seen at each is a row
+		// each: say where.
+		points := manyPoints(r.NPASessions, func(n NPASession) string { return n.CapturePoint })
+		fmt.Fprint(tw, "  client\tserver\tstatus\tnotification\tpushes\tmax idle\tconfidence")
+		if points {
+			fmt.Fprint(tw, "\tseen at")
+		}
+		fmt.Fprintln(tw)
 		shown := 0
 		for _, n := range rows.items {
 			if shown == cap(len(rows.items)) {
 				break
 			}
-			fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%d\t%s\t%s\n", n.Client, n.Server, n.Status, orDash(n.Notification), n.Pushes, Seconds(n.MaxIdleS), n.Confidence)
+			fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%d\t%s\t%s", n.Client, n.Server, n.Status, orDash(n.Notification), n.Pushes, Seconds(n.MaxIdleS), n.Confidence)
+			if points {
+				fmt.Fprintf(tw, "\t%s", n.CapturePoint)
+			}
+			fmt.Fprintln(tw)
 			shown++
 		}
 		tw.Flush()
@@ -140,13 +151,22 @@ func WriteTextOpts(w io.Writer, r *Report, o TextOptions) error {
 		})
 		b.WriteString("\nUDP FLOWS\n")
 		tw := tabwriter.NewWriter(b, 0, 0, 2, ' ', 0)
-		fmt.Fprintln(tw, "  client\tserver\tservice\treq\tresp\tmax silence\tlate\ticmp")
+		points := manyPoints(r.UDPFlows, func(u UDPFlowRow) string { return u.CapturePoint })
+		fmt.Fprint(tw, "  client\tserver\tservice\treq\tresp\tmax silence\tlate\ticmp")
+		if points {
+			fmt.Fprint(tw, "\tseen at")
+		}
+		fmt.Fprintln(tw)
 		shown := 0
 		for _, u := range rows.items {
 			if shown == cap(len(rows.items)) {
 				break
 			}
-			fmt.Fprintf(tw, "  %s:%d\t%s:%d\t%s\t%d\t%d\t%s\t%d\t%d\n", u.Client, u.ClientPort, u.Server, u.ServerPort, orDash(string(u.Service)), u.Requests, u.Responses, Seconds(u.MaxSilenceS), u.LateResponses, u.ICMPErrors)
+			fmt.Fprintf(tw, "  %s:%d\t%s:%d\t%s\t%d\t%d\t%s\t%d\t%d", u.Client, u.ClientPort, u.Server, u.ServerPort, orDash(string(u.Service)), u.Requests, u.Responses, Seconds(u.MaxSilenceS), u.LateResponses, u.ICMPErrors)
+			if points {
+				fmt.Fprintf(tw, "\t%s", u.CapturePoint)
+			}
+			fmt.Fprintln(tw)
 			shown++
 		}
 		tw.Flush()
@@ -349,4 +369,15 @@ func boundWords(b Bound) string {
 		return fmt.Sprintf("services with more than %d clients: %d further connections are counted, their clients not listed", b.Limit, b.Summarised)
 	}
 	return fmt.Sprintf("%s: %d summarised (limit %d)", b.Table, b.Summarised, b.Limit)
+}
+
+// manyPoints says whether a table's rows come from more than one capture
+// point, so that it needs a column saying where each was seen.
+func manyPoints[T any](rows []T, point func(T) string) bool {
+	for _, r := range rows {
+		if point(r) != point(rows[0]) {
+			return true
+		}
+	}
+	return false
 }

@@ -110,11 +110,13 @@ type NPASession struct {
 	MaxIdleS     float64             `json:"max_idle_s"`
 	Pushes       int                 `json:"pushes"`
 	Input        int                 `json:"input"`
+	CapturePoint string              `json:"capture_point"`
 }
 
 // UDPFlowRow is one client's UDP flow to a service port.
 type UDPFlowRow struct {
 	Input         int                 `json:"input"`
+	CapturePoint  string              `json:"capture_point"`
 	Client        string              `json:"client"`
 	ClientPort    int                 `json:"client_port"`
 	Server        string              `json:"server"`
