@@ -179,9 +179,22 @@ func (s *Source) Next(p *dissect.Packet) error {
 		if ci.CaptureLength < ci.Length {
 			s.info.Truncated++
 		}
+		s.undecoded(p)
 		s.write(ci, data)
 		return nil
 	}
+}
+
+// undecoded counts a packet that could not be decoded out of its
+// encapsulation.
+func (s *Source) undecoded(p *dissect.Packet) {
+	if p.Undecoded == (dissect.Undecoded{}) {
+		return
+	}
+	if s.info.Undecoded == nil {
+		s.info.Undecoded = map[dissect.Undecoded]uint64{}
+	}
+	s.info.Undecoded[p.Undecoded]++
 }
 
 // socketFD returns the descriptor of afpacket's socket, which it keeps

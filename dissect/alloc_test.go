@@ -59,6 +59,25 @@ func TestDecodeAllocs(t *testing.T) {
 	}
 }
 
+// TestDecodeAllocsEncap: the slow path allocates nothing either, for any
+// tunnel.
+func TestDecodeAllocsEncap(t *testing.T) {
+	var p Packet
+	check := func(name string, lt int, f []byte) {
+		d := NewDecoder(lt)
+		d.Decode(f, t0, len(f), len(f), &p)
+		n := testing.AllocsPerRun(200, func() {
+			d.Decode(f, t0, len(f), len(f), &p)
+		})
+		if n != 0 {
+			t.Errorf("%s: got %v allocations per decode; want 0", name, n)
+		}
+	}
+	for _, tc := range tunnelCases() {
+		check(tc.name, LinkEthernet, tc.frame)
+	}
+}
+
 // bigCapture repeats the real frames n times as a pcap or pcapng file.
 func bigCapture(t testing.TB, ng bool, n int) []byte {
 	frames := realFrames(t)
@@ -124,6 +143,27 @@ func BenchmarkDecode(b *testing.B) {
 	for i := 0; b.Loop(); i++ {
 		f := frames[i%len(frames)]
 		d.Decode(f, t0, len(f), len(f), &p)
+	}
+}
+
+// BenchmarkDecodeEncap decodes the frames of TestTunnels (one op is one
+// frame; the slow path).
+func BenchmarkDecodeEncap(b *testing.B) {
+	type frame struct {
+		lt int
+		f  []byte
+	}
+	var frames []frame
+	for _, tc := range tunnelCases() {
+		frames = append(frames, frame{LinkEthernet, tc.frame})
+	}
+	d := NewDecoder(LinkEthernet)
+	var p Packet
+	b.ReportAllocs()
+	for i := 0; b.Loop(); i++ {
+		f := frames[i%len(frames)]
+		d.linkType = f.lt
+		d.Decode(f.f, t0, len(f.f), len(f.f), &p)
 	}
 }
 

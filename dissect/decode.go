@@ -5,6 +5,8 @@ import (
 	"net/netip"
 	"strconv"
 	"time"
+
+	"github.com/gopacket/gopacket/layers"
 )
 
 // Link types (LINKTYPE_ values as they appear in pcap and pcapng files).
@@ -88,9 +90,15 @@ const (
 // gopacket does for IPv6 hop-by-hop options (two per MLD report). A Decoder
 // keeps scratch space for DNS names, so it must not be used by two
 // goroutines at once; it holds no reference to decoded data.
+//
+// Encapsulated frames (tunnels, MPLS, PBB, VN-Tag) leave the fast path for
+// encap.go.
 type Decoder struct {
 	linkType int
 	dns      dnsScratch
+	enc      encState
+	greL     layers.GRE
+	vxlanL   layers.VXLAN
 }
 
 // NewDecoder returns a decoder for frames of the given link type (a
@@ -106,8 +114,10 @@ func (d *Decoder) LinkType() int { return d.linkType }
 // the reader. p.Payload aliases data, so it is valid only as long as the
 // caller keeps data unchanged. A frame whose headers are cut or malformed is
 // not an error: it is decoded as far as it goes and Truncated is set when a
-// header was cut. The only error is UnsupportedLinkTypeError. Decode
-// allocates only for DNS responses.
+// header was cut. A packet inside a tunnel or label stack is decoded in
+// place of the outer one, with Tunnel saying which; Undecoded says why an
+// encapsulated packet could not be. The only error is
+// UnsupportedLinkTypeError. Decode allocates only for DNS responses.
 func (d *Decoder) Decode(data []byte, ts time.Time, capLen, origLen int, p *Packet) error {
 	return d.decode(d.linkType, data, ts, capLen, origLen, p)
 }
@@ -120,13 +130,16 @@ func (d *Decoder) decode(linkType int, data []byte, ts time.Time, capLen, origLe
 	p.CapLen = capLen
 	p.OrigLen = origLen
 	p.Truncated = capLen < origLen
-	switch linkType {
-	case LinkEthernet:
+	d.enc = encState{}
+	if linkType == LinkEthernet {
 		if len(data) < 14 {
 			p.Truncated = true
 			return nil
 		}
 		d.ether(binary.BigEndian.Uint16(data[12:14]), data[14:], p)
+		return nil
+	}
+	switch linkType {
 	case LinkLinuxSLL:
 		if len(data) < 16 {
 			p.Truncated = true
@@ -198,6 +211,7 @@ func (d *Decoder) ether(et uint16, b []byte, p *Packet) {
 			}
 			b = b[8:]
 		default:
+			d.etherOther(et, b, p)
 			return
 		}
 	}
@@ -381,8 +395,14 @@ func (d *Decoder) transport(b []byte, ipLen int, p *Packet) {
 			p.PayloadLen = max(int(binary.BigEndian.Uint16(b[4:6]))-8, 0)
 		}
 		p.Payload = b[8:]
-		if p.SrcPort == 53 && !p.Fragment {
-			d.dnsAnswers(p.Payload, p)
+		if p.SrcPort == 53 {
+			if !p.Fragment {
+				d.dnsAnswers(p.Payload, p)
+			}
+		} else if k := tunnelPort(p.DstPort); k != EncapNone {
+			d.udpTunnel(k, p.Payload, p.PayloadLen, p)
+		} else if k := tunnelPort(p.SrcPort); k != EncapNone || maybeTeredo(p.Payload) {
+			d.udpTunnel(k, p.Payload, p.PayloadLen, p)
 		}
 	case ProtoICMP, ProtoICMPv6:
 		if len(b) < 4 {
@@ -397,6 +417,8 @@ func (d *Decoder) transport(b []byte, ipLen int, p *Packet) {
 			}
 			quoted(b[8:], p)
 		}
+	case 4, 41, 47: // IP in IP, GRE
+		d.ipTunnel(b, p)
 	}
 }
 

@@ -92,6 +92,9 @@ func FuzzDecode(f *testing.F) {
 			f.Add(fr)
 		}
 	}
+	for _, tc := range tunnelCases() {
+		f.Add(tc.frame)
+	}
 	lts := []int{LinkNull, LinkEthernet, LinkRaw, LinkLoop, LinkLinuxSLL, LinkLinuxSLL2}
 	var p Packet
 	d := NewDecoder(0)
@@ -101,7 +104,8 @@ func FuzzDecode(f *testing.F) {
 			if err := d.Decode(data, t0, len(data), len(data)+1, &p); err != nil {
 				t.Fatal(err)
 			}
-			if len(p.Payload) > len(data) || (p.HasQuoted && p.Quoted.IPVersion == 0) {
+			if len(p.Payload) > len(data) || (p.HasQuoted && p.Quoted.IPVersion == 0) || p.Undecoded.Encap >= numEncap ||
+				p.Undecoded.Cause >= numCause || p.Tunnel >= numEncap || (p.Undecoded.Encap == 0) != (p.Undecoded.Cause == 0) {
 				t.Fatalf("bad packet %+v", p)
 			}
 		}

@@ -240,6 +240,15 @@ func (r *reader) unsupported(lt int, frame uint64, capLen, origLen int) error {
 	return e
 }
 
+// undecoded counts a packet that could not be decoded out of its
+// encapsulation.
+func (r *reader) undecoded(u Undecoded) {
+	if r.info.Undecoded == nil {
+		r.info.Undecoded = map[Undecoded]uint64{}
+	}
+	r.info.Undecoded[u]++
+}
+
 func (r *reader) addLinkType(lt int) {
 	name := LinkTypeName(lt) // raw has three numbers, one name
 	if r.linkTypes[name] {

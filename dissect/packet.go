@@ -2,8 +2,10 @@
 //
 // It owns the file readers (pcap, pcapng, either gzip-compressed), the link
 // layers (Ethernet with 802.1Q/QinQ, Linux SLL and SLL2, raw IP, BSD null),
-// and the IPv4/IPv6/TCP/UDP/ICMP/ICMPv6/DNS decoding. It knows nothing of
-// flows, services or findings: it only says what is in each frame.
+// the tunnels and labels a packet can come in (VXLAN, Geneve, GRE, ERSPAN, GTP-U,
+// Teredo, AYIYA, IP in IP, MPLS, PBB, VN-Tag), and the
+// IPv4/IPv6/TCP/UDP/ICMP/ICMPv6/DNS decoding. It knows nothing of flows,
+// services or findings: it only says what is in each frame.
 //
 // Data flows one way: dissect -> flows -> report. Nothing here imports those.
 package dissect
@@ -48,6 +50,13 @@ type Packet struct {
 	// Truncated is true when the frame was cut by the snap length or a header
 	// claimed more bytes than were captured; fields after the cut are zero.
 	Truncated bool
+	// Undecoded, when not zero, says why the frame could not be followed to
+	// the packet it carries: the encapsulation that stopped decoding and the
+	// cause (a tunnel header cut short, a tunnel carrying a protocol fwdiag
+	// does not read). The fields below then
+	// describe what was decoded: the outer packet when the tunnel's own
+	// header failed, or nothing. Readers count it in InputInfo.Undecoded.
+	Undecoded Undecoded
 	// Interface is the pcapng interface id (0 for pcap).
 	Interface int
 	// IfIndex is the Linux interface index from an SLL2 header (tcpdump -i
@@ -58,6 +67,11 @@ type Packet struct {
 	// Outgoing is true for a Linux cooked (SLL/SLL2) frame the host sent
 	// (packet type 4).
 	Outgoing bool
+	// Tunnel is the innermost encapsulation the packet was carried in
+	// (EncapVXLAN, EncapGRE, EncapMPLS...); EncapNone for a packet seen
+	// as it is. The fields from IPVersion on then describe the inner
+	// packet: its addresses, ports and flags, not the tunnel's.
+	Tunnel Encap
 	// PacketID is the pcapng EPB packet id option (pktmon logs one packet at
 	// several components with the same id); 0 when absent.
 	PacketID uint64

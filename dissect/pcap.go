@@ -104,6 +104,9 @@ func (s *pcapSource) Next(p *Packet) error {
 		}
 		p.Input, p.Frame, p.Interface, p.PacketID = s.index, frame, 0, 0
 		s.dec.decode(s.linkType, data, ts, int(capLen), int(origLen), p)
+		if p.Undecoded != (Undecoded{}) {
+			s.undecoded(p.Undecoded)
+		}
 		return nil
 	}
 }

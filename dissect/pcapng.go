@@ -262,6 +262,9 @@ func (s *ngSource) packet(p *Packet, frame uint64, ifid int, hasTS bool, raw uin
 	}
 	p.Input, p.Frame, p.Interface, p.PacketID = s.index, frame, f.global, id
 	s.dec.decode(f.linkType, data, ts, len(data), origLen, p)
+	if p.Undecoded != (Undecoded{}) {
+		s.undecoded(p.Undecoded)
+	}
 	return true, nil
 }
 

@@ -31,4 +31,18 @@ type InputInfo struct {
 	// Drops is the kernel drop count when the capture records it (pcapng ISB
 	// ifdrop, or the live capture's counters); -1 when unknown.
 	Drops int64
+	// Undecoded counts the frames whose carried packet could not be
+	// decoded, by the encapsulation that stopped and why: Packet.Undecoded
+	// summed over the input. Frames that carry no IP by nature (ARP, tunnel
+	// keepalives and echo) are not counted. Nil when none.
+	Undecoded map[Undecoded]uint64
+}
+
+// UndecodedTotal is the number of frames counted in Undecoded.
+func (in *InputInfo) UndecodedTotal() uint64 {
+	var n uint64
+	for _, c := range in.Undecoded {
+		n += c
+	}
+	return n
 }
