@@ -122,6 +122,10 @@ func (s *Source) openWriter() error {
 // io.EOF when the context is cancelled. The payload aliases the capture
 // ring and is valid until the next call.
 func (s *Source) Next(p *dissect.Packet) error {
+	if s.dec.More(p) { // the rest of a frame that carried several packets
+		s.undecoded(p)
+		return nil
+	}
 	for {
 		if s.closed || s.ctx.Err() != nil {
 			s.updateStats()

@@ -60,7 +60,8 @@ func TestDecodeAllocs(t *testing.T) {
 }
 
 // TestDecodeAllocsEncap: the slow path allocates nothing either, for any
-// tunnel.
+// tunnel or link type, A-MSDU subframes included (an NFLOG prefix once,
+// when first met).
 func TestDecodeAllocsEncap(t *testing.T) {
 	var p Packet
 	check := func(name string, lt int, f []byte) {
@@ -68,6 +69,8 @@ func TestDecodeAllocsEncap(t *testing.T) {
 		d.Decode(f, t0, len(f), len(f), &p)
 		n := testing.AllocsPerRun(200, func() {
 			d.Decode(f, t0, len(f), len(f), &p)
+			for d.More(&p) {
+			}
 		})
 		if n != 0 {
 			t.Errorf("%s: got %v allocations per decode; want 0", name, n)
@@ -76,6 +79,10 @@ func TestDecodeAllocsEncap(t *testing.T) {
 	for _, tc := range tunnelCases() {
 		check(tc.name, LinkEthernet, tc.frame)
 	}
+	for _, tc := range linkCases() {
+		check(tc.name, tc.linkType, tc.frame)
+	}
+	check("amsdu", LinkIEEE80211, cat(dot11h(0x02, true, true, 0), subframe(cat(snap(etherIPv4), inSYN4), true), subframe(cat(snap(etherIPv6), inData6), false)))
 }
 
 // bigCapture repeats the real frames n times as a pcap or pcapng file.
@@ -146,8 +153,8 @@ func BenchmarkDecode(b *testing.B) {
 	}
 }
 
-// BenchmarkDecodeEncap decodes the frames of TestTunnels (one op is one
-// frame; the slow path).
+// BenchmarkDecodeEncap decodes the frames of TestTunnels and TestLinkTypes
+// (one op is one frame; the slow path).
 func BenchmarkDecodeEncap(b *testing.B) {
 	type frame struct {
 		lt int
@@ -156,6 +163,9 @@ func BenchmarkDecodeEncap(b *testing.B) {
 	var frames []frame
 	for _, tc := range tunnelCases() {
 		frames = append(frames, frame{LinkEthernet, tc.frame})
+	}
+	for _, tc := range linkCases() {
+		frames = append(frames, frame{tc.linkType, tc.frame})
 	}
 	d := NewDecoder(LinkEthernet)
 	var p Packet

@@ -7,7 +7,8 @@ import (
 	"github.com/gopacket/gopacket/layers"
 )
 
-// Encapsulations: tunnels and labels a packet can be carried in.
+// Encapsulations: tunnels and labels a packet can be carried in, and the link
+// layers other than Ethernet that can fail to yield one.
 //
 // The fast path (decode.go) reads plain Ethernet, VLAN tags, PPPoE and IP
 // and leaves this file only for a frame that is actually encapsulated: an
@@ -23,10 +24,11 @@ import (
 // gopacket's layers decode the GRE and VXLAN headers (DecodeFromBytes on
 // layers kept in the Decoder: no allocation). The other headers are read
 // here, because gopacket has no layer for them (MPLS as a DecodingLayer,
-// PBB, VN-Tag, Teredo, AYIYA, ERSPAN III), or its layer allocates on every
-// packet (Geneve: one or two per option), or refuses a frame cut by the
-// snap length (GTP-U checks the whole message length is there).
-// TestGopacketEncapReasons holds those reasons;
+// PBB, VN-Tag, Teredo, AYIYA, ERSPAN III, NFLOG), or its layer allocates
+// on every packet (Geneve: one or two per option; 802.11: per frame), refuses a
+// frame cut by the snap length (GTP-U checks the whole message length is
+// there), or assumes an FCS the capture may not have (802.11 strips four
+// bytes from every frame). TestGopacketEncapReasons holds those reasons;
 // TestEncapAgreesWithGopacket checks that the headers read here and
 // gopacket's layers find the same inner packet.
 
@@ -37,16 +39,19 @@ const (
 	EncapNone   Encap = iota
 	EncapVXLAN        // VXLAN: UDP port 4789, or 8472 (Linux's default, flannel)
 	EncapGeneve       // Geneve: UDP port 6081
-	EncapGRE          // GRE over IP (protocol 47)
+	EncapGRE          // GRE over IP (protocol 47), PPTP's enhanced GRE, Aruba's GRE
 	EncapGREUDP       // GRE over UDP: port 4754 (RFC 8086)
 	EncapERSPAN       // ERSPAN type I, II or III: mirrored frames in GRE
 	EncapGTPU         // GTP-U: UDP port 2152
 	EncapTeredo       // Teredo: UDP port 3544, or IPv6 to or from 2001::/32 in UDP
 	EncapAYIYA        // AYIYA: UDP port 5072
 	EncapIPinIP       // IP in IP (protocols 4 and 41): 4in4, 6in4, 4in6, 6in6
-	EncapMPLS         // MPLS label stack (Ethernet types 0x8847, 0x8848)
+	EncapMPLS         // MPLS label stack (Ethernet types 0x8847, 0x8848; PPP 0x0281)
 	EncapPBB          // 802.1ah provider backbone bridging (Ethernet type 0x88E7)
 	EncapVNTag        // Cisco VN-Tag (Ethernet type 0x8926)
+	EncapNFLOG        // the Linux NFLOG link layer (never a Packet.Tunnel)
+	EncapPPP          // PPP, PPP in HDLC framing, Cisco HDLC (never a Packet.Tunnel)
+	Encap80211        // IEEE 802.11, with or without radiotap (never a Packet.Tunnel)
 	numEncap
 )
 
@@ -64,6 +69,9 @@ var encapNames = [numEncap]string{
 	EncapMPLS:   "mpls",
 	EncapPBB:    "pbb",
 	EncapVNTag:  "vn-tag",
+	EncapNFLOG:  "nflog",
+	EncapPPP:    "ppp",
+	Encap80211:  "802.11",
 }
 
 // String returns the short name, e.g. "vxlan" or "gtp-u".
@@ -82,6 +90,9 @@ const (
 	CauseCut             // a header was cut short: by the snap length, or shorter than it claims
 	CauseMalformed       // a header field is invalid (version, flags, lengths)
 	CauseProtocol        // it carries a protocol fwdiag does not read (a GRE type, MPLS without IP...)
+	CauseProtected       // encrypted or compressed: an 802.11 protected frame, PPP compression
+	CauseFragment        // a later 802.11 fragment: the headers are in the first one
+	CauseBadFCS          // the capture marks the frame's FCS as bad (radiotap)
 	CauseDepth           // encapsulations nested deeper than fwdiag follows (maxEncap)
 	numCause
 )
@@ -91,6 +102,9 @@ var causeNames = [numCause]string{
 	CauseCut:       "cut short",
 	CauseMalformed: "malformed",
 	CauseProtocol:  "protocol not followed",
+	CauseProtected: "encrypted or compressed",
+	CauseFragment:  "later fragment",
+	CauseBadFCS:    "bad FCS",
 	CauseDepth:     "nested too deep",
 }
 
@@ -109,7 +123,7 @@ type Undecoded struct {
 	Cause Cause
 }
 
-// String returns e.g. "gre: protocol not followed".
+// String returns e.g. "802.11: encrypted or compressed".
 func (u Undecoded) String() string { return u.Encap.String() + ": " + u.Cause.String() }
 
 // MarshalText makes Undecoded usable as a JSON object key.
@@ -124,6 +138,7 @@ const (
 	etherTEB       = 0x6558 // transparent Ethernet bridging: an Ethernet frame follows
 	etherERSPAN    = 0x88BE // ERSPAN type I and II (GRE protocol)
 	etherERSPAN3   = 0x22EB // ERSPAN type III (GRE protocol)
+	etherPPP       = 0x880B // PPP (GRE protocol, PPTP)
 	maxEncap       = 8      // tunnels and labels followed, one inside the other
 	maxLabels      = 16     // MPLS labels in one stack
 )
@@ -172,7 +187,7 @@ func (p *Packet) resetInner() {
 	p.Reset()
 	p.Input, p.Frame, p.Time, p.CapLen, p.OrigLen = f.Input, f.Frame, f.Time, f.CapLen, f.OrigLen
 	p.Truncated, p.Undecoded, p.Interface, p.IfIndex, p.Outgoing = f.Truncated, f.Undecoded, f.Interface, f.IfIndex, f.Outgoing
-	p.Tunnel, p.PacketID = f.Tunnel, f.PacketID
+	p.Tunnel, p.LogGroup, p.PacketID, p.LogPrefix = f.Tunnel, f.LogGroup, f.PacketID, f.LogPrefix
 }
 
 // undecoded records why the frame's packet could not be decoded.
@@ -198,6 +213,8 @@ const (
 	nextIP        next = iota // an IPv4 or IPv6 packet
 	nextEther                 // an Ethernet frame
 	nextEtherType             // the payload of the Ethernet type carry is given
+	nextPPP                   // a PPP frame (PPTP)
+	next80211                 // an 802.11 frame without FCS (Aruba)
 )
 
 // carry enters a tunnel of kind found in an IP packet and decodes what it
@@ -216,6 +233,10 @@ func (d *Decoder) carry(kind Encap, nx next, et uint16, b []byte, p *Packet) {
 		d.frame(b, p)
 	case nextEtherType:
 		d.ether(et, b, p)
+	case nextPPP:
+		d.ppp(b, p)
+	case next80211:
+		d.dot11(b, false, p)
 	}
 	d.fixFragment(p)
 }
@@ -397,8 +418,12 @@ func (d *Decoder) gre(kind Encap, b []byte, p *Packet) {
 		undecoded(p, kind, CauseCut)
 		return
 	case g.Version == 1:
-		// PPTP's enhanced GRE: it carries PPP.
-		undecoded(p, kind, CauseProtocol)
+		// PPTP's enhanced GRE always carries PPP.
+		if g.Protocol != etherPPP {
+			undecoded(p, kind, CauseMalformed)
+			return
+		}
+		d.carry(kind, nextPPP, 0, pl, p)
 		return
 	case g.Version != 0:
 		undecoded(p, kind, CauseMalformed)
@@ -442,6 +467,16 @@ func (d *Decoder) gre(kind Encap, b []byte, p *Packet) {
 		default:
 			d.carry(EncapERSPAN, nextEther, 0, pl[hl:], p)
 		}
+	case et&0x0F == 0 && (et&0xFF00 == 0x8200 || et&0xFF00 == 0x8300 && et <= 0x8370):
+		// Aruba's access points tunnel 802.11 frames to the controller
+		// with these types (as Zeek and Wireshark read them).
+		if len(pl) < 24 {
+			undecoded(p, kind, CauseCut)
+			return
+		}
+		d.carry(kind, next80211, 0, pl, p)
+	case et == etherPPP:
+		d.carry(kind, nextPPP, 0, pl, p)
 	default:
 		d.carryEtherType(kind, et, pl, p)
 	}

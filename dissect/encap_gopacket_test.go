@@ -1,6 +1,7 @@
 package dissect
 
 import (
+	"encoding/binary"
 	"net/netip"
 	"testing"
 
@@ -40,8 +41,8 @@ func gpInner(frame []byte, first gopacket.Decoder) (src, dst netip.AddrPort, ok 
 }
 
 // TestEncapAgreesWithGopacket: where gopacket has the layers of a tunnel
-// (VXLAN, Geneve, GRE with what it carries, ERSPAN, GTP-U, IP in IP,
-// MPLS), its full decoder finds the same inner flow in the frames of
+// (VXLAN, Geneve, GRE with what it carries, ERSPAN II, PPTP, GTP-U, IP in
+// IP, MPLS), its full decoder finds the same inner flow in the frames of
 // TestTunnels as fwdiag does. For the others it finds none: it has no
 // layer for them.
 func TestEncapAgreesWithGopacket(t *testing.T) {
@@ -110,14 +111,33 @@ func TestGopacketEncapReasons(t *testing.T) {
 			t.Errorf("fwdiag: %v port %d truncated %v; want the inner packet, cut", p.Tunnel, p.SrcPort, p.Truncated)
 		}
 	})
+	t.Run("dot11_assumes_an_fcs", func(t *testing.T) {
+		// A frame without FCS, as Aruba's GRE and many captures have them:
+		// gopacket takes its last 4 bytes for one.
+		hdr := dot11h(0x02, false, false, 0)
+		f := cat(hdr, snap(etherIPv4), inSYN4)
+		var d layers.Dot11
+		if err := d.DecodeFromBytes(f, gopacket.NilDecodeFeedback); err != nil {
+			t.Fatal(err)
+		}
+		if len(d.Payload) != len(f)-len(hdr)-4 {
+			t.Errorf("gopacket's Dot11 payload: %d bytes of %d: the reason is gone", len(d.Payload), len(f)-len(hdr))
+		}
+		if n := testing.AllocsPerRun(100, func() { d.DecodeFromBytes(f, gopacket.NilDecodeFeedback) }); n == 0 {
+			t.Error("gopacket's Dot11 no longer allocates")
+		}
+		if p := decodeAs(t, LinkIEEE80211, f); p.Truncated || p.SrcPort != 40000 {
+			t.Errorf("fwdiag: truncated %v port %d", p.Truncated, p.SrcPort)
+		}
+	})
 	t.Run("no_mpls_decoding_layer", func(t *testing.T) {
 		if _, ok := any(&layers.MPLS{}).(gopacket.DecodingLayer); ok {
 			t.Error("gopacket's MPLS is a DecodingLayer now")
 		}
 	})
 	t.Run("no_layer", func(t *testing.T) {
-		// PBB, VN-Tag, Teredo and AYIYA: gopacket stops at the outer
-		// packet.
+		// PBB, VN-Tag, Teredo, AYIYA and NFLOG: gopacket stops at the
+		// outer packet.
 		frames := map[string][]byte{}
 		for _, tc := range tunnelCases() {
 			switch tc.name {
@@ -129,6 +149,11 @@ func TestGopacketEncapReasons(t *testing.T) {
 			if s, _, ok := gpInner(f, layers.LayerTypeEthernet); ok && s.Addr() != addrVT1 {
 				t.Errorf("%s: gopacket finds the inner flow", name)
 			}
+		}
+		nf := nflogh(binary.LittleEndian, 2, 1, "x", inSYN4)
+		pk := gopacket.NewPacket(nf, layers.LinkType(LinkNFLOG), gopacket.Default)
+		if pk.Layer(layers.LayerTypeTCP) != nil || pk.ErrorLayer() == nil {
+			t.Errorf("gopacket decodes NFLOG: %v", pk)
 		}
 	})
 }

@@ -25,7 +25,8 @@ func seedFiles(f *testing.F) [][]byte {
 }
 
 // FuzzOpen reads whole fuzzed files: no panic, no endless loop, frame
-// numbers that only go up, payloads inside the captured bytes.
+// numbers that never go down (the packets of one A-MSDU share theirs),
+// payloads inside the captured bytes.
 func FuzzOpen(f *testing.F) {
 	for _, b := range seedFiles(f) {
 		f.Add(b)
@@ -67,7 +68,7 @@ func FuzzOpen(f *testing.F) {
 				}
 				continue
 			}
-			if p.Frame <= last {
+			if p.Frame < last || p.Frame == 0 {
 				t.Fatalf("frame %d after %d; want increasing", p.Frame, last)
 			}
 			last = p.Frame
@@ -95,7 +96,12 @@ func FuzzDecode(f *testing.F) {
 	for _, tc := range tunnelCases() {
 		f.Add(tc.frame)
 	}
-	lts := []int{LinkNull, LinkEthernet, LinkRaw, LinkLoop, LinkLinuxSLL, LinkLinuxSLL2}
+	for _, tc := range linkCases() {
+		f.Add(tc.frame)
+	}
+	f.Add(cat(dot11h(0x02, true, true, 0), subframe(cat(snap(etherIPv4), inSYN4), true), subframe(cat(snap(etherIPv6), inData6), false)))
+	lts := []int{LinkNull, LinkEthernet, LinkRaw, LinkLoop, LinkLinuxSLL, LinkLinuxSLL2,
+		LinkNFLOG, LinkPPP, LinkPPPHDLC, LinkIEEE80211, LinkRadiotap}
 	var p Packet
 	d := NewDecoder(0)
 	f.Fuzz(func(t *testing.T, data []byte) {
@@ -104,9 +110,17 @@ func FuzzDecode(f *testing.F) {
 			if err := d.Decode(data, t0, len(data), len(data)+1, &p); err != nil {
 				t.Fatal(err)
 			}
-			if len(p.Payload) > len(data) || (p.HasQuoted && p.Quoted.IPVersion == 0) || p.Undecoded.Encap >= numEncap ||
-				p.Undecoded.Cause >= numCause || p.Tunnel >= numEncap || (p.Undecoded.Encap == 0) != (p.Undecoded.Cause == 0) {
-				t.Fatalf("bad packet %+v", p)
+			for n := 0; ; n++ {
+				if len(p.Payload) > len(data) || (p.HasQuoted && p.Quoted.IPVersion == 0) || p.Undecoded.Encap >= numEncap ||
+					p.Undecoded.Cause >= numCause || p.Tunnel >= numEncap || (p.Undecoded.Encap == 0) != (p.Undecoded.Cause == 0) {
+					t.Fatalf("bad packet %+v", p)
+				}
+				if n > len(data)/14 {
+					t.Fatalf("%d packets from %d bytes", n, len(data))
+				}
+				if !d.More(&p) {
+					break
+				}
 			}
 		}
 	})

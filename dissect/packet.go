@@ -1,8 +1,9 @@
 // Package dissect turns captured bytes into decoded packet summaries.
 //
 // It owns the file readers (pcap, pcapng, either gzip-compressed), the link
-// layers (Ethernet with 802.1Q/QinQ, Linux SLL and SLL2, raw IP, BSD null),
-// the tunnels and labels a packet can come in (VXLAN, Geneve, GRE, ERSPAN, GTP-U,
+// layers (Ethernet with 802.1Q/QinQ, Linux SLL and SLL2, raw IP, BSD null;
+// NFLOG, PPP and Cisco HDLC, 802.11 with or without radiotap), the tunnels
+// and labels a packet can come in (VXLAN, Geneve, GRE, ERSPAN, GTP-U,
 // Teredo, AYIYA, IP in IP, MPLS, PBB, VN-Tag), and the
 // IPv4/IPv6/TCP/UDP/ICMP/ICMPv6/DNS decoding. It knows nothing of flows,
 // services or findings: it only says what is in each frame.
@@ -52,8 +53,8 @@ type Packet struct {
 	Truncated bool
 	// Undecoded, when not zero, says why the frame could not be followed to
 	// the packet it carries: the encapsulation that stopped decoding and the
-	// cause (a tunnel header cut short, a tunnel carrying a protocol fwdiag
-	// does not read). The fields below then
+	// cause (an encrypted 802.11 frame, a tunnel header cut short, a tunnel
+	// carrying a protocol fwdiag does not read). The fields below then
 	// describe what was decoded: the outer packet when the tunnel's own
 	// header failed, or nothing. Readers count it in InputInfo.Undecoded.
 	Undecoded Undecoded
@@ -72,9 +73,16 @@ type Packet struct {
 	// as it is. The fields from IPVersion on then describe the inner
 	// packet: its addresses, ports and flags, not the tunnel's.
 	Tunnel Encap
+	// LogGroup is the NFLOG group (nflog:N) the frame was logged to; 0 for
+	// other link types.
+	LogGroup uint16
 	// PacketID is the pcapng EPB packet id option (pktmon logs one packet at
 	// several components with the same id); 0 when absent.
 	PacketID uint64
+	// LogPrefix is the prefix of the firewall rule that logged the frame to
+	// NFLOG (iptables --nflog-prefix, nftables log prefix), without the
+	// trailing NUL; empty for other link types and rules without one.
+	LogPrefix string
 
 	// IPVersion is 4 or 6; 0 when the frame carries no IP packet.
 	IPVersion uint8

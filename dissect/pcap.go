@@ -62,6 +62,9 @@ func (s *pcapSource) u32(b []byte) uint32 {
 // Next implements Source. p.Payload aliases the read buffer until the next
 // call.
 func (s *pcapSource) Next(p *Packet) error {
+	if s.more(p) {
+		return nil
+	}
 	for {
 		if s.done != nil {
 			return s.done

@@ -87,6 +87,9 @@ func (s *ngSource) u64(b []byte) uint64 {
 // Next implements Source. p.Payload aliases the read buffer until the next
 // call.
 func (s *ngSource) Next(p *Packet) error {
+	if s.more(p) {
+		return nil
+	}
 	for {
 		if s.done != nil {
 			return s.done

@@ -31,10 +31,11 @@ type InputInfo struct {
 	// Drops is the kernel drop count when the capture records it (pcapng ISB
 	// ifdrop, or the live capture's counters); -1 when unknown.
 	Drops int64
-	// Undecoded counts the frames whose carried packet could not be
-	// decoded, by the encapsulation that stopped and why: Packet.Undecoded
-	// summed over the input. Frames that carry no IP by nature (ARP, tunnel
-	// keepalives and echo) are not counted. Nil when none.
+	// Undecoded counts the frames (A-MSDU subframes count one each) whose
+	// carried packet could not be decoded, by the encapsulation that
+	// stopped and why: Packet.Undecoded summed over the input. Frames that
+	// carry no IP by nature (ARP, 802.11 management and control frames,
+	// PPP link control, tunnel keepalives) are not counted. Nil when none.
 	Undecoded map[Undecoded]uint64
 }
 

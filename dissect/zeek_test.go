@@ -282,6 +282,7 @@ func TestZeekTunnels(t *testing.T) {
 		{id: "c21", encap: EncapAYIYA, zeekTunnel: true},
 		{id: "c22", encap: EncapGeneve, zeekTunnel: true},
 		{id: "c23", encap: EncapGeneve, zeekTunnel: true},
+		{id: "c24", encap: EncapGRE, zeekTunnel: true}, // Aruba's, 802.11 A-MSDU inside
 		{id: "c25", encap: EncapGREUDP, zeekTunnel: true},
 		{id: "c26", encap: EncapGRE, zeekTunnel: true},
 		{id: "c27", encap: EncapGTPU, zeekTunnel: true, portless: 42},
