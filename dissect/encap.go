@@ -2,6 +2,7 @@ package dissect
 
 import (
 	"encoding/binary"
+	"net/netip"
 
 	"github.com/gopacket/gopacket"
 	"github.com/gopacket/gopacket/layers"
@@ -180,14 +181,13 @@ func maybeTeredo(b []byte) bool {
 	return len(b) >= 40 && (b[0]>>4 == 6 || b[0] == 0 && b[1] <= 1)
 }
 
-// resetInner clears what describes the packet, keeping what describes the
-// frame: the fields before IPVersion.
+// resetInner clears what describes the packet, the fields from IPVersion
+// on, and keeps what describes the frame, the fields before it (whatever
+// they are: TestResetInner holds both lists to the struct).
 func (p *Packet) resetInner() {
-	f := *p
-	p.Reset()
-	p.Input, p.Frame, p.Time, p.CapLen, p.OrigLen = f.Input, f.Frame, f.Time, f.CapLen, f.OrigLen
-	p.Truncated, p.Undecoded, p.Interface, p.IfIndex, p.Outgoing = f.Truncated, f.Undecoded, f.Interface, f.IfIndex, f.Outgoing
-	p.Tunnel, p.LogGroup, p.PacketID, p.LogPrefix = f.Tunnel, f.LogGroup, f.PacketID, f.LogPrefix
+	p.IPVersion, p.Src, p.Dst, p.TTL, p.IPID, p.Fragment, p.Proto = 0, netip.Addr{}, netip.Addr{}, 0, 0, false, 0
+	p.SrcPort, p.DstPort, p.TCPFlags, p.Seq, p.Ack, p.Window, p.MSS, p.WScale = 0, 0, 0, 0, 0, 0, 0, -1
+	p.PayloadLen, p.Payload, p.ICMPType, p.ICMPCode, p.HasQuoted, p.Quoted, p.DNS = 0, nil, 0, 0, false, Quoted{}, nil
 }
 
 // undecoded records why the frame's packet could not be decoded.

@@ -5,6 +5,7 @@ import (
 	"net/netip"
 	"reflect"
 	"testing"
+	"time"
 )
 
 // Builders for encapsulated frames. The inner packets are the same as in
@@ -369,5 +370,63 @@ func TestUndecodedCounted(t *testing.T) {
 	}
 	if b, _ := (Undecoded{EncapGRE, CauseProtocol}).MarshalText(); string(b) != "gre: protocol not followed" {
 		t.Errorf("MarshalText: %q", b)
+	}
+}
+
+// TestResetInner: entering a tunnel clears every field from IPVersion on
+// (the packet) and keeps every field before it (the frame), so that a
+// field added to either part is handled as its place says.
+func TestResetInner(t *testing.T) {
+	var p Packet
+	v := reflect.ValueOf(&p).Elem()
+	typ := v.Type()
+	split, ok := typ.FieldByName("IPVersion")
+	if !ok {
+		t.Fatal("no IPVersion field")
+	}
+	for i := range v.NumField() {
+		f := v.Field(i)
+		switch x := f.Addr().Interface().(type) {
+		case *time.Time:
+			*x = t0
+		case *netip.Addr:
+			*x = addrC
+		case *Undecoded:
+			*x = Undecoded{EncapGRE, CauseCut}
+		case *Quoted:
+			*x = Quoted{IPVersion: 4, SrcPort: 1}
+		case *[]byte:
+			*x = []byte{1}
+		case *[]DNSAnswer:
+			*x = []DNSAnswer{{Name: "x"}}
+		default:
+			switch f.Kind() {
+			case reflect.Bool:
+				f.SetBool(true)
+			case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
+				f.SetInt(3)
+			case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+				f.SetUint(3)
+			case reflect.String:
+				f.SetString("x")
+			default:
+				t.Fatalf("field %s: give this test a value of type %v", typ.Field(i).Name, f.Type())
+			}
+		}
+	}
+	before := p
+	p.resetInner()
+	want := Packet{WScale: -1}
+	w := reflect.ValueOf(want)
+	for i := range v.NumField() {
+		name := typ.Field(i).Name
+		got := v.Field(i).Interface()
+		if i < split.Index[0] {
+			if !reflect.DeepEqual(got, reflect.ValueOf(before).Field(i).Interface()) {
+				t.Errorf("frame field %s: changed to %v", name, got)
+			}
+		} else if !reflect.DeepEqual(got, w.Field(i).Interface()) {
+			t.Errorf("packet field %s: %v kept; want it cleared", name, got)
+		}
 	}
 }
