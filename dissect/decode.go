@@ -440,7 +440,7 @@ func (d *Decoder) transport(b []byte, ipLen int, p *Packet) {
 			}
 		} else if k := tunnelPort(p.DstPort); k != EncapNone {
 			d.udpTunnel(k, p.Payload, p.PayloadLen, p)
-		} else if k := tunnelPort(p.SrcPort); k != EncapNone || maybeTeredo(p.Payload) {
+		} else if k := tunnelPort(p.SrcPort); k != EncapNone || maybeTeredo(p.Payload, p.PayloadLen) {
 			d.udpTunnel(k, p.Payload, p.PayloadLen, p)
 		}
 	case ProtoICMP, ProtoICMPv6:

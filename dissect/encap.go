@@ -174,11 +174,21 @@ func tunnelPort(port uint16) Encap {
 	return EncapNone
 }
 
-// maybeTeredo is the cheap test, on every UDP payload, for Teredo on a port
-// other than 3544 (a relay's): an IPv6 header, or Teredo's authentication
-// or origin indication header in front of one. teredo decides.
-func maybeTeredo(b []byte) bool {
-	return len(b) >= 40 && (b[0]>>4 == 6 || b[0] == 0 && b[1] <= 1)
+// maybeTeredo is the cheap test, on every UDP payload b (n bytes as the
+// headers claim) off the tunnel ports, for Teredo on a port other than
+// 3544 (a relay's): an IPv6 header whose length fills the datagram (or a
+// bubble: no next header, no payload), alone or after an origin
+// indication. Random payloads rarely pass (a QUIC short header starts like
+// IPv6 one time in four, and then its length must match); teredo decides.
+func maybeTeredo(b []byte, n int) bool {
+	if len(b) >= 48 && b[0] == 0 && b[1] == 0 {
+		b, n = b[8:], n-8
+	}
+	if len(b) < 40 || b[0]>>4 != 6 {
+		return false
+	}
+	plen := int(binary.BigEndian.Uint16(b[4:6]))
+	return plen+40 == n || plen == 0 && b[6] == 59
 }
 
 // resetInner clears what describes the packet, the fields from IPVersion
