@@ -2,6 +2,7 @@ package dissect
 
 import (
 	"bytes"
+	"encoding/binary"
 	"io"
 	"os"
 	"path/filepath"
@@ -35,6 +36,18 @@ func FuzzOpen(f *testing.F) {
 	fr := ether(etherIPv4, ipv4h(addrC, addrS, ProtoUDP, 1, 0, nil, udph(1, 2, nil)))
 	ng.shb(false).idb(LinkEthernet, 0, 0x89).epb(0, 1, fr, len(fr), 9).isb(0, 3).spb(fr).shb(true).idb(147, 0, 0).epb(0, 1, fr, len(fr), 0)
 	f.Add(ng.b)
+	// Link types and tunnels of the slow path; an A-MSDU is several
+	// packets with one frame number.
+	amsdu := cat(dot11h(0x02, true, true, 0), subframe(cat(snap(etherIPv4), inSYN4), true), subframe(cat(snap(etherIPv6), inData6), false))
+	f.Add(pcapBytes(false, false, 65535, LinkIEEE80211, rec{ts: t0, data: amsdu}, rec{ts: t0, data: amsdu[:60]}))
+	f.Add(pcapBytes(true, false, 65535, LinkRadiotap, rec{ts: t0, data: cat(radiotaph(0x10, 2), amsdu, []byte{1, 2, 3, 4})}))
+	f.Add(pcapBytes(false, false, 65535, LinkNFLOG, rec{ts: t0, data: nflogh(binary.LittleEndian, 2, 1, "drop", inSYN4)}))
+	var tun ngFile
+	tun.shb(false).idb(LinkEthernet, 0, 0)
+	for _, tc := range tunnelCases() {
+		tun.epb(0, 1, tc.frame, len(tc.frame), 0)
+	}
+	f.Add(tun.b)
 	f.Fuzz(func(t *testing.T, data []byte) {
 		tm := time.AfterFunc(3*time.Second, func() { panic("slow input") })
 		defer tm.Stop()
