@@ -456,8 +456,12 @@ func (d *Decoder) transport(b []byte, ipLen int, p *Packet) {
 			}
 			quoted(b[8:], p)
 		}
-	case 4, 41, 47: // IP in IP, GRE
-		d.ipTunnel(b, p)
+	default:
+		// Not a case of its own: the switch stays a two-level search for
+		// the protocols above.
+		if p.Proto == 4 || p.Proto == 41 || p.Proto == 47 { // IP in IP, GRE
+			d.ipTunnel(b, p)
+		}
 	}
 }
 

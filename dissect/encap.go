@@ -155,8 +155,13 @@ type encState struct {
 	fragOuter, truncOuter bool
 }
 
-// tunnelPort names the tunnel a UDP port is registered for.
+// tunnelPort names the tunnel a UDP port is registered for. One compare
+// sends away the ports outside 2152-8472, the well-known and ephemeral
+// ones most UDP uses.
 func tunnelPort(port uint16) Encap {
+	if port-2152 > 8472-2152 {
+		return EncapNone
+	}
 	switch port {
 	case 4789, 8472:
 		return EncapVXLAN
