@@ -59,6 +59,32 @@ func TestDecodeAllocs(t *testing.T) {
 	}
 }
 
+// TestDecodeAllocsEncap: the slow path allocates nothing either, for any
+// tunnel or link type, A-MSDU subframes included (an NFLOG prefix once,
+// when first met).
+func TestDecodeAllocsEncap(t *testing.T) {
+	var p Packet
+	check := func(name string, lt int, f []byte) {
+		d := NewDecoder(lt)
+		d.Decode(f, t0, len(f), len(f), &p)
+		n := testing.AllocsPerRun(200, func() {
+			d.Decode(f, t0, len(f), len(f), &p)
+			for d.More(&p) {
+			}
+		})
+		if n != 0 {
+			t.Errorf("%s: got %v allocations per decode; want 0", name, n)
+		}
+	}
+	for _, tc := range tunnelCases() {
+		check(tc.name, LinkEthernet, tc.frame)
+	}
+	for _, tc := range linkCases() {
+		check(tc.name, tc.linkType, tc.frame)
+	}
+	check("amsdu", LinkIEEE80211, cat(dot11h(0x02, true, true, 0), subframe(cat(snap(etherIPv4), inSYN4), true), subframe(cat(snap(etherIPv6), inData6), false)))
+}
+
 // bigCapture repeats the real frames n times as a pcap or pcapng file.
 func bigCapture(t testing.TB, ng bool, n int) []byte {
 	frames := realFrames(t)
@@ -124,6 +150,30 @@ func BenchmarkDecode(b *testing.B) {
 	for i := 0; b.Loop(); i++ {
 		f := frames[i%len(frames)]
 		d.Decode(f, t0, len(f), len(f), &p)
+	}
+}
+
+// BenchmarkDecodeEncap decodes the frames of TestTunnels and TestLinkTypes
+// (one op is one frame; the slow path).
+func BenchmarkDecodeEncap(b *testing.B) {
+	type frame struct {
+		lt int
+		f  []byte
+	}
+	var frames []frame
+	for _, tc := range tunnelCases() {
+		frames = append(frames, frame{LinkEthernet, tc.frame})
+	}
+	for _, tc := range linkCases() {
+		frames = append(frames, frame{tc.linkType, tc.frame})
+	}
+	d := NewDecoder(LinkEthernet)
+	var p Packet
+	b.ReportAllocs()
+	for i := 0; b.Loop(); i++ {
+		f := frames[i%len(frames)]
+		d.linkType = f.lt
+		d.Decode(f.f, t0, len(f.f), len(f.f), &p)
 	}
 }
 

@@ -5,19 +5,26 @@ import (
 	"net/netip"
 	"strconv"
 	"time"
+
+	"github.com/gopacket/gopacket/layers"
 )
 
 // Link types (LINKTYPE_ values as they appear in pcap and pcapng files).
 const (
 	LinkNull      = 0   // BSD loopback, host byte order address family
 	LinkEthernet  = 1   // Ethernet II / 802.3
+	LinkPPP       = 9   // PPP, with or without HDLC address and control
 	LinkRawOld12  = 12  // DLT_RAW as some BSDs numbered it
 	LinkRawOld14  = 14  // DLT_RAW as other BSDs numbered it
+	LinkPPPHDLC   = 50  // PPP in HDLC-like framing, or Cisco HDLC
 	LinkRaw       = 101 // raw IPv4 or IPv6
+	LinkIEEE80211 = 105 // IEEE 802.11 frames
 	LinkLoop      = 108 // OpenBSD loopback, network byte order address family
 	LinkLinuxSLL  = 113 // Linux cooked capture v1
+	LinkRadiotap  = 127 // radiotap header, then an IEEE 802.11 frame
 	LinkIPv4      = 228 // raw IPv4
 	LinkIPv6      = 229 // raw IPv6
+	LinkNFLOG     = 239 // Linux NFLOG (tcpdump -i nflog:N)
 	LinkLinuxSLL2 = 276 // Linux cooked capture v2 (tcpdump -i any)
 )
 
@@ -41,6 +48,16 @@ func LinkTypeName(linkType int) string {
 		return "ipv6"
 	case LinkLinuxSLL2:
 		return "linux_sll2"
+	case LinkPPP:
+		return "ppp"
+	case LinkPPPHDLC:
+		return "ppp_hdlc"
+	case LinkIEEE80211:
+		return "ieee802_11"
+	case LinkRadiotap:
+		return "ieee802_11_radiotap"
+	case LinkNFLOG:
+		return "nflog"
 	}
 	return "linktype_" + strconv.Itoa(linkType)
 }
@@ -49,7 +66,8 @@ func LinkTypeName(linkType int) string {
 func LinkTypeSupported(linkType int) bool {
 	switch linkType {
 	case LinkNull, LinkEthernet, LinkRaw, LinkRawOld12, LinkRawOld14,
-		LinkLoop, LinkLinuxSLL, LinkIPv4, LinkIPv6, LinkLinuxSLL2:
+		LinkLoop, LinkLinuxSLL, LinkIPv4, LinkIPv6, LinkLinuxSLL2,
+		LinkPPP, LinkPPPHDLC, LinkIEEE80211, LinkRadiotap, LinkNFLOG:
 		return true
 	}
 	return false
@@ -87,10 +105,24 @@ const (
 // both fill the same fields alike). Neither allocates on such frames;
 // gopacket does for IPv6 hop-by-hop options (two per MLD report). A Decoder
 // keeps scratch space for DNS names, so it must not be used by two
-// goroutines at once; it holds no reference to decoded data.
+// goroutines at once; of the decoded data it holds only the rest of an
+// A-MSDU for More, until the next Decode.
+//
+// Encapsulated frames (tunnels, MPLS, the link types other than Ethernet,
+// SLL and raw IP) leave the fast path for encap.go and link.go.
 type Decoder struct {
 	linkType int
 	dns      dnsScratch
+	enc      encState
+	greL     layers.GRE
+	vxlanL   layers.VXLAN
+	prefixes map[string]string // NFLOG prefixes, so each is one string
+	// The A-MSDU subframes after the one decoded, for More: what is left
+	// of the frame, the packet as it was before the first subframe, and
+	// the slow path's state then.
+	rest     []byte
+	restBase Packet
+	restEnc  encState
 }
 
 // NewDecoder returns a decoder for frames of the given link type (a
@@ -106,8 +138,12 @@ func (d *Decoder) LinkType() int { return d.linkType }
 // the reader. p.Payload aliases data, so it is valid only as long as the
 // caller keeps data unchanged. A frame whose headers are cut or malformed is
 // not an error: it is decoded as far as it goes and Truncated is set when a
-// header was cut. The only error is UnsupportedLinkTypeError. Decode
-// allocates only for DNS responses.
+// header was cut. A packet inside a tunnel or label stack is decoded in
+// place of the outer one, with Tunnel saying which; Undecoded says why an
+// encapsulated packet could not be. A frame can carry more than one packet
+// (an 802.11 A-MSDU): More yields the others. The only error is
+// UnsupportedLinkTypeError. Decode allocates only for DNS responses and a
+// new NFLOG prefix.
 func (d *Decoder) Decode(data []byte, ts time.Time, capLen, origLen int, p *Packet) error {
 	return d.decode(d.linkType, data, ts, capLen, origLen, p)
 }
@@ -120,13 +156,19 @@ func (d *Decoder) decode(linkType int, data []byte, ts time.Time, capLen, origLe
 	p.CapLen = capLen
 	p.OrigLen = origLen
 	p.Truncated = capLen < origLen
-	switch linkType {
-	case LinkEthernet:
+	d.enc = encState{}
+	if d.rest != nil {
+		d.rest = nil
+	}
+	if linkType == LinkEthernet {
 		if len(data) < 14 {
 			p.Truncated = true
 			return nil
 		}
 		d.ether(binary.BigEndian.Uint16(data[12:14]), data[14:], p)
+		return nil
+	}
+	switch linkType {
 	case LinkLinuxSLL:
 		if len(data) < 16 {
 			p.Truncated = true
@@ -162,6 +204,16 @@ func (d *Decoder) decode(linkType int, data []byte, ts time.Time, capLen, origLe
 		case 2, 10, 24, 28, 30:
 			d.ip(data[4:], p)
 		}
+	case LinkNFLOG:
+		d.nflog(data, p)
+	case LinkPPP:
+		d.ppp(data, p)
+	case LinkPPPHDLC:
+		d.hdlc(data, p)
+	case LinkIEEE80211:
+		d.dot11(data, false, p)
+	case LinkRadiotap:
+		d.radiotap(data, p)
 	default:
 		return UnsupportedLinkTypeError{LinkType: linkType}
 	}
@@ -198,6 +250,7 @@ func (d *Decoder) ether(et uint16, b []byte, p *Packet) {
 			}
 			b = b[8:]
 		default:
+			d.etherOther(et, b, p)
 			return
 		}
 	}
@@ -381,8 +434,14 @@ func (d *Decoder) transport(b []byte, ipLen int, p *Packet) {
 			p.PayloadLen = max(int(binary.BigEndian.Uint16(b[4:6]))-8, 0)
 		}
 		p.Payload = b[8:]
-		if p.SrcPort == 53 && !p.Fragment {
-			d.dnsAnswers(p.Payload, p)
+		if p.SrcPort == 53 {
+			if !p.Fragment {
+				d.dnsAnswers(p.Payload, p)
+			}
+		} else if k := tunnelPort(p.DstPort); k != EncapNone {
+			d.udpTunnel(k, p.Payload, p.PayloadLen, p)
+		} else if k := tunnelPort(p.SrcPort); k != EncapNone || maybeTeredo(p.Payload, p.PayloadLen) {
+			d.udpTunnel(k, p.Payload, p.PayloadLen, p)
 		}
 	case ProtoICMP, ProtoICMPv6:
 		if len(b) < 4 {
@@ -396,6 +455,12 @@ func (d *Decoder) transport(b []byte, ipLen int, p *Packet) {
 				return
 			}
 			quoted(b[8:], p)
+		}
+	default:
+		// Not a case of its own: the switch stays a two-level search for
+		// the protocols above.
+		if p.Proto == 4 || p.Proto == 41 || p.Proto == 47 { // IP in IP, GRE
+			d.ipTunnel(b, p)
 		}
 	}
 }

@@ -2,6 +2,7 @@ package dissect
 
 import (
 	"bytes"
+	"encoding/binary"
 	"io"
 	"os"
 	"path/filepath"
@@ -25,7 +26,8 @@ func seedFiles(f *testing.F) [][]byte {
 }
 
 // FuzzOpen reads whole fuzzed files: no panic, no endless loop, frame
-// numbers that only go up, payloads inside the captured bytes.
+// numbers that never go down (the packets of one A-MSDU share theirs),
+// payloads inside the captured bytes.
 func FuzzOpen(f *testing.F) {
 	for _, b := range seedFiles(f) {
 		f.Add(b)
@@ -34,6 +36,18 @@ func FuzzOpen(f *testing.F) {
 	fr := ether(etherIPv4, ipv4h(addrC, addrS, ProtoUDP, 1, 0, nil, udph(1, 2, nil)))
 	ng.shb(false).idb(LinkEthernet, 0, 0x89).epb(0, 1, fr, len(fr), 9).isb(0, 3).spb(fr).shb(true).idb(147, 0, 0).epb(0, 1, fr, len(fr), 0)
 	f.Add(ng.b)
+	// Link types and tunnels of the slow path; an A-MSDU is several
+	// packets with one frame number.
+	amsdu := cat(dot11h(0x02, true, true, 0), subframe(cat(snap(etherIPv4), inSYN4), true), subframe(cat(snap(etherIPv6), inData6), false))
+	f.Add(pcapBytes(false, false, 65535, LinkIEEE80211, rec{ts: t0, data: amsdu}, rec{ts: t0, data: amsdu[:60]}))
+	f.Add(pcapBytes(true, false, 65535, LinkRadiotap, rec{ts: t0, data: cat(radiotaph(0x10, 2), amsdu, []byte{1, 2, 3, 4})}))
+	f.Add(pcapBytes(false, false, 65535, LinkNFLOG, rec{ts: t0, data: nflogh(binary.LittleEndian, 2, 1, "drop", inSYN4)}))
+	var tun ngFile
+	tun.shb(false).idb(LinkEthernet, 0, 0)
+	for _, tc := range tunnelCases() {
+		tun.epb(0, 1, tc.frame, len(tc.frame), 0)
+	}
+	f.Add(tun.b)
 	f.Fuzz(func(t *testing.T, data []byte) {
 		tm := time.AfterFunc(3*time.Second, func() { panic("slow input") })
 		defer tm.Stop()
@@ -67,7 +81,7 @@ func FuzzOpen(f *testing.F) {
 				}
 				continue
 			}
-			if p.Frame <= last {
+			if p.Frame < last || p.Frame == 0 {
 				t.Fatalf("frame %d after %d; want increasing", p.Frame, last)
 			}
 			last = p.Frame
@@ -92,7 +106,15 @@ func FuzzDecode(f *testing.F) {
 			f.Add(fr)
 		}
 	}
-	lts := []int{LinkNull, LinkEthernet, LinkRaw, LinkLoop, LinkLinuxSLL, LinkLinuxSLL2}
+	for _, tc := range tunnelCases() {
+		f.Add(tc.frame)
+	}
+	for _, tc := range linkCases() {
+		f.Add(tc.frame)
+	}
+	f.Add(cat(dot11h(0x02, true, true, 0), subframe(cat(snap(etherIPv4), inSYN4), true), subframe(cat(snap(etherIPv6), inData6), false)))
+	lts := []int{LinkNull, LinkEthernet, LinkRaw, LinkLoop, LinkLinuxSLL, LinkLinuxSLL2,
+		LinkNFLOG, LinkPPP, LinkPPPHDLC, LinkIEEE80211, LinkRadiotap}
 	var p Packet
 	d := NewDecoder(0)
 	f.Fuzz(func(t *testing.T, data []byte) {
@@ -101,8 +123,17 @@ func FuzzDecode(f *testing.F) {
 			if err := d.Decode(data, t0, len(data), len(data)+1, &p); err != nil {
 				t.Fatal(err)
 			}
-			if len(p.Payload) > len(data) || (p.HasQuoted && p.Quoted.IPVersion == 0) {
-				t.Fatalf("bad packet %+v", p)
+			for n := 0; ; n++ {
+				if len(p.Payload) > len(data) || (p.HasQuoted && p.Quoted.IPVersion == 0) || p.Undecoded.Encap >= numEncap ||
+					p.Undecoded.Cause >= numCause || p.Tunnel >= numEncap || (p.Undecoded.Encap == 0) != (p.Undecoded.Cause == 0) {
+					t.Fatalf("bad packet %+v", p)
+				}
+				if n > len(data)/14 {
+					t.Fatalf("%d packets from %d bytes", n, len(data))
+				}
+				if !d.More(&p) {
+					break
+				}
 			}
 		}
 	})

@@ -240,6 +240,27 @@ func (r *reader) unsupported(lt int, frame uint64, capLen, origLen int) error {
 	return e
 }
 
+// more fills p with the next packet of the frame last delivered, when it
+// carried several (Decoder.More).
+func (r *reader) more(p *Packet) bool {
+	if r.dec.rest == nil || !r.dec.More(p) {
+		return false
+	}
+	if p.Undecoded != (Undecoded{}) {
+		r.undecoded(p.Undecoded)
+	}
+	return true
+}
+
+// undecoded counts a packet that could not be decoded out of its
+// encapsulation.
+func (r *reader) undecoded(u Undecoded) {
+	if r.info.Undecoded == nil {
+		r.info.Undecoded = map[Undecoded]uint64{}
+	}
+	r.info.Undecoded[u]++
+}
+
 func (r *reader) addLinkType(lt int) {
 	name := LinkTypeName(lt) // raw has three numbers, one name
 	if r.linkTypes[name] {

@@ -1,9 +1,12 @@
 // Package dissect turns captured bytes into decoded packet summaries.
 //
 // It owns the file readers (pcap, pcapng, either gzip-compressed), the link
-// layers (Ethernet with 802.1Q/QinQ, Linux SLL and SLL2, raw IP, BSD null),
-// and the IPv4/IPv6/TCP/UDP/ICMP/ICMPv6/DNS decoding. It knows nothing of
-// flows, services or findings: it only says what is in each frame.
+// layers (Ethernet with 802.1Q/QinQ, Linux SLL and SLL2, raw IP, BSD null;
+// NFLOG, PPP and Cisco HDLC, 802.11 with or without radiotap), the tunnels
+// and labels a packet can come in (VXLAN, Geneve, GRE, ERSPAN, GTP-U,
+// Teredo, AYIYA, IP in IP, MPLS, PBB, VN-Tag), and the
+// IPv4/IPv6/TCP/UDP/ICMP/ICMPv6/DNS decoding. It knows nothing of flows,
+// services or findings: it only says what is in each frame.
 //
 // Data flows one way: dissect -> flows -> report. Nothing here imports those.
 package dissect
@@ -48,6 +51,13 @@ type Packet struct {
 	// Truncated is true when the frame was cut by the snap length or a header
 	// claimed more bytes than were captured; fields after the cut are zero.
 	Truncated bool
+	// Undecoded, when not zero, says why the frame could not be followed to
+	// the packet it carries: the encapsulation that stopped decoding and the
+	// cause (an encrypted 802.11 frame, a tunnel header cut short, a tunnel
+	// carrying a protocol fwdiag does not read). The fields below then
+	// describe what was decoded: the outer packet when the tunnel's own
+	// header failed, or nothing. Readers count it in InputInfo.Undecoded.
+	Undecoded Undecoded
 	// Interface is the pcapng interface id (0 for pcap).
 	Interface int
 	// IfIndex is the Linux interface index from an SLL2 header (tcpdump -i
@@ -58,6 +68,14 @@ type Packet struct {
 	// Outgoing is true for a Linux cooked (SLL/SLL2) frame the host sent
 	// (packet type 4).
 	Outgoing bool
+	// Tunnel is the innermost encapsulation the packet was carried in
+	// (EncapVXLAN, EncapGRE, EncapMPLS...); EncapNone for a packet seen
+	// as it is. The fields from IPVersion on then describe the inner
+	// packet: its addresses, ports and flags, not the tunnel's.
+	Tunnel Encap
+	// LogGroup is the NFLOG group (nflog:N) the frame was logged to; 0 for
+	// other link types.
+	LogGroup uint16
 	// PacketID is the pcapng EPB packet id option (pktmon logs one packet at
 	// several components with the same id); 0 when absent.
 	PacketID uint64
@@ -65,6 +83,10 @@ type Packet struct {
 	// was dropped at the component that logged it (etl2pcapng writes
 	// pktmon's drop events so: verdict type XDP, value XDP_DROP).
 	Dropped bool
+	// LogPrefix is the prefix of the firewall rule that logged the frame to
+	// NFLOG (iptables --nflog-prefix, nftables log prefix), without the
+	// trailing NUL; empty for other link types and rules without one.
+	LogPrefix string
 
 	// IPVersion is 4 or 6; 0 when the frame carries no IP packet.
 	IPVersion uint8

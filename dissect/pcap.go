@@ -62,6 +62,9 @@ func (s *pcapSource) u32(b []byte) uint32 {
 // Next implements Source. p.Payload aliases the read buffer until the next
 // call.
 func (s *pcapSource) Next(p *Packet) error {
+	if s.more(p) {
+		return nil
+	}
 	for {
 		if s.done != nil {
 			return s.done
@@ -104,6 +107,9 @@ func (s *pcapSource) Next(p *Packet) error {
 		}
 		p.Input, p.Frame, p.Interface, p.PacketID = s.index, frame, 0, 0
 		s.dec.decode(s.linkType, data, ts, int(capLen), int(origLen), p)
+		if p.Undecoded != (Undecoded{}) {
+			s.undecoded(p.Undecoded)
+		}
 		return nil
 	}
 }

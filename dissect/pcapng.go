@@ -90,6 +90,9 @@ func (s *ngSource) u64(b []byte) uint64 {
 // Next implements Source. p.Payload aliases the read buffer until the next
 // call.
 func (s *ngSource) Next(p *Packet) error {
+	if s.more(p) {
+		return nil
+	}
 	for {
 		if s.done != nil {
 			return s.done
@@ -276,6 +279,9 @@ func (s *ngSource) packet(p *Packet, frame uint64, ifid int, hasTS bool, raw uin
 	}
 	p.Input, p.Frame, p.Interface, p.PacketID = s.index, frame, f.global, id
 	s.dec.decode(f.linkType, data, ts, len(data), origLen, p)
+	if p.Undecoded != (Undecoded{}) {
+		s.undecoded(p.Undecoded)
+	}
 	return true, nil
 }
 

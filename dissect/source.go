@@ -35,6 +35,21 @@ type InputInfo struct {
 	// for pcap). A pktmon log converted by etl2pcapng has one per
 	// component a packet passes (NIC, filters, WFP, TCP/IP), named so.
 	Interfaces []Interface
+	// Undecoded counts the frames (A-MSDU subframes count one each) whose
+	// carried packet could not be decoded, by the encapsulation that
+	// stopped and why: Packet.Undecoded summed over the input. Frames that
+	// carry no IP by nature (ARP, 802.11 management and control frames,
+	// PPP link control, tunnel keepalives) are not counted. Nil when none.
+	Undecoded map[Undecoded]uint64
+}
+
+// UndecodedTotal is the number of frames counted in Undecoded.
+func (in *InputInfo) UndecodedTotal() uint64 {
+	var n uint64
+	for _, c := range in.Undecoded {
+		n += c
+	}
+	return n
 }
 
 // Interface is a pcapng interface description.

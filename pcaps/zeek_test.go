@@ -111,6 +111,9 @@ var zeekKnownDiffs = map[zeekKnown]string{
 	// retransmitted SYN in the attempt it retries (as Wireshark's stream).
 	{"c49", "192.168.0.4:26242 > 212.227.15.188:110", "rows", "REJ Sr", "REJ Sr; REJ Sr; REJ Sr"}: "each SYN refused by a RST, then sent again: one attempt to fwdiag, three connections to Zeek",
 	{"c49", "192.168.0.4:26245 > 212.227.15.171:110", "rows", "REJ Sr", "REJ Sr; REJ Sr; REJ Sr"}: "each SYN refused by a RST, then sent again: one attempt to fwdiag, three connections to Zeek",
+	// Inside VN-Tag in a VLAN: a lone SYN-ACK, which Zeek logs as a
+	// connection of no packets and no history; fwdiag counts the packet.
+	{"c08", "10.10.10.1:443 > 10.10.10.2:56960 reversed", "history", "H", ""}: "a lone SYN-ACK: Zeek logs it with 0 packets and no history letter",
 }
 
 // zeekRow is one TCP connection of a Zeek baseline. A baseline has the

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"maps"
 
 	"github.com/fwdiag/fwdiag/dissect"
 	"github.com/fwdiag/fwdiag/flows"
@@ -144,6 +145,7 @@ func copyInputs(dst []dissect.InputInfo, src []*dissect.InputInfo) []dissect.Inp
 		c.LinkTypes = append([]string(nil), in.LinkTypes...)
 		c.Errors = append([]*dissect.FrameError(nil), in.Errors...)
 		c.Interfaces = append([]dissect.Interface(nil), in.Interfaces...)
+		c.Undecoded = maps.Clone(in.Undecoded)
 		dst = append(dst, c)
 	}
 	return dst
