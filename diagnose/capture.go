@@ -18,9 +18,13 @@ const (
 	// analyse (802.11, FDDI, ...) were skipped; their traffic is not in
 	// the report.
 	CaptureLinkUnsupported Kind = "capture_link_unsupported"
+	// CaptureUndecoded: frames whose carried packet could not be decoded
+	// (a tunnel cut short, a protocol not followed, encrypted 802.11);
+	// their traffic is not in the report.
+	CaptureUndecoded Kind = "capture_undecoded"
 )
 
-var captureKinds = []Kind{CaptureTruncated, CaptureInterrupted, CaptureOneSided, CaptureDrops, CaptureDuplicates, CaptureLinkUnsupported}
+var captureKinds = []Kind{CaptureTruncated, CaptureInterrupted, CaptureOneSided, CaptureDrops, CaptureDuplicates, CaptureLinkUnsupported, CaptureUndecoded}
 
 // CaptureFacts: the limits of one input (or, for duplicates and one-sided
 // capture points, the capture point) that weaken a conclusion.
@@ -43,6 +47,17 @@ type CaptureFacts struct {
 	// Folded counts pktmon's further appearances of packets (the same EPB
 	// packet id at another component), each packet counted once.
 	Folded int
+	// Undecoded counts the frames whose carried packet could not be
+	// decoded, by encapsulation and cause, the most frequent first
+	// (capture_undecoded; Skipped is their total).
+	Undecoded []UndecodedCount
+}
+
+// UndecodedCount is an encapsulation, why it stopped decoding, and how
+// many frames it stopped.
+type UndecodedCount struct {
+	Encap, Cause string
+	Frames       int
 }
 
 func (f *CaptureFacts) merge(Facts) {}
@@ -50,6 +65,7 @@ func (f *CaptureFacts) clone() Facts {
 	c := *f
 	c.Messages = append([]string(nil), f.Messages...)
 	c.LinkTypes = append([]LinkCount(nil), f.LinkTypes...)
+	c.Undecoded = append([]UndecodedCount(nil), f.Undecoded...)
 	return &c
 }
 
@@ -103,6 +119,26 @@ func (a *run) captureFindings(conns []*flows.Conn, inputs []*dissect.InputInfo) 
 			f := mk(CaptureLinkUnsupported, sev, links.Skipped, links)
 			f.Evidence = []Evidence{{Input: i, Frames: linkFrames}}
 			out = append(out, f)
+		}
+		if n := in.UndecodedTotal(); n > 0 {
+			cf := &CaptureFacts{Input: i, Skipped: int(n)}
+			for u, c := range in.Undecoded {
+				cf.Undecoded = append(cf.Undecoded, UndecodedCount{u.Encap.String(), u.Cause.String(), int(c)})
+			}
+			sort.Slice(cf.Undecoded, func(a, b int) bool {
+				x, y := cf.Undecoded[a], cf.Undecoded[b]
+				if x.Frames != y.Frames {
+					return x.Frames > y.Frames
+				}
+				return x.Encap+x.Cause < y.Encap+y.Cause
+			})
+			// Half the input or more not decoded: a verdict of OK would
+			// say little about the network.
+			sev := Info
+			if 2*n >= in.Packets {
+				sev = Warning
+			}
+			out = append(out, mk(CaptureUndecoded, sev, int(n), cf))
 		}
 		if len(outages) > 0 {
 			cf := &CaptureFacts{Input: i}

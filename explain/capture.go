@@ -16,6 +16,7 @@ var captureTexts = map[diagnose.Kind]textFunc{
 	diagnose.CaptureDrops:           textCapture,
 	diagnose.CaptureDuplicates:      textCapture,
 	diagnose.CaptureLinkUnsupported: textLinkUnsupported,
+	diagnose.CaptureUndecoded:       textUndecoded,
 }
 
 // linkTypeNames names the link types people bring that fwdiag does not
@@ -50,7 +51,7 @@ func textLinkUnsupported(c *Context, f *diagnose.Finding) Text {
 		}
 	}
 	t := Text{Summary: fmt.Sprintf("%s: %s of %s not analysed", c.input(x.Input), plural(x.Skipped, "frame", "frames"), what),
-		Detail: fmt.Sprintf("fwdiag reads Ethernet (with 802.1Q tags), Linux cooked captures (tcpdump -i any), raw IP and BSD loopback frames. Frames of %s were skipped, not damaged: the traffic they carry is not in this report.", what),
+		Detail: fmt.Sprintf("fwdiag reads Ethernet (with 802.1Q tags), Linux cooked captures (tcpdump -i any), raw IP, BSD loopback, NFLOG, PPP and 802.11 (with radiotap) frames. Frames of %s were skipped, not damaged: the traffic they carry is not in this report.", what),
 		Fix:    "Capture on the host's IP interface (tcpdump -i eth0, or -i any on Linux; pktmon or netsh trace converted with etl2pcapng on Windows) to have this traffic analysed.",
 		Filter: "frame.encap_type != 1"}
 	if f.Severity == diagnose.Warning {
@@ -238,4 +239,23 @@ func wfpRule(at map[string]int) string {
 		}
 	}
 	return ""
+}
+
+func textUndecoded(c *Context, f *diagnose.Finding) Text {
+	x := factsOf[diagnose.CaptureFacts](f)
+	var parts []string
+	for i, u := range x.Undecoded {
+		if i == 4 {
+			parts = append(parts, fmt.Sprintf("%d more", len(x.Undecoded)-i))
+			break
+		}
+		parts = append(parts, fmt.Sprintf("%s, %s: %d", u.Encap, u.Cause, u.Frames))
+	}
+	t := Text{Summary: fmt.Sprintf("%s: the packets inside %s could not be decoded", c.input(x.Input), plural(x.Skipped, "frame", "frames")),
+		Detail: fmt.Sprintf("fwdiag follows tunnels and link layers (VXLAN, Geneve, GRE, GTP-U, MPLS, IP in IP, Teredo, 802.11, ...) to the TCP and UDP inside. In these frames it stopped (%s): the traffic they carry is not in this report.", strings.Join(parts, "; ")),
+		Fix: "Capture where the traffic is plain IP (on the host, or on the inside of the tunnel endpoint), or with a larger snap length (tcpdump -s 0) if the frames were cut."}
+	if f.Severity == diagnose.Warning {
+		t.Detail += " They are half the input or more: a report without findings here says little about the network."
+	}
+	return t
 }

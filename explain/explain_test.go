@@ -140,6 +140,8 @@ func fixtures() map[string]diagnose.Finding {
 	m["capture_duplicates"] = capture(diagnose.CaptureDuplicates, diagnose.Info, 12, &diagnose.CaptureFacts{Input: -1})
 	m["capture_one_sided"] = capture(diagnose.CaptureOneSided, diagnose.Warning, 5, &diagnose.CaptureFacts{Connections: 5})
 	m["capture_link_unsupported"] = capture(diagnose.CaptureLinkUnsupported, diagnose.Warning, 1333, &diagnose.CaptureFacts{LinkType: 10, Skipped: 1333})
+	m["capture_undecoded"] = capture(diagnose.CaptureUndecoded, diagnose.Warning, 20000, &diagnose.CaptureFacts{Skipped: 20000,
+		Undecoded: []diagnose.UndecodedCount{{Encap: "gre", Cause: "protocol not followed", Frames: 19990}, {Encap: "vxlan", Cause: "cut short", Frames: 10}}})
 	m["capture_link_unsupported-some"] = capture(diagnose.CaptureLinkUnsupported, diagnose.Info, 12, &diagnose.CaptureFacts{Input: 1, LinkType: 187, Skipped: 12})
 	// A finding merged from many clients names them and filters the service.
 	f = finding(diagnose.UDPUnanswered, diagnose.Critical, 19283, catalog.UDP, &diagnose.UDPUnansweredFacts{Requests: 60, Unanswered: 60})
