@@ -253,7 +253,7 @@ func textUndecoded(c *Context, f *diagnose.Finding) Text {
 	}
 	t := Text{Summary: fmt.Sprintf("%s: the packets inside %s could not be decoded", c.input(x.Input), plural(x.Skipped, "frame", "frames")),
 		Detail: fmt.Sprintf("fwdiag follows tunnels and link layers (VXLAN, Geneve, GRE, GTP-U, MPLS, IP in IP, Teredo, 802.11, ...) to the TCP and UDP inside. In these frames it stopped (%s): the traffic they carry is not in this report.", strings.Join(parts, "; ")),
-		Fix: "Capture where the traffic is plain IP (on the host, or on the inside of the tunnel endpoint), or with a larger snap length (tcpdump -s 0) if the frames were cut."}
+		Fix:    "Capture where the traffic is plain IP (on the host, or on the inside of the tunnel endpoint), or with a larger snap length (tcpdump -s 0) if the frames were cut."}
 	if f.Severity == diagnose.Warning {
 		t.Detail += " They are half the input or more: a report without findings here says little about the network."
 	}
