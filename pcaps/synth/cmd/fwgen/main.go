@@ -39,6 +39,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.IntVar(&o.SWClients, "sw-clients", d.SWClients, "volume: Supportworks clients (main + NPA pair each)")
 	fs.IntVar(&o.Flows, "flows", d.Flows, "volume: bulk HTTPS transfers")
 	fs.IntVar(&o.SYNFlood, "syn-flood", 0, "volume: add N SYNs from distinct random sources")
+	fs.IntVar(&o.UDPFlood, "udp-flood", 0, "volume: add N datagrams to the KeyServer's UDP 19283 from distinct sources, none answered")
 	fs.DurationVar(&o.Duration, "duration", d.Duration, "volume: virtual capture length")
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "usage: fwgen -scenario NAME -o FILE [flags]\n       fwgen -list\n\n")
