@@ -38,6 +38,18 @@ func smallVolume() Options {
 	return o
 }
 
+// testOptions are the options the tests generate scenario name with: the
+// defaults for the small scenarios, small runs of the large ones.
+func testOptions(name string) Options {
+	switch name {
+	case "volume":
+		return smallVolume()
+	case "busysite":
+		return smallBusy()
+	}
+	return DefaultOptions()
+}
+
 // writeTemp generates a scenario into a temporary file for external tools.
 func writeTemp(t *testing.T, name string, o Options) string {
 	t.Helper()
@@ -49,11 +61,8 @@ func writeTemp(t *testing.T, name string, o Options) string {
 }
 
 func TestDeterministic(t *testing.T) {
-	for _, name := range append(smallScenarios, "volume") {
-		o := DefaultOptions()
-		if name == "volume" {
-			o = smallVolume()
-		}
+	for _, name := range append(smallScenarios, "volume", "busysite") {
+		o := testOptions(name)
 		a, b := sha256.Sum256(gen(t, name, o)), sha256.Sum256(gen(t, name, o))
 		if a != b {
 			t.Errorf("%s: two runs differ: %x vs %x", name, a, b)
@@ -147,14 +156,10 @@ func phsCounts(t *testing.T, out string, filters []string) []int {
 }
 
 func TestTsharkDecodes(t *testing.T) {
-	for _, name := range append(smallScenarios, "volume") {
+	for _, name := range append(smallScenarios, "volume", "busysite") {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
-			o := DefaultOptions()
-			if name == "volume" {
-				o = smallVolume()
-			}
-			f := writeTemp(t, name, o)
+			f := writeTemp(t, name, testOptions(name))
 			// tshark labels UDP 54328 (an ephemeral port here) Elasticsearch
 			// discovery; that heuristic is not a defect of the capture.
 			malformed := "_ws.malformed && !elasticsearch"
