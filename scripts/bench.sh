@@ -22,7 +22,7 @@
 # Knobs: BENCH_RUNS (5) runs per tool and capture, fewer once a tool has
 # spent BENCH_BUDGET (20) seconds on a capture, so the slow cases stay
 # affordable (the count is printed); BENCH_TSHARK_RUNS (2); BENCH_TIMEOUT
-# (600) seconds before a run is killed and reported as timed out;
+# (300) seconds before a run is killed and reported as timed out;
 # BENCH_TSHARK_ALL=1 also runs tshark where it is skipped by default (5
 # scanners: ~3 min a run here; floods and 10x: longer, GBs of memory);
 # BENCH_DIR (/tmp/fwdiag-bench); BENCH_SEED (1) for the busysite captures.
@@ -37,11 +37,12 @@ SHAPES=" ${BENCH_SHAPES:-1 2 3 4 5} "
 RUNS=${BENCH_RUNS:-5}
 TSHARK_RUNS=${BENCH_TSHARK_RUNS:-2}
 BUDGET=${BENCH_BUDGET:-20}
-TIMEOUT=${BENCH_TIMEOUT:-600}
+TIMEOUT=${BENCH_TIMEOUT:-300}
 TSHARK_ALL=${BENCH_TSHARK_ALL:-0}
 SEED=${BENCH_SEED:-1}
 want() { [[ "$SHAPES" == *" $1 "* ]]; }
 
+LOAD0=$(cut -d' ' -f1-3 /proc/loadavg)
 command -v /usr/bin/time >/dev/null || apt-get install -y -qq time >/dev/null
 mkdir -p "$DIR"
 go build -o "$DIR/fwdiag" ./cmd/fwdiag
@@ -168,6 +169,7 @@ fi
 cpu=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')
 printf '\non %s (%s, %s cores); best of up to %s runs (fewer once a tool spent %s s on a capture), tshark of up to %s\n' \
   "$(uname -m)" "$cpu" "$(nproc)" "$RUNS" "$BUDGET" "$TSHARK_RUNS"
+printf 'load average at the start %s, at the end %s (other work on the machine slows single runs)\n' "$LOAD0" "$(cut -d' ' -f1-3 /proc/loadavg)"
 python3 - "$W" "$SHAPES" <<'PY'
 import json, os, sys
 
@@ -291,9 +293,13 @@ if "2" in shapes:
     # The diagnosis itself (building the findings) is in all three.
     txt, both, jo = sec("busy-s1", "fwdiag"), sec("busy-s1", "fwdiag-json"), sec("busy-s1", "fwdiag-jsononly")
     if None not in (txt, both, jo):
-        out = (both - txt) + (both - jo)
-        target(out < 0.1, "2 busy site, 1 scanner: text + JSON output %.3f s (JSON %+.3f s = --json FILE %.2f - text %.2f; text %+.3f s = --json FILE - --json - %.2f) (target < 0.1 s)"
-               % (out, both - txt, both, txt, both - jo, jo))
+        js, tx = both - txt, both - jo
+        out = max(js, 0) + max(tx, 0)
+        # A difference well below zero is the machine's noise, larger than
+        # what the outputs cost: then there is no verdict.
+        ok = None if min(js, tx) < -0.05 else out < 0.1
+        target(ok, "2 busy site, 1 scanner: text + JSON output %.3f s: JSON %+.3f s (--json FILE %.2f s - text only %.2f s), text %+.3f s (--json FILE - --json - %.2f s)%s (target < 0.1 s)"
+               % (out, js, both, txt, tx, jo, "; noise exceeds the outputs' cost" if ok is None else ""))
     else:
         target(False, "2 busy site, 1 scanner: text + JSON output time: not measured (target < 0.1 s)")
 
