@@ -27,8 +27,11 @@
 # scanners: ~3 min a run here; floods and 10x: longer, GBs of memory);
 # BENCH_DIR (/tmp/fwdiag-bench); BENCH_SEED (1) for the busysite captures.
 # Captures are generated once per generator version into
-# $BENCH_DIR/gen-<hash of pcaps/synth> and reused; the default run takes
-# about 15 minutes on 2 cores, a third of it tshark's.
+# $BENCH_DIR/gen-<hash of pcaps/synth> (16 GB) and reused. On this 2-core
+# machine, with the analyzer of issue 15's start, the whole run took 11
+# minutes with BENCH_RUNS=2 (plus 2 minutes to generate the captures the
+# first time), most of it fwdiag on the scanner and flood captures; a
+# faster analyzer gets more runs within the same budget.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DIR=${BENCH_DIR:-/tmp/fwdiag-bench}
@@ -44,18 +47,21 @@ want() { [[ "$SHAPES" == *" $1 "* ]]; }
 
 LOAD0=$(cut -d' ' -f1-3 /proc/loadavg)
 command -v /usr/bin/time >/dev/null || apt-get install -y -qq time >/dev/null
-mkdir -p "$DIR"
-go build -o "$DIR/fwdiag" ./cmd/fwdiag
-go build -o "$DIR/fwgen" ./pcaps/synth/cmd/fwgen
-FWDIAG=$DIR/fwdiag
-# Captures depend on the generator's code only: a new version of it gets a
-# new directory, and the old ones (and the files of the old layout) go.
+# This run's binaries, outputs and measurements, apart from any other
+# bench running on the machine; kept in $DIR/run afterwards.
+W=$DIR/run.$$
+mkdir -p "$W"
+trap 'rm -rf "$W"' EXIT
+go build -o "$W/fwdiag" ./cmd/fwdiag
+go build -o "$W/fwgen" ./pcaps/synth/cmd/fwgen
+FWDIAG=$W/fwdiag
+# Captures depend on the generator's code only: each version of it has its
+# directory. Those no bench has used for a day go (a bench marks its own as
+# used when it starts).
 hash=$(cat $(ls pcaps/synth/*.go pcaps/synth/cmd/fwgen/*.go | grep -v _test.go) | sha1sum | cut -c1-10)
 GEN=$DIR/gen-$hash
-for d in "$DIR"/gen-*; do [ "$d" = "$GEN" ] || rm -rf "$d"; done
-rm -f "$DIR"/volume-*.pcap "$DIR"/synflood-10m.pcap "$DIR"/real-1h.pcap "$DIR"/*.json
-W=$DIR/run # this run's outputs and measurements
-rm -rf "$W" && mkdir -p "$GEN" "$W"
+mkdir -p "$GEN" && touch "$GEN"
+find "$DIR" -maxdepth 1 -name 'gen-*' ! -name "gen-$hash" -mmin +1440 -exec rm -rf {} +
 : > "$W/results"
 
 # gen FILE FWGEN-ARGS...: generate FILE once; FILE.n holds its packet count.
@@ -63,9 +69,9 @@ gen() {
   local f=$GEN/$1; shift
   if [ ! -s "$f" ] || [ ! -s "$f.n" ]; then
     echo "generating $f ..."
-    "$DIR/fwgen" "$@" -o "$f.tmp" 2> "$f.log" || { cat "$f.log"; exit 1; }
-    sed -n 's/.*: \([0-9]*\) packets to .*/\1/p' "$f.log" > "$f.n"
-    mv "$f.tmp" "$f"
+    "$W/fwgen" "$@" -o "$f.tmp.$$" 2> "$f.log.$$" || { cat "$f.log.$$"; exit 1; }
+    sed -n 's/.*: \([0-9]*\) packets to .*/\1/p' "$f.log.$$" > "$f.n.$$"
+    mv "$f.tmp.$$" "$f" && mv "$f.n.$$" "$f.n" && rm -f "$f.log.$$"
   fi
 }
 
@@ -386,3 +392,4 @@ if "big" in res:
 print("\nTARGETS (fwdiag = analyze with the text report; its seconds are the best of its runs)")
 print("\n".join(targets))
 PY
+rm -rf "$DIR/run" && mv "$W" "$DIR/run" # the last run's reports and outputs
