@@ -24,7 +24,8 @@
 # affordable (the count is printed); BENCH_TSHARK_RUNS (2); BENCH_TIMEOUT
 # (300) seconds before a run is killed and reported as timed out;
 # BENCH_TSHARK_ALL=1 also runs tshark where it is skipped by default (5
-# scanners: ~3 min a run here; floods and 10x: longer, GBs of memory);
+# scanners: ~3 min and 2.4 GB a run here; 10x: 400 s and 15 GB; the SYN
+# flood: more);
 # BENCH_DIR (/tmp/fwdiag-bench); BENCH_SEED (1) for the busysite captures.
 # Captures are generated once per generator version into
 # $BENCH_DIR/gen-<hash of pcaps/synth> (16 GB) and reused. On this 2-core
@@ -156,16 +157,16 @@ if want 3 || want 4; then
 fi
 if want 3; then
   gen synflood-10m.pcap -scenario volume -syn-flood 10000000 -packets 0
-  measure synflood synflood-10m.pcap "skip 10M conversations: many minutes and GBs"
+  measure synflood synflood-10m.pcap "skip 11M frames, 10M conversations: many minutes and ~10 GB, from tshark's ~0.7 KB a frame on the 10x capture"
 fi
 if want 4; then
   gen udpflood-1m.pcap -scenario volume -udp-flood 1000000 -packets 0
-  measure udpflood udpflood-1m.pcap "skip 1M conversations: minutes and GBs"
+  measure udpflood udpflood-1m.pcap yes
 fi
 if want 5; then
   gen busysite-10h.pcap -scenario busysite -seed "$SEED" -scanners 1 -duration 10h
   measure busy-s1 busysite-s1.pcap yes jsononly
-  measure busy-10h busysite-10h.pcap "skip 19M packets: many minutes"
+  measure busy-10h busysite-10h.pcap "skip 400 s and 15 GB a run here"
 fi
 if want big; then
   gen volume-5m-200kflows.pcap -scenario volume -packets 5000000 -flows 200000
