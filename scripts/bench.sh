@@ -250,7 +250,7 @@ for key in titles:
     if f and d:
         print("  fwdiag reads at %.2fx tcpdump's rate" % (d / f))
     if f and ts:
-        print("  fwdiag is %.1fx faster than tshark -z conv" % (ts / f))
+        print("  fwdiag runs %.1fx as fast as tshark -z conv" % (ts / f))
 
 # The targets, per shape.
 def read_rate(key, label):
@@ -267,7 +267,7 @@ def vs_tshark(key, label):
     elif f is None:
         target(False, "%s: vs tshark: fwdiag %s (target >= 50x)" % (label, res[key]["fwdiag"]["bad"]))
     else:
-        target(ts / f >= 50, "%s: fwdiag %.1fx faster than tshark (target >= 50x)" % (label, ts / f))
+        target(ts / f >= 50, "%s: fwdiag runs %.1fx as fast as tshark (target >= 50x)" % (label, ts / f))
 
 def mem(key, label, limit):
     m = rss(key, "fwdiag", "fwdiag-json")
