@@ -79,6 +79,10 @@ type Builder struct {
 	Rand  *rand.Rand
 	// Limit stops the output after this many packets (0: no limit).
 	Limit int
+	// End drops every packet stamped after it (0: none dropped), as a
+	// capture stopped at End would: the answers and transfers still under
+	// way then are cut off.
+	End time.Duration
 
 	sink    Sink
 	err     error
@@ -142,7 +146,7 @@ func (b *Builder) Full() bool {
 func (b *Builder) Flush(upTo time.Duration) error {
 	for b.q.Len() > 0 && b.q.min() <= upTo {
 		p := b.q.pop()
-		if b.Limit > 0 && b.written >= b.Limit {
+		if b.Limit > 0 && b.written >= b.Limit || b.End > 0 && p.at > b.End {
 			b.q.recycle(p.v)
 			continue
 		}

@@ -23,7 +23,14 @@ type Options struct {
 	Flows int
 	// SYNFlood adds that many SYNs from distinct random sources.
 	SYNFlood int
-	// Duration is the virtual length of the volume capture.
+	// UDPFlood adds that many KeyAccess-like datagrams to the KeyServer's
+	// UDP 19283 from distinct sources, none answered.
+	UDPFlood int
+	// Scanners is the number of busysite vulnerability scanners, each
+	// sweeping ScanHosts hosts x ScanPorts TCP ports once an hour.
+	Scanners  int
+	ScanHosts int
+	// Duration is the virtual length of the volume and busysite captures.
 	Duration time.Duration
 }
 
@@ -49,7 +56,8 @@ func Scenarios() []Scenario {
 			func(b *Builder, o Options) error { return npaIdle(b, true) }},
 		{"k2-late-7m-15m", "KeyServer answers after 7 and 15 minutes of silence, tickles, a client rebinds (server side)", k2LateServer},
 		{"k2-late-client-side", "KeyAccess clients behind a 90 s UDP timeout: unanswered, rebind, KeyShadow failover (client side)", k2LateClient},
-		{"volume", "large mixed capture for benchmarks: K2, Supportworks NPA, web, DNS, SYN scan (-packets, -syn-flood)", runVolume},
+		{"volume", "large mixed capture for benchmarks: K2, Supportworks NPA, web, DNS, SYN scan (-packets, -syn-flood, -udp-flood)", runVolume},
+		{"busysite", "an hour of a busy site: 800 Supportworks clients, 2,000 KeyAccess clients, 600 web flows, vulnerability scanners (-scanners, -duration)", runBusySite},
 	}
 }
 

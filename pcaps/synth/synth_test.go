@@ -30,12 +30,24 @@ func gen(t testing.TB, name string, o Options) []byte {
 }
 
 // smallVolume is a volume run small enough for unit tests but with every
-// kind of traffic in it (IPv6, ICMP, DNS, the scan, a flood).
+// kind of traffic in it (IPv6, ICMP, DNS, the scan, both floods).
 func smallVolume() Options {
 	o := DefaultOptions()
-	o.Packets, o.K2Clients, o.SWClients, o.Flows, o.SYNFlood = 60000, 200, 100, 600, 2000
+	o.Packets, o.K2Clients, o.SWClients, o.Flows, o.SYNFlood, o.UDPFlood = 60000, 200, 100, 600, 2000, 2000
 	o.Duration = 20 * time.Minute
 	return o
+}
+
+// testOptions are the options the tests generate scenario name with: the
+// defaults for the small scenarios, small runs of the large ones.
+func testOptions(name string) Options {
+	switch name {
+	case "volume":
+		return smallVolume()
+	case "busysite":
+		return smallBusy()
+	}
+	return DefaultOptions()
 }
 
 // writeTemp generates a scenario into a temporary file for external tools.
@@ -49,11 +61,8 @@ func writeTemp(t *testing.T, name string, o Options) string {
 }
 
 func TestDeterministic(t *testing.T) {
-	for _, name := range append(smallScenarios, "volume") {
-		o := DefaultOptions()
-		if name == "volume" {
-			o = smallVolume()
-		}
+	for _, name := range append(smallScenarios, "volume", "busysite") {
+		o := testOptions(name)
 		a, b := sha256.Sum256(gen(t, name, o)), sha256.Sum256(gen(t, name, o))
 		if a != b {
 			t.Errorf("%s: two runs differ: %x vs %x", name, a, b)
@@ -147,14 +156,10 @@ func phsCounts(t *testing.T, out string, filters []string) []int {
 }
 
 func TestTsharkDecodes(t *testing.T) {
-	for _, name := range append(smallScenarios, "volume") {
+	for _, name := range append(smallScenarios, "volume", "busysite") {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
-			o := DefaultOptions()
-			if name == "volume" {
-				o = smallVolume()
-			}
-			f := writeTemp(t, name, o)
+			f := writeTemp(t, name, testOptions(name))
 			// tshark labels UDP 54328 (an ephemeral port here) Elasticsearch
 			// discovery; that heuristic is not a defect of the capture.
 			malformed := "_ws.malformed && !elasticsearch"
@@ -324,9 +329,9 @@ func TestVolumeStreams(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var n, flood int
+	var n, flood, udpFlood int
 	var prev time.Time
-	srcs := map[[6]byte]bool{}
+	srcs, udpSrcs := map[[6]byte]bool{}, map[[4]byte]bool{}
 	for {
 		d, ci, err := r.ReadPacketData()
 		if err == io.EOF {
@@ -348,12 +353,20 @@ func TestVolumeStreams(t *testing.T) {
 			srcs[k] = true
 			flood++
 		}
+		// UDP flood datagrams: from 10.0.0.0/8 to the KeyServer's 19283.
+		if len(d) >= 42 && d[23] == 17 && d[26] == 10 && bytes.Equal(d[30:34], []byte{198, 51, 100, 20}) && d[36] == 19283>>8 && d[37] == 19283&0xff {
+			udpSrcs[[4]byte(d[26:30])] = true
+			udpFlood++
+		}
 	}
 	if n != o.Packets {
 		t.Errorf("%d packets, want exactly %d", n, o.Packets)
 	}
 	if flood == 0 || len(srcs) != flood {
 		t.Errorf("%d flood SYNs from %d distinct sources: want all distinct and some", flood, len(srcs))
+	}
+	if udpFlood == 0 || len(udpSrcs) != udpFlood {
+		t.Errorf("%d flood datagrams from %d distinct addresses: want all distinct and some", udpFlood, len(udpSrcs))
 	}
 }
 

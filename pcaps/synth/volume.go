@@ -78,7 +78,7 @@ func runVolume(b *Builder, o Options) error {
 	perFlow := 40
 	if o.Packets > 0 && o.Flows > 0 {
 		hours := o.Duration.Hours()
-		other := hours*(66*float64(o.K2Clients)+400*float64(o.SWClients)) + 10000 + float64(o.SYNFlood)
+		other := hours*(66*float64(o.K2Clients)+400*float64(o.SWClients)) + 10000 + float64(o.SYNFlood) + float64(o.UDPFlood)
 		perFlow = int((float64(o.Packets) - other) / float64(o.Flows))
 	}
 	segs := max(2, (perFlow-14)*2/3)
@@ -90,6 +90,10 @@ func runVolume(b *Builder, o Options) error {
 	if o.SYNFlood > 0 {
 		s.Add(time.Second, &floodActor{w: w, n: o.SYNFlood, every: o.Duration / time.Duration(o.SYNFlood+1),
 			target: w.web4[0], h: Host{MAC: w.router}})
+	}
+	if o.UDPFlood > 0 {
+		s.Add(time.Second+time.Millisecond, &udpFloodActor{n: o.UDPFlood, every: o.Duration / time.Duration(o.UDPFlood+1),
+			target: w.ks, h: Host{MAC: w.router}, payload: kaRequest(nil, 1, "ka", "login")})
 	}
 	end := o.Duration
 	if o.Packets > 0 {
@@ -314,6 +318,38 @@ func (f *floodActor) Step(b *Builder, now time.Duration) (time.Duration, bool) {
 		f.h.ipID = uint16(x)
 		port := uint16(1024 + (uint32(f.i>>22)*20011+x*7)%64000)
 		b.TCPSegment(t, &f.h, port, f.target, 443, x*2654435761, 0, SYN, 1024, nil)
+		f.i++
+		t += f.every
+	}
+	return t, f.i >= f.n
+}
+
+// udpFloodActor sends n KeyAccess login requests to the KeyServer's UDP
+// 19283 from n distinct sources in 10.0.0.0/8, evenly spread, none
+// answered: the worst case for an analyzer's UDP flow state. Like
+// floodActor it draws nothing from the builder's random source, so the
+// rest of the capture is the same with and without it. Source i maps to
+// address x = i*0x9E3779B1 mod 2^24 (a bijection: the first 16.7M sources
+// have distinct addresses) and an ephemeral port that differs for each
+// repeat.
+type udpFloodActor struct {
+	n, i    int
+	every   time.Duration
+	target  *Host
+	h       Host
+	payload []byte
+}
+
+func (f *udpFloodActor) Step(b *Builder, now time.Duration) (time.Duration, bool) {
+	t := now
+	for k := 0; k < 64 && f.i < f.n; k++ {
+		i := uint32(f.i)
+		x := (i * 0x9E3779B1) & (1<<24 - 1)
+		f.h.Addr = netip.AddrFrom4([4]byte{10, byte(x >> 16), byte(x >> 8), byte(x)})
+		f.h.TTL = uint8(40 + x%60)
+		f.h.ipID = uint16(x)
+		port := uint16(49152 + (uint32(f.i>>24)*20011+x*7)%16384) // ephemeral: no dissector claims it
+		b.UDP(t, &f.h, port, f.target, portKeyServer, f.payload)
 		f.i++
 		t += f.every
 	}

@@ -1,6 +1,6 @@
 // Command fwgen writes the synthetic captures of package synth: the
 // long-timescale Supportworks NPA and K2 scenarios the netns lab cannot
-// wait for, and large volume captures for benchmarks.
+// wait for, and large captures for benchmarks (volume, busysite).
 //
 //	go run ./pcaps/synth/cmd/fwgen -scenario NAME -o FILE [flags]
 //	go run ./pcaps/synth/cmd/fwgen -list
@@ -35,11 +35,15 @@ func run(args []string, stdout, stderr io.Writer) int {
 	o := d
 	fs.Uint64Var(&o.Seed, "seed", d.Seed, "random seed")
 	fs.IntVar(&o.Packets, "packets", 2_000_000, "volume: stop after this many packets (0: run the whole -duration)")
-	fs.IntVar(&o.K2Clients, "k2-clients", d.K2Clients, "volume: KeyAccess clients")
-	fs.IntVar(&o.SWClients, "sw-clients", d.SWClients, "volume: Supportworks clients (main + NPA pair each)")
-	fs.IntVar(&o.Flows, "flows", d.Flows, "volume: bulk HTTPS transfers")
+	bs := synth.BusySiteOptions()
+	fs.IntVar(&o.K2Clients, "k2-clients", d.K2Clients, "volume, busysite: KeyAccess clients")
+	fs.IntVar(&o.SWClients, "sw-clients", d.SWClients, fmt.Sprintf("volume, busysite (default %d): Supportworks clients (main + NPA pair each)", bs.SWClients))
+	fs.IntVar(&o.Flows, "flows", d.Flows, fmt.Sprintf("volume: bulk HTTPS transfers; busysite (default %d): web connections per hour", bs.Flows))
 	fs.IntVar(&o.SYNFlood, "syn-flood", 0, "volume: add N SYNs from distinct random sources")
-	fs.DurationVar(&o.Duration, "duration", d.Duration, "volume: virtual capture length")
+	fs.IntVar(&o.UDPFlood, "udp-flood", 0, "volume: add N datagrams to the KeyServer's UDP 19283 from distinct sources, none answered")
+	fs.IntVar(&o.Scanners, "scanners", bs.Scanners, "busysite: vulnerability scanners (0: none), each sweeping -scan-hosts hosts x 200 ports once an hour")
+	fs.IntVar(&o.ScanHosts, "scan-hosts", bs.ScanHosts, "busysite: hosts each scanner sweeps")
+	fs.DurationVar(&o.Duration, "duration", d.Duration, "volume, busysite: virtual capture length (busysite: its rates are per hour)")
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "usage: fwgen -scenario NAME -o FILE [flags]\n       fwgen -list\n\n")
 		fs.PrintDefaults()
@@ -57,8 +61,22 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fs.Usage()
 		return 2
 	}
+	if *name == "busysite" {
+		// busysite's own defaults for the flags volume shares with it.
+		set := map[string]bool{}
+		fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+		if !set["sw-clients"] {
+			o.SWClients = bs.SWClients
+		}
+		if !set["k2-clients"] {
+			o.K2Clients = bs.K2Clients
+		}
+		if !set["flows"] {
+			o.Flows = bs.Flows
+		}
+	}
 	if *name != "volume" {
-		o.Packets = 0 // the small scenarios are complete stories: never cut them
+		o.Packets = 0 // the other scenarios are complete stories: never cut them
 	}
 	var w io.Writer = stdout
 	var f *os.File
