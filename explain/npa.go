@@ -103,8 +103,12 @@ func textNPAUDPUnreachable(c *Context, f *diagnose.Finding) Text {
 	codes, froms := c.icmpNotes(&x.ICMPFacts)
 	if x.NoneArrived > 0 {
 		summary := fmt.Sprintf("%s: UDP notifications from %s never arrive", c.who(f), c.A(f.Server))
-		detail := fmt.Sprintf("%s has a main session with %s but no notification socket, while the server sends legacy UDP notifications (from its port 5001) to other clients in this capture. "+
-			"No datagram reached %s: a NAT device or firewall in front of it drops them (behind NAT the server sends to the NAT address and a port with no outbound mapping). The client never hears of changes.", c.who(f), c.A(f.Server), c.who(f))
+		has, it, client := "has", "it", "The client never hears"
+		if f.Who().N != 0 {
+			has, it, client = "have", "them", "The clients never hear"
+		}
+		detail := fmt.Sprintf("%s %s a main session with %s but no notification socket, while the server sends legacy UDP notifications (from its port 5001) to other clients in this capture. "+
+			"No datagram reached %s: a NAT device or firewall in front of %s drops them (behind NAT the server sends to the NAT address and a port with no outbound mapping). %s of changes.", c.who(f), has, c.A(f.Server), c.who(f), it, client)
 		rec := "Use TCP notifications (Supportworks 7.4.0 or later; the only mode from 7.5.0), or give the client a firewall exception for UDP from the server's port 5001. " + swUDPQuote
 		ipf := ipField(f.Who().Addr)
 		return Text{summary, detail, rec, fmt.Sprintf("(%s) || (%s)", and(c.clientIs(f, "addr"), fmt.Sprintf("%s.addr==%s && tcp.port==5001", ipf, c.A(f.Server))),
