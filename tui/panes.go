@@ -248,18 +248,20 @@ func npaRows(r *report.Report, barW int) []table.Row {
 	for i, n := range r.NPASessions {
 		bar, _ := common.Bar(n.MaxIdleS, r.Settings.TCPIdleTimeoutS, barW)
 		cls := statusClass(string(n.Status))
-		rows = append(rows, table.Row{Key: n.Client + "|" + n.Server + "|" + n.Main, Index: i, Class: cls, ClassCol: 2,
+		// The capture point is part of the key: a session seen at two
+		// capture points is two rows.
+		rows = append(rows, table.Row{Key: n.Client + "|" + n.Server + "|" + n.Main + "|" + n.CapturePoint, Index: i, Class: cls, ClassCol: 2,
 			Cells:  []string{n.Client, n.Server, strings.ReplaceAll(string(n.Status), "_", " "), common.Seconds(n.MaxIdleS), bar},
 			Nums:   []float64{0, 0, rank(cls), n.MaxIdleS, n.MaxIdleS},
-			Search: words(n.Status, n.Main, n.Notification, n.Confidence, n.Why, "pushes", n.Pushes)})
+			Search: words(n.Status, n.Main, n.Notification, n.Confidence, n.Why, "pushes", n.Pushes, n.CapturePoint)})
 	}
 	return rows
 }
 
 func npaDetail(r *report.Report, row table.Row) (string, string, []detail.Section) {
 	n := r.NPASessions[row.Index]
-	body := fmt.Sprintf("main session:  %s\nnotification:  %s\nstatus: %s (%s confidence)\npushes: %d\nlongest idle: %s against a TCP idle timeout of %s",
-		orDash(n.Main), orDash(n.Notification), n.Status, orDash(string(n.Confidence)), n.Pushes, common.Seconds(n.MaxIdleS), common.Seconds(r.Settings.TCPIdleTimeoutS))
+	body := fmt.Sprintf("main session:  %s\nnotification:  %s\nstatus: %s (%s confidence)\npushes: %d\nlongest idle: %s against a TCP idle timeout of %s\nseen at: %s",
+		orDash(n.Main), orDash(n.Notification), n.Status, orDash(string(n.Confidence)), n.Pushes, common.Seconds(n.MaxIdleS), common.Seconds(r.Settings.TCPIdleTimeoutS), orDash(n.CapturePoint))
 	secs := []detail.Section{{Body: body, Class: statusClass(string(n.Status))}}
 	if n.Why != "" {
 		secs = append(secs, detail.Section{Title: "Why", Body: n.Why})
@@ -282,10 +284,10 @@ func udpRows(r *report.Report, barW int) []table.Row {
 		if u.Responses == 0 && u.Requests > 0 {
 			cls = "critical"
 		}
-		rows = append(rows, table.Row{Key: fmt.Sprintf("%s|%d|%s|%d", u.Client, u.ClientPort, u.Server, u.ServerPort), Index: i, Class: cls, ClassCol: 4,
+		rows = append(rows, table.Row{Key: fmt.Sprintf("%s|%d|%s|%d|%s", u.Client, u.ClientPort, u.Server, u.ServerPort, u.CapturePoint), Index: i, Class: cls, ClassCol: 4,
 			Cells:  []string{hostPort(u.Client, u.ClientPort), hostPort(u.Server, u.ServerPort), fmt.Sprintf("%d/%d", u.Requests, u.Responses), common.Seconds(u.MaxSilenceS), bar, late},
 			Nums:   []float64{0, 0, float64(u.Requests), u.MaxSilenceS, u.MaxSilenceS, float64(u.LateResponses)},
-			Search: words(u.Service, "icmp", u.ICMPErrors)})
+			Search: words(u.Service, "icmp", u.ICMPErrors, u.CapturePoint)})
 	}
 	return rows
 }
@@ -293,9 +295,9 @@ func udpRows(r *report.Report, barW int) []table.Row {
 func udpDetail(r *report.Report, row table.Row) (string, string, []detail.Section) {
 	u := r.UDPFlows[row.Index]
 	_, cls := common.Bar(u.MaxSilenceS, r.Settings.UDPTimeoutS, barWidth)
-	body := fmt.Sprintf("client %s, server %s, service %s\n%d requests, %d responses, %d ICMP errors\nlongest silence: %s against a UDP timeout of %s\nlate responses (after the timeout): %d",
+	body := fmt.Sprintf("client %s, server %s, service %s\n%d requests, %d responses, %d ICMP errors\nlongest silence: %s against a UDP timeout of %s\nlate responses (after the timeout): %d\nseen at: %s",
 		hostPort(u.Client, u.ClientPort), hostPort(u.Server, u.ServerPort), orDash(string(u.Service)), u.Requests, u.Responses, u.ICMPErrors,
-		common.Seconds(u.MaxSilenceS), common.Seconds(r.Settings.UDPTimeoutS), u.LateResponses)
+		common.Seconds(u.MaxSilenceS), common.Seconds(r.Settings.UDPTimeoutS), u.LateResponses, orDash(u.CapturePoint))
 	labels := []string{"<1s", "<10s", "<60s", "<5m", "<15m", ">=15m"}
 	var d []string
 	for i, n := range u.Delays.Buckets() {
