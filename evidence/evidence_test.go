@@ -51,7 +51,7 @@ func readNg(t *testing.T, path string) (ifaces []pcapgo.NgInterface, pkts []ngPa
 		t.Fatal(err)
 	}
 	defer f.Close()
-	r, err := pcapgo.NewNgReader(f, pcapgo.DefaultNgReaderOptions)
+	r, err := pcapgo.NewNgReader(f, pcapgo.NgReaderOptions{WantMixedLinkType: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -111,7 +111,8 @@ func TestCitedFrames(t *testing.T) {
 	for _, files := range [][]string{
 		{"mixed-rejects/client.pcap"},
 		{"mixed-rejects/client.pcap", "mixed-rejects/server.pcap"},
-		{"mixed-rejects/firewall.pcap"}, // Linux cooked v2
+		{"mixed-rejects/firewall.pcap"},                              // Linux cooked v2
+		{"mixed-rejects/client.pcap", "mixed-rejects/firewall.pcap"}, // two link types
 	} {
 		t.Run(strings.Join(files, "+"), func(t *testing.T) {
 			rep := analyze(t, files...)

@@ -186,6 +186,9 @@ func addReportFlags(c *cobra.Command, rf *reportFlags) {
 func addEvidenceFlags(c *cobra.Command, rf *reportFlags) {
 	fl := c.Flags()
 	fl.StringVar(&rf.Evidence, "evidence", "", "write the packets the findings cite to `FILE` (pcapng), each with a comment naming its findings,\nwith the handshake of each cited TCP connection: a small capture to attach to a ticket;\nwith --redact its addresses are the report's pseudonyms and packets are cut after the transport header")
+	if r := fl.Lookup("redact"); r != nil {
+		r.Usage += " (and the --evidence capture)"
+	}
 	fl.BoolVar(&rf.EvidencePayload, "evidence-payload", false, "with --evidence and --redact, keep the packets' payloads (not redacted: they may hold addresses and names)")
 }
 
