@@ -20,6 +20,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -191,9 +192,16 @@ func Write(w io.Writer, rep *report.Report, o Options) (Stats, error) {
 			continue
 		}
 		got, err := readInput(open, path, in, want, !o.NoHandshake)
+		if o.Redactor != nil {
+			// Input paths stay in the redacted report (they name files,
+			// not hosts), but one may hold an address: not in a capture
+			// meant to leave the site.
+			path = o.Redactor.Text(path)
+		}
 		if err != nil {
 			return st, err
 		}
+		left := map[string][]uint64{} // frames left out, by reason
 		if n := len(want) - countCited(got); n > 0 {
 			st.Warnings = append(st.Warnings, fmt.Sprintf("%s: %d cited frames not in the file (has it changed since the analysis?)", path, n))
 		}
@@ -214,12 +222,16 @@ func Write(w io.Writer, rep *report.Report, o Options) (Stats, error) {
 			if o.Redactor != nil {
 				data, err := rw.rewrite(p.linkType, p.data)
 				if err != nil {
-					st.Warnings = append(st.Warnings, fmt.Sprintf("%s: frame %d left out: %v", path, p.frame, err))
+					left[err.Error()] = append(left[err.Error()], p.frame)
 					continue
 				}
 				p.data = data
 			}
 			pkts = append(pkts, p)
+		}
+		for _, why := range slices.Sorted(maps.Keys(left)) {
+			fr := left[why]
+			st.Warnings = append(st.Warnings, fmt.Sprintf("%s: %d frames left out (frame %d first): %s", path, len(fr), slices.Min(fr), why))
 		}
 	}
 	slices.SortStableFunc(pkts, func(a, b *packet) int {
@@ -243,8 +255,8 @@ func Write(w io.Writer, rep *report.Report, o Options) (Stats, error) {
 		k := ifKey{p.input, p.linkType}
 		id, ok := ifaces[k]
 		if !ok {
-			intf := pcapgo.NgInterface{Name: filepath.Base(rep.Inputs[p.input].Path),
-				Description: fmt.Sprintf("fwdiag input %d: %s (%s)", p.input, rep.Inputs[p.input].Path, dissect.LinkTypeName(p.linkType)),
+			intf := pcapgo.NgInterface{Name: filepath.Base(inPath(rep, p.input, o.Redactor)),
+				Description: fmt.Sprintf("fwdiag input %d: %s (%s)", p.input, inPath(rep, p.input, o.Redactor), dissect.LinkTypeName(p.linkType)),
 				LinkType:    layers.LinkType(p.linkType), SnapLength: uint32(p.snap), TimestampResolution: 9}
 			var err error
 			if nw == nil {
@@ -278,6 +290,14 @@ func Write(w io.Writer, rep *report.Report, o Options) (Stats, error) {
 	err := nw.Flush()
 	st.Bytes = cw.n
 	return st, err
+}
+
+// inPath is the path of input i as the capture names it.
+func inPath(rep *report.Report, i int, red *report.Redactor) string {
+	if red != nil {
+		return red.Text(rep.Inputs[i].Path)
+	}
+	return rep.Inputs[i].Path
 }
 
 func countCited(ps []*packet) int {

@@ -234,17 +234,21 @@ func (rf *reportFlags) emit(f *Factory, r *report.Report) error {
 	if err := rf.redact(r); err != nil {
 		return err
 	}
-	if err := rf.writeEvidence(f, r); err != nil {
-		return err
-	}
 	if !rf.stdoutIsData() {
 		if err := report.WriteTextOpts(f.Out, r, report.TextOptions{All: rf.All}); err != nil {
 			return err
 		}
 	}
+	// The evidence capture after the text (a capture that cannot be
+	// written loses no report) and before the JSON, whose writing applies
+	// --fail-on.
+	eerr := rf.writeEvidence(f, r)
 	jerr := rf.writeJSON(f, r)
 	if lerr != nil {
 		return lerr
+	}
+	if eerr != nil {
+		return eerr
 	}
 	return jerr
 }
