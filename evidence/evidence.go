@@ -128,8 +128,9 @@ func keyOf(p *dissect.Packet) flowKey {
 	return flowKey{a, b}
 }
 
-// handshake finds the last SYN, SYN-ACK, ACK of a connection before its
-// first cited frame.
+// handshake finds a connection's handshake: the last SYN at or before its
+// first cited frame, and the SYN-ACK and ACK that answer it (which may come
+// after: a finding may cite the SYN and the reset at the end).
 type handshake struct {
 	before uint64 // first cited frame of the connection
 	syn    netip.AddrPort
@@ -138,20 +139,22 @@ type handshake struct {
 }
 
 func (h *handshake) add(p *dissect.Packet) {
-	if p.Frame >= h.before {
-		h.done = true
-	}
 	if h.done {
+		return
+	}
+	if p.Frame > h.before && (len(h.frames) == 0 || p.HasFlag(dissect.FlagRST) || p.HasFlag(dissect.FlagFIN)) {
+		h.done = true // no handshake begun by then, or the connection ends
 		return
 	}
 	src := netip.AddrPortFrom(p.Src, p.SrcPort)
 	switch syn, ack := p.HasFlag(dissect.FlagSYN), p.HasFlag(dissect.FlagACK); {
-	case syn && !ack:
+	case syn && !ack && p.Frame <= h.before:
 		h.syn, h.frames = src, append(h.frames[:0], p.Frame)
 	case syn && ack && len(h.frames) == 1 && src != h.syn:
 		h.frames = append(h.frames, p.Frame)
 	case !syn && ack && len(h.frames) == 2 && src == h.syn:
 		h.frames = append(h.frames, p.Frame)
+		h.done = p.Frame > h.before
 	}
 }
 

@@ -383,3 +383,28 @@ func TestRedact(t *testing.T) {
 		}
 	}
 }
+
+// TestHandshakeAfterCitedSYN checks that when a finding cites a
+// connection's SYN (and later frames), the SYN-ACK and ACK that answer it
+// come along, though they come after the first cited frame.
+func TestHandshakeAfterCitedSYN(t *testing.T) {
+	rep := analyze(t, "npa-reset/client.pcap", "npa-reset/server.pcap")
+	out := filepath.Join(t.TempDir(), "ev.pcapng")
+	st, err := WriteFile(out, rep, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, pkts := readNg(t, out)
+	var flags []byte
+	for _, p := range pkts {
+		if strings.HasPrefix(p.comments[0], "handshake of") {
+			d := p.data
+			flags = append(flags, d[14+(int(d[14])&0xF)*4+13])
+		}
+	}
+	// Each capture point saw the SYN (cited) and the SYN-ACK; the ACK
+	// completing the handshake is the one uncited packet at each.
+	if st.Handshake != 2 || !bytes.Equal(flags, []byte{0x10, 0x10}) {
+		t.Errorf("stats %+v, handshake packets' TCP flags %x; want two ACKs", st, flags)
+	}
+}
