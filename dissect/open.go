@@ -148,6 +148,7 @@ type reader struct {
 	noteIdx   map[string]*note
 	linkTypes map[string]bool // the names in info.LinkTypes, a set for the same reason
 	timed     bool            // info.First is set
+	raw       RawFrame        // the frame Next delivered last
 
 	// Results.
 	info InputInfo
@@ -163,6 +164,24 @@ type note struct {
 }
 
 func (r *reader) setCloser(c io.Closer) { r.file = c }
+
+// RawFrame is a frame as captured, for tools that copy frames out of a
+// capture rather than analyse them (the evidence capture). The file readers
+// that Open and NewReader return implement RawFramer.
+type RawFrame struct {
+	Data     []byte // the captured bytes; alias the read buffer until the next Next
+	LinkType int    // LINKTYPE_ of the frame's interface
+	Snap     int    // the interface's snap length (0 unknown or unlimited)
+}
+
+// RawFramer is implemented by the file readers: RawFrame returns the frame
+// the last successful Next delivered.
+type RawFramer interface {
+	RawFrame() RawFrame
+}
+
+// RawFrame implements RawFramer.
+func (r *reader) RawFrame() RawFrame { return r.raw }
 
 func (r *reader) Inputs() []*InputInfo { return []*InputInfo{&r.info} }
 

@@ -106,6 +106,7 @@ func (s *pcapSource) Next(p *Packet) error {
 			continue
 		}
 		p.Input, p.Frame, p.Interface, p.PacketID = s.index, frame, 0, 0
+		s.raw = RawFrame{Data: data, LinkType: s.linkType, Snap: s.snap}
 		s.dec.decode(s.linkType, data, ts, int(capLen), int(origLen), p)
 		if p.Undecoded != (Undecoded{}) {
 			s.undecoded(p.Undecoded)

@@ -54,6 +54,34 @@ func (r *Redactor) Addr(a netip.Addr) netip.Addr {
 	return p
 }
 
+// MAC returns the pseudonym of a hardware address (6 bytes for Ethernet,
+// or the up to 8 of a Linux cooked header): a keyed hash of it with the
+// locally administered bit set, so that it names neither the vendor nor the
+// card while one host keeps one pseudonym. The group bit is kept, and the
+// all-zeros and broadcast addresses, which name nobody, stay as they are.
+func (r *Redactor) MAC(hw []byte) []byte {
+	out := append([]byte(nil), hw...)
+	if len(hw) == 0 || allBytes(hw, 0) || allBytes(hw, 0xFF) {
+		return out
+	}
+	mac := hmac.New(sha256.New, r.key)
+	mac.Write([]byte("mac\x00"))
+	mac.Write(hw)
+	sum := mac.Sum(nil)
+	copy(out, sum)
+	out[0] = out[0]&^0x03 | 0x02 | hw[0]&0x01
+	return out
+}
+
+func allBytes(b []byte, v byte) bool {
+	for _, c := range b {
+		if c != v {
+			return false
+		}
+	}
+	return true
+}
+
 // addrPattern finds IPv4 and IPv6 literals in free text.
 var addrPattern = regexp.MustCompile(`[0-9A-Fa-f]{0,4}(?::[0-9A-Fa-f]{0,4}){2,7}|\b\d{1,3}(?:\.\d{1,3}){3}\b`)
 

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"slices"
+
 	"github.com/spf13/cobra"
 
 	"github.com/fwdiag/fwdiag/pipeline"
@@ -22,7 +24,8 @@ func NewCmdAnalyze(f *Factory, runF func(*AnalyzeOptions) error) *cobra.Command 
 		Example: `  fwdiag analyze client.pcap
   fwdiag analyze --json report.json client.pcap server.pcapng.gz
   tcpdump -w - -i eth0 port 5001 | fwdiag analyze -
-  fwdiag analyze --profile asa --fail-on critical capture.pcap`,
+  fwdiag analyze --profile asa --fail-on critical capture.pcap
+  fwdiag analyze --redact --json report.json --evidence evidence.pcapng client.pcap`,
 		Args: requireFiles("analyze"),
 		RunE: func(c *cobra.Command, args []string) error {
 			opts.Files = args
@@ -36,12 +39,16 @@ func NewCmdAnalyze(f *Factory, runF func(*AnalyzeOptions) error) *cobra.Command 
 		},
 	}
 	addReportFlags(c, &opts.reportFlags)
+	addEvidenceFlags(c, &opts.reportFlags)
 	return c
 }
 
 func analyzeRun(f *Factory, opts *AnalyzeOptions) error {
 	if err := checkFiles(opts.Files); err != nil {
 		return err
+	}
+	if opts.Evidence != "" && slices.Contains(opts.Files, "-") {
+		return usageErr("--evidence reads the inputs again: standard input (-) cannot be; save it to a file first")
 	}
 	defer batchGC()()
 	r, err := pipeline.AnalyzeFiles(opts.Files, opts.Opts, f.Version)

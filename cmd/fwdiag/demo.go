@@ -52,5 +52,9 @@ func NewCmdDemo(f *Factory, runF func(*DemoOptions) error) *cobra.Command {
 		},
 	}
 	addReportFlags(c, &opts.reportFlags)
+	addEvidenceFlags(c, &opts.reportFlags)
+	opts.evidenceOpen = func(path string, index int) (dissect.Source, error) {
+		return dissect.NewReader(bytes.NewReader(demoCapture), demoName, index)
+	}
 	return c
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
@@ -298,4 +299,80 @@ func firstLines(s string, n int) string {
 		lines = lines[:n]
 	}
 	return strings.Join(lines, "\n")
+}
+
+func TestEvidenceFlag(t *testing.T) {
+	dir := t.TempDir()
+	out, js := filepath.Join(dir, "ev.pcapng"), filepath.Join(dir, "r.json")
+	mixed := "../../pcaps/captures/mixed-rejects/client.pcap"
+	code, _, stderr := runCLI(t, "analyze", "--evidence", out, "--json", js, mixed)
+	if code != 0 || !strings.Contains(stderr, "evidence capture written to "+out) {
+		t.Fatalf("exit %d, stderr %q", code, stderr)
+	}
+	data, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A pcapng section header, and every finding of the report named in a
+	// packet comment.
+	if len(data) < 4 || string(data[:4]) != "\x0a\x0d\x0d\x0a" || len(data) > 64<<10 {
+		t.Fatalf("%d bytes, starting %x: not a small pcapng file", len(data), data[:min(4, len(data))])
+	}
+	var rep struct {
+		Findings []struct{ ID, Kind, Summary string }
+	}
+	if b, err := os.ReadFile(js); err != nil || json.Unmarshal(b, &rep) != nil || len(rep.Findings) == 0 {
+		t.Fatalf("report: %v", err)
+	}
+	for _, f := range rep.Findings {
+		if !bytes.Contains(data, []byte(f.ID+" "+f.Kind+": "+f.Summary)) {
+			t.Errorf("%s not in a packet comment", f.ID)
+		}
+	}
+
+	// --redact: the comments quote the redacted report, the packets carry
+	// its pseudonyms.
+	code, _, stderr = runCLI(t, "analyze", "--redact", "--evidence", out, "--json", js, mixed)
+	if code != 0 {
+		t.Fatalf("exit %d, stderr %q", code, stderr)
+	}
+	data, _ = os.ReadFile(out)
+	for _, a := range []string{"192.0.2.10", "198.51.100.10"} {
+		if bytes.Contains(data, []byte(a)) || bytes.Contains(data, netip.MustParseAddr(a).AsSlice()) {
+			t.Errorf("%s in the redacted evidence capture", a)
+		}
+	}
+	var red struct {
+		Findings []struct{ ID, Kind, Summary, Client string }
+	}
+	if b, err := os.ReadFile(js); err != nil || json.Unmarshal(b, &red) != nil {
+		t.Fatalf("report: %v", err)
+	}
+	for _, f := range red.Findings {
+		if !bytes.Contains(data, []byte(f.ID+" "+f.Kind+": "+f.Summary)) {
+			t.Errorf("%s: redacted summary not in a packet comment", f.ID)
+		}
+		if f.Client != "" && !bytes.Contains(data, netip.MustParseAddr(f.Client).AsSlice()) {
+			t.Errorf("%s: the report's pseudonym %s not in the packets", f.ID, f.Client)
+		}
+	}
+
+	// The demo's built-in capture is read again from memory.
+	if code, _, stderr = runCLI(t, "demo", "--evidence", out); code != 0 || !strings.Contains(stderr, "evidence capture written") {
+		t.Errorf("demo: exit %d, stderr %q", code, stderr)
+	}
+
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"analyze", "--evidence", "-", mixed}, "--evidence -: give a file name"},
+		{[]string{"analyze", "--evidence-payload", mixed}, "--evidence-payload needs --evidence FILE"},
+		{[]string{"analyze", "--evidence", "/nonexistent/dir/e.pcapng", mixed}, "--evidence /nonexistent/dir/e.pcapng: directory /nonexistent/dir does not exist"},
+		{[]string{"analyze", "--evidence", out, "-"}, "standard input (-) cannot be"},
+	} {
+		if code, _, stderr := runCLI(t, tc.args...); code != 2 || !strings.Contains(stderr, tc.want) {
+			t.Errorf("%q: exit %d, stderr %q; want 2 and %q", tc.args, code, stderr, tc.want)
+		}
+	}
 }

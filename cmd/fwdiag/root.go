@@ -12,6 +12,8 @@ import (
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 
+	"github.com/fwdiag/fwdiag/dissect"
+	"github.com/fwdiag/fwdiag/evidence"
 	"github.com/fwdiag/fwdiag/pipeline"
 	"github.com/fwdiag/fwdiag/report"
 )
@@ -149,11 +151,18 @@ type reportFlags struct {
 	Redact    bool
 	All       bool
 	RedactKey string
-	redacted  bool // the report in hand has been redacted
-	red       *report.Redactor
-	command   string      // the command's name, for the finding lines
-	lines     *lineWriter // --json-lines, once opened
-	linesDone bool        // the final report's lines are written
+	// Evidence is the --evidence capture to write ("" none), with
+	// payloads kept under --redact when EvidencePayload.
+	Evidence        string
+	EvidencePayload bool
+	// evidenceOpen opens an input again for the evidence capture (nil:
+	// from its path); the demo opens its built-in capture.
+	evidenceOpen func(path string, index int) (dissect.Source, error)
+	redacted     bool // the report in hand has been redacted
+	red          *report.Redactor
+	command      string      // the command's name, for the finding lines
+	lines        *lineWriter // --json-lines, once opened
+	linesDone    bool        // the final report's lines are written
 }
 
 func addReportFlags(c *cobra.Command, rf *reportFlags) {
@@ -172,6 +181,17 @@ func addReportFlags(c *cobra.Command, rf *reportFlags) {
 	fl.StringVar(&rf.RedactKey, "redact-key", "", "`SECRET` that makes --redact pseudonyms stable across runs (default: a random key per run; also $FWDIAG_REDACT_KEY)")
 }
 
+// addEvidenceFlags adds --evidence and --evidence-payload, for the
+// commands whose inputs can be read again (analyze, demo).
+func addEvidenceFlags(c *cobra.Command, rf *reportFlags) {
+	fl := c.Flags()
+	fl.StringVar(&rf.Evidence, "evidence", "", "write the packets the findings cite to `FILE` (pcapng), each with a comment naming its findings,\nwith the handshake of each cited TCP connection: a small capture to attach to a ticket;\nwith --redact its addresses are the report's pseudonyms and packets are cut after the transport header")
+	if r := fl.Lookup("redact"); r != nil {
+		r.Usage += " (and the --evidence capture)"
+	}
+	fl.BoolVar(&rf.EvidencePayload, "evidence-payload", false, "with --evidence and --redact, keep the packets' payloads (not redacted: they may hold addresses and names)")
+}
+
 func (rf *reportFlags) validate() error {
 	switch rf.FailOn {
 	case "", "warning", "critical":
@@ -181,7 +201,13 @@ func (rf *reportFlags) validate() error {
 	if rf.JSON == "-" && rf.JSONLines == "-" {
 		return usageErr("--json - and --json-lines - both want stdout: give one of them a file")
 	}
-	for _, o := range []struct{ flag, path string }{{"--json", rf.JSON}, {"--json-lines", rf.JSONLines}} {
+	if rf.EvidencePayload && rf.Evidence == "" {
+		return usageErr("--evidence-payload needs --evidence FILE")
+	}
+	if rf.Evidence == "-" {
+		return usageErr("--evidence -: give a file name (the capture is binary)")
+	}
+	for _, o := range []struct{ flag, path string }{{"--json", rf.JSON}, {"--json-lines", rf.JSONLines}, {"--evidence", rf.Evidence}} {
 		if o.path != "" && o.path != "-" {
 			dir := filepath.Dir(o.path)
 			if st, err := os.Stat(dir); err != nil || !st.IsDir() {
@@ -213,9 +239,16 @@ func (rf *reportFlags) emit(f *Factory, r *report.Report) error {
 			return err
 		}
 	}
+	// The evidence capture after the text (a capture that cannot be
+	// written loses no report) and before the JSON, whose writing applies
+	// --fail-on.
+	eerr := rf.writeEvidence(f, r)
 	jerr := rf.writeJSON(f, r)
 	if lerr != nil {
 		return lerr
+	}
+	if eerr != nil {
+		return eerr
 	}
 	return jerr
 }
@@ -253,6 +286,30 @@ func (rf *reportFlags) writeLines(f *Factory, r *report.Report) error {
 	if rf.JSONLines != "-" {
 		fmt.Fprintf(f.Err, "fwdiag: %d finding lines appended to %s\n", lw.lines, rf.JSONLines)
 	}
+	return nil
+}
+
+// writeEvidence writes the --evidence capture of the report, which must
+// have been redacted already when asked: its comments quote the findings'
+// summaries, and its packets are rewritten with the same redactor.
+func (rf *reportFlags) writeEvidence(f *Factory, r *report.Report) error {
+	if rf.Evidence == "" {
+		return nil
+	}
+	red, err := rf.redactor()
+	if err != nil {
+		return err
+	}
+	st, err := evidence.WriteFile(rf.Evidence, r, evidence.Options{Redactor: red, Payload: rf.EvidencePayload,
+		Open: rf.evidenceOpen, Application: "fwdiag " + f.Version})
+	if err != nil {
+		return &exitError{2, fmt.Errorf("--evidence %w", err)}
+	}
+	for _, w := range st.Warnings {
+		fmt.Fprintf(f.Err, "fwdiag: --evidence %s: %s\n", rf.Evidence, w)
+	}
+	fmt.Fprintf(f.Err, "fwdiag: evidence capture written to %s (%d packets: %d cited, %d of handshakes; %d bytes)\n",
+		rf.Evidence, st.Packets, st.Cited, st.Handshake, st.Bytes)
 	return nil
 }
 
