@@ -61,10 +61,16 @@ func (e LinkEvent) String() string {
 
 // linkUp reports whether iface exists and is administratively up. (A
 // packet socket learns of the interface going down, ENETDOWN, not of a lost
-// carrier, which needs no waiting.)
-func linkUp(iface string) bool {
+// carrier, which needs no waiting.) known is false when the lookup itself
+// failed (a netlink dump cut short under load): the state is then not
+// known, which is not "down".
+func linkUp(iface string) (up, known bool) {
 	i, err := net.InterfaceByName(iface)
-	return err == nil && i.Flags&net.FlagUp != 0
+	if err != nil {
+		// Gone is down; any other failure says nothing.
+		return false, strings.Contains(err.Error(), "no such network interface")
+	}
+	return i.Flags&net.FlagUp != 0, true
 }
 
 // InputPath is how a live interface is named in reports: "live:eth0".

@@ -231,10 +231,23 @@ func (s *Source) takeSocketError() (err error, ok bool) {
 
 // checkLink looks at the interface's state and reports a change.
 func (s *Source) checkLink() {
-	if up := linkUp(s.cfg.Interface); up == s.down {
-		s.setLink(up)
+	up, known := linkUp(s.cfg.Interface)
+	if !known || up != s.down {
+		return
 	}
+	if !up {
+		// Down must hold on a second look: one failed or stale lookup
+		// must not print an outage of 0.0 s.
+		time.Sleep(linkConfirm)
+		if up, known = linkUp(s.cfg.Interface); !known || up {
+			return
+		}
+	}
+	s.setLink(up)
 }
+
+// linkConfirm is how long checkLink waits to see an interface still down.
+const linkConfirm = 50 * time.Millisecond
 
 // maxLinkNotes bounds the down/up events recorded in the input's errors.
 const maxLinkNotes = 20
