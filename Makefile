@@ -48,7 +48,7 @@ lint:
 ## half a minute (2 cores, tools installed, root).
 test: tools vet fmt-check lint
 	$(GO) test -count=1 -timeout 30m ./...
-	$(GO) test -race -count=1 -timeout 10m ./flows ./pipeline
+	$(GO) test -race -count=1 -timeout 10m ./flows ./pipeline ./diagnose
 
 test-short: vet fmt-check
 	$(GO) test -short ./...
