@@ -9,25 +9,14 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/fwdiag/fwdiag/internal/zeekcompat"
+
 	"github.com/fwdiag/fwdiag/pipeline"
 	"github.com/fwdiag/fwdiag/report"
 )
 
-// zeekDir is ../shared/zeek-compat beside the repository: Zeek's own test
-// traces with the conn.log Zeek wrote for each (its README says how they
-// were made; Zeek is BSD-licensed, COPYING.zeek beside them). CI has it;
-// elsewhere a test that needs it skips and says so.
-func zeekDir(t *testing.T) string {
-	t.Helper()
-	dir, _ := filepath.Abs(filepath.Join("..", "..", "shared", "zeek-compat"))
-	if _, err := os.Stat(filepath.Join(dir, "index.tsv")); err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("Zeek's traces are missing in CI: %v", err)
-		}
-		t.Skipf("no %s: Zeek compatibility not checked", dir)
-	}
-	return dir
-}
+// zeekDir is where Zeek's test traces are (zeekcompat.Dir).
+func zeekDir(t *testing.T) string { t.Helper(); return zeekcompat.Dir(t) }
 
 // TestLinkTypeNotAnalysedIsSaid: a capture of a link type fwdiag does not
 // read (Zeek's llc.pcap, real FDDI traffic) is one capture_link_unsupported
