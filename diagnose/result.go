@@ -120,9 +120,6 @@ type Finding struct {
 	// Facts holds the numbers particular to the kind (a *XFacts of this
 	// package; nil for kinds with none).
 	Facts Facts
-	// Remedies are the changes the finding asks for (none for findings
-	// that describe the capture, a scanner or a version).
-	Remedies []Remedy
 }
 
 // ClientCount is one client of a merged finding.

@@ -113,9 +113,6 @@ func Run(v *flows.View, ev *Evictions, inputs []*dissect.InputInfo) *Result {
 	}
 	r.Findings = append(r.Findings, a.versionFindings(conns, udps)...)
 	r.Findings = append(r.Findings, a.captureFindings(conns, inputs)...)
-	for i := range r.Findings {
-		r.Findings[i].Remedies = remedies(&r.Findings[i])
-	}
 	sort.SliceStable(r.Findings, func(i, j int) bool {
 		x, y := &r.Findings[i], &r.Findings[j]
 		if x.Severity.Rank() != y.Severity.Rank() {

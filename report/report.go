@@ -20,6 +20,7 @@ import (
 	"github.com/fwdiag/fwdiag/diagnose"
 	"github.com/fwdiag/fwdiag/dissect"
 	"github.com/fwdiag/fwdiag/explain"
+	"github.com/fwdiag/fwdiag/remedy"
 )
 
 // SchemaID names the report format; it changes only on incompatible changes.
@@ -297,14 +298,14 @@ func Clone(r *Report) *Report {
 // severe first).
 func buildChanges(ctx *explain.Context, res *diagnose.Result, wire []Finding, addr func(netip.Addr) string) []Change {
 	type key struct {
-		action    diagnose.Action
-		device    diagnose.Device
+		action    remedy.Action
+		device    remedy.Device
 		transport catalog.Transport
 		port      uint16
 		dst       netip.Addr
 	}
 	type acc struct {
-		r        diagnose.Remedy
+		r        remedy.Remedy
 		srcs     []netip.Addr
 		seen     map[netip.Addr]bool
 		findings []string
@@ -313,7 +314,7 @@ func buildChanges(ctx *explain.Context, res *diagnose.Result, wire []Finding, ad
 	accs := map[key]*acc{}
 	for i := range res.Findings {
 		f := &res.Findings[i]
-		for _, r := range f.Remedies {
+		for _, r := range remedy.For(f) {
 			k := key{r.Action, r.Device, r.Transport, r.Port, r.Dst}
 			a := accs[k]
 			if a == nil {

@@ -5,6 +5,7 @@ import (
 
 	"github.com/fwdiag/fwdiag/catalog"
 	"github.com/fwdiag/fwdiag/diagnose"
+	"github.com/fwdiag/fwdiag/remedy"
 )
 
 // The wire types: the JSON report's rows, as strings and numbers (SPEC
@@ -159,9 +160,9 @@ type Bound struct {
 // Change is one thing to change, on one device, and the findings it
 // resolves: the findings that ask for the same change are one change.
 type Change struct {
-	N      int             `json:"n"` // 1-based, in the order to make the changes
-	Action diagnose.Action `json:"action"`
-	Device ChangeDevice    `json:"device"`
+	N      int           `json:"n"` // 1-based, in the order to make the changes
+	Action remedy.Action `json:"action"`
+	Device ChangeDevice  `json:"device"`
 	// Transport and Port are the traffic; From its clients (all of them,
 	// however many), To its server.
 	Transport catalog.Transport `json:"transport"`
@@ -179,7 +180,7 @@ type Change struct {
 
 // ChangeDevice is where a change applies.
 type ChangeDevice struct {
-	Kind      diagnose.DeviceKind `json:"kind"`
-	Addr      string              `json:"addr,omitempty"`      // a middlebox's address
-	Component string              `json:"component,omitempty"` // the client component that dropped
+	Kind      remedy.DeviceKind `json:"kind"`
+	Addr      string            `json:"addr,omitempty"`      // a middlebox's address
+	Component string            `json:"component,omitempty"` // the client component that dropped
 }

@@ -1,16 +1,19 @@
-package diagnose
+// Package remedy decides the change each finding asks for, as facts: what
+// to do (allow, raise a timeout, check a service...), on which device (the
+// path, the middlebox that said so, the server, the client's own
+// firewall), for which traffic. It reads the typed findings of diagnose and
+// writes no words: explain words a remedy, report gathers findings that ask
+// for the same change into one numbered change, and a firewall's own
+// configuration language can be written from it.
+package remedy
 
 import (
 	"net/netip"
 	"time"
 
 	"github.com/fwdiag/fwdiag/catalog"
+	"github.com/fwdiag/fwdiag/diagnose"
 )
-
-// A Remedy is the change a finding asks for, as facts: what to do, on
-// which device, for which traffic. The report gathers findings that ask
-// for the same change into one numbered change; explain words it; a
-// firewall's own configuration language can be written from it.
 
 // Action is what a remedy does.
 type Action string
@@ -68,45 +71,45 @@ type Remedy struct {
 // than the latest answer may come.
 const k2ClientTimeout = 15 * time.Minute
 
-// remedies decides the changes a finding asks for (none for findings that
+// For decides the changes a finding asks for (none for findings that
 // describe the capture, a scanner or a version).
-func remedies(f *Finding) []Remedy {
+func For(f *diagnose.Finding) []Remedy {
 	r := Remedy{Transport: f.Transport, Port: f.Port, Src: f.Client, Dst: f.Server, Service: f.Service, Device: Device{Kind: DevPath}}
 	isK2 := f.Service != nil && f.Service.Product == catalog.K2
 	one := func(a Action) []Remedy { r.Action = a; return []Remedy{r} }
 	switch x := f.Facts.(type) {
-	case *SynUnansweredFacts:
+	case *diagnose.SynUnansweredFacts:
 		if len(x.DroppedAt) > 0 {
 			for c := range x.DroppedAt {
 				r.Device = Device{Kind: DevClientHost, Component: c}
 			}
 		}
 		return one(ActAllow)
-	case *SynResetFacts:
+	case *diagnose.SynResetFacts:
 		if x.Forged > 0 {
 			return one(ActAllow)
 		}
 		r.Device = Device{Kind: DevServer}
 		return one(ActCheckService)
-	case *HandshakeFacts:
+	case *diagnose.HandshakeFacts:
 		return one(ActSymmetricPath)
-	case *RSTInjectedFacts:
+	case *diagnose.RSTInjectedFacts:
 		return one(ActExemptFromReset)
-	case *StatesFacts:
+	case *diagnose.StatesFacts:
 		r.Device = Device{Kind: DevServer}
 		return one(ActOpenHostFirewall)
-	case *NPAMissingFacts:
+	case *diagnose.NPAMissingFacts:
 		if x.Midstream > 0 && x.Blocked == 0 {
 			return nil // only a hint
 		}
 		return one(ActAllowTwo)
-	case *NPALostFacts:
+	case *diagnose.NPALostFacts:
 		r.Min = f.MaxSample()
 		return one(ActRaiseTCPIdle)
-	case *NPAUDPFacts:
+	case *diagnose.NPAUDPFacts:
 		r.Device = Device{Kind: DevServer}
 		return one(ActUseTCPNotify)
-	case *UDPUnansweredFacts:
+	case *diagnose.UDPUnansweredFacts:
 		if x.SomeAnswered > 0 {
 			r.Min = f.MaxSample()
 			if isK2 {
@@ -115,8 +118,8 @@ func remedies(f *Finding) []Remedy {
 			return one(ActRaiseUDPTimeout)
 		}
 		return one(ActAllow)
-	case *UDPLateFacts:
-		if f.Severity == Info {
+	case *diagnose.UDPLateFacts:
+		if f.Severity == diagnose.Info {
 			return nil // every late datagram got through
 		}
 		r.Min = f.MaxSample()
@@ -136,7 +139,7 @@ func remedies(f *Finding) []Remedy {
 			}
 		}
 		return one(ActRaiseUDPTimeout)
-	case *ICMPFacts:
+	case *diagnose.ICMPFacts:
 		if m, ok := soleMiddlebox(x.From, f); ok {
 			r.Device = Device{Kind: DevMiddlebox, Addr: m}
 			return one(ActAllow)
@@ -150,18 +153,18 @@ func remedies(f *Finding) []Remedy {
 			}
 		}
 		return one(ActAllow)
-	case *BetweenFacts:
+	case *diagnose.BetweenFacts:
 		r.Device = Device{Kind: DevBetween}
 		return one(ActInspect)
 	}
 	switch f.Kind {
-	case NPAIdleExceedsTimeout:
+	case diagnose.NPAIdleExceedsTimeout:
 		r.Min = f.MaxSample()
 		return one(ActRaiseTCPIdle)
-	case K2ClientRebind:
+	case diagnose.K2ClientRebind:
 		r.Min = k2ClientTimeout
 		return one(ActRaiseUDPTimeout)
-	case K2ShadowFailover:
+	case diagnose.K2ShadowFailover:
 		return one(ActAllow)
 	}
 	return nil
@@ -169,7 +172,7 @@ func remedies(f *Finding) []Remedy {
 
 // soleMiddlebox returns the one device, neither end, that sent a
 // finding's ICMP errors.
-func soleMiddlebox(from map[netip.Addr]int, f *Finding) (netip.Addr, bool) {
+func soleMiddlebox(from map[netip.Addr]int, f *diagnose.Finding) (netip.Addr, bool) {
 	if len(from) != 1 {
 		return netip.Addr{}, false
 	}

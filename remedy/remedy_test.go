@@ -1,0 +1,60 @@
+package remedy
+
+import (
+	"net/netip"
+	"testing"
+	"time"
+
+	"github.com/fwdiag/fwdiag/catalog"
+	"github.com/fwdiag/fwdiag/diagnose"
+)
+
+var (
+	client    = netip.MustParseAddr("192.0.2.130")
+	server    = netip.MustParseAddr("198.51.100.20")
+	middlebox = netip.MustParseAddr("198.51.100.1")
+)
+
+func k2() *catalog.Service {
+	s := catalog.NewCatalog(catalog.DefaultServices()).ByName(catalog.K2KeyServer)
+	return &s[0]
+}
+
+// TestForNamesActionDeviceAndTimeout: each finding asks for the change
+// its facts prove, on the device they point at.
+func TestForNamesActionDeviceAndTimeout(t *testing.T) {
+	late := &diagnose.Finding{Kind: diagnose.UDPLateResponse, Severity: diagnose.Warning, Transport: catalog.UDP, Port: 19283,
+		Client: client, Server: server, Service: k2(), Samples: []time.Duration{7 * time.Second},
+		Facts: &diagnose.UDPLateFacts{Late: 2, ICMPFacts: diagnose.ICMPFacts{From: map[netip.Addr]int{middlebox: 2}}}}
+	refused := &diagnose.Finding{Kind: diagnose.SynReset, Severity: diagnose.Critical, Transport: catalog.TCP, Port: 5002,
+		Client: client, Server: server, Facts: &diagnose.SynResetFacts{}}
+	unreachable := &diagnose.Finding{Kind: diagnose.UDPICMPUnreachable, Severity: diagnose.Critical, Transport: catalog.UDP, Port: 19283,
+		Client: client, Server: server, Facts: &diagnose.ICMPFacts{From: map[netip.Addr]int{server: 4}}}
+	for _, tc := range []struct {
+		name   string
+		f      *diagnose.Finding
+		action Action
+		device Device
+		min    time.Duration
+	}{
+		// The NAT that refused the late answer said so itself; K2 needs
+		// 15 minutes, more than the 7 s seen (K2 seed, rule 1).
+		{"late answer refused by a NAT", late, ActRaiseUDPTimeout, Device{Kind: DevMiddlebox, Addr: middlebox}, 15 * time.Minute},
+		{"SYN refused by the server", refused, ActCheckService, Device{Kind: DevServer}, 0},
+		{"datagrams refused by the server itself", unreachable, ActCheckService, Device{Kind: DevServer}, 0},
+	} {
+		rs := For(tc.f)
+		if len(rs) != 1 {
+			t.Errorf("%s: %d remedies; want 1", tc.name, len(rs))
+			continue
+		}
+		r := rs[0]
+		if r.Action != tc.action || r.Device != tc.device || r.Min != tc.min || r.Dst != server || r.Port != tc.f.Port {
+			t.Errorf("%s: got %+v; want %s on %+v, min %v, to %s:%d", tc.name, r, tc.action, tc.device, tc.min, server, tc.f.Port)
+		}
+	}
+	capture := &diagnose.Finding{Kind: diagnose.CaptureTruncated, Severity: diagnose.Warning, Facts: &diagnose.CaptureFacts{}}
+	if rs := For(capture); rs != nil {
+		t.Errorf("a finding about the capture asks for %+v; want no change", rs)
+	}
+}
