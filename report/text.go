@@ -96,82 +96,32 @@ func WriteTextOpts(w io.Writer, r *Report, o TextOptions) error {
 		}
 	}
 
-	cap := func(n int) int {
-		if o.All {
-			return n
-		}
-		return min(n, maxTableRows)
+	limit := maxTableRows
+	if o.All {
+		limit = -1
 	}
-	if len(r.Services) > 0 {
-		rows := problemsFirst(r.Services, func(sv ServiceRow) bool { return sv.Status != diagnose.Listening })
-		b.WriteString("\nSERVICES\n")
-		tw := tabwriter.NewWriter(b, 0, 0, 2, ' ', 0)
-		fmt.Fprintln(tw, "  server\tport\tservice\tclients\tconns\tstatus")
-		shown := 0
-		for _, sv := range rows.items {
-			if shown == cap(len(rows.items)) {
-				break
-			}
-			fmt.Fprintf(tw, "  %s\t%d/%s\t%s\t%d\t%d\t%s\n", sv.Server, sv.Port, sv.Transport, sv.Service, sv.Clients, sv.Connections, strings.ToUpper(strings.ReplaceAll(string(sv.Status), "_", " ")))
-			shown++
-		}
-		tw.Flush()
-		rest(b, len(rows.items)-shown, rows.healthy, "listening")
-	}
-	if len(r.NPASessions) > 0 {
-		rows := problemsFirst(r.NPASessions, func(n NPASession) bool { return n.Status != diagnose.NPAPaired })
-		b.WriteString("\nNPA SESSIONS (Supportworks main session + notification channel)\n")
-		tw := tabwriter.NewWriter(b, 0, 0, 2, ' ', 0)
-		// With several capture points a session seen at each is a row
-		// each: say where.
-		points := manyPoints(r.NPASessions, func(n NPASession) string { return n.CapturePoint })
-		fmt.Fprint(tw, "  client\tserver\tstatus\tnotification\tpushes\tmax idle\tconfidence")
-		if points {
-			fmt.Fprint(tw, "\tseen at")
-		}
-		fmt.Fprintln(tw)
-		shown := 0
-		for _, n := range rows.items {
-			if shown == cap(len(rows.items)) {
-				break
-			}
-			fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%d\t%s\t%s", n.Client, n.Server, n.Status, orDash(n.Notification), n.Pushes, Seconds(n.MaxIdleS), n.Confidence)
-			if points {
-				fmt.Fprintf(tw, "\t%s", n.CapturePoint)
-			}
-			fmt.Fprintln(tw)
-			shown++
-		}
-		tw.Flush()
-		rest(b, len(rows.items)-shown, rows.healthy, "paired")
-	}
-	if len(r.UDPFlows) > 0 {
-		rows := problemsFirst(r.UDPFlows, func(u UDPFlowRow) bool {
+	writeTable(b, "SERVICES", r.Services, limit, "listening",
+		func(sv ServiceRow) bool { return sv.Status != diagnose.Listening },
+		"server\tport\tservice\tclients\tconns\tstatus",
+		func(sv ServiceRow) string {
+			return fmt.Sprintf("%s\t%d/%s\t%s\t%d\t%d\t%s", sv.Server, sv.Port, sv.Transport, sv.Service, sv.Clients, sv.Connections, strings.ToUpper(strings.ReplaceAll(string(sv.Status), "_", " ")))
+		}, nil)
+	writeTable(b, "NPA SESSIONS (Supportworks main session + notification channel)", r.NPASessions, limit, "paired",
+		func(n NPASession) bool { return n.Status != diagnose.NPAPaired },
+		"client\tserver\tstatus\tnotification\tpushes\tmax idle\tconfidence",
+		func(n NPASession) string {
+			return fmt.Sprintf("%s\t%s\t%s\t%s\t%d\t%s\t%s", n.Client, n.Server, n.Status, orDash(n.Notification), n.Pushes, Seconds(n.MaxIdleS), n.Confidence)
+		},
+		func(n NPASession) string { return n.CapturePoint })
+	writeTable(b, "UDP FLOWS", r.UDPFlows, limit, "answered",
+		func(u UDPFlowRow) bool {
 			return u.LateResponses > 0 || u.ICMPErrors > 0 || u.Requests > 0 && u.Responses == 0
-		})
-		b.WriteString("\nUDP FLOWS\n")
-		tw := tabwriter.NewWriter(b, 0, 0, 2, ' ', 0)
-		points := manyPoints(r.UDPFlows, func(u UDPFlowRow) string { return u.CapturePoint })
-		fmt.Fprint(tw, "  client\tserver\tservice\treq\tresp\tmax silence\tlate\ticmp")
-		if points {
-			fmt.Fprint(tw, "\tseen at")
-		}
-		fmt.Fprintln(tw)
-		shown := 0
-		for _, u := range rows.items {
-			if shown == cap(len(rows.items)) {
-				break
-			}
-			fmt.Fprintf(tw, "  %s:%d\t%s:%d\t%s\t%d\t%d\t%s\t%d\t%d", u.Client, u.ClientPort, u.Server, u.ServerPort, orDash(string(u.Service)), u.Requests, u.Responses, Seconds(u.MaxSilenceS), u.LateResponses, u.ICMPErrors)
-			if points {
-				fmt.Fprintf(tw, "\t%s", u.CapturePoint)
-			}
-			fmt.Fprintln(tw)
-			shown++
-		}
-		tw.Flush()
-		rest(b, len(rows.items)-shown, rows.healthy, "answered")
-	}
+		},
+		"client\tserver\tservice\treq\tresp\tmax silence\tlate\ticmp",
+		func(u UDPFlowRow) string {
+			return fmt.Sprintf("%s:%d\t%s:%d\t%s\t%d\t%d\t%s\t%d\t%d", u.Client, u.ClientPort, u.Server, u.ServerPort, orDash(string(u.Service)), u.Requests, u.Responses, Seconds(u.MaxSilenceS), u.LateResponses, u.ICMPErrors)
+		},
+		func(u UDPFlowRow) string { return u.CapturePoint })
 	if len(r.Hosts) > 0 {
 		b.WriteString("\nHOSTS\n")
 		tw := tabwriter.NewWriter(b, 0, 0, 2, ' ', 0)
@@ -369,6 +319,39 @@ func boundWords(b Bound) string {
 		return fmt.Sprintf("services with more than %d clients: %d further connections are counted, their clients not listed", b.Limit, b.Summarised)
 	}
 	return fmt.Sprintf("%s: %d summarised (limit %d)", b.Table, b.Summarised, b.Limit)
+}
+
+// writeTable writes one table of the text report: its problem rows first
+// (problem), then the healthy ones, at most limit rows (-1 all) with a
+// line counting the rest. point, when not nil, names each row's capture
+// point: a "seen at" column is added when the rows come from several, as
+// a flow seen at two capture points is a row for each.
+func writeTable[T any](b *strings.Builder, title string, all []T, limit int, healthyWord string, problem func(T) bool, header string, row func(T) string, point func(T) string) {
+	if len(all) == 0 {
+		return
+	}
+	rows := problemsFirst(all, problem)
+	fmt.Fprintf(b, "\n%s\n", title)
+	tw := tabwriter.NewWriter(b, 0, 0, 2, ' ', 0)
+	points := point != nil && manyPoints(all, point)
+	if points {
+		header += "\tseen at"
+	}
+	fmt.Fprintf(tw, "  %s\n", header)
+	shown := 0
+	for _, x := range rows.items {
+		if shown == limit {
+			break
+		}
+		line := row(x)
+		if points {
+			line += "\t" + point(x)
+		}
+		fmt.Fprintf(tw, "  %s\n", line)
+		shown++
+	}
+	tw.Flush()
+	rest(b, len(rows.items)-shown, rows.healthy, healthyWord)
 }
 
 // manyPoints says whether a table's rows come from more than one capture
