@@ -50,7 +50,7 @@ func textLinkUnsupported(c *Context, f *diagnose.Finding) Text {
 			what += " and maybe others"
 		}
 	}
-	t := Text{Summary: fmt.Sprintf("%s: %s of %s not analysed", c.input(x.Input), plural(x.Skipped, "frame", "frames"), what),
+	t := Text{Summary: fmt.Sprintf("%s: %s of %s not analysed", c.input(x.Input), Plural(x.Skipped, "frame", "frames"), what),
 		Detail: fmt.Sprintf("fwdiag reads Ethernet (with 802.1Q tags), Linux cooked captures (tcpdump -i any), raw IP, BSD loopback, NFLOG, PPP and 802.11 (with radiotap) frames. Frames of %s were skipped, not damaged: the traffic they carry is not in this report.", what),
 		Fix:    "Capture on the host's IP interface (tcpdump -i eth0, or -i any on Linux; pktmon or netsh trace converted with etl2pcapng on Windows) to have this traffic analysed.",
 		Filter: "frame.encap_type != 1"}
@@ -126,7 +126,7 @@ func textCapture(c *Context, f *diagnose.Finding) Text {
 			Detail: "The captured interface went down during the capture: " + strings.Join(x.Messages, "; ") + ". Packets of that time are missing, so an unanswered request then may have been answered.",
 			Fix:    "Capture on an interface that stays up for the whole reproduction, or repeat the reproduction."}
 	case diagnose.CaptureTruncated:
-		t := Text{Summary: fmt.Sprintf("%s: %s damaged or cut short", path, plural(x.Damaged+x.Truncated, "frame or record", "frames or records")),
+		t := Text{Summary: fmt.Sprintf("%s: %s damaged or cut short", path, Plural(x.Damaged+x.Truncated, "frame or record", "frames or records")),
 			Detail: fmt.Sprintf("%d frames were cut by the snap length; %d problems reading the file: %s", x.Truncated, x.Problems, strings.Join(x.Messages, "; ")),
 			Fix:    "Conclusions about the affected frames are weaker. The file is damaged or was cut while it was written or copied: copy it again whole, and stop the capture cleanly (Ctrl-C or SIGTERM to tcpdump, not kill -9) before copying it.",
 			Filter: "frame.cap_len < frame.len"}
@@ -141,11 +141,11 @@ func textCapture(c *Context, f *diagnose.Finding) Text {
 			Fix:    "Capture with a narrower filter or a larger buffer (tcpdump -B), or on a less busy host."}
 	case diagnose.CaptureDuplicates:
 		if x.Folded > 0 {
-			return Text{Summary: fmt.Sprintf("%s logged at several pktmon components folded into one", plural(x.Folded, "packet copy", "packet copies")),
+			return Text{Summary: fmt.Sprintf("%s logged at several pktmon components folded into one", Plural(x.Folded, "packet copy", "packet copies")),
 				Detail: fmt.Sprintf("Windows pktmon logs a packet at every component it passes (network adapter, filters, Windows Filtering Platform, TCP/IP) with the same packet id: %d further appearances were recognised by their packet id and counted once, at the first component that logged them, so connections and retransmissions are not multiplied. All components of the input are one capture point (the machine).", x.Folded),
 				Fix:    "Nothing to fix: pktmon works this way. A drop verdict on any appearance is kept as evidence."}
 		}
-		return Text{Summary: fmt.Sprintf("%s captured twice", plural(f.Count, "TCP segment was", "TCP segments were")),
+		return Text{Summary: fmt.Sprintf("%s captured twice", Plural(f.Count, "TCP segment was", "TCP segments were")),
 			Detail: "The same IPv4 datagram (same IP ID, sequence number and length) appears twice within 50 ms: the capture saw it at two points (pktmon components, a SPAN of both ports). These copies were ignored, not counted as retransmissions.",
 			Fix:    "Nothing to fix on the network; capture at one point if the duplicates confuse other tools."}
 	case diagnose.CaptureOneSided:
@@ -169,7 +169,7 @@ func NPAWhy(s *diagnose.NPASession) string {
 	switch s.Why {
 	case diagnose.WhyPaired:
 		w := fmt.Sprintf("second connection from the same client %s after the main session; the client sent %s on it, the server pushed %s",
-			dur(s.Delay), plural(s.ClientMsgs, "message", "messages"), plural(s.Pushes, "segment", "segments"))
+			dur(s.Delay), Plural(s.ClientMsgs, "message", "messages"), Plural(s.Pushes, "segment", "segments"))
 		if s.Midstream {
 			w += "; the capture began during the session, so the pairing rests on the traffic shape, not on the login order"
 		}
@@ -184,7 +184,7 @@ func NPAWhy(s *diagnose.NPASession) string {
 	case diagnose.WhyUDPOthersOnly:
 		return "no second TCP connection; the server sends UDP notifications to other clients in this capture, but none reached this one"
 	case diagnose.WhyAttemptBlocked:
-		return fmt.Sprintf("the client tried to open the notification socket (%s) but the attempt was %s", plural(s.Attempts, "attempt", "attempts"), s.AttemptState)
+		return fmt.Sprintf("the client tried to open the notification socket (%s) but the attempt was %s", Plural(s.Attempts, "attempt", "attempts"), s.AttemptState)
 	case diagnose.WhyMidstreamNoSocket:
 		return "the capture began during the session: an idle notification socket opened before it would show no packet"
 	case diagnose.WhyNeverOpened:
@@ -251,7 +251,7 @@ func textUndecoded(c *Context, f *diagnose.Finding) Text {
 		}
 		parts = append(parts, fmt.Sprintf("%s, %s: %d", u.Encap, u.Cause, u.Frames))
 	}
-	t := Text{Summary: fmt.Sprintf("%s: the packets inside %s could not be decoded", c.input(x.Input), plural(x.Skipped, "frame", "frames")),
+	t := Text{Summary: fmt.Sprintf("%s: the packets inside %s could not be decoded", c.input(x.Input), Plural(x.Skipped, "frame", "frames")),
 		Detail: fmt.Sprintf("fwdiag follows tunnels and link layers (VXLAN, Geneve, GRE, GTP-U, MPLS, IP in IP, Teredo, 802.11, ...) to the TCP and UDP inside. In these frames it stopped (%s): the traffic they carry is not in this report.", strings.Join(parts, "; ")),
 		Fix:    "Capture where the traffic is plain IP (on the host, or on the inside of the tunnel endpoint), or with a larger snap length (tcpdump -s 0) if the frames were cut."}
 	if f.Severity == diagnose.Warning {

@@ -48,7 +48,7 @@ func textBetween(c *Context, f *diagnose.Finding) Text {
 		from, to := ends(w.Dir)
 		n := x.Ways[w]
 		clauses = append(clauses, fmt.Sprintf("%s from %s to %s %s in %s but not in %s",
-			plural(n, noun, nouns), from, to, appear(n), c.CapturePoint(w.Seen), c.CapturePoint(w.Missing)))
+			Plural(n, noun, nouns), from, to, appear(n), c.CapturePoint(w.Seen), c.CapturePoint(w.Missing)))
 	}
 	var split string
 	switch {
@@ -62,11 +62,11 @@ func textBetween(c *Context, f *diagnose.Finding) Text {
 	seen := capitalize(strings.Join(clauses, "; "))
 	filter := betweenFilter(c, f)
 	if f.Kind == diagnose.ResetBetweenCaptures {
-		summary := fmt.Sprintf("%s %s: %s%s seen on one side of the firewall only", c.who(f), label, plural(f.Count, "reset", "resets"), split)
+		summary := fmt.Sprintf("%s %s: %s%s seen on one side of the firewall only", c.who(f), label, Plural(f.Count, "reset", "resets"), split)
 		detail := fmt.Sprintf("%s; the other side recorded the rest of this connection at the time: the reset was made between the two capture points (a firewall, IPS or proxy), or the genuine one was dropped there.", seen)
 		return Text{summary, detail, "Find the device between the two capture points that resets this connection.", filter}
 	}
-	summary := fmt.Sprintf("%s %s: %s%s seen on one side of the firewall never reached the other", c.who(f), label, plural(f.Count, "packet", "packets"), split)
+	summary := fmt.Sprintf("%s %s: %s%s seen on one side of the firewall never reached the other", c.who(f), label, Plural(f.Count, "packet", "packets"), split)
 	detail := fmt.Sprintf("%s; the other side recorded the rest of this flow at the time (packets matched by IP ID, TCP sequence numbers and payload, so NAT does not hide them): the device between the two capture points dropped %s.",
 		seen, them(f.Count))
 	rec := "Look at what the device between the capture points does to this flow at those times: its state table (an idle timeout that expired), a rule, or a rate limit."

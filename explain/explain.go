@@ -399,7 +399,8 @@ func dur(d time.Duration) string {
 	return fmt.Sprintf("%d ms", d.Milliseconds())
 }
 
-func plural(n int, one, many string) string {
+// Plural counts n things: "1 connection", "2 connections".
+func Plural(n int, one, many string) string {
 	if n == 1 {
 		return fmt.Sprintf("%d %s", n, one)
 	}

@@ -32,7 +32,7 @@ func textNPAMissing(c *Context, f *diagnose.Finding) Text {
 		summary += ": its second connection to 5001 was blocked"
 		detail = fmt.Sprintf("The main session (stage 1) to %s port 5001 works, but the client's second connection to 5001 (stage 2, the notification socket) never completed (%s, %s; S0 = no answer at all, REJ = reset). "+
 			"Without it the server cannot push NPA notifications: the client's views do not refresh until the user does it by hand. A firewall that limits connections per client, or a rule that admits only the first session, does this.",
-			c.A(f.Server), strings.Join(states, ", "), plural(x.SYNs, "SYN", "SYNs"))
+			c.A(f.Server), strings.Join(states, ", "), Plural(x.SYNs, "SYN", "SYNs"))
 	case x.Midstream > 0:
 		detail = "The capture began after the session was established, and no notification connection carried any packet during it. An idle notification socket opened before the capture would look the same, so this is only a hint."
 	default:
@@ -91,7 +91,7 @@ func textNPAUDPMode(c *Context, f *diagnose.Finding) Text {
 	summary := fmt.Sprintf("%s: Supportworks server %s uses legacy UDP notifications (version up to 7.4.1)", c.who(f), c.A(f.Server))
 	detail := fmt.Sprintf("The server sent %s from its UDP port 5001 to the client's dynamic port instead of using a second TCP connection. "+
 		"These datagrams arrive unsolicited: a firewall or NAT in front of the client drops them unless it has an explicit rule, and they get no retransmission if lost.",
-		plural(x.Datagrams, "notification datagram", "notification datagrams"))
+		Plural(x.Datagrams, "notification datagram", "notification datagrams"))
 	rec := "Switch notifications to TCP in the Server Configuration utility's Communications tab (7.4.0 and later default to TCP; 7.5.0 removed UDP). Until then the client side must accept UDP from the server's port 5001. " + swUDPQuote
 	ipf := ipField(f.Who().Addr)
 	filter := and(fmt.Sprintf("%s.src==%s", ipf, c.A(f.Server)), c.clientIs(f, "dst"), "udp.srcport==5001")

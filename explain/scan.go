@@ -20,15 +20,15 @@ func textScan(c *Context, f *diagnose.Finding) Text {
 	}
 	sort.Strings(kinds)
 	sort.Strings(svcs)
-	hostWords := plural(hosts, "host", "hosts")
+	hostWords := Plural(hosts, "host", "hosts")
 	if x.MoreHosts > 0 {
 		hostWords = fmt.Sprintf("more than %d hosts", hosts)
 	}
-	summary := fmt.Sprintf("%s scanned %s: %s that failed", c.who(f), hostWords, plural(f.Count, "connection attempt", "connection attempts"))
+	summary := fmt.Sprintf("%s scanned %s: %s that failed", c.who(f), hostWords, Plural(f.Count, "connection attempt", "connection attempts"))
 	detail := fmt.Sprintf("%s tried to connect to many ports (%s) and was refused or ignored: a port scan (or a misconfigured client), not a product connection. The attempts are not reported one by one, and they are left out of the services table, the hosts' roles, version inference and NPA pairing.",
 		c.who(f), strings.Join(kinds, ", "))
 	if x.Answered > 0 {
-		detail += fmt.Sprintf(" %s answered (open ports).", plural(x.Answered, "probe was", "probes were"))
+		detail += fmt.Sprintf(" %s answered (open ports).", Plural(x.Answered, "probe was", "probes were"))
 	}
 	if len(svcs) > 0 {
 		detail += " Product ports among them: " + strings.Join(svcs, ", ") + "."

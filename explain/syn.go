@@ -23,10 +23,10 @@ func textSynUnanswered(c *Context, f *diagnose.Finding) Text {
 	label := serviceLabel(f.Service, f.Port, TCP)
 	maxSpan := f.MaxSample()
 	summary := fmt.Sprintf("%s to %s %s: %s with no answer at all (silently dropped)",
-		c.who(f), c.A(f.Server), label, plural(f.Count, "connection attempt", "connection attempts"))
+		c.who(f), c.A(f.Server), label, Plural(f.Count, "connection attempt", "connection attempts"))
 	detail := fmt.Sprintf("%s sent %s (%s including retransmissions, over up to %s) to %s port %d and received no SYN-ACK, no RST and no ICMP error. "+
 		"A silent drop is what a firewall rule with action drop/deny does; a closed port on a reachable host would have answered with a RST.",
-		c.who(f), plural(f.Count, "connection attempt", "connection attempts"), plural(x.SYNs, "SYN", "SYNs"), dur(maxSpan), c.A(f.Server), f.Port)
+		c.who(f), Plural(f.Count, "connection attempt", "connection attempts"), Plural(x.SYNs, "SYN", "SYNs"), dur(maxSpan), c.A(f.Server), f.Port)
 	if f.Inputs > 1 {
 		detail += " The attempts were unanswered at more than one capture point."
 	}
@@ -34,7 +34,7 @@ func textSynUnanswered(c *Context, f *diagnose.Finding) Text {
 	if len(x.DroppedAt) > 0 {
 		at := localDrops(x.DroppedAt)
 		summary = fmt.Sprintf("%s to %s %s: %s dropped on the capturing machine by %s",
-			c.who(f), c.A(f.Server), label, plural(f.Count, "connection attempt", "connection attempts"), at)
+			c.who(f), c.A(f.Server), label, Plural(f.Count, "connection attempt", "connection attempts"), at)
 		detail += fmt.Sprintf(" The capture itself says where: pktmon logged the SYNs reaching %s and being dropped there%s.", at, wfpNote(x.DroppedAt))
 		rec = fmt.Sprintf("Allow TCP %d between %s and %s in the firewall of the machine that was captured%s, and on every firewall between them.", f.Port, c.who(f), c.A(f.Server), wfpRule(x.DroppedAt))
 	}
@@ -45,7 +45,7 @@ func textSynUnanswered(c *Context, f *diagnose.Finding) Text {
 func textSynReset(c *Context, f *diagnose.Finding) Text {
 	x := factsOf[diagnose.SynResetFacts](f)
 	label := serviceLabel(f.Service, f.Port, TCP)
-	summary := fmt.Sprintf("%s to %s %s: %s refused with a TCP reset", c.who(f), c.A(f.Server), label, plural(f.Count, "connection attempt", "connection attempts"))
+	summary := fmt.Sprintf("%s to %s %s: %s refused with a TCP reset", c.who(f), c.A(f.Server), label, Plural(f.Count, "connection attempt", "connection attempts"))
 	ipf := ipField(f.Who().Addr)
 	answer := and(fmt.Sprintf("%s.src==%s", ipf, c.A(f.Server)), c.clientIs(f, "dst"), fmt.Sprintf("tcp.srcport==%d && tcp.flags.reset==1", f.Port))
 	if ps := portSet("tcp.dstport", f.ClientPorts); ps != "" {
@@ -76,7 +76,7 @@ func textSynICMP(c *Context, f *diagnose.Finding) Text {
 	label := serviceLabel(f.Service, f.Port, TCP)
 	codes, froms := c.icmpNotes(x)
 	code := strings.Join(codes, ", ")
-	summary := fmt.Sprintf("%s to %s %s: %s rejected by ICMP %s", c.who(f), c.A(f.Server), label, plural(f.Count, "connection attempt", "connection attempts"), code)
+	summary := fmt.Sprintf("%s to %s %s: %s rejected by ICMP %s", c.who(f), c.A(f.Server), label, Plural(f.Count, "connection attempt", "connection attempts"), code)
 	who := "a router or firewall at " + strings.Join(froms, ", ")
 	if len(froms) == 1 && froms[0] == c.A(f.Server) {
 		who = "the server itself"
@@ -101,14 +101,14 @@ func textSynICMP(c *Context, f *diagnose.Finding) Text {
 func textHandshake(c *Context, f *diagnose.Finding) Text {
 	x := factsOf[diagnose.HandshakeFacts](f)
 	label := serviceLabel(f.Service, f.Port, TCP)
-	summary := fmt.Sprintf("%s to %s %s: %s answered by SYN-ACK but never completed", c.who(f), c.A(f.Server), label, plural(f.Count, "connection", "connections"))
+	summary := fmt.Sprintf("%s to %s %s: %s answered by SYN-ACK but never completed", c.who(f), c.A(f.Server), label, Plural(f.Count, "connection", "connections"))
 	detail := fmt.Sprintf("The server answered with %s, but the client's final ACK of the three-way handshake never appeared. "+
 		"The SYN-ACK did not reach the client, or the client's ACK did not come back: a return path blocked by a firewall, an asymmetric route through a stateful device that saw only one direction, or NAT state lost.",
-		plural(x.SynAcks, "SYN-ACK", "SYN-ACKs"))
+		Plural(x.SynAcks, "SYN-ACK", "SYN-ACKs"))
 	if x.Acked > 0 {
 		detail = fmt.Sprintf("The client acknowledged the server's SYN-ACK, yet the server went on retransmitting it (%s in all): the client's ACK, and everything it sent after, never reached the server, while the server's packets reach the client. "+
 			"A firewall on the client-to-server direction drops them (it never saw the SYN, or a rule lets only SYNs through), or the two directions take different paths through stateful devices.",
-			plural(x.SynAcks, "SYN-ACK", "SYN-ACKs"))
+			Plural(x.SynAcks, "SYN-ACK", "SYN-ACKs"))
 	}
 	rec := fmt.Sprintf("Check that replies from %s port %d to %s pass every stateful firewall, and that both directions take the same path.", c.A(f.Server), f.Port, c.who(f))
 	if x.Acked > 0 {
@@ -126,7 +126,7 @@ func textRSTInjected(c *Context, f *diagnose.Finding) Text {
 	if x.ClaimsClient > 0 && x.ClaimsServer == 0 {
 		claims, from, to = c.who(f), c.who(f), c.A(f.Server)
 	}
-	summary := fmt.Sprintf("%s to %s %s: %s killed by a reset forged by a middlebox", c.who(f), c.A(f.Server), label, plural(f.Count, "connection", "connections"))
+	summary := fmt.Sprintf("%s to %s %s: %s killed by a reset forged by a middlebox", c.who(f), c.A(f.Server), label, Plural(f.Count, "connection", "connections"))
 	detail := fmt.Sprintf("A RST claiming to come from %s arrived with TTL %d, while every genuine packet of %s in the same connection arrived with TTL %d: "+
 		"a device at a different hop count (a firewall, IPS or proxy) sent it in %s's name.", claims, f.TTLs[0], claims, f.TTLs[1], claims)
 	rec := fmt.Sprintf("Find the device that resets established TCP %d sessions between %s and %s (IPS signature, session limit, idle timeout with reset) and exempt this traffic.", f.Port, c.who(f), c.A(f.Server))

@@ -40,16 +40,16 @@ func textUDPICMP(c *Context, f *diagnose.Finding) Text {
 func textUDPUnanswered(c *Context, f *diagnose.Finding) Text {
 	x := factsOf[diagnose.UDPUnansweredFacts](f)
 	label := serviceLabel(f.Service, f.Port, UDP)
-	summary := fmt.Sprintf("%s to %s %s: %s, none answered", c.who(f), c.A(f.Server), label, plural(x.Requests, "request", "requests"))
+	summary := fmt.Sprintf("%s to %s %s: %s, none answered", c.who(f), c.A(f.Server), label, Plural(x.Requests, "request", "requests"))
 	detail := fmt.Sprintf("%s sent %s from %s to %s port %d and got no datagram back and no ICMP error. "+
 		"Either a firewall drops the requests on their way in, or it drops the answers on their way back (a stateful firewall whose UDP entry expired before a late answer), or the server does not run.",
-		c.who(f), plural(x.Requests, "request", "requests"), plural(f.NClientPorts, "source port", "source ports"), c.A(f.Server), f.Port)
+		c.who(f), Plural(x.Requests, "request", "requests"), Plural(f.NClientPorts, "source port", "source ports"), c.A(f.Server), f.Port)
 	if x.SomeAnswered > 0 {
 		summary = fmt.Sprintf("%s to %s %s: %d of %s went unanswered", c.who(f), c.A(f.Server), label,
-			x.Unanswered, plural(x.Requests, "request", "requests"))
+			x.Unanswered, Plural(x.Requests, "request", "requests"))
 		detail = fmt.Sprintf("%s sent %s from %s to %s port %d; %d got no answer before the client asked again, while others were answered. "+
 			"Answers that stop arriving on a flow that otherwise works are what a stateful firewall or NAT does to answers that come after its UDP timeout: it has forgotten the flow and drops them.",
-			c.who(f), plural(x.Requests, "request", "requests"), plural(f.NClientPorts, "source port", "source ports"), c.A(f.Server), f.Port, x.Unanswered)
+			c.who(f), Plural(x.Requests, "request", "requests"), Plural(f.NClientPorts, "source port", "source ports"), c.A(f.Server), f.Port, x.Unanswered)
 	}
 	rec := fmt.Sprintf("Allow UDP %d from %s to %s, and answers back to the client's dynamic port, on every firewall between them.", f.Port, c.who(f), c.A(f.Server))
 	if f.Service != nil && f.Service.Product == catalog.K2 {
@@ -75,10 +75,10 @@ func textUDPLate(c *Context, f *diagnose.Finding) Text {
 	}
 	t := c.Timeouts
 	summary := fmt.Sprintf("%s to %s %s: %s after a silence longer than the %s UDP timeout (up to %s)",
-		c.A(f.Server), c.who(f), label, plural(x.Late, "datagram", "datagrams"), dur(t.UDP), dur(maxS))
+		c.A(f.Server), c.who(f), label, Plural(x.Late, "datagram", "datagrams"), dur(t.UDP), dur(maxS))
 	detail := fmt.Sprintf("%s sent %s to %s after the flow had been silent for %s. The UDP timeout in force is %s (%s): a stateful firewall or NAT with that timeout has already forgotten the flow and drops such a datagram. "+
 		"Profiles that would drop the longest one: %s.",
-		c.A(f.Server), plural(x.Late, "datagram", "datagrams"), c.who(f), strings.Join(sil, ", "), dur(t.UDP), t.UDPSource,
+		c.A(f.Server), Plural(x.Late, "datagram", "datagrams"), c.who(f), strings.Join(sil, ", "), dur(t.UDP), t.UDPSource,
 		joinOr(catalog.ProfilesDroppingUDP(maxS), "none"))
 	// The shortest silence after which a datagram was refused bounds the
 	// device's timeout from above.
@@ -91,10 +91,10 @@ func textUDPLate(c *Context, f *diagnose.Finding) Text {
 		// itself: its own firewall forgot the flow.
 		at := localDrops(x.DroppedAt)
 		summary = fmt.Sprintf("%s to %s %s: %s after a silence of up to %s dropped on the client itself by %s",
-			c.A(f.Server), c.who(f), label, plural(x.Refused, "datagram", "datagrams"), dur(maxS), at)
+			c.A(f.Server), c.who(f), label, Plural(x.Refused, "datagram", "datagrams"), dur(maxS), at)
 		detail = fmt.Sprintf("%s sent %s to %s after the flow had been silent for %s. They reached the client: pktmon logged them arriving and being dropped at %s%s. "+
 			"That is proof, whatever UDP timeout is assumed (%s in force): the client's own firewall keeps UDP state for less than %s. Profiles that would drop a datagram after that silence: %s.",
-			c.A(f.Server), plural(x.Late, "datagram", "datagrams"), c.who(f), strings.Join(sil, ", "), at, wfpNote(x.DroppedAt), dur(t.UDP), dur(minS),
+			c.A(f.Server), Plural(x.Late, "datagram", "datagrams"), c.who(f), strings.Join(sil, ", "), at, wfpNote(x.DroppedAt), dur(t.UDP), dur(minS),
 			joinOr(catalog.ProfilesDroppingUDP(maxS), "none"))
 	} else if x.Refused > 0 {
 		// Proof beats the assumed threshold: the device said so itself.
@@ -104,17 +104,17 @@ func textUDPLate(c *Context, f *diagnose.Finding) Text {
 			who = fmt.Sprintf("%s, the client's address as this capture point sees it (a NAT in front of the client, or the client host itself)", froms[0])
 		}
 		summary = fmt.Sprintf("%s to %s %s: %s after a silence of up to %s refused with ICMP %s by %s: the flow was forgotten",
-			c.A(f.Server), c.who(f), label, plural(x.Refused, "datagram", "datagrams"), dur(maxS), strings.Join(codes, ", "), strings.Join(froms, ", "))
+			c.A(f.Server), c.who(f), label, Plural(x.Refused, "datagram", "datagrams"), dur(maxS), strings.Join(codes, ", "), strings.Join(froms, ", "))
 		detail = fmt.Sprintf("%s sent %s to %s after the flow had been silent for %s, and each drew an ICMP error (%s) from %s: the stateful device there no longer had the flow (its NAT mapping or firewall entry had expired), so it refused the datagram instead of passing it on. "+
 			"That is proof, whatever UDP timeout is assumed (%s in force): the device keeps UDP state for less than %s. Profiles that would drop a datagram after that silence: %s.",
-			c.A(f.Server), plural(x.Late, "datagram", "datagrams"), c.who(f), strings.Join(sil, ", "), strings.Join(codes, ", "), who, dur(t.UDP), dur(minS),
+			c.A(f.Server), Plural(x.Late, "datagram", "datagrams"), c.who(f), strings.Join(sil, ", "), strings.Join(codes, ", "), who, dur(t.UDP), dur(minS),
 			joinOr(catalog.ProfilesDroppingUDP(maxS), "none"))
 	}
 	if n := x.Tickles; n > 0 && f.Service != nil && f.Service.Product == catalog.K2 {
-		detail += fmt.Sprintf(" %s no request: KeyServer tickles, which it sends to a logged-in client about 7 minutes after the last contact and repeats about every minute until acknowledged; a client that hears nothing for 10 minutes starts over (new source port). Dropped tickles are why the client seems to lose its session.", plural(n, "of them answered", "of them answered"))
+		detail += fmt.Sprintf(" %s no request: KeyServer tickles, which it sends to a logged-in client about 7 minutes after the last contact and repeats about every minute until acknowledged; a client that hears nothing for 10 minutes starts over (new source port). Dropped tickles are why the client seems to lose its session.", Plural(n, "of them answered", "of them answered"))
 	}
 	if d := x.Delivered; d > 0 {
-		detail += fmt.Sprintf(" %s acknowledged at once by the client: those got through, so the firewall on this path keeps UDP state longer than %s.", plural(d, "datagram was", "datagrams were"), dur(t.UDP))
+		detail += fmt.Sprintf(" %s acknowledged at once by the client: those got through, so the firewall on this path keeps UDP state longer than %s.", Plural(d, "datagram was", "datagrams were"), dur(t.UDP))
 	}
 	rec := fmt.Sprintf("Raise the UDP idle timeout for %s port %d on the firewalls and NATs between %s and %s above %s.", c.A(f.Server), f.Port, c.who(f), c.A(f.Server), dur(maxS))
 	if f.Service != nil && f.Service.Product == catalog.K2 {
@@ -137,7 +137,7 @@ func textRebind(c *Context, f *diagnose.Finding) Text {
 	summary := fmt.Sprintf("%s: KeyAccess re-established with %s from new source ports after unanswered requests", c.who(f), c.A(f.Server))
 	detail := fmt.Sprintf("%s stopped getting answers from %s UDP %d on one source port and started again from another (%s in all). "+
 		"KeyAccess does this when its answers are blocked, typically by a firewall whose UDP timeout is shorter than the KeyServer's answer delay.",
-		c.who(f), c.A(f.Server), f.Port, plural(f.NClientPorts, "source port", "source ports"))
+		c.who(f), c.A(f.Server), f.Port, Plural(f.NClientPorts, "source port", "source ports"))
 	rec := "Raise the UDP timeout for KeyServer traffic above 15 minutes (K2 seed, rule 1) so KeyAccess does not have to re-establish."
 	return Text{summary, detail, rec, flowFilter(c, f, UDP)}
 }
@@ -168,7 +168,7 @@ func k2Symptoms(c *Context, f *diagnose.Finding, s *diagnose.K2Symptoms) string 
 	}
 	var parts []string
 	if s.Rebinds > 0 {
-		parts = append(parts, fmt.Sprintf("re-established from new source ports %s", plural(s.Rebinds, "time", "times")))
+		parts = append(parts, fmt.Sprintf("re-established from new source ports %s", Plural(s.Rebinds, "time", "times")))
 	}
 	if s.Failovers > 0 {
 		var shadows []string

@@ -256,7 +256,8 @@ func Verdict(r *Report) string {
 	case r.Summary.Packets == 0:
 		return "EMPTY: the capture holds no packets"
 	}
-	return fmt.Sprintf("OK: no problem found in %d packets (%d TCP connections, %d UDP service flows)", r.Summary.Packets, len(r.TCPFlows)+r.TCPFlowsOmitted, len(r.UDPFlows))
+	return fmt.Sprintf("OK: no problem found in %s (%s, %s)", explain.Plural(int(r.Summary.Packets), "packet", "packets"),
+		explain.Plural(len(r.TCPFlows)+r.TCPFlowsOmitted, "TCP connection", "TCP connections"), explain.Plural(len(r.UDPFlows), "UDP service flow", "UDP service flows"))
 }
 
 func countLine(c map[diagnose.Severity]int) string {
