@@ -3,6 +3,7 @@ package diagnose
 import (
 	"maps"
 	"net/netip"
+	"sort"
 
 	"github.com/fwdiag/fwdiag/catalog"
 )
@@ -349,6 +350,23 @@ func (f *VersionFacts) clone() Facts {
 
 // symptomHolder is a finding's facts that can take K2 symptoms.
 type symptomHolder interface{ symptoms() *K2Symptoms }
+
+// Components lists the components of the capturing machine in a
+// DroppedAt map, the one that dropped most first (then by name): the
+// order the words name them in, and the first is where a change goes.
+func Components(at map[string]int) []string {
+	names := make([]string, 0, len(at))
+	for n := range at {
+		names = append(names, n)
+	}
+	sort.Slice(names, func(i, j int) bool {
+		if at[names[i]] != at[names[j]] {
+			return at[names[i]] > at[names[j]]
+		}
+		return names[i] < names[j]
+	})
+	return names
+}
 
 // Symptoms returns the K2 rebinds and failovers folded into the finding
 // as evidence of its cause; nil when its kind holds none.

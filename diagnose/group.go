@@ -297,7 +297,8 @@ func (fs *findingSet) clone() *findingSet {
 	return n
 }
 
-// maps0 copies a map, keeping a nil one nil... and an empty one empty.
+// maps0 copies a map, always into a non-nil one (maps.Clone keeps nil
+// nil), so that the copy can be written to.
 func maps0[K comparable, V any](m map[K]V) map[K]V {
 	c := make(map[K]V, len(m))
 	for k, v := range m {

@@ -2,7 +2,6 @@ package explain
 
 import (
 	"fmt"
-	"sort"
 	"strings"
 
 	"github.com/fwdiag/fwdiag/diagnose"
@@ -198,16 +197,7 @@ func NPAWhy(s *diagnose.NPASession) string {
 // localDrops names the components of the capturing machine that dropped
 // packets, most first.
 func localDrops(at map[string]int) string {
-	names := make([]string, 0, len(at))
-	for n := range at {
-		names = append(names, n)
-	}
-	sort.Slice(names, func(i, j int) bool {
-		if at[names[i]] != at[names[j]] {
-			return at[names[i]] > at[names[j]]
-		}
-		return names[i] < names[j]
-	})
+	names := diagnose.Components(at)
 	for i, n := range names {
 		names[i] = fmt.Sprintf("%q", n)
 	}

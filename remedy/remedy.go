@@ -80,9 +80,7 @@ func For(f *diagnose.Finding) []Remedy {
 	switch x := f.Facts.(type) {
 	case *diagnose.SynUnansweredFacts:
 		if len(x.DroppedAt) > 0 {
-			for c := range x.DroppedAt {
-				r.Device = Device{Kind: DevClientHost, Component: c}
-			}
+			r.Device = Device{Kind: DevClientHost, Component: diagnose.Components(x.DroppedAt)[0]}
 		}
 		return one(ActAllow)
 	case *diagnose.SynResetFacts:
@@ -126,8 +124,8 @@ func For(f *diagnose.Finding) []Remedy {
 		if isK2 {
 			r.Min = max(r.Min, k2ClientTimeout)
 		}
-		for c := range x.DroppedAt {
-			r.Device = Device{Kind: DevClientHost, Component: c}
+		if len(x.DroppedAt) > 0 {
+			r.Device = Device{Kind: DevClientHost, Component: diagnose.Components(x.DroppedAt)[0]}
 		}
 		if len(x.DroppedAt) == 0 && len(x.From) == 1 {
 			// The device that refused the late answers said so itself,

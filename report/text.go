@@ -66,6 +66,12 @@ func WriteTextOpts(w io.Writer, r *Report, o TextOptions) error {
 	}
 
 	full, listed := 0, 0
+	covered := map[string]bool{} // findings a change in CHANGES resolves
+	for _, c := range r.Changes {
+		for _, id := range c.Findings {
+			covered[id] = true
+		}
+	}
 	for _, sev := range []diagnose.Severity{diagnose.Critical, diagnose.Warning, diagnose.Info} {
 		var fs []Finding
 		for _, f := range r.Findings {
@@ -84,7 +90,9 @@ func WriteTextOpts(w io.Writer, r *Report, o TextOptions) error {
 			case listed == maxFindingLines:
 				fmt.Fprintf(b, "... %d more %s findings (--all, or the JSON report)\n", len(fs)-i, sev)
 			case sev != diagnose.Info && full < maxFullFindings:
-				writeFinding(b, r, f, len(r.Changes) == 0)
+				// The Fix is in CHANGES when a change resolves the
+				// finding; else here.
+				writeFinding(b, r, f, !covered[f.ID])
 				full++
 			default:
 				writeFindingLine(b, f)

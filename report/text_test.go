@@ -75,3 +75,26 @@ func TestTextIsHumanSized(t *testing.T) {
 		t.Errorf("--all report leaves rows out (%d lines)", strings.Count(all, "\n"))
 	}
 }
+
+// TestFixShownWhereNoChangeCoversIt: a finding resolved by a change in
+// CHANGES has its fix there; a finding no change covers (a capture
+// finding, say) keeps its Fix line in its own block.
+func TestFixShownWhereNoChangeCoversIt(t *testing.T) {
+	r := &Report{Tool: Tool{Name: "fwdiag", Version: "t"}, Summary: Summary{Verdict: "CRITICAL: ...", Counts: map[diagnose.Severity]int{}},
+		Findings: []Finding{
+			{ID: "Fa", Kind: diagnose.SynUnanswered, Severity: diagnose.Critical, Summary: "blocked", Recommendation: "allow it"},
+			{ID: "Fb", Kind: diagnose.CaptureDrops, Severity: diagnose.Warning, Summary: "drops", Recommendation: "capture with a narrower filter"},
+		},
+		Changes: []Change{{N: 1, Findings: []string{"Fa"}, Where: "the path", What: "allow it"}}}
+	var b strings.Builder
+	if err := WriteText(&b, r); err != nil {
+		t.Fatal(err)
+	}
+	out := b.String()
+	if strings.Contains(out, "Fix:  allow it") {
+		t.Errorf("the covered finding repeats its fix:\n%s", out)
+	}
+	if !strings.Contains(out, "Fix:  capture with a narrower filter") {
+		t.Errorf("the uncovered finding lost its fix:\n%s", out)
+	}
+}

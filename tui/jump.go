@@ -1,6 +1,7 @@
 package tui
 
 import (
+	"slices"
 	"strings"
 
 	"github.com/fwdiag/fwdiag/catalog"
@@ -26,11 +27,19 @@ func (m *Model) rowsOf(f report.Finding) []struct {
 	// An empty field of the finding matches any row: a finding about a
 	// server covers all its clients.
 	same := func(want, got string) bool { return want == "" || want == got }
+	// A finding merged from several clients names them in Clients (and
+	// none in Client): only their rows are its rows.
+	client := func(got string) bool {
+		if len(f.Clients) > 0 {
+			return slices.Contains(f.Clients, got)
+		}
+		return same(f.Client, got)
+	}
 	port := func(got int) bool { return f.Port == 0 || f.Port == got }
 	rep := func() *report.Report { return m.snap.Report }
 	npa := func(row table.Row) bool {
 		n := rep().NPASessions[row.Index]
-		return same(f.Client, n.Client) && same(f.Server, n.Server)
+		return client(n.Client) && same(f.Server, n.Server)
 	}
 	npaShows := func(row table.Row) bool {
 		st := rep().NPASessions[row.Index].Status
@@ -50,7 +59,7 @@ func (m *Model) rowsOf(f report.Finding) []struct {
 	}
 	udp := func(row table.Row) bool {
 		u := rep().UDPFlows[row.Index]
-		return same(f.Client, u.Client) && same(f.Server, u.Server) && port(u.ServerPort)
+		return client(u.Client) && same(f.Server, u.Server) && port(u.ServerPort)
 	}
 	udpShows := func(row table.Row) bool {
 		u := rep().UDPFlows[row.Index]
@@ -73,7 +82,7 @@ func (m *Model) rowsOf(f report.Finding) []struct {
 	}
 	host := func(row table.Row) bool {
 		a := rep().Hosts[row.Index].Addr
-		return a == f.Client || a == f.Server
+		return a == f.Client || a == f.Server || slices.Contains(f.Clients, a)
 	}
 	type cand = struct {
 		pane  int

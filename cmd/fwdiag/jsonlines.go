@@ -144,6 +144,8 @@ func (lw *lineWriter) write(r *report.Report, phase string, want func(*report.Fi
 // shared with the UI).
 func (lw *lineWriter) redacted(r *report.Report, fd *report.Finding) report.Finding {
 	out := *fd
+	// Every slice the redactor rewrites in place is copied first.
+	out.Clients, out.Servers = slices.Clone(fd.Clients), slices.Clone(fd.Servers)
 	out.Evidence = slices.Clone(fd.Evidence)
 	if out.Evidence == nil {
 		out.Evidence = []report.Evidence{}
