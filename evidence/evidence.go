@@ -115,6 +115,9 @@ type packet struct {
 	comments []string
 	cited    bool
 	hsOf     []int // for a handshake packet, the findings citing its connection
+	// tunnel: the cited packet was carried in a tunnel, whose inner
+	// headers the rewriter does not reach: it cannot be redacted.
+	tunnel bool
 }
 
 // flowKey is a TCP connection by its endpoints, the lower one first.
@@ -222,6 +225,12 @@ func Write(w io.Writer, rep *report.Report, o Options) (Stats, error) {
 				p.comments = append(p.comments, "handshake of the connection "+strings.Join(names, ", ")+" cites")
 			}
 			p.comments = append(p.comments, "frame "+strconv.FormatUint(p.frame, 10)+" of "+path)
+			if o.Redactor != nil && p.tunnel {
+				// Its inner addresses would go out as they are.
+				const why = "a packet inside a tunnel cannot be redacted"
+				left[why] = append(left[why], p.frame)
+				continue
+			}
 			if o.Redactor != nil {
 				data, err := rw.rewrite(p.linkType, p.data)
 				if err != nil {
@@ -326,7 +335,7 @@ func readInput(open func(string, int) (dissect.Source, error), path string, inde
 			return
 		}
 		out = append(out, &packet{input: index, frame: p.Frame, ts: p.Time, origLen: p.OrigLen, linkType: raw.LinkType,
-			snap: raw.Snap, data: slices.Clone(raw.Data), cited: true})
+			snap: raw.Snap, data: slices.Clone(raw.Data), cited: true, tunnel: p.Tunnel != dissect.EncapNone})
 		if hs && p.Proto == dissect.ProtoTCP && !p.Fragment && p.IPVersion != 0 {
 			k := keyOf(p)
 			if flows[k] == nil {
@@ -368,7 +377,7 @@ func readInput(open func(string, int) (dissect.Source, error), path string, inde
 		slices.Sort(fs)
 		fs = slices.Compact(fs)
 		out = append(out, &packet{input: index, frame: p.Frame, ts: p.Time, origLen: p.OrigLen, linkType: raw.LinkType,
-			snap: raw.Snap, data: slices.Clone(raw.Data), hsOf: fs})
+			snap: raw.Snap, data: slices.Clone(raw.Data), hsOf: fs, tunnel: p.Tunnel != dissect.EncapNone})
 	})
 	return out, err
 }
@@ -385,10 +394,14 @@ func scan(open func(string, int) (dissect.Source, error), path string, index int
 		return fmt.Errorf("%s: the reader does not give frames as captured", path)
 	}
 	var p dissect.Packet
+	var last uint64
 	for {
 		err := src.Next(&p)
 		if err == io.EOF {
 			return nil
+		}
+		if err == nil && p.Frame == last {
+			continue // a further packet of the same frame (an 802.11 A-MSDU)
 		}
 		var fe *dissect.FrameError
 		if errors.As(err, &fe) && !fe.Fatal {
@@ -397,6 +410,7 @@ func scan(open func(string, int) (dissect.Source, error), path string, index int
 		if err != nil {
 			return err
 		}
+		last = p.Frame
 		fn(&p, rf.RawFrame())
 	}
 }

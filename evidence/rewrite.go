@@ -41,8 +41,10 @@ func (w *rewriter) addr(b []byte) {
 	p, ok := w.addrs[a]
 	if !ok {
 		p = w.red.Addr(a)
-		if a.Is4() {
-			p = p.Unmap()
+		if len(b) == 16 {
+			// An IPv4-mapped IPv6 address gets a pseudonym of 4 bytes:
+			// written back mapped, all 16 bytes replaced.
+			p = netip.AddrFrom16(p.As16())
 		}
 		w.addrs[a] = p
 	}
@@ -112,6 +114,9 @@ func (w *rewriter) link(linkType int, b []byte) (int, error) {
 		}
 		return 20, nil
 	case dissect.LinkNull, dissect.LinkLoop:
+		if len(b) < 4 {
+			return 0, errShortIP
+		}
 		return 4, nil
 	case dissect.LinkRaw, dissect.LinkRawOld12, dissect.LinkRawOld14, dissect.LinkIPv4, dissect.LinkIPv6:
 		return 0, nil

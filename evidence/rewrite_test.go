@@ -159,3 +159,28 @@ func TestRewriteChecksums(t *testing.T) {
 		t.Errorf("ARP: %v, want %v", err, errNotIP)
 	}
 }
+
+// TestRewriteMappedAndShort: an IPv4-mapped IPv6 address is replaced in
+// all its 16 bytes (its last 4 are the real IPv4 address), and a BSD
+// loopback frame too short for its header is refused, not a panic.
+func TestRewriteMappedAndShort(t *testing.T) {
+	red := report.NewRedactor([]byte("k"))
+	w := newRewriter(red, true)
+	ip := []byte{0x60, 0, 0, 0, 0, 0, 59, 64} // IPv6, no next header
+	src := netip.MustParseAddr("::ffff:192.0.2.10").As16()
+	dst := netip.MustParseAddr("2001:db8::1").As16()
+	ip = append(append(ip, src[:]...), dst[:]...)
+	out, err := w.rewrite(dissect.LinkRaw, ip)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if bytes.Contains(out, []byte{192, 0, 2, 10}) {
+		t.Errorf("the mapped address kept its IPv4 bytes: % x", out[8:24])
+	}
+	if got := netip.AddrFrom16([16]byte(out[8:24])); !got.Is4In6() {
+		t.Errorf("the pseudonym %s is no longer IPv4-mapped", got)
+	}
+	if _, err := w.rewrite(dissect.LinkNull, []byte{2, 0}); err == nil {
+		t.Error("a 2-byte loopback frame was rewritten")
+	}
+}
