@@ -196,6 +196,15 @@ func ipField(a netip.Addr) string {
 	return "ipv6"
 }
 
+// icmpField is the display-filter protocol of ICMP errors about a's
+// traffic: icmp for IPv4 (IPv4-mapped IPv6 too, as ipField), else icmpv6.
+func icmpField(a netip.Addr) string {
+	if ipField(a) == "ip" {
+		return "icmp"
+	}
+	return "icmpv6"
+}
+
 // maxFilterClients bounds the clients a filter lists; a finding merged
 // from more selects the service's traffic from every client.
 const maxFilterClients = 40

@@ -120,10 +120,7 @@ func textNPAUDPUnreachable(c *Context, f *diagnose.Finding) Text {
 		c.who(f), strings.Join(codes, ", "), strings.Join(froms, ", "))
 	rec := "Use TCP notifications (Supportworks 7.4.0 or later; the only mode from 7.5.0): they run over a client-initiated second connection to 5001 that NAT handles. " + swUDPQuote
 	ipf := ipField(f.Who().Addr)
-	icmpF := "icmp"
-	if ipf == "ipv6" {
-		icmpF = "icmpv6"
-	}
+	icmpF := icmpField(f.Who().Addr)
 	filter := fmt.Sprintf("(%s) || (%s && %s.dst==%s && udp.srcport==5001)", and(fmt.Sprintf("%s.src==%s", ipf, c.A(f.Server)), c.clientIs(f, "dst"), "udp.srcport==5001"), icmpF, ipf, c.A(f.Server))
 	return Text{summary, detail, rec, filter}
 }

@@ -90,10 +90,7 @@ func textSynICMP(c *Context, f *diagnose.Finding) Text {
 		rec = fmt.Sprintf("Check routing and the service on %s port %d.", c.A(f.Server), f.Port)
 	}
 	rec += seedRule(f.Service)
-	icmpF := "icmp"
-	if !f.Who().Addr.Is4() {
-		icmpF = "icmpv6"
-	}
+	icmpF := icmpField(f.Who().Addr)
 	answer := and(icmpF, c.clientIs(f, "dst"), fmt.Sprintf("tcp.dstport==%d", f.Port))
 	return Text{summary, detail, rec, synFilter(c, f, answer)}
 }

@@ -28,10 +28,7 @@ func textUDPICMP(c *Context, f *diagnose.Finding) Text {
 	detail := fmt.Sprintf("Datagrams from %s to %s port %d drew ICMP errors (%s) from %s.", c.who(f), c.A(f.Server), f.Port, strings.Join(codes, ", "), who)
 	rec := fmt.Sprintf("Check that the service runs on %s UDP %d and that no firewall rejects UDP %d from %s.", c.A(f.Server), f.Port, f.Port, c.who(f))
 	rec += seedRule(f.Service)
-	icmpF := "icmp"
-	if !f.Who().Addr.Is4() {
-		icmpF = "icmpv6"
-	}
+	icmpF := icmpField(f.Who().Addr)
 	filter := fmt.Sprintf("(%s) || (%s && udp.port==%d)", flowFilter(c, f, UDP), icmpF, f.Port)
 	detail += k2Symptoms(c, f, &x.K2Symptoms)
 	return Text{summary, detail, rec, filter}
@@ -123,10 +120,7 @@ func textUDPLate(c *Context, f *diagnose.Finding) Text {
 	}
 	filter := flowFilter(c, f, UDP)
 	if len(x.Codes) > 0 {
-		icmpF := "icmp"
-		if !f.Who().Addr.Is4() {
-			icmpF = "icmpv6"
-		}
+		icmpF := icmpField(f.Who().Addr)
 		filter = fmt.Sprintf("(%s) || (%s && udp.srcport==%d)", filter, icmpF, f.Port)
 	}
 	detail += k2Symptoms(c, f, &x.K2Symptoms)
