@@ -127,12 +127,6 @@ func countOf(r *report.Report, i int) int {
 	return 0
 }
 
-// findingKey identifies a finding across snapshots: IDs are renumbered as
-// findings appear, the kind and endpoints are not.
-func findingKey(f report.Finding) string {
-	return string(f.Kind) + "|" + f.Client + "|" + f.Server + "|" + strconv.Itoa(f.Port) + "|" + string(f.Transport)
-}
-
 func where(f report.Finding) string {
 	switch {
 	case f.Client != "" && f.Server != "":
@@ -166,7 +160,8 @@ func findingRows(r *report.Report, _ int) []table.Row {
 		for _, e := range f.Evidence {
 			search += r.InputPath(e.Input) + " "
 		}
-		rows = append(rows, table.Row{Key: findingKey(f), Index: i, Class: string(f.Severity), ClassCol: 0,
+		// The id is stable across snapshots: the selection follows it.
+		rows = append(rows, table.Row{Key: f.ID, Index: i, Class: string(f.Severity), ClassCol: 0,
 			Cells:  []string{common.SeverityTag(string(f.Severity)), string(f.Kind), where(f), n},
 			Nums:   []float64{rank(string(f.Severity)), 0, 0, float64(f.Count)},
 			Search: search})

@@ -251,11 +251,12 @@ func printNewFindings(w io.Writer, r *report.Report, seen map[string]bool) {
 		if fd.Severity == "info" {
 			continue
 		}
-		k := fmt.Sprintf("%s|%s|%s|%d|%s", fd.Kind, fd.Client, fd.Server, fd.Port, fd.Transport)
-		if seen[k] {
+		// The id is derived from what the finding is about: the same in
+		// every snapshot (capture-wide findings of two inputs differ).
+		if seen[fd.ID] {
 			continue
 		}
-		seen[k] = true
+		seen[fd.ID] = true
 		fmt.Fprintf(w, "%-8s %-26s %s\n", strings.ToUpper(string(fd.Severity)), fd.Kind, fd.Summary)
 	}
 }
