@@ -10,10 +10,12 @@ import (
 
 // Change words a remedy as one line: where, then what. srcs are the
 // clients it is for (those of every finding that asks for it; many are
-// counted, not named).
-func Change(c *Context, r *remedy.Remedy, srcs []netip.Addr) (where, what string) {
+// counted, not named), more the clients beyond them (at least).
+func Change(c *Context, r *remedy.Remedy, srcs []netip.Addr, more int) (where, what string) {
 	from := "its clients"
 	switch {
+	case more > 0:
+		from = fmt.Sprintf("more than %d clients", len(srcs))
 	case len(srcs) == 1:
 		from = c.A(srcs[0])
 	case len(srcs) > 1 && len(srcs) <= 3:

@@ -309,6 +309,7 @@ func buildChanges(ctx *explain.Context, res *diagnose.Result, wire []Finding, ad
 		r        remedy.Remedy
 		srcs     []netip.Addr
 		seen     map[netip.Addr]bool
+		more     int // clients beyond the lists, at least
 		findings []string
 	}
 	var order []key
@@ -324,6 +325,7 @@ func buildChanges(ctx *explain.Context, res *diagnose.Result, wire []Finding, ad
 				order = append(order, k)
 			}
 			a.r.Min = max(a.r.Min, r.Min)
+			a.more = max(a.more, f.MoreClients)
 			clients := []netip.Addr{r.Src}
 			if !r.Src.IsValid() {
 				clients = clients[:0]
@@ -346,9 +348,9 @@ func buildChanges(ctx *explain.Context, res *diagnose.Result, wire []Finding, ad
 	for i, k := range order {
 		a := accs[k]
 		sort.Slice(a.srcs, func(x, y int) bool { return a.srcs[x].Less(a.srcs[y]) })
-		where, what := explain.Change(ctx, &a.r, a.srcs)
+		where, what := explain.Change(ctx, &a.r, a.srcs, a.more)
 		c := Change{N: i + 1, Action: a.r.Action, Device: ChangeDevice{Kind: a.r.Device.Kind, Component: a.r.Device.Component},
-			Transport: a.r.Transport, Port: int(a.r.Port), From: []string{}, To: addr(a.r.Dst), Findings: a.findings, Where: where, What: what}
+			Transport: a.r.Transport, Port: int(a.r.Port), From: []string{}, MoreClients: a.more, To: addr(a.r.Dst), Findings: a.findings, Where: where, What: what}
 		if a.r.Device.Addr.IsValid() {
 			c.Device.Addr = addr(a.r.Device.Addr)
 		}

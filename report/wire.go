@@ -163,12 +163,14 @@ type Change struct {
 	N      int           `json:"n"` // 1-based, in the order to make the changes
 	Action remedy.Action `json:"action"`
 	Device ChangeDevice  `json:"device"`
-	// Transport and Port are the traffic; From its clients (all of them,
-	// however many), To its server.
-	Transport catalog.Transport `json:"transport"`
-	Port      int               `json:"port"`
-	From      []string          `json:"from"`
-	To        string            `json:"to"`
+	// Transport and Port are the traffic; From its clients as the
+	// findings list them, MoreClients how many more there are at least
+	// (a finding merged from more clients than it lists); To its server.
+	Transport   catalog.Transport `json:"transport"`
+	Port        int               `json:"port"`
+	From        []string          `json:"from"`
+	MoreClients int               `json:"more_clients"`
+	To          string            `json:"to"`
 	// MinTimeoutS is the value a timeout must exceed (seconds); null for
 	// other actions.
 	MinTimeoutS *float64 `json:"min_timeout_s"`
