@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"maps"
+	"sync/atomic"
 
 	"github.com/fwdiag/fwdiag/dissect"
 	"github.com/fwdiag/fwdiag/flows"
@@ -55,6 +56,10 @@ type reader struct {
 	// inputs copies the inputs' descriptions into every batch (snapshots
 	// report them as they grow).
 	inputs bool
+	// waiting, with eager, is set by the analyzer while it waits for a
+	// batch: only then does the reader copy the inputs and try to hand a
+	// partial batch over, not after every packet.
+	waiting *atomic.Bool
 	// closeSrc closes the source when reading ends.
 	closeSrc bool
 }
@@ -106,7 +111,7 @@ func (rd reader) read(ctx context.Context, full chan<- *batch, free chan *batch)
 			b = rd.take(free)
 			continue
 		}
-		if rd.eager {
+		if rd.eager && (rd.waiting == nil || rd.waiting.Load()) {
 			if rd.inputs {
 				b.inputs = copyInputs(b.inputs, rd.src.Inputs())
 			}

@@ -2,10 +2,12 @@ package pipeline
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"io"
 	"testing"
+	"time"
 
 	"github.com/fwdiag/fwdiag/diagnose"
 	"github.com/fwdiag/fwdiag/dissect"
@@ -92,5 +94,24 @@ func BenchmarkRun(b *testing.B) {
 			b.Fatal(err)
 		}
 		src.Close()
+	}
+}
+
+// BenchmarkRunner measures the snapshot Runner (the TUI's and live's
+// loop: eager hand-over, inputs copied into batches) over the same
+// capture; its allocations per run show what the reader spends on
+// hand-overs.
+func BenchmarkRunner(b *testing.B) {
+	cfg, _ := Options{}.Config()
+	b.ReportAllocs()
+	for i := 0; i < b.N; i++ {
+		src, err := OpenFiles([]string{"../pcaps/captures/healthy/firewall.pcap"})
+		if err != nil {
+			b.Fatal(err)
+		}
+		r := NewRunner(src, cfg, "bench")
+		r.SetInterval(time.Hour) // the final snapshot only
+		for range r.Start(context.Background()) {
+		}
 	}
 }

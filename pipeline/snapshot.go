@@ -63,6 +63,8 @@ type Runner struct {
 
 	// paused suppresses publishing (analysis goes on, so nothing is lost).
 	paused atomic.Bool
+	// waiting is true while the analysis waits for a batch (reader.waiting).
+	waiting atomic.Bool
 }
 
 // NewRunner returns a runner that analyses src with cfg. version is written
@@ -103,7 +105,7 @@ func (r *Runner) Paused() bool { return r.paused.Load() }
 // The source is closed when reading ends.
 func (r *Runner) Start(ctx context.Context) <-chan Snapshot {
 	out := make(chan Snapshot, 1)
-	full, free := reader{src: r.src, eager: true, inputs: true, closeSrc: true}.start(ctx)
+	full, free := reader{src: r.src, eager: true, inputs: true, closeSrc: true, waiting: &r.waiting}.start(ctx)
 	go r.analyse(full, free, out)
 	return out
 }
@@ -181,8 +183,10 @@ func (r *Runner) analyse(batches <-chan *batch, free chan<- *batch, out chan Sna
 		}
 	}
 	for {
+		r.waiting.Store(true)
 		select {
 		case b, ok := <-batches:
+			r.waiting.Store(false)
 			if !ok {
 				publish(true)
 				return
@@ -198,6 +202,7 @@ func (r *Runner) analyse(batches <-chan *batch, free chan<- *batch, out chan Sna
 			}
 			free <- b
 		case <-tick.C:
+			r.waiting.Store(false)
 			// A quiet link still gets a snapshot now and then, so elapsed
 			// time and the rate (falling to zero) stay current.
 			if (dirty || r.now().Sub(lastTime) >= heartbeat) && !r.paused.Load() {
