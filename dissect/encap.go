@@ -421,6 +421,12 @@ func (d *Decoder) ipTunnel(b []byte, p *Packet) {
 
 // gre follows a GRE packet (over IP, or over UDP when kind is EncapGREUDP).
 func (d *Decoder) gre(kind Encap, b []byte, p *Packet) {
+	if len(b) < 4 {
+		// Cut before its flags: gopacket would return before resetting
+		// them (the last packet's RoutingPresent) and allocate an error.
+		undecoded(p, kind, CauseCut)
+		return
+	}
 	g := &d.greL
 	err := g.DecodeFromBytes(b, gopacket.NilDecodeFeedback)
 	pl := g.Payload
@@ -514,6 +520,10 @@ func (d *Decoder) udpTunnel(kind Encap, b []byte, n int, p *Packet) {
 			d.carry(kind, nextIP, 0, inner, p)
 		}
 	case EncapVXLAN:
+		if len(b) < 8 {
+			undecoded(p, kind, CauseCut) // not worth gopacket's error allocation
+			return
+		}
 		v := &d.vxlanL
 		err := v.DecodeFromBytes(b, gopacket.NilDecodeFeedback)
 		pl := v.Payload

@@ -430,3 +430,23 @@ func TestResetInner(t *testing.T) {
 		}
 	}
 }
+
+// TestGRECutAfterRoutingPresent: a GRE header cut before its flags is
+// cut short, whatever the packet before it on the same decoder set (a
+// routing-present GRE packet left that flag in gopacket's layer).
+func TestGRECutAfterRoutingPresent(t *testing.T) {
+	d := NewDecoder(LinkEthernet)
+	var p Packet
+	routed := outerIP(47, []byte{0x40, 0, 0x08, 0x00, 0, 0, 0, 0}) // routing present, cut in the entries
+	if err := d.Decode(routed, t0, len(routed), len(routed), &p); err != nil {
+		t.Fatal(err)
+	}
+	cut := outerIP(47, []byte{0x00, 0x00})
+	p = Packet{}
+	if err := d.Decode(cut, t0, len(cut), len(cut), &p); err != nil {
+		t.Fatal(err)
+	}
+	if p.Undecoded != (Undecoded{EncapGRE, CauseCut}) {
+		t.Errorf("a 2-byte GRE header: %v; want gre: cut short", p.Undecoded)
+	}
+}

@@ -23,7 +23,7 @@ import (
 const batchSize = 4096
 
 // inFlight is how many batches circulate between the two goroutines.
-const inFlight = 4
+const inFlight = 3
 
 // payloadHead is how much of each payload crosses to the analyzer: the flow
 // engine reads payload only to recognise a service's greeting (SPEC §4
