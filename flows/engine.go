@@ -192,6 +192,8 @@ func (a *Analyzer) Add(p *dissect.Packet) {
 	}
 	for i := range p.DNS {
 		a.dns.answer(p.Dst, &p.DNS[i], p.Time)
+	}
+	if len(p.DNS) > 0 {
 		a.dnsServers[p.Src] = true
 	}
 	if p.Fragment {

@@ -60,10 +60,16 @@ func (d *dnsNames) answer(client netip.Addr, ans *dissect.DNSAnswer, t time.Time
 		d.dropped++
 		return
 	}
-	if len(l) == maxLookupsPerKey {
-		l = append(l[:0], l[1:]...)
+	switch n := len(l); {
+	case n > 0 && l[n-1].name == ans.Name:
+		// The same name again (a TTL refresh, a resolver's retry): the
+		// earlier lookup already ranks it first for what follows.
+	case n == maxLookupsPerKey:
+		copy(l, l[1:]) // the oldest goes; the map's slice is this one
+		l[n-1] = lookup{t.UnixNano(), ans.Name}
+	default:
+		d.lookups[k] = append(l, lookup{t.UnixNano(), ans.Name})
 	}
-	d.lookups[k] = append(l, lookup{t.UnixNano(), ans.Name})
 }
 
 // candidates lists the names a connection from client to addr at time at
