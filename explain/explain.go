@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"net/netip"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -384,14 +385,16 @@ func (c *Context) icmpNotes(x *diagnose.ICMPFacts) (codes, froms []string) {
 	return codes, froms
 }
 
-// sortedAddrs returns a set's addresses in the order of their text, the
-// order reports have always listed them in.
+// sortedAddrs returns a set's addresses in numeric order, the order of the
+// report's lists (a finding's servers, the hosts table), so prose and JSON
+// name them alike.
 func sortedAddrs[V any](m map[netip.Addr]V) []netip.Addr {
 	out := make([]netip.Addr, 0, len(m))
 	for a := range m {
 		out = append(out, a)
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].String() < out[j].String() })
+	// Numerically, as the report's tables and lists sort addresses.
+	slices.SortFunc(out, func(a, b netip.Addr) int { return a.Compare(b) })
 	return out
 }
 

@@ -16,3 +16,12 @@ func TestICMPFieldFollowsIPField(t *testing.T) {
 		}
 	}
 }
+
+// TestSortedAddrsNumeric: prose names addresses in the report's numeric
+// order (10.0.0.9 before 10.0.0.10, which text order reverses).
+func TestSortedAddrsNumeric(t *testing.T) {
+	m := map[netip.Addr]int{netip.MustParseAddr("10.0.0.10"): 1, netip.MustParseAddr("10.0.0.9"): 1}
+	if got := sortedAddrs(m); got[0].String() != "10.0.0.9" {
+		t.Errorf("sortedAddrs %v; want 10.0.0.9 first", got)
+	}
+}
