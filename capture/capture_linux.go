@@ -123,7 +123,7 @@ func (s *Source) openWriter() error {
 // ring and is valid until the next call.
 func (s *Source) Next(p *dissect.Packet) error {
 	if s.dec.More(p) { // the rest of a frame that carried several packets
-		s.undecoded(p)
+		s.info.CountUndecoded(p)
 		return nil
 	}
 	for {
@@ -183,22 +183,10 @@ func (s *Source) Next(p *dissect.Packet) error {
 		if ci.CaptureLength < ci.Length {
 			s.info.Truncated++
 		}
-		s.undecoded(p)
+		s.info.CountUndecoded(p)
 		s.write(ci, data)
 		return nil
 	}
-}
-
-// undecoded counts a packet that could not be decoded out of its
-// encapsulation.
-func (s *Source) undecoded(p *dissect.Packet) {
-	if p.Undecoded == (dissect.Undecoded{}) {
-		return
-	}
-	if s.info.Undecoded == nil {
-		s.info.Undecoded = map[dissect.Undecoded]uint64{}
-	}
-	s.info.Undecoded[p.Undecoded]++
 }
 
 // socketFD returns the descriptor of afpacket's socket, which it keeps

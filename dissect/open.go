@@ -265,19 +265,8 @@ func (r *reader) more(p *Packet) bool {
 	if r.dec.rest == nil || !r.dec.More(p) {
 		return false
 	}
-	if p.Undecoded != (Undecoded{}) {
-		r.undecoded(p.Undecoded)
-	}
+	r.info.CountUndecoded(p)
 	return true
-}
-
-// undecoded counts a packet that could not be decoded out of its
-// encapsulation.
-func (r *reader) undecoded(u Undecoded) {
-	if r.info.Undecoded == nil {
-		r.info.Undecoded = map[Undecoded]uint64{}
-	}
-	r.info.Undecoded[u]++
 }
 
 func (r *reader) addLinkType(lt int) {

@@ -108,9 +108,7 @@ func (s *pcapSource) Next(p *Packet) error {
 		p.Input, p.Frame, p.Interface, p.PacketID = s.index, frame, 0, 0
 		s.raw = RawFrame{Data: data, LinkType: s.linkType, Snap: s.snap}
 		s.dec.decode(s.linkType, data, ts, int(capLen), int(origLen), p)
-		if p.Undecoded != (Undecoded{}) {
-			s.undecoded(p.Undecoded)
-		}
+		s.info.CountUndecoded(p)
 		return nil
 	}
 }

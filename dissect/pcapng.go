@@ -280,9 +280,7 @@ func (s *ngSource) packet(p *Packet, frame uint64, ifid int, hasTS bool, raw uin
 	p.Input, p.Frame, p.Interface, p.PacketID = s.index, frame, f.global, id
 	s.raw = RawFrame{Data: data, LinkType: f.linkType, Snap: f.snap}
 	s.dec.decode(f.linkType, data, ts, len(data), origLen, p)
-	if p.Undecoded != (Undecoded{}) {
-		s.undecoded(p.Undecoded)
-	}
+	s.info.CountUndecoded(p)
 	return true, nil
 }
 

@@ -43,6 +43,18 @@ type InputInfo struct {
 	Undecoded map[Undecoded]uint64
 }
 
+// CountUndecoded counts p in Undecoded when its carried packet could not
+// be decoded; every source (files, live capture) counts through it.
+func (in *InputInfo) CountUndecoded(p *Packet) {
+	if p.Undecoded == (Undecoded{}) {
+		return
+	}
+	if in.Undecoded == nil {
+		in.Undecoded = map[Undecoded]uint64{}
+	}
+	in.Undecoded[p.Undecoded]++
+}
+
 // UndecodedTotal is the number of frames counted in Undecoded.
 func (in *InputInfo) UndecodedTotal() uint64 {
 	var n uint64
