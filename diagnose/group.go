@@ -201,18 +201,20 @@ func (fs *findingSet) add(kind Kind, severity Severity, svc *catalog.Service, tr
 	return g
 }
 
-// finding turns a group into a typed Finding that owns copies of the
-// group's facts.
+// finding turns a group into a typed Finding. The facts and samples are
+// handed over, not copied: the group belongs to Run's private clone of
+// the finding set (findingSet.clone made the copies) and is not used
+// after.
 func (g *group) finding() Finding {
 	f := Finding{
 		Kind: g.key.kind, Severity: g.severity, Service: g.service, Transport: g.key.transport,
 		Client: g.key.client, Server: g.key.server, Port: g.key.port,
 		First: g.first, Last: g.last, Count: g.count, Inputs: len(g.inputs),
-		Samples: slices.Clone(g.samples), TTLs: g.ttls, Rep: g.rep, MoreClients: g.moreClients,
+		Samples: g.samples, TTLs: g.ttls, Rep: g.rep, MoreClients: g.moreClients,
 		NClientPorts: len(g.clientPts),
 	}
 	if g.facts != nil {
-		f.Facts = g.facts.clone()
+		f.Facts = g.facts
 	}
 	if len(g.clientPts) > 0 && len(g.clientPts) <= 40 {
 		for p := range g.clientPts {
