@@ -7,6 +7,7 @@ import (
 
 	"github.com/fwdiag/fwdiag/diagnose"
 	"github.com/fwdiag/fwdiag/dissect"
+	"github.com/fwdiag/fwdiag/fix"
 	"github.com/fwdiag/fwdiag/flows"
 	"github.com/fwdiag/fwdiag/report"
 )
@@ -65,6 +66,11 @@ type Runner struct {
 	paused atomic.Bool
 	// waiting is true while the analysis waits for a batch (reader.waiting).
 	waiting atomic.Bool
+
+	// firewalls and fixOpts are the devices and names the fixes are
+	// written for (SetFirewalls).
+	firewalls []fix.Firewall
+	fixOpts   fix.Options
 }
 
 // NewRunner returns a runner that analyses src with cfg. version is written
@@ -74,9 +80,15 @@ func NewRunner(src dissect.Source, cfg flows.Config, version string) *Runner {
 	cfg.OnEvict = ev
 	r := &Runner{src: src, an: flows.New(cfg), version: version, interval: DefaultSnapshotInterval, now: time.Now}
 	r.build = func(inputs []*dissect.InputInfo) *report.Report {
-		return report.Build(diagnose.Run(r.an.View(), ev, inputs), inputs, r.version)
+		return report.BuildWith(diagnose.Run(r.an.View(), ev, inputs), inputs, report.Options{Version: r.version, Firewalls: r.firewalls, Fix: r.fixOpts})
 	}
 	return r
+}
+
+// SetFirewalls has the snapshots' fixes written for fws (nil: the
+// profile's device) with o; call it before Start.
+func (r *Runner) SetFirewalls(fws []fix.Firewall, o fix.Options) {
+	r.firewalls, r.fixOpts = fws, o
 }
 
 // SetInterval changes the publishing interval; call it before Start. It is

@@ -104,7 +104,9 @@ func (r *Redactor) Text(s string) string {
 // instead. Input paths are kept: they name the customer's files, not hosts.
 func (r *Redactor) Apply(rep *Report) {
 	if rep.res != nil {
-		*rep = *BuildWith(rep.res, rep.inputs, Options{Version: rep.Tool.Version, Redactor: r})
+		o := rep.opts
+		o.Version, o.Redactor = rep.Tool.Version, r
+		*rep = *BuildWith(rep.res, rep.inputs, o)
 		return
 	}
 	paths := map[string]bool{}

@@ -20,6 +20,7 @@ import (
 	"github.com/fwdiag/fwdiag/diagnose"
 	"github.com/fwdiag/fwdiag/dissect"
 	"github.com/fwdiag/fwdiag/explain"
+	"github.com/fwdiag/fwdiag/fix"
 	"github.com/fwdiag/fwdiag/remedy"
 )
 
@@ -57,6 +58,7 @@ type Report struct {
 	// read back from JSON), kept to build it again redacted.
 	res    *diagnose.Result
 	inputs []*dissect.InputInfo
+	opts   Options
 }
 
 // Tool names the program that wrote the report.
@@ -84,6 +86,8 @@ type Settings struct {
 	TCPIdleTimeoutS  float64 `json:"tcp_idle_timeout_s"`
 	UDPTimeoutSource string  `json:"udp_timeout_source"`
 	TCPTimeoutSource string  `json:"tcp_idle_timeout_source"`
+	// Firewalls are the devices the findings' fixes are written for.
+	Firewalls []fix.Firewall `json:"firewalls"`
 }
 
 // Summary is the verdict and the finding counts by severity.
@@ -106,6 +110,11 @@ type Options struct {
 	// Redactor, when set, writes every address as its pseudonym, in the
 	// tables, the findings' words and their filters alike.
 	Redactor *Redactor
+	// Firewalls are the devices to write the fixes for; nil: the timeout
+	// profile's device (DefaultFirewalls).
+	Firewalls []fix.Firewall
+	// Fix tunes the snippets' Linux table and chain names.
+	Fix fix.Options
 }
 
 // Build assembles the report. version is the tool's version.
@@ -120,7 +129,7 @@ func BuildWith(res *diagnose.Result, inputs []*dissect.InputInfo, o Options) *Re
 	r := &Report{
 		Schema: SchemaID, Tool: Tool{Name: "fwdiag", Version: o.Version},
 		Inputs: []Input{}, TCPFlowsOmitted: res.TCPFlowsOmitted, UDPFlowsOmitted: res.UDPFlowsOmitted, Errors: []string{},
-		res: res, inputs: inputs,
+		res: res, inputs: inputs, opts: o,
 	}
 	addr := func(a netip.Addr) string { return a.String() }
 	if o.Redactor != nil {
@@ -188,6 +197,12 @@ func BuildWith(res *diagnose.Result, inputs []*dissect.InputInfo, o Options) *Re
 		r.Findings = append(r.Findings, w)
 	}
 	r.Changes = buildChanges(ctx, res, r.Findings, addr)
+	fws := o.Firewalls
+	if fws == nil {
+		fws = DefaultFirewalls(t.Profile)
+	}
+	// Every address in a change parses: the report wrote them.
+	_ = RenderFixes(r, fws, o.Fix)
 	r.TCPFlows = make([]TCPFlow, len(res.TCPFlows))
 	for i := range res.TCPFlows {
 		c := &res.TCPFlows[i]
@@ -351,6 +366,9 @@ func buildChanges(ctx *explain.Context, res *diagnose.Result, wire []Finding, ad
 		where, what := explain.Change(ctx, &a.r, a.srcs, a.more)
 		c := Change{N: i + 1, Action: a.r.Action, Device: ChangeDevice{Kind: a.r.Device.Kind, Component: a.r.Device.Component},
 			Transport: a.r.Transport, Port: int(a.r.Port), From: []string{}, MoreClients: a.more, To: addr(a.r.Dst), Findings: a.findings, Where: where, What: what}
+		if a.r.Service != nil {
+			c.Service = a.r.Service.Name
+		}
 		if a.r.Device.Addr.IsValid() {
 			c.Device.Addr = addr(a.r.Device.Addr)
 		}

@@ -58,12 +58,7 @@ func WriteTextOpts(w io.Writer, r *Report, o TextOptions) error {
 		fmt.Fprintf(b, "Bounded:  %s\n", boundWords(bd))
 	}
 	fmt.Fprintf(b, "\nVERDICT: %s\n", r.Summary.Verdict)
-	if len(r.Changes) > 0 {
-		b.WriteString("\nCHANGES (what to change, in this order)\n")
-		for _, c := range r.Changes {
-			wrap(b, fmt.Sprintf("  %d. ", c.N), fmt.Sprintf("%s: %s. Resolves %s.", c.Where, c.What, strings.Join(c.Findings, ", ")))
-		}
-	}
+	writeChanges(b, r)
 
 	full, listed := 0, 0
 	covered := map[string]bool{} // findings a change in CHANGES resolves

@@ -40,6 +40,9 @@ type Finding struct {
 	Confidence      diagnose.Confidence `json:"confidence"`
 	Evidence        []Evidence          `json:"evidence"`
 	WiresharkFilter string              `json:"wireshark_filter"`
+	// Fixes are the changes that resolve the finding, written for each
+	// firewall of settings.firewalls (and for the host a change lives on).
+	Fixes []Fix `json:"fixes"`
 }
 
 // Evidence lists the frames of one input that show a finding.
@@ -166,11 +169,12 @@ type Change struct {
 	// Transport and Port are the traffic; From its clients as the
 	// findings list them, MoreClients how many more there are at least
 	// (a finding merged from more clients than it lists); To its server.
-	Transport   catalog.Transport `json:"transport"`
-	Port        int               `json:"port"`
-	From        []string          `json:"from"`
-	MoreClients int               `json:"more_clients"`
-	To          string            `json:"to"`
+	Transport   catalog.Transport   `json:"transport"`
+	Port        int                 `json:"port"`
+	Service     catalog.ServiceName `json:"service"` // the catalog service of to:port; "" none
+	From        []string            `json:"from"`
+	MoreClients int                 `json:"more_clients"`
+	To          string              `json:"to"`
 	// MinTimeoutS is the value a timeout must exceed (seconds); null for
 	// other actions.
 	MinTimeoutS *float64 `json:"min_timeout_s"`

@@ -330,6 +330,9 @@ func (m *Model) key(k tea.KeyMsg) (tea.Model, tea.Cmd) {
 		return m, m.copyFilter()
 	case key.Matches(k, km.Open) && m.mode != modeHelp:
 		return m, m.openEvidence()
+	case key.Matches(k, km.Fix) && m.mode != modeHelp:
+		m.openFix()
+		return m, nil
 	}
 	switch m.mode {
 	case modeHelp:
@@ -422,7 +425,26 @@ func (m *Model) openDetail() {
 	}
 }
 
-// currentFinding is the finding `y` and `w` act on: the one in the detail
+// openFix shows the current finding's fixes: each change that resolves
+// it, in the language of each firewall the report was written for.
+func (m *Model) openFix() {
+	f, ok := m.currentFinding()
+	if !ok {
+		m.setStatus("f: select a finding first", "warning")
+		return
+	}
+	secs := fixSections(m.snap.Report, f)
+	if secs == nil {
+		m.setStatus("no configuration change resolves "+f.ID+" (see its Fix)", "")
+		return
+	}
+	m.detail.SetContent("Fix for "+f.ID+"  "+string(f.Kind), string(f.Severity), secs)
+	m.mode = modeDetail
+	m.detailF = &f
+	m.setStatus("", "")
+}
+
+// currentFinding is the finding `y`, `w` and `f` act on: the one in the detail
 // view, or the one selected in the findings list.
 func (m *Model) currentFinding() (report.Finding, bool) {
 	switch {

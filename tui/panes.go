@@ -2,6 +2,7 @@ package tui
 
 import (
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -188,7 +189,11 @@ func findingDetail(r *report.Report, row table.Row) (string, string, []detail.Se
 		secs = append(secs, detail.Section{Title: "Seen", Body: f.Detail})
 	}
 	if f.Recommendation != "" {
-		secs = append(secs, detail.Section{Title: "Fix", Body: f.Recommendation})
+		title := "Fix"
+		if len(f.Fixes) > 0 {
+			title = "Fix (f: in the firewall's own language)"
+		}
+		secs = append(secs, detail.Section{Title: title, Body: f.Recommendation})
 	}
 	var ev []string
 	for _, e := range f.Evidence {
@@ -345,4 +350,43 @@ func orDash(s string) string {
 		return "-"
 	}
 	return s
+}
+
+// fixSections are a finding's fixes as detail sections: for each change
+// that resolves it and each device, the lines to paste (kept as they are),
+// the vendor document, and what the device cannot do. Nil when no change
+// resolves the finding.
+func fixSections(r *report.Report, f report.Finding) []detail.Section {
+	if len(f.Fixes) == 0 {
+		return nil
+	}
+	var secs []detail.Section
+	if r != nil {
+		for _, c := range r.Changes {
+			if slices.Contains(c.Findings, f.ID) {
+				secs = append(secs, detail.Section{Title: fmt.Sprintf("Change %d: %s", c.N, c.Where), Body: c.What})
+			}
+		}
+		if len(r.Settings.Firewalls) == 0 {
+			secs = append(secs, detail.Section{Body: "No firewall named: start fwdiag with --firewall NAME or --fix all for your device's lines (the host's own are below).", Class: "warning"})
+		}
+	}
+	for _, x := range f.Fixes {
+		title := fmt.Sprintf("%d. %s", x.Change, x.Device)
+		if x.Lang != "" && x.Text != "" {
+			title += " (" + x.Lang + ")"
+		}
+		if x.Text != "" {
+			secs = append(secs, detail.Section{Title: title, Body: x.Text, Pre: true})
+		} else {
+			secs = append(secs, detail.Section{Title: title})
+		}
+		if x.Note != "" {
+			secs = append(secs, detail.Section{Title: "Note", Body: x.Note, Class: "warning"})
+		}
+		if x.Source != "" {
+			secs = append(secs, detail.Section{Title: "Following", Body: x.Source})
+		}
+	}
+	return secs
 }

@@ -250,7 +250,7 @@ func (m *Model) keysLine() string {
 		}
 		hints = append(hints, keyHint{scroll, 1})
 		if m.detailF != nil {
-			hints = append(hints, keyHint{"y filter", 2}, keyHint{"w open", 2})
+			hints = append(hints, keyHint{"y filter", 2}, keyHint{"w open", 2}, keyHint{"f fix", 3})
 		}
 		hints = append(hints, keyHint{"s save", 5}, keyHint{"p pause", pause}, keyHint{"? help", 0}, keyHint{"q quit", 0})
 	case m.mode == modeHelp:
@@ -258,7 +258,7 @@ func (m *Model) keysLine() string {
 	default:
 		hints = []keyHint{{"tab pane", 1}, {"j/k move", 4}, {"enter detail", 0}, {"/ search", 1}, {"o/O sort", 2}}
 		if m.focus == paneFindings {
-			hints = append(hints, keyHint{"y filter", 3}, keyHint{"w open", 3})
+			hints = append(hints, keyHint{"y filter", 3}, keyHint{"w open", 3}, keyHint{"f fix", 4})
 		}
 		hints = append(hints, keyHint{"p pause", pause}, keyHint{"s save", 5}, keyHint{"? help", 0}, keyHint{"q quit", 0})
 	}
@@ -278,6 +278,7 @@ func (m *Model) helpView() string {
 		{"o / O", "sort by the next column / reverse (↑↓ in the titles)"},
 		{"y, c", "write a finding's Wireshark filter to a file, copy it"},
 		{"w", "open a finding's evidence in termshark or Wireshark"},
+		{"f", "a finding's fix in the firewall's own language (--firewall)"},
 		{"p", "pause: hold the screen still while data keeps coming"},
 		{"s", "save the report to " + m.SavePath()},
 		{"?  q, ctrl+c", "this help;  quit (live: stops, writes --json)"},

@@ -155,6 +155,9 @@ func liveRun(f *Factory, opts *LiveOptions) error {
 		return &exitError{2, err}
 	}
 	runner := pipeline.NewRunner(src, cfg, f.Version)
+	if err := opts.fixFlags.setOn(runner); err != nil {
+		return err
+	}
 
 	var final pipeline.Snapshot
 	if opts.NoTUI || !f.StdoutTerminal {

@@ -94,7 +94,7 @@ missing or killed while idle, UDP answers later than the firewall's timeout.`,
 	root.SetOut(f.Out)
 	root.SetErr(f.Err)
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error { return flagError(err) })
-	root.AddCommand(NewCmdAnalyze(f, nil), NewCmdServices(f), NewCmdProfiles(f), NewCmdDemo(f, nil), NewCmdTUI(f, nil), NewCmdLive(f, nil))
+	root.AddCommand(NewCmdAnalyze(f, nil), NewCmdServices(f), NewCmdProfiles(f), NewCmdFix(f), NewCmdDemo(f, nil), NewCmdTUI(f, nil), NewCmdLive(f, nil))
 	return root
 }
 
@@ -158,11 +158,12 @@ type reportFlags struct {
 	// evidenceOpen opens an input again for the evidence capture (nil:
 	// from its path); the demo opens its built-in capture.
 	evidenceOpen func(path string, index int) (dissect.Source, error)
-	redacted     bool // the report in hand has been redacted
-	red          *report.Redactor
-	command      string      // the command's name, for the finding lines
-	lines        *lineWriter // --json-lines, once opened
-	linesDone    bool        // the final report's lines are written
+	fixFlags
+	redacted  bool // the report in hand has been redacted
+	red       *report.Redactor
+	command   string      // the command's name, for the finding lines
+	lines     *lineWriter // --json-lines, once opened
+	linesDone bool        // the final report's lines are written
 }
 
 func addReportFlags(c *cobra.Command, rf *reportFlags) {
@@ -177,6 +178,7 @@ func addReportFlags(c *cobra.Command, rf *reportFlags) {
 	fl.StringVar(&rf.Opts.ServicesFile, "services", "", "read --service entries from `FILE`, one a line (# comments)")
 	fl.StringVar(&rf.FailOn, "fail-on", "", "exit 1 when a finding at or above `LEVEL` (warning|critical) exists")
 	fl.BoolVar(&rf.All, "all", false, "text report: every finding in full and every table row (default: problems first, healthy rows counted, about a hundred lines)")
+	addFixFlags(c, &rf.fixFlags)
 	fl.BoolVar(&rf.Redact, "redact", false, "replace IP addresses with prefix-preserving pseudonyms in the text and JSON report")
 	fl.StringVar(&rf.RedactKey, "redact-key", "", "`SECRET` that makes --redact pseudonyms stable across runs (default: a random key per run; also $FWDIAG_REDACT_KEY)")
 }
@@ -218,6 +220,12 @@ func (rf *reportFlags) validate() error {
 	if _, err := rf.Opts.Config(); err != nil {
 		return &exitError{2, err}
 	}
+	if _, err := rf.fixFlags.firewalls(); err != nil {
+		return err
+	}
+	if _, err := rf.fixFlags.options(); err != nil {
+		return err
+	}
 	return nil
 }
 
@@ -230,6 +238,9 @@ func (rf *reportFlags) stdoutIsData() bool { return rf.JSON == "-" || rf.JSONLin
 func (rf *reportFlags) emit(f *Factory, r *report.Report) error {
 	// The lines first: they are keyed by the findings as analysed and
 	// redact their own copies.
+	if err := rf.fixFlags.apply(r); err != nil {
+		return err
+	}
 	lerr := rf.writeLines(f, r)
 	if err := rf.redact(r); err != nil {
 		return err

@@ -80,6 +80,9 @@ func tuiRun(f *Factory, opts *TUIOptions) error {
 	sigCtx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	runner := pipeline.NewRunner(src, cfg, f.Version)
+	if err := opts.fixFlags.setOn(runner); err != nil {
+		return err
+	}
 	names := make([]string, len(opts.Files))
 	for i, p := range opts.Files {
 		// The folder tells apart client.pcap and server.pcap of several

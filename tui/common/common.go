@@ -83,6 +83,7 @@ type KeyMap struct {
 	Sort, Reverse      key.Binding
 	Pause, Save        key.Binding
 	Copy, Open         key.Binding
+	Fix                key.Binding
 	Help, Quit         key.Binding
 }
 
@@ -107,6 +108,7 @@ func DefaultKeyMap() *KeyMap {
 		Save:     key.NewBinding(key.WithKeys("s"), key.WithHelp("s", "save JSON")),
 		Copy:     key.NewBinding(key.WithKeys("y", "c"), key.WithHelp("y", "filter to a file and the clipboard")),
 		Open:     key.NewBinding(key.WithKeys("w"), key.WithHelp("w", "open the evidence in termshark or Wireshark")),
+		Fix:      key.NewBinding(key.WithKeys("f"), key.WithHelp("f", "the fix in the firewall's own language")),
 		Help:     key.NewBinding(key.WithKeys("?"), key.WithHelp("?", "help")),
 		Quit:     key.NewBinding(key.WithKeys("q", "ctrl+c"), key.WithHelp("q", "quit")),
 	}

@@ -160,3 +160,22 @@ func SeverityTag(sev string) string {
 	}
 	return strings.ToUpper(sev)
 }
+
+// Hard indents each line of text, keeping its own indentation, and breaks
+// a line wider than w into pieces, each continued under it further
+// indented, so nothing of a line to paste is lost or reflowed.
+func Hard(text string, w int, indent string) string {
+	width := max(w-ansi.StringWidth(indent), 10)
+	var b strings.Builder
+	for i, line := range strings.Split(strings.TrimRight(text, "\n"), "\n") {
+		if i > 0 {
+			b.WriteByte('\n')
+		}
+		r := []rune(line)
+		b.WriteString(indent + string(r[:min(len(r), width)]))
+		for r = r[min(len(r), width):]; len(r) > 0; r = r[min(len(r), width-2):] {
+			b.WriteString("\n" + indent + "  " + string(r[:min(len(r), width-2)]))
+		}
+	}
+	return b.String()
+}

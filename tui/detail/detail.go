@@ -22,6 +22,10 @@ type Section struct {
 	// Whole wraps the body breaking words wider than the screen too, so
 	// none of it is cut: a Wireshark filter is shown whole.
 	Whole bool
+	// Pre keeps the body's lines and their indentation (configuration
+	// lines to paste); a line wider than the screen continues on the next
+	// one, indented, rather than being cut.
+	Pre bool
 }
 
 // Model is the detail view.
@@ -66,9 +70,12 @@ func (m *Model) render() {
 			b.WriteString(st.Bold.Render(s.Title) + "\n")
 		}
 		var body string
-		if s.Whole {
+		switch {
+		case s.Pre:
+			body = common.Hard(s.Body, m.Width, "  ")
+		case s.Whole:
 			body = common.WrapAll(s.Body, m.Width, "  ")
-		} else {
+		default:
 			body = common.Wrap(s.Body, m.Width, "  ")
 		}
 		if s.Class != "" {
