@@ -53,12 +53,14 @@ func fixRun(f *Factory, opts *FixOptions, path string) error {
 	if err != nil {
 		return err
 	}
-	in := os.Stdin
+	in := f.In
 	if path != "-" {
-		if in, err = os.Open(path); err != nil {
+		fh, err := os.Open(path)
+		if err != nil {
 			return &exitError{2, fmt.Errorf("%s: %w", path, unwrapPath(err))}
 		}
-		defer in.Close()
+		defer fh.Close()
+		in = fh
 	}
 	r, err := report.ReadJSON(in)
 	if err != nil {
