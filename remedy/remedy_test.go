@@ -58,3 +58,35 @@ func TestForNamesActionDeviceAndTimeout(t *testing.T) {
 		t.Errorf("a finding about the capture asks for %+v; want no change", rs)
 	}
 }
+
+// TestAdminComputersNeedOneMinute: the K2 seed asks 15 minutes of UDP
+// state for KeyAccess clients (rule 1) and 1 minute for KeyConfigure
+// (rule 3); a change for admin computers only asks 1 minute, one that
+// also names a KeyAccess client keeps 15.
+func TestAdminComputersNeedOneMinute(t *testing.T) {
+	admin := netip.MustParseAddr("192.0.2.50")
+	isAdmin := func(a netip.Addr) bool { return a == admin }
+	f := func(clients ...netip.Addr) *diagnose.Finding {
+		x := &diagnose.Finding{Kind: diagnose.UDPUnanswered, Severity: diagnose.Critical, Transport: catalog.UDP, Port: 19283,
+			Server: server, Service: k2(), Samples: []time.Duration{3 * time.Second},
+			Facts: &diagnose.UDPUnansweredFacts{Requests: 4, SomeAnswered: 2}}
+		for _, c := range clients {
+			x.Clients = append(x.Clients, diagnose.ClientCount{Addr: c, N: 2})
+		}
+		return x
+	}
+	for _, tc := range []struct {
+		name    string
+		f       *diagnose.Finding
+		wantMin time.Duration
+	}{
+		{"KeyConfigure only", f(admin), time.Minute},
+		{"KeyConfigure and a KeyAccess client", f(admin, client), 15 * time.Minute},
+		{"a KeyAccess client", f(client), 15 * time.Minute},
+	} {
+		rs := ForHosts(tc.f, isAdmin)
+		if len(rs) != 1 || rs[0].Action != ActRaiseUDPTimeout || rs[0].Min != tc.wantMin {
+			t.Errorf("%s: %+v; want raise_udp_timeout above %v", tc.name, rs, tc.wantMin)
+		}
+	}
+}

@@ -10,6 +10,7 @@ import (
 	"hash/fnv"
 	"io"
 	"net/netip"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -329,9 +330,16 @@ func buildChanges(ctx *explain.Context, res *diagnose.Result, wire []Finding, ad
 	}
 	var order []key
 	accs := map[key]*acc{}
+	admins := map[netip.Addr]bool{}
+	for _, h := range res.Hosts {
+		if slices.Contains(h.Roles, "k2-admin") {
+			admins[h.Addr] = true
+		}
+	}
+	admin := func(a netip.Addr) bool { return admins[a] }
 	for i := range res.Findings {
 		f := &res.Findings[i]
-		for _, r := range remedy.For(f) {
+		for _, r := range remedy.ForHosts(f, admin) {
 			k := key{r.Action, r.Device, r.Transport, r.Port, r.Dst}
 			a := accs[k]
 			if a == nil {
