@@ -252,17 +252,23 @@ func isSupportworks(c Change) bool {
 
 func isK2(c Change) bool { return c.Service != nil && c.Service.Product == catalog.K2 }
 
-// dur writes a duration as people say it: 16m, 1h6m, 90s.
+// dur writes a duration as people say it: 16m, 1h6m, 50s, 2h10s.
 func dur(d time.Duration) string {
-	s := d.Round(time.Second).String()
-	s = strings.TrimSuffix(s, "0s")
-	if strings.HasSuffix(s, "h0m") {
-		s = strings.TrimSuffix(s, "0m")
+	d = d.Round(time.Second)
+	var b strings.Builder
+	for _, u := range []struct {
+		d    time.Duration
+		unit string
+	}{{time.Hour, "h"}, {time.Minute, "m"}, {time.Second, "s"}} {
+		if n := d / u.d; n > 0 {
+			fmt.Fprintf(&b, "%d%s", n, u.unit)
+			d -= n * u.d
+		}
 	}
-	if s == "" {
+	if b.Len() == 0 {
 		return "0s"
 	}
-	return s
+	return b.String()
 }
 
 func secs(d time.Duration) string { return fmt.Sprintf("%d s", int64(d/time.Second)) }
