@@ -23,7 +23,15 @@ func hms(d time.Duration) string {
 	return fmt.Sprintf("%d:%02d:%02d", s/3600, s/60%60, s%60)
 }
 
-// asaHost is "host A" or "any".
+// clip cuts s to n bytes (an ASA remark takes 100 characters).
+func clip(s string, n int) string {
+	if len(s) > n {
+		return s[:n]
+	}
+	return s
+}
+
+// asaSources are the ACL sources: "host A" each, or "any".
 func asaSources(c Change) []string {
 	var out []string
 	for _, a := range sources(c) {
@@ -44,7 +52,7 @@ func asa(c Change) Snippet {
 	}
 	acl := func(list string) string {
 		var b strings.Builder
-		fmt.Fprintf(&b, "access-list %s remark %s\n", list, headline(c))
+		fmt.Fprintf(&b, "access-list %s remark %s\n", list, clip(headline(c), 100))
 		for _, src := range asaSources(c) {
 			fmt.Fprintf(&b, "access-list %s extended permit %s %s host %s eq %d\n", list, c.Transport, src, c.Dst, c.Port)
 		}
@@ -115,7 +123,7 @@ func panos(c Change) Snippet {
 	const cli = "Configuration mode (configure), then commit. PAN-OS CLI has no comment lines: the change is named in the objects' description. "
 	switch c.Action {
 	case remedy.ActAllow:
-		s.Text = fmt.Sprintf("set service %s protocol %s port %d %s\n", name, c.Transport, c.Port, desc) + rule(name, name)
+		s.Text = fmt.Sprintf("set service %s protocol %s port %d\nset service %s %s\n", name, c.Transport, c.Port, name, desc) + rule(name, name)
 		s.Note = cli + "Zones are any: narrow from/to to the clients' and server's zones if the site's rules use zones."
 	case remedy.ActRaiseUDPTimeout, remedy.ActRaiseTCPIdle:
 		v, why := timeout(c, PANOS)
@@ -129,7 +137,7 @@ func panos(c Change) Snippet {
 	case remedy.ActAllowTwo:
 		return noConfig(dev, srcPANOS, "PAN-OS limits concurrent sessions per client only in a DoS Protection profile (classified by source IP, Resources Protection > Max Concurrent Sessions) used by a DoS Protection policy rule: for rules that match "+c.Dst.String()+" TCP 5001, set it to at least 2 per client, with room for clients that reconnect.")
 	case remedy.ActExemptFromReset:
-		s.Text = fmt.Sprintf("set service %s protocol %s port %d %s\n", name, c.Transport, c.Port, desc) + rule(name+"-noips", name)
+		s.Text = fmt.Sprintf("set service %s protocol %s port %d\nset service %s %s\n", name, c.Transport, c.Port, name, desc) + rule(name+"-noips", name)
 		s.Note = cli + "Threat prevention resets sessions through the Vulnerability Protection and Anti-Spyware profiles of the rule that allows them: this rule, moved to the top, has no profiles. Narrower: an exception for the threat ID shown in Monitor > Threat (action reset-both/reset-client/reset-server) in the profile."
 	case remedy.ActSymmetricPath:
 		return noConfig(dev, srcPANOS, symmetricNote(c, "Workaround (it weakens TCP checks): in the Zone Protection profile of the zones involved, Packet Based Attack Protection > TCP Drop: Reject Non-SYN TCP: no and Asymmetric Path: bypass (or the same in Device > Setup > Session > TCP Settings for the whole firewall). The CLI names of these settings differ between PAN-OS versions: set them in the web interface or check with 'find command keyword asymmetric-path'."))

@@ -298,13 +298,13 @@ func label(c Change) string {
 	return l
 }
 
-// from words the sources: "from 10.0.0.1", "from any source (the finding
-// saw more than 2 clients)".
+// from words the sources: "from 10.0.0.1", "from any source (at least 42
+// clients, too many to name)".
 func from(c Change) string {
 	src := sources(c)
 	switch {
 	case c.More > 0:
-		return fmt.Sprintf("from any source (the finding saw more than %d clients: %d named, %d more)", len(c.From), len(c.From), c.More)
+		return fmt.Sprintf("from any source (at least %d clients, too many to name)", len(c.From)+c.More)
 	case len(src) == 0:
 		return "from any source"
 	}
