@@ -50,6 +50,9 @@ func TestFixesFollowTheProfileAndTheFlags(t *testing.T) {
 				t.Fatal(err)
 			}
 			want := fix.For(fc, fws, fix.Options{})
+			if len(want) == 0 {
+				t.Errorf("change %d (%s on %s) has nothing to write for %v", c.N, c.Action, c.Device.Kind, fws)
+			}
 			for _, id := range c.Findings {
 				var got []fix.Snippet
 				for _, f := range r.Findings {

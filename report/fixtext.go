@@ -52,23 +52,32 @@ func writeFixSection(b *strings.Builder, r *Report) {
 	if len(names) == 0 {
 		wrap(b, "  ", "No firewall named: give --firewall NAME ("+strings.Join(firewallNames(), ", ")+") or --fix all for the configuration lines, or `fwdiag fix REPORT.json --firewall NAME` later.")
 	}
+	// A note or a source said once is referred to after: the same caveat
+	// under every nftables allow would bury the lines to paste.
+	noteAt, sourceSaid := map[string]int{}, map[string]bool{}
 	for _, c := range r.Changes {
 		for _, x := range byChange[c.N] {
 			head := fmt.Sprintf("  %d. %s", c.N, x.Device)
 			if x.Lang != "" && x.Text != "" {
 				head += " (" + x.Lang + ")"
 			}
-			if x.Source != "" {
-				head += ", following " + x.Source
-			}
-			wrap(b, "", head+":")
+			b.WriteString(head + "\n")
 			for _, l := range strings.Split(strings.TrimRight(x.Text, "\n"), "\n") {
 				if l != "" {
 					b.WriteString("       " + l + "\n")
 				}
 			}
-			if x.Note != "" {
+			switch n, said := noteAt[x.Note]; {
+			case x.Note == "":
+			case said:
+				fmt.Fprintf(b, "     Note: as for %d.\n", n)
+			default:
+				noteAt[x.Note] = c.N
 				wrap(b, "     Note: ", x.Note)
+			}
+			if x.Source != "" && !sourceSaid[x.Source] {
+				sourceSaid[x.Source] = true
+				wrap(b, "     Source: ", x.Source)
 			}
 		}
 	}
