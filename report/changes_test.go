@@ -4,6 +4,7 @@ import (
 	"net/netip"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/fwdiag/fwdiag/catalog"
 	"github.com/fwdiag/fwdiag/diagnose"
@@ -32,5 +33,32 @@ func TestChangeCountsClientsBeyondTheList(t *testing.T) {
 	}
 	if !strings.Contains(c.Where+" "+c.What, "more than 12 clients") {
 		t.Errorf("change words %q / %q; want 'more than 12 clients'", c.Where, c.What)
+	}
+}
+
+// TestPathChangeFoldsIntoTheDeviceThatRefused: behind a NAT the client's
+// unanswered requests ask "every firewall between" for a longer UDP
+// timeout, and the late answers the NAT refused ask it of the NAT: one
+// cause, one change, on the NAT, whose own outside address is not one of
+// the clients to write a rule for.
+func TestPathChangeFoldsIntoTheDeviceThatRefused(t *testing.T) {
+	client := netip.MustParseAddr("192.0.2.130")
+	nat := netip.MustParseAddr("198.51.100.1")
+	server := netip.MustParseAddr("198.51.100.20")
+	k2 := catalogServices.ByName(catalog.K2KeyServer)
+	res := &diagnose.Result{Findings: []diagnose.Finding{
+		{Kind: diagnose.UDPUnanswered, Severity: diagnose.Warning, Transport: catalog.UDP, Port: 19283, Client: client, Server: server,
+			Service: &k2[0], Count: 2, Facts: &diagnose.UDPUnansweredFacts{Requests: 6, SomeAnswered: 4}},
+		{Kind: diagnose.UDPLateResponse, Severity: diagnose.Warning, Transport: catalog.UDP, Port: 19283, Client: nat, Server: server,
+			Service: &k2[0], Count: 2, Samples: []time.Duration{7 * time.Second},
+			Facts: &diagnose.UDPLateFacts{Late: 2, ICMPFacts: diagnose.ICMPFacts{From: map[netip.Addr]int{nat: 2}}}},
+	}}
+	r := Build(res, nil, "t")
+	if len(r.Changes) != 1 {
+		t.Fatalf("%d changes %+v; want 1", len(r.Changes), r.Changes)
+	}
+	c := r.Changes[0]
+	if c.Device.Kind != "middlebox" || c.Device.Addr != nat.String() || len(c.Findings) != 2 || len(c.From) != 1 || c.From[0] != client.String() {
+		t.Errorf("change %+v; want on the NAT %s, for client %s only, resolving both findings", c, nat, client)
 	}
 }

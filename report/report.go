@@ -367,6 +367,42 @@ func buildChanges(ctx *explain.Context, res *diagnose.Result, wire []Finding, ad
 			}
 		}
 	}
+	// A device that said it refused the traffic (its ICMP errors) is the
+	// firewall on the path that needs the change: the same change asked
+	// of "every firewall between" for the same traffic is folded into it,
+	// one change for one cause. Its own address among the sources is the
+	// NAT's outside address, not a client it sees: left out.
+	for _, k := range order {
+		if k.device.Kind != remedy.DevMiddlebox {
+			continue
+		}
+		pk := k
+		pk.device = remedy.Device{Kind: remedy.DevPath}
+		p, m := accs[pk], accs[k]
+		if p == nil {
+			continue
+		}
+		m.r.Min = max(m.r.Min, p.r.Min)
+		m.more = max(m.more, p.more)
+		for _, c := range p.srcs {
+			if !m.seen[c] {
+				m.seen[c] = true
+				m.srcs = append(m.srcs, c)
+			}
+		}
+		for _, id := range p.findings {
+			if !slices.Contains(m.findings, id) {
+				m.findings = append(m.findings, id)
+			}
+		}
+		delete(accs, pk)
+	}
+	for _, a := range accs {
+		if a.r.Device.Kind == remedy.DevMiddlebox {
+			a.srcs = slices.DeleteFunc(a.srcs, func(c netip.Addr) bool { return c == a.r.Device.Addr })
+		}
+	}
+	order = slices.DeleteFunc(order, func(k key) bool { return accs[k] == nil })
 	out := make([]Change, 0, len(order))
 	for i, k := range order {
 		a := accs[k]
