@@ -1,6 +1,7 @@
 package diagnose
 
 import (
+	"maps"
 	"net/netip"
 	"sort"
 	"time"
@@ -43,6 +44,11 @@ import (
 //     acknowledged;
 //   - across capture points: a server packet seen on the server's side and
 //     missing on the client's, after a packet seen on both.
+//
+// A fatal silence no longer than one the same flow outlived is not
+// counted: something other than idle time killed that packet (an IPS rule,
+// a reset), or the flow's state changed kind; other flows' evidence may
+// still contradict it, and the words say so.
 //
 // Silences under a second are not counted either way: every device keeps
 // state that long, so a request answered at once bounds nothing, and a
@@ -111,6 +117,12 @@ type bracketKey struct {
 // transport, so its size is bounded by the devices that sent errors.
 type timeouts struct {
 	m map[bracketKey]*Bracket
+	// fromClient holds the UDP silences outlived on flows no device
+	// named itself on, by the client's address as seen: a NAT refuses
+	// with its own address, which is its clients' address on the server
+	// side, so list adds them to that device's bracket (at most
+	// maxBrackets addresses).
+	fromClient map[netip.Addr]time.Duration
 }
 
 // maxBrackets bounds the devices evidence is kept for (a flood of forged
@@ -162,7 +174,7 @@ func (t *timeouts) died(tr catalog.Transport, dev netip.Addr, svc *catalog.Servi
 
 // clone returns a copy that may be added to without changing t.
 func (t *timeouts) clone() *timeouts {
-	c := &timeouts{m: make(map[bracketKey]*Bracket, len(t.m))}
+	c := &timeouts{m: make(map[bracketKey]*Bracket, len(t.m)), fromClient: maps.Clone(t.fromClient)}
 	for k, b := range t.m {
 		x := *b
 		c.m[k] = &x
@@ -173,6 +185,13 @@ func (t *timeouts) clone() *timeouts {
 // list returns the brackets with a bound, by transport, then the named
 // devices by address, the path last.
 func (t *timeouts) list() []Bracket {
+	for k, b := range t.m {
+		if s := t.fromClient[k.device]; k.transport == UDP && k.device.IsValid() && s > b.Above {
+			b.Above = s
+			b.Survived++
+		}
+	}
+	t.fromClient = nil // added once
 	var out []Bracket
 	for _, b := range t.m {
 		if b.Measured() {
@@ -219,11 +238,18 @@ func (t *timeouts) udpFlow(f *flows.UDPFlow) {
 	if t == nil || f.Service == nil {
 		return
 	}
-	t.survived(UDP, udpDevice(f), f.Service, f.MaxFollowed)
+	dev := udpDevice(f)
+	t.survived(UDP, dev, f.Service, f.MaxFollowed)
+	if c := f.Client.Addr(); !dev.IsValid() && f.MaxFollowed >= minBracketSilence && (len(t.fromClient) < maxBrackets || t.fromClient[c] > 0) {
+		if t.fromClient == nil {
+			t.fromClient = map[netip.Addr]time.Duration{}
+		}
+		t.fromClient[c] = max(t.fromClient[c], f.MaxFollowed)
+	}
 	for _, r := range f.Refused {
 		// The capture point must have seen the datagram leave (else its
 		// silence is a guess from below), after one that got through.
-		if r.Frame == 0 || r.AfterRefused {
+		if r.Frame == 0 || r.AfterRefused || r.Silence <= f.MaxFollowed {
 			continue
 		}
 		var dev netip.Addr
@@ -256,6 +282,9 @@ func (t *timeouts) npaSocket(n *flows.Conn, lost bool) {
 		// A reset with nothing left unanswered: the silence before it.
 		gap = n.MaxGap
 	}
+	if gap <= n.Dir[1].AnsweredGap {
+		return // it had outlived longer: something else killed it
+	}
 	t.died(TCP, netip.Addr{}, n.Service, gap)
 }
 
@@ -269,6 +298,8 @@ func (t *timeouts) between(x *flowView, seen map[uint64]int64, compared func(i i
 	if t == nil || x.svc == nil {
 		return
 	}
+	var lived time.Duration
+	var died []time.Duration
 	for i := 1; i < len(x.Prints); i++ {
 		p, prev := x.Prints[i], x.Prints[i-1]
 		if p.Dir != 1 || p.RST || !compared(i) || !compared(i-1) {
@@ -280,7 +311,13 @@ func (t *timeouts) between(x *flowView, seen map[uint64]int64, compared func(i i
 		s := time.Duration(p.T - prev.T)
 		if _, ok := seen[p.Hash]; ok {
 			t.survived(x.transport, x.device, x.svc, s)
+			lived = max(lived, s)
 		} else if upstream {
+			died = append(died, s)
+		}
+	}
+	for _, s := range died {
+		if s > lived { // else the flow had outlived longer: not its idle time
 			t.died(x.transport, x.device, x.svc, s)
 		}
 	}

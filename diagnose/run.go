@@ -109,8 +109,8 @@ func Run(v *flows.View, ev *Evictions, inputs []*dissect.InputInfo) *Result {
 	a.udpFindings(udps, fs)
 	foldSymptoms(fs)
 	aggregate(fs, a.scanners)
-	bracketFacts(fs, a.te)
 	r.Brackets = a.te.list()
+	bracketFacts(fs, a.te)
 	r.Findings = make([]Finding, 0, len(fs.order))
 	for _, g := range fs.order {
 		r.Findings = append(r.Findings, g.finding())
