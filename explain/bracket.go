@@ -26,7 +26,7 @@ func Measured(c *Context, b diagnose.Bracket) string {
 		state, was = "idle TCP connections", "were"
 	}
 	if b.Contradicts() {
-		return fmt.Sprintf("%s: %s outlived %s of silence on some flows and %s gone after %s on others. No single timeout explains that: different flows get different timeouts (a per-flow or per-rule timeout policy), or several stateful devices stand in the way; judge each flow on its own.",
+		return fmt.Sprintf("%s: %s outlived %s of silence on some flows and %s gone after %s on others. No single timeout explains that: different flows get different timeouts (a per-flow or per-rule timeout policy), several stateful devices stand in the way, or something other than a timeout (an IPS rule, a reset) stopped the packets; judge each flow on its own.",
 			dev, state, dur(b.Above), was, dur(b.Below))
 	}
 	s := fmt.Sprintf("%s %s %s for %s (%s)", dev, keeps, state, bounds(b), consistent(b))
@@ -97,7 +97,7 @@ func needWords(b diagnose.Bracket) string {
 	}
 	switch {
 	case b.Above >= b.Need:
-		return who + ": this is enough"
+		return who + ": flows here were shown to get that much (a flow that fails needs its own look)"
 	case b.Below > 0 && b.Below <= b.Need:
 		return fmt.Sprintf("%s, %s as long", who, times(float64(b.Need)/float64(b.Below)))
 	}
