@@ -1,8 +1,10 @@
 package catalog
 
 import (
+	"slices"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestServiceOverrideMovesPort(t *testing.T) {
@@ -76,5 +78,30 @@ func TestServiceNamesEachOnce(t *testing.T) {
 	}
 	if names[0] != SWBinary {
 		t.Errorf("got %v first; want the catalog's order", names[0])
+	}
+}
+
+// TestProfilesWithin: the profiles consistent with a measured bracket are
+// those whose timeout is longer than its lower bound and no longer than
+// its upper one; a contradiction fits none.
+func TestProfilesWithin(t *testing.T) {
+	for _, tc := range []struct {
+		name         string
+		tr           Transport
+		above, below time.Duration
+		want         []string
+	}{
+		{"udp_between_20s_and_45s", UDP, 20 * time.Second, 45 * time.Second, []string{"checkpoint", "gcp-nat", "linux", "panos"}},
+		{"udp_upper_only_7s", UDP, 0, 7 * time.Second, nil},
+		{"udp_lower_only_200s", UDP, 200 * time.Second, 0, []string{"aws-nat", "azure-nat"}},
+		{"udp_contradictory", UDP, 8 * time.Second, 7 * time.Second, nil},
+		{"tcp_lower_only_2h", TCP, 2 * time.Hour, 0, []string{"linux", "openwrt", "pf", "rfc", "windows"}},
+		{"tcp_between_1000s_and_1h", TCP, 1000 * time.Second, time.Hour, []string{"asa", "checkpoint", "fortigate", "gcp-nat", "panos", "srx"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := ProfilesWithin(tc.tr, tc.above, tc.below); !slices.Equal(got, tc.want) {
+				t.Errorf("got %v; want %v", got, tc.want)
+			}
+		})
 	}
 }

@@ -107,3 +107,59 @@ func ProfilesDroppingTCP(idle time.Duration) []string {
 	}
 	return out
 }
+
+// ProfilesWithin lists the profiles whose idle timeout for transport lies
+// in a measured bracket: longer than above and no longer than below (0:
+// no bound on that side). A profile without an established-TCP timeout
+// (state lives with the socket) fits any TCP bracket with no upper bound.
+// A bracket whose bounds contradict each other fits none.
+func ProfilesWithin(t Transport, above, below time.Duration) []string {
+	if below > 0 && above >= below {
+		return nil
+	}
+	var out []string
+	for _, p := range Profiles() {
+		if p.Name == DefaultProfileName {
+			continue
+		}
+		d := p.UDP
+		if t == TCP {
+			d = p.TCPIdle
+		}
+		switch {
+		case d == 0 && t == TCP:
+			if below == 0 {
+				out = append(out, p.Name)
+			}
+		case d > above && (below == 0 || d <= below):
+			out = append(out, p.Name)
+		}
+	}
+	return out
+}
+
+// IdleNeed is how long a firewall must keep a product's idle flows for the
+// product to work, and why (0: no rule known). KeyAccess clients: KeyServer
+// may answer up to 15 minutes late (K2 seed, rule 1). A Supportworks
+// notification socket waits indefinitely; only TCP keepalives, 2 h by
+// default on Windows and Linux, keep it busy, so the firewall must keep it
+// longer than that.
+func IdleNeed(p Product, t Transport) time.Duration {
+	switch {
+	case p == K2 && t == UDP:
+		return K2ClientUDPIdle
+	case p == Supportworks && t == TCP:
+		return NPATCPIdle
+	}
+	return 0
+}
+
+// K2ClientUDPIdle is the UDP timeout KeyAccess clients need (K2 seed,
+// rule 1: "the UDP response path to the requester must not be timed out
+// for 15 minutes").
+const K2ClientUDPIdle = 15 * time.Minute
+
+// NPATCPIdle is the established-TCP idle timeout a Supportworks
+// notification socket needs when only the operating system's default
+// keepalives (2 h on Windows and Linux, SPEC section 5) keep it busy.
+const NPATCPIdle = 2 * time.Hour

@@ -17,6 +17,11 @@ type flowView struct {
 	svc            *catalog.Service
 	transport      catalog.Transport
 	Prints         []flows.Print
+	// serverTTL is the TTL the server's packets arrive with (0 unknown):
+	// higher on the server's side of a router; device is the middlebox
+	// that refused the flow's datagrams (timeouts.between).
+	serverTTL uint8
+	device    netip.Addr
 }
 
 // compareFindings matches flows across capture points and reports the
@@ -28,12 +33,12 @@ func (a *run) compareFindings(conns []*flows.Conn, udps []*flows.UDPFlow, fs *fi
 	var views []*flowView
 	for _, c := range conns {
 		if len(c.Prints) > 0 {
-			views = append(views, &flowView{c.Vantage, c.Input, c.Client, c.Server, c.Service, TCP, c.Prints})
+			views = append(views, &flowView{c.Vantage, c.Input, c.Client, c.Server, c.Service, TCP, c.Prints, c.Dir[1].TTL, netip.Addr{}})
 		}
 	}
 	for _, f := range udps {
 		if len(f.Prints) > 0 {
-			views = append(views, &flowView{f.Vantage, f.Input, f.Client, f.Server, f.Service, UDP, f.Prints})
+			views = append(views, &flowView{f.Vantage, f.Input, f.Client, f.Server, f.Service, UDP, f.Prints, f.TTL[1], udpDevice(f)})
 		}
 	}
 	// Index fingerprints: which views saw each.
@@ -114,16 +119,17 @@ func (a *run) compareViews(x, y *flowView, fs *findingSet) {
 	// The offset between the two clocks, from a packet both saw.
 	offset := x.Prints[firstM].T - yt[x.Prints[firstM].Hash]
 	yEnd := a.v.CaptureLast[y.vantage]
+	// compared: y was recording this flow when x saw packet i (not before
+	// it began, nor after it stopped recording or its capture ended).
+	compared := func(i int) bool {
+		p := x.Prints[i]
+		return i >= firstM && (i <= lastM || len(y.Prints) < flows.MaxPrints && p.T-offset <= yEnd)
+	}
+	a.te.between(x, yt, compared, x.serverTTL > y.serverTTL && y.serverTTL != 0)
 	var missing []flows.Print
 	for i, p := range x.Prints {
-		if i < firstM {
-			continue // before y was recording this flow
-		}
-		if _, ok := yt[p.Hash]; ok {
+		if _, ok := yt[p.Hash]; ok || !compared(i) {
 			continue
-		}
-		if i > lastM && (len(y.Prints) >= flows.MaxPrints || p.T-offset > yEnd) {
-			continue // y stopped recording, or its capture had ended
 		}
 		missing = append(missing, p)
 	}

@@ -172,13 +172,18 @@ func (f *NPAMissingFacts) clone() Facts { c := *f; c.States = maps.Clone(f.State
 
 // NPALostFacts: how the notifications were lost: server pushes never
 // acknowledged, the socket reset, or the client's data never acknowledged.
-type NPALostFacts struct{ Unacked, Reset, ClientUnacked int }
+// Bracket is the path's TCP idle timeout as the capture measured it.
+type NPALostFacts struct {
+	Unacked, Reset, ClientUnacked int
+	Bracket                       Bracket
+}
 
 func (f *NPALostFacts) merge(o Facts) {
 	x := o.(*NPALostFacts)
 	f.Unacked += x.Unacked
 	f.Reset += x.Reset
 	f.ClientUnacked += x.ClientUnacked
+	f.Bracket.merge(x.Bracket)
 }
 func (f *NPALostFacts) clone() Facts { c := *f; return &c }
 
@@ -205,10 +210,13 @@ func (f *NPAUDPFacts) merge(o Facts) {
 func (f *NPAUDPFacts) clone() Facts { c := *f; c.copyMaps(); return &c }
 
 // UDPUnansweredFacts: requests sent and left unanswered, how many flows
-// got answers to others (SomeAnswered), and the K2 symptoms.
+// got answers to others (SomeAnswered), and the K2 symptoms. Bracket is
+// the path's UDP timeout as the capture measured it (when some answers
+// came).
 type UDPUnansweredFacts struct {
 	Requests, Unanswered, SomeAnswered int
 	K2Symptoms
+	Bracket Bracket
 }
 
 func (f *UDPUnansweredFacts) merge(o Facts) {
@@ -217,6 +225,7 @@ func (f *UDPUnansweredFacts) merge(o Facts) {
 	f.Unanswered += x.Unanswered
 	f.SomeAnswered += x.SomeAnswered
 	f.K2Symptoms.add(&x.K2Symptoms)
+	f.Bracket.merge(x.Bracket)
 }
 func (f *UDPUnansweredFacts) clone() Facts { c := *f; c.Shadows = maps.Clone(f.Shadows); return &c }
 
@@ -228,11 +237,14 @@ func (f *UDPUnansweredFacts) clone() Facts { c := *f; c.Shadows = maps.Clone(f.S
 //
 // DroppedAt counts refused datagrams the capturing machine dropped itself,
 // by the component that did (pktmon: the client's own Windows Firewall).
+// Bracket is the UDP timeout the capture measured for the device the fix
+// goes to: the one that sent the errors, else the path.
 type UDPLateFacts struct {
 	Late, Delivered, Tickles int
 	Refused                  int
 	ICMPFacts
 	DroppedAt map[string]int
+	Bracket   Bracket
 }
 
 func (f *UDPLateFacts) symptoms() *K2Symptoms { return &f.K2Symptoms }
@@ -245,6 +257,7 @@ func (f *UDPLateFacts) merge(o Facts) {
 	f.Refused += x.Refused
 	f.ICMPFacts.add(&x.ICMPFacts)
 	addCounts(&f.DroppedAt, x.DroppedAt)
+	f.Bracket.merge(x.Bracket)
 }
 func (f *UDPLateFacts) clone() Facts {
 	c := *f

@@ -266,6 +266,7 @@ func (a *run) npaMainSession(m *npaConn, blocked []*flows.Conn, udp []*flows.UDP
 		g.member(n.Client)
 		g.addSample(n.MaxGap)
 	}
+	a.te.npaSocket(n, s.Status == NPALost)
 	return s
 }
 

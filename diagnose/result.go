@@ -330,6 +330,10 @@ type Result struct {
 	Stats       Stats
 	// CapturePoints name the capture points that comparison facts index.
 	CapturePoints []CapturePoint
+	// Brackets are the idle timeouts the capture measured, per device and
+	// transport (bracket.go); empty when no silence was shown outlived or
+	// fatal.
+	Brackets []Bracket
 }
 
 // CapturePoint is where packets were captured: an input and, inside it,

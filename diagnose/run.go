@@ -49,6 +49,8 @@ type run struct {
 	inputs []*dissect.InputInfo
 	// udpTimeout is the UDP timeout in force.
 	udpTimeout time.Duration
+	// te gathers the evidence of the devices' timeouts (nil: none kept).
+	te *timeouts
 	// svcMore counts the services table's connections from clients beyond
 	// its per-row list (set by serviceTable, for bounds).
 	svcMore int
@@ -79,7 +81,7 @@ func Run(v *flows.View, ev *Evictions, inputs []*dissect.InputInfo) *Result {
 	if ev == nil {
 		ev = NewEvictions()
 	}
-	a := &run{v: v, ev: ev, ttls: v.TTLs, explained: map[*flows.Conn]bool{}, inputs: inputs, udpTimeout: v.Timeouts.UDP}
+	a := &run{v: v, ev: ev, ttls: v.TTLs, explained: map[*flows.Conn]bool{}, inputs: inputs, udpTimeout: v.Timeouts.UDP, te: ev.te.clone()}
 	conns, udps := v.Conns, v.UDPs
 	a.oneSided = oneSidedVantages(conns)
 	a.scanners = findScanners(conns, ev.fs)
@@ -107,6 +109,8 @@ func Run(v *flows.View, ev *Evictions, inputs []*dissect.InputInfo) *Result {
 	a.udpFindings(udps, fs)
 	foldSymptoms(fs)
 	aggregate(fs, a.scanners)
+	r.Brackets = a.te.list()
+	bracketFacts(fs, a.te)
 	r.Findings = make([]Finding, 0, len(fs.order))
 	for _, g := range fs.order {
 		r.Findings = append(r.Findings, g.finding())
@@ -143,6 +147,8 @@ type Evictions struct {
 	serverRoles map[netip.Addr]string
 	// udpRows counts evicted service flows the UDP table no longer lists.
 	udpRows int
+	// te is what evicted UDP flows proved about the devices' timeouts.
+	te timeouts
 }
 
 // maxK2 bounds the K2 clients whose latest failed flow is remembered
@@ -178,7 +184,7 @@ func (e *Evictions) EvictUDP(f *flows.UDPFlow, now time.Time, udpTimeout time.Du
 		udpICMPFinding(f, nil, e.fs)
 		return
 	}
-	a := &run{ev: e, udpTimeout: udpTimeout}
+	a := &run{ev: e, udpTimeout: udpTimeout, te: &e.te}
 	e.udpRows++
 	if !a.udpFlowFindings(f, now, e.fs) {
 		return

@@ -84,6 +84,7 @@ func (a *run) udpFlowFindings(f *flows.UDPFlow, end time.Time, fs *findingSet) b
 	if svc == nil || svc.Name == catalog.SWNotifyUDP {
 		return false
 	}
+	a.te.udpFlow(f)
 	// Unanswered requests: a flow never answered is critical; a flow
 	// whose answers stopped or came only for some requests (on a client
 	// side capture, this is how late answers dropped by a firewall show)

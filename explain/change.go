@@ -51,9 +51,9 @@ func Change(c *Context, r *remedy.Remedy, srcs []netip.Addr, more int) (where, w
 	case remedy.ActAllowTwo:
 		what = fmt.Sprintf("allow each client two concurrent connections to %s on %s (no per-client limit below two: main session and notification socket)", dst, label)
 	case remedy.ActRaiseUDPTimeout:
-		what = fmt.Sprintf("keep UDP state for %s %s longer than %s", dst, label, dur(r.Min))
+		what = fmt.Sprintf("keep UDP state for %s %s longer than %s%s", dst, label, dur(r.Min), measuredNow(r.Measured))
 	case remedy.ActRaiseTCPIdle:
-		what = fmt.Sprintf("keep idle established %s to %s longer than %s, or have the server send TCP keepalives more often than the firewall's timeout", label, dst, dur(r.Min))
+		what = fmt.Sprintf("keep idle established %s to %s longer than %s%s, or have the server send TCP keepalives more often than the firewall's timeout", label, dst, dur(r.Min), measuredNow(r.Measured))
 	case remedy.ActCheckService:
 		what = fmt.Sprintf("check that %s listens on %s", label, dst)
 	case remedy.ActOpenHostFirewall:

@@ -100,6 +100,33 @@ func fixtures() map[string]diagnose.Finding {
 		ICMPFacts: diagnose.ICMPFacts{Codes: map[diagnose.ICMPCode]int{portUnreach: 1}, From: map[netip.Addr]int{client: 1}}})
 	f.Samples = []time.Duration{7 * time.Second}
 	m["udp_late_response-refused"] = f
+	// A K2 answer after 4 s arrived, one after 7 s drew an ICMP error
+	// from the NAT: the bracket, with no profile inside it.
+	f = finding(diagnose.UDPLateResponse, diagnose.Warning, 19283, catalog.UDP, &diagnose.UDPLateFacts{Late: 1, Refused: 1,
+		ICMPFacts: diagnose.ICMPFacts{Codes: map[diagnose.ICMPCode]int{portUnreach: 1}, From: map[netip.Addr]int{router: 1}},
+		Bracket:   diagnose.Bracket{Transport: catalog.UDP, Device: router, Above: 4 * time.Second, Survived: 3, Below: 7 * time.Second, Died: 1, Need: 15 * time.Minute, Product: catalog.K2}})
+	f.Samples = []time.Duration{7 * time.Second}
+	m["udp_late_response-bracket"] = f
+	// Tickles after 40 s got through, others after 7.5 min did not: the
+	// profiles between fit.
+	f = finding(diagnose.UDPLateResponse, diagnose.Warning, 19283, catalog.UDP, &diagnose.UDPLateFacts{Late: 2, Tickles: 2,
+		Bracket: diagnose.Bracket{Transport: catalog.UDP, Above: 40 * time.Second, Survived: 2, Below: 450 * time.Second, Died: 2, Need: 15 * time.Minute, Product: catalog.K2}})
+	f.Samples = []time.Duration{450 * time.Second}
+	m["udp_late_response-bracket-profiles"] = f
+	// One flow outlived 7.2 s, another died after 7.0 s (per-flow ct
+	// timeout): no bracket, the contradiction said.
+	f = finding(diagnose.UDPLateResponse, diagnose.Warning, 19283, catalog.UDP, &diagnose.UDPLateFacts{Late: 3, Tickles: 3,
+		Bracket: diagnose.Bracket{Transport: catalog.UDP, Above: 7200 * time.Millisecond, Survived: 3, Below: 7 * time.Second, Died: 3, Need: 15 * time.Minute, Product: catalog.K2}})
+	f.Samples = []time.Duration{7 * time.Second}
+	m["udp_late_response-contradictory"] = f
+	f = finding(diagnose.UDPUnanswered, diagnose.Warning, 19283, catalog.UDP, &diagnose.UDPUnansweredFacts{Requests: 9, Unanswered: 2, SomeAnswered: 1,
+		Bracket: diagnose.Bracket{Transport: catalog.UDP, Below: 8 * time.Second, Died: 2, Need: 15 * time.Minute, Product: catalog.K2}})
+	m["udp_unanswered-some-bracket"] = f
+	// The NPA socket lived through 20 s of idle and died after 45 s.
+	f = finding(diagnose.NPANotificationLost, diagnose.Critical, 5001, catalog.TCP, &diagnose.NPALostFacts{Unacked: 1,
+		Bracket: diagnose.Bracket{Transport: catalog.TCP, Above: 20 * time.Second, Survived: 4, Below: 45 * time.Second, Died: 1, Need: 2 * time.Hour, Product: catalog.Supportworks}})
+	f.Samples = []time.Duration{45 * time.Second}
+	m["npa_notification_lost-bracket"] = f
 	f = finding(diagnose.UDPLateResponse, diagnose.Warning, 19283, catalog.UDP, &diagnose.UDPLateFacts{Late: 2, Refused: 2,
 		DroppedAt: map[string]int{"WFP Native MAC Layer LightWeight Filter": 2}})
 	f.Samples = []time.Duration{7 * time.Minute, 9 * time.Minute}

@@ -62,8 +62,11 @@ func textNPALost(c *Context, f *diagnose.Finding) Text {
 		detail += fmt.Sprintf(" That idle time exceeds the TCP idle timeout in force, %s (%s).", dur(t.TCPIdle), t.TCPSource)
 	}
 	detail += " Profiles whose TCP idle timeout is shorter than that idle time: " + joinOr(catalog.ProfilesDroppingTCP(idle), "none") + "."
-	rec := fmt.Sprintf("Raise the established-TCP idle timeout for port 5001 on the firewall between %s and %s above %s (longer than the longest idle gap of a notification socket), or enable TCP keepalives shorter than the firewall timeout on the server (Windows KeepAliveTime; the default of 2 h is longer than most firewall timeouts). %s",
-		c.who(f), c.A(f.Server), dur(idle), swNPAQuote)
+	if m := Measured(c, x.Bracket); m != "" {
+		detail += " Measured: " + m
+	}
+	rec := fmt.Sprintf("Raise the established-TCP idle timeout for port 5001 on the firewall between %s and %s above %s (the client waits on the socket indefinitely, and only TCP keepalives, 2 h apart by default, keep it busy%s), or enable TCP keepalives shorter than the firewall timeout on the server (Windows KeepAliveTime; the default of 2 h is longer than most firewall timeouts). %s",
+		c.who(f), c.A(f.Server), dur(max(idle, catalog.NPATCPIdle)), prefixed("; ", measuredWords(x.Bracket)), swNPAQuote)
 	return Text{summary, detail, rec, flowFilter(c, f, TCP)}
 }
 
@@ -74,7 +77,7 @@ func textNPAIdle(c *Context, f *diagnose.Finding) Text {
 	detail := fmt.Sprintf("The notification socket carried nothing, not even a keep-alive, for %s. The TCP idle timeout in force is %s (%s): a firewall with that timeout forgets the connection, and the next notification the server pushes is dropped. "+
 		"Profiles that would expire it: %s. TCP keepalives default to 2 h on Windows and Linux, too late to help.",
 		dur(idle), dur(t.TCPIdle), t.TCPSource, joinOr(catalog.ProfilesDroppingTCP(idle), "none"))
-	rec := fmt.Sprintf("Set the firewall's established-TCP idle timeout for port 5001 above %s, or have the server send TCP keepalives more often than the firewall's timeout.", dur(idle))
+	rec := fmt.Sprintf("Set the firewall's established-TCP idle timeout for port 5001 above %s (longer than the idle seen and than the 2 h default TCP keepalive), or have the server send TCP keepalives more often than the firewall's timeout.", dur(max(idle, catalog.NPATCPIdle)))
 	return Text{summary, detail, rec, flowFilter(c, f, TCP)}
 }
 

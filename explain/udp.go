@@ -53,7 +53,10 @@ func textUDPUnanswered(c *Context, f *diagnose.Finding) Text {
 		rec += " K2 seed, Firewall Configuration Rule 1: \"All firewalls between KeyServer and its clients ... must be configured to allow traffic on UDP port 19283 into the KeyServer host address ... the UDP response path to the requester must not be timed out for 15 minutes.\""
 	}
 	if x.SomeAnswered > 0 {
-		rec = fmt.Sprintf("Raise the UDP idle timeout on the firewalls and NATs between %s and %s (and the client's own firewall) above the longest answer delay.", c.who(f), c.A(f.Server))
+		rec = fmt.Sprintf("Raise the UDP idle timeout on the firewalls and NATs between %s and %s (and the client's own firewall) above the longest answer delay%s.", c.who(f), c.A(f.Server), measuredNow(x.Bracket))
+		if m := Measured(c, x.Bracket); m != "" {
+			detail += " Measured: " + m
+		}
 		if f.Service != nil && f.Service.Product == catalog.K2 {
 			rec += " K2 seed, rule 1: \"For best efficiency, the UDP response path to the requester must not be timed out for 15 minutes.\" On Windows clients add keyacc32.exe as a firewall exception."
 		}
@@ -113,10 +116,13 @@ func textUDPLate(c *Context, f *diagnose.Finding) Text {
 	if d := x.Delivered; d > 0 {
 		detail += fmt.Sprintf(" %s acknowledged at once by the client: those got through, so the firewall on this path keeps UDP state longer than %s.", Plural(d, "datagram was", "datagrams were"), dur(t.UDP))
 	}
-	rec := fmt.Sprintf("Raise the UDP idle timeout for %s port %d on the firewalls and NATs between %s and %s above %s.", c.A(f.Server), f.Port, c.who(f), c.A(f.Server), dur(maxS))
+	rec := fmt.Sprintf("Raise the UDP idle timeout for %s port %d on the firewalls and NATs between %s and %s above %s%s.", c.A(f.Server), f.Port, c.who(f), c.A(f.Server), dur(maxS), measuredNow(x.Bracket))
 	if f.Service != nil && f.Service.Product == catalog.K2 {
 		detail += " KeyServer may answer a client's request as much as 15 minutes later (K2 seed, Ports)."
-		rec = fmt.Sprintf("Set the UDP timeout for traffic to %s UDP %d above 15 minutes on every firewall between the KeyAccess clients and the KeyServer, including the Windows Firewall on the clients (add keyacc32.exe as an exception). K2 seed, rule 1: \"For best efficiency, the UDP response path to the requester must not be timed out for 15 minutes.\" Admin traffic (KeyConfigure) needs at least 1 minute (rule 3).", c.A(f.Server), f.Port)
+		rec = fmt.Sprintf("Set the UDP timeout for traffic to %s UDP %d above 15 minutes%s on every firewall between the KeyAccess clients and the KeyServer, including the Windows Firewall on the clients (add keyacc32.exe as an exception). K2 seed, rule 1: \"For best efficiency, the UDP response path to the requester must not be timed out for 15 minutes.\" Admin traffic (KeyConfigure) needs at least 1 minute (rule 3).", c.A(f.Server), f.Port, measuredNow(x.Bracket))
+	}
+	if m := Measured(c, x.Bracket); m != "" {
+		detail += " Measured: " + m
 	}
 	filter := flowFilter(c, f, UDP)
 	if len(x.Codes) > 0 {

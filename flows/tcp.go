@@ -42,6 +42,16 @@ type DirState struct {
 	// data from this direction: for an NPA socket, how long the channel sat
 	// idle before the server pushed.
 	MaxDataGap time.Duration
+	// AnsweredGap is the longest silence (whole connection) that ended
+	// with new data or a FIN from this direction that the other side then
+	// acknowledged: the path let it through after that silence.
+	AnsweredGap time.Duration
+	// pending* describe this direction's earliest new segment not yet
+	// acknowledged: the silence before it, the sequence number that
+	// acknowledges it, and whether there is one.
+	pendingGap time.Duration
+	pendingEnd uint32
+	pending    bool
 	// zeek is the side as Zeek's TCP analyzer sees it (zeek.go).
 	zeek zeekEnd
 	// Resets[0] is the side's first reset; Resets[1] its first reset with
@@ -241,6 +251,9 @@ func (c *Conn) update(p *dissect.Packet, dir int) {
 			notable = true
 		}
 		if end := p.Seq + segLen; seqLT(d.NextSeq, end) {
+			if !d.pending && !syn && segLen > 0 && !prevLast.IsZero() {
+				d.pending, d.pendingGap, d.pendingEnd = true, sub(t, prevLast), end
+			}
 			d.NextSeq = end
 		}
 	} else {
@@ -249,6 +262,10 @@ func (c *Conn) update(p *dissect.Packet, dir int) {
 	if ack {
 		if !d.AckSet || seqLT(d.MaxAck, p.Ack) {
 			d.MaxAck, d.AckSet = p.Ack, true
+		}
+		if o := &c.Dir[1-dir]; o.pending && !seqLT(p.Ack, o.pendingEnd) {
+			o.AnsweredGap = max(o.AnsweredGap, o.pendingGap)
+			o.pending = false
 		}
 	}
 	if c.Dir[0].FIN > 0 && c.Dir[1].FIN > 0 {
@@ -262,6 +279,18 @@ func (c *Conn) update(p *dissect.Packet, dir int) {
 	if c.Greeted == "" && d.DataSegs == 1 && p.PayloadLen > 0 && len(p.Payload) > 0 {
 		c.Greeted = recogniseGreeting(p.Payload, dir)
 	}
+}
+
+// UnansweredGap is the silence (whole connection) before this
+// direction's earliest new segment that the other side never
+// acknowledged (0: none): every earlier one was, so the packet before
+// that silence got through, and the path had forgotten the connection
+// by the time the silence ended (when the segment was lost to it).
+func (d *DirState) UnansweredGap() time.Duration {
+	if !d.pending {
+		return 0
+	}
+	return d.pendingGap
 }
 
 // UnackedServerBytes is how much server data the client never acknowledged.

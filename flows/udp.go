@@ -79,6 +79,19 @@ type UDPFlow struct {
 	lastServer        time.Time
 	lastServerSilence time.Duration
 	lastServerFrame   uint64
+	// MaxFollowed is the longest silence before a server datagram that no
+	// ICMP error or local drop refused and after which the client spoke
+	// again from the same port: evidence, from any capture point, that
+	// the path let the datagram through after that silence (a client
+	// whose answers stop coming rebinds to a new port).
+	MaxFollowed time.Duration
+	// lastServerSettled: the latest server datagram was refused, or the
+	// client has spoken since (it counted towards MaxFollowed).
+	lastServerSettled bool
+	// lastServerAfterRefused: the datagram before the latest server
+	// datagram was a server datagram refused too; refusedLast: the
+	// flow's latest datagram was refused.
+	lastServerAfterRefused, refusedLast bool
 }
 
 // RefusedDatagram is a server datagram that an ICMP error quoted. Such an
@@ -95,6 +108,10 @@ type RefusedDatagram struct {
 	// Local, when the capturing machine dropped the datagram itself (a
 	// pktmon drop verdict), says at which component.
 	Local *LocalDrop
+	// AfterRefused: the flow's datagram before this one was a refused
+	// server datagram, so Silence counts from a datagram that never got
+	// past the device: the device had been idle longer than Silence.
+	AfterRefused bool
 }
 
 // delayBucket sorts an answer delay into the buckets of UDPFlowRow.Delays.
@@ -130,7 +147,13 @@ func (f *UDPFlow) update(p *dissect.Packet, dir int, udpTimeout time.Duration) {
 	f.TTL[dir] = p.TTL
 	wasLate := f.EndedLate
 	f.EndedLate = false
+	afterRefused := f.refusedLast
+	f.refusedLast = false
 	if dir == 0 {
+		if !f.lastServer.IsZero() && !f.lastServerSettled {
+			f.MaxFollowed = max(f.MaxFollowed, f.lastServerSilence)
+			f.lastServerSettled = true
+		}
 		if !f.lastUnsolicited.IsZero() && sub(t, f.lastUnsolicited) < ackWindow {
 			if wasLate {
 				f.LateDelivered++
@@ -166,6 +189,7 @@ func (f *UDPFlow) update(p *dissect.Packet, dir int, udpTimeout time.Duration) {
 	}
 	if started {
 		f.lastServer, f.lastServerSilence, f.lastServerFrame = t, silence, p.Frame
+		f.lastServerSettled, f.lastServerAfterRefused = false, afterRefused
 	}
 	if started && silence > f.MaxSilence {
 		f.MaxSilence, f.maxSilFrame = silence, p.Frame
@@ -217,6 +241,9 @@ func (f *UDPFlow) refused(p *dissect.Packet) {
 func (f *UDPFlow) record(r RefusedDatagram, p *dissect.Packet) {
 	if !f.lastServer.IsZero() && sub(p.Time, f.lastServer) < refusedWindow {
 		r.Silence, r.Frame = f.lastServerSilence, f.lastServerFrame
+		r.AfterRefused = f.lastServerAfterRefused
+		f.lastServerSettled = true
+		f.refusedLast = f.Last == f.lastServer
 	} else {
 		// This capture point did not see the datagram go out (it sees the
 		// error on its way to the server): its silence is at least the

@@ -64,12 +64,28 @@ type Remedy struct {
 	Min time.Duration
 	// Service is the catalog service of Dst:Port (nil none).
 	Service *catalog.Service
+	// Measured is the device's timeout as the capture measured it
+	// (ActRaise*; no bound when nothing was measured): Min is what it
+	// must become, Measured what it is.
+	Measured diagnose.Bracket
 }
 
 // k2ClientTimeout is what the K2 seed asks of every firewall between
 // KeyAccess clients and the KeyServer (rule 1): UDP state kept longer
 // than the latest answer may come.
-const k2ClientTimeout = 15 * time.Minute
+const k2ClientTimeout = catalog.K2ClientUDPIdle
+
+// tcpIdleMin is the idle timeout a notification socket on the finding's
+// port needs: longer than the idle seen and, for Supportworks, than the
+// 2 h default keepalive that keeps a held socket busy (a timeout just
+// above the idle measured would fail at the next longer quiet spell).
+func tcpIdleMin(f *diagnose.Finding) time.Duration {
+	m := f.MaxSample()
+	if f.Service != nil {
+		m = max(m, catalog.IdleNeed(f.Service.Product, catalog.TCP))
+	}
+	return m
+}
 
 // For decides the changes a finding asks for (none for findings that
 // describe the capture, a scanner or a version).
@@ -102,14 +118,14 @@ func For(f *diagnose.Finding) []Remedy {
 		}
 		return one(ActAllowTwo)
 	case *diagnose.NPALostFacts:
-		r.Min = f.MaxSample()
+		r.Min, r.Measured = tcpIdleMin(f), x.Bracket
 		return one(ActRaiseTCPIdle)
 	case *diagnose.NPAUDPFacts:
 		r.Device = Device{Kind: DevServer}
 		return one(ActUseTCPNotify)
 	case *diagnose.UDPUnansweredFacts:
 		if x.SomeAnswered > 0 {
-			r.Min = f.MaxSample()
+			r.Min, r.Measured = f.MaxSample(), x.Bracket
 			if isK2 {
 				r.Min = k2ClientTimeout
 			}
@@ -120,7 +136,7 @@ func For(f *diagnose.Finding) []Remedy {
 		if f.Severity == diagnose.Info {
 			return nil // every late datagram got through
 		}
-		r.Min = f.MaxSample()
+		r.Min, r.Measured = f.MaxSample(), x.Bracket
 		if isK2 {
 			r.Min = max(r.Min, k2ClientTimeout)
 		}
@@ -157,7 +173,7 @@ func For(f *diagnose.Finding) []Remedy {
 	}
 	switch f.Kind {
 	case diagnose.NPAIdleExceedsTimeout:
-		r.Min = f.MaxSample()
+		r.Min = tcpIdleMin(f)
 		return one(ActRaiseTCPIdle)
 	case diagnose.K2ClientRebind:
 		r.Min = k2ClientTimeout

@@ -90,3 +90,23 @@ func TestAdminComputersNeedOneMinute(t *testing.T) {
 		}
 	}
 }
+
+// TestRaiseExceedsTheProductsNeed: a measured bracket travels with the
+// change, but the new value is what the product needs, not the silence
+// measured: K2 clients 15 min, a notification socket more than 2 h.
+func TestRaiseExceedsTheProductsNeed(t *testing.T) {
+	sw := catalog.NewCatalog(catalog.DefaultServices()).ByName(catalog.SWBinary)
+	b := diagnose.Bracket{Transport: catalog.TCP, Above: 20 * time.Second, Below: 45 * time.Second}
+	f := &diagnose.Finding{Kind: diagnose.NPANotificationLost, Severity: diagnose.Critical, Service: &sw[0], Transport: catalog.TCP,
+		Port: 5001, Client: client, Server: server, Samples: []time.Duration{45 * time.Second}, Facts: &diagnose.NPALostFacts{Unacked: 1, Bracket: b}}
+	if r := For(f); len(r) != 1 || r[0].Min != 2*time.Hour || r[0].Measured != b {
+		t.Errorf("npa lost: got %+v; want above 2 h with the bracket", r)
+	}
+	ub := diagnose.Bracket{Transport: catalog.UDP, Device: middlebox, Below: 7 * time.Second}
+	u := &diagnose.Finding{Kind: diagnose.UDPLateResponse, Severity: diagnose.Warning, Service: k2(), Transport: catalog.UDP, Port: 19283,
+		Client: client, Server: server, Samples: []time.Duration{7 * time.Second},
+		Facts: &diagnose.UDPLateFacts{Late: 1, Refused: 1, Bracket: ub, ICMPFacts: diagnose.ICMPFacts{From: map[netip.Addr]int{middlebox: 1}}}}
+	if r := For(u); len(r) != 1 || r[0].Min != 15*time.Minute || r[0].Measured != ub || r[0].Device.Addr != middlebox {
+		t.Errorf("k2 late: got %+v; want above 15 min at the middlebox with the bracket", r)
+	}
+}

@@ -54,6 +54,8 @@ type Report struct {
 	Changes []Change `json:"changes"`
 	// Errors lists problems reading the inputs, each naming file and frame.
 	Errors []string `json:"errors"`
+	// Measured are the idle timeouts the capture measured (none: omitted).
+	Measured []MeasuredTimeout `json:"measured_timeouts,omitempty"`
 
 	// res and inputs are what the report was built from (nil for a report
 	// read back from JSON), kept to build it again redacted.
@@ -204,6 +206,7 @@ func BuildWith(res *diagnose.Result, inputs []*dissect.InputInfo, o Options) *Re
 	}
 	// Every address in a change parses: the report wrote them.
 	_ = RenderFixes(r, fws, o.Fix)
+	r.Measured = measured(ctx, res, r.Findings, str)
 	r.TCPFlows = make([]TCPFlow, len(res.TCPFlows))
 	for i := range res.TCPFlows {
 		c := &res.TCPFlows[i]
@@ -424,6 +427,34 @@ func buildChanges(ctx *explain.Context, res *diagnose.Result, wire []Finding, ad
 			c.MinTimeoutS = &s
 		}
 		out = append(out, c)
+	}
+	return out
+}
+
+// measured words the result's brackets, each with the findings that
+// carry it.
+func measured(ctx *explain.Context, res *diagnose.Result, wire []Finding, str func(netip.Addr) string) []MeasuredTimeout {
+	var out []MeasuredTimeout
+	secs := func(d time.Duration) *float64 {
+		if d <= 0 {
+			return nil
+		}
+		s := d.Seconds()
+		return &s
+	}
+	for _, b := range res.Brackets {
+		m := MeasuredTimeout{Transport: b.Transport, Device: str(b.Device), LongerThanS: secs(b.Above), ShorterThanS: secs(b.Below),
+			Survived: b.Survived, Died: b.Died, Contradictory: b.Contradicts(), Profiles: b.Profiles(), NeedS: secs(b.Need),
+			Findings: []string{}, Words: explain.Measured(ctx, b)}
+		if m.Profiles == nil {
+			m.Profiles = []string{}
+		}
+		for i := range res.Findings {
+			if fb, ok := res.Findings[i].Bracket(); ok && fb.Transport == b.Transport && fb.Device == b.Device {
+				m.Findings = append(m.Findings, wire[i].ID)
+			}
+		}
+		out = append(out, m)
 	}
 	return out
 }

@@ -47,6 +47,13 @@ func WriteTextOpts(w io.Writer, r *Report, o TextOptions) error {
 	}
 	s := r.Settings
 	fmt.Fprintf(b, "Timeouts: UDP %s, TCP idle %s (profile %s)\n", Seconds(s.UDPTimeoutS), Seconds(s.TCPIdleTimeoutS), s.Profile)
+	for _, m := range r.Measured {
+		// A lower bound alone that no finding uses (healthy traffic
+		// outlived a few seconds) stays in the JSON.
+		if m.ShorterThanS != nil || m.Contradictory || len(m.Findings) > 0 {
+			wrap(b, "Measured: ", m.Words)
+		}
+	}
 	for i, e := range r.Errors {
 		if i == 3 && !o.All {
 			fmt.Fprintf(b, "Input error: ... %d more in the JSON report\n", len(r.Errors)-i)

@@ -190,3 +190,22 @@ type ChangeDevice struct {
 	Addr      string            `json:"addr,omitempty"`      // a middlebox's address
 	Component string            `json:"component,omitempty"` // the client component that dropped
 }
+
+// MeasuredTimeout is an idle timeout the capture measured, for one device
+// and transport (diagnose.Bracket): longer than the longest silence state
+// outlived, no longer than the shortest after which it was gone.
+type MeasuredTimeout struct {
+	Transport catalog.Transport `json:"transport"`
+	Device    string            `json:"device"` // the middlebox; "" the path
+	// LongerThanS and ShorterThanS are the bounds, seconds (null: none).
+	LongerThanS   *float64 `json:"longer_than_s"`
+	ShorterThanS  *float64 `json:"shorter_than_s"`
+	Survived      int      `json:"survived"`
+	Died          int      `json:"died"`
+	Contradictory bool     `json:"contradictory"`
+	// Profiles are those whose timeout lies in the bracket.
+	Profiles []string `json:"profiles"`
+	NeedS    *float64 `json:"need_s"` // what the product needs, seconds (null: unknown)
+	Findings []string `json:"findings"`
+	Words    string   `json:"words"`
+}
