@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/fwdiag/fwdiag/catalog"
+	"github.com/fwdiag/fwdiag/diagnose"
 	"github.com/fwdiag/fwdiag/fix"
 	"github.com/fwdiag/fwdiag/remedy"
 )
@@ -351,5 +352,18 @@ func TestKeepAliveSupportworksOnly(t *testing.T) {
 		if strings.Contains(s.Text, "KeepAliveTime") {
 			t.Errorf("k2 admin TCP got a Supportworks keepalive: %s", s.Text)
 		}
+	}
+}
+
+// TestKeepAliveUnderTheMeasuredTimeout: when the capture measured the
+// path's idle timeout (an NPA socket dead after 12 s), the keepalive comes
+// more often than that, not at half the product's 2 h need.
+func TestKeepAliveUnderTheMeasuredTimeout(t *testing.T) {
+	c := change(remedy.ActRaiseTCPIdle, 5001, catalog.TCP, server4, 2*time.Hour, client4[:1], 0)
+	c.Measured = diagnose.Bracket{Transport: catalog.TCP, Above: 2800 * time.Millisecond, Below: 12 * time.Second}
+	sw := fix.For(c, []fix.Firewall{fix.NFTables}, fix.Options{})
+	last := sw[len(sw)-1]
+	if !strings.Contains(last.Text, "KeepAliveTime -PropertyType DWord -Value 6000 ") {
+		t.Errorf("keepalive with the path measured below 12 s: %s; want 6000 ms", last.Text)
 	}
 }

@@ -198,6 +198,11 @@ func keepAlive(c Change, fws []Firewall) Snippet {
 			bound = p.TCPIdle
 		}
 	}
+	if b := c.Measured.Below; b > 0 && (bound <= 0 || b < bound) {
+		// The capture measured the path's timeout: shorter than any
+		// default.
+		bound = b
+	}
 	ka := KeepAliveFor(bound)
 	ms := int64(ka / time.Millisecond)
 	text := comment("#", headline(c),

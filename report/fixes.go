@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/fwdiag/fwdiag/catalog"
+	"github.com/fwdiag/fwdiag/diagnose"
 	"github.com/fwdiag/fwdiag/fix"
 	"github.com/fwdiag/fwdiag/remedy"
 )
@@ -91,9 +92,14 @@ func ChangeOf(c Change) (fix.Change, error) {
 			return bad("device addr", c.Device.Addr)
 		}
 	}
-	if c.MinTimeoutS != nil {
-		r.Min = time.Duration(*c.MinTimeoutS * float64(time.Second))
+	dur := func(s *float64) time.Duration {
+		if s == nil {
+			return 0
+		}
+		return time.Duration(*s * float64(time.Second))
 	}
+	r.Min = dur(c.MinTimeoutS)
+	r.Measured = diagnose.Bracket{Transport: c.Transport, Device: r.Device.Addr, Above: dur(c.MeasuredAboveS), Below: dur(c.MeasuredBelowS)}
 	if c.Service != "" {
 		if s := catalogServices.ByName(c.Service); len(s) > 0 {
 			r.Service = &s[0]

@@ -426,6 +426,7 @@ func buildChanges(ctx *explain.Context, res *diagnose.Result, wire []Finding, ad
 			s := a.r.Min.Seconds()
 			c.MinTimeoutS = &s
 		}
+		c.MeasuredAboveS, c.MeasuredBelowS = secs(a.r.Measured.Above), secs(a.r.Measured.Below)
 		out = append(out, c)
 	}
 	return out
@@ -435,13 +436,6 @@ func buildChanges(ctx *explain.Context, res *diagnose.Result, wire []Finding, ad
 // carry it.
 func measured(ctx *explain.Context, res *diagnose.Result, wire []Finding, str func(netip.Addr) string) []MeasuredTimeout {
 	var out []MeasuredTimeout
-	secs := func(d time.Duration) *float64 {
-		if d <= 0 {
-			return nil
-		}
-		s := d.Seconds()
-		return &s
-	}
 	for _, b := range res.Brackets {
 		m := MeasuredTimeout{Transport: b.Transport, Device: str(b.Device), LongerThanS: secs(b.Above), ShorterThanS: secs(b.Below),
 			Survived: b.Survived, Died: b.Died, Contradictory: b.Contradicts(), Profiles: b.Profiles(), NeedS: secs(b.Need),
@@ -519,4 +513,13 @@ func findingID(f *diagnose.Finding, taken map[string]bool) string {
 	}
 	taken[id] = true
 	return id
+}
+
+// secs is a duration in seconds for the JSON; nil (null) when zero.
+func secs(d time.Duration) *float64 {
+	if d <= 0 {
+		return nil
+	}
+	s := d.Seconds()
+	return &s
 }

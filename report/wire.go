@@ -178,6 +178,11 @@ type Change struct {
 	// MinTimeoutS is the value a timeout must exceed (seconds); null for
 	// other actions.
 	MinTimeoutS *float64 `json:"min_timeout_s"`
+	// MeasuredAboveS and MeasuredBelowS are the device's idle timeout as
+	// the capture measured it for this traffic (seconds; null unproven):
+	// a keepalive must come more often than the latter.
+	MeasuredAboveS *float64 `json:"measured_above_s,omitempty"`
+	MeasuredBelowS *float64 `json:"measured_below_s,omitempty"`
 	// Findings are the ids of the findings the change resolves.
 	Findings []string `json:"findings"`
 	Where    string   `json:"where"` // the device, in words
