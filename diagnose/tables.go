@@ -139,13 +139,7 @@ const maxSeenConvs = 1 << 18
 // capture point, and remembers it. A conversation seen again at the same
 // capture point is a new connection from a reused port, counted again.
 func (t *svcTable) again(client, server netip.AddrPort, vantage uint16) bool {
-	var h maphash.Hash
-	h.SetSeed(convSeed)
-	b, _ := client.MarshalBinary()
-	h.Write(b)
-	b, _ = server.MarshalBinary()
-	h.Write(b)
-	k := h.Sum64()
+	k := convHash(client, server)
 	if v, ok := t.seen[k]; ok {
 		return v != vantage
 	}
@@ -160,6 +154,23 @@ func (t *svcTable) again(client, server netip.AddrPort, vantage uint16) bool {
 
 // convSeed seeds the conversation hashes of the services table.
 var convSeed = maphash.MakeSeed()
+
+// convHash hashes a conversation's ends without allocating (their
+// MarshalBinary did, twice for every connection and flow counted).
+func convHash(client, server netip.AddrPort) uint64 {
+	var b [38]byte
+	put := func(o int, e netip.AddrPort) {
+		a := e.Addr().As16()
+		copy(b[o:], a[:])
+		b[o+16], b[o+17] = byte(e.Port()>>8), byte(e.Port())
+		if e.Addr().Is4() {
+			b[o+18] = 4
+		}
+	}
+	put(0, client)
+	put(19, server)
+	return maphash.Bytes(convSeed, b[:])
+}
 
 func newSvcTable() *svcTable { return &svcTable{aggs: map[svcKey]*svcAgg{}} }
 
