@@ -91,6 +91,7 @@ func Run(v *flows.View, ev *Evictions, inputs []*dissect.InputInfo) *Result {
 		r.CapturePoints = append(r.CapturePoints, CapturePoint(p))
 	}
 	fs := ev.fs.clone()
+	fs.solo = a.scanners
 
 	// NPA first: a blocked notification socket is reported as such, and
 	// its SYNs are not reported again as a plain blocked SYN.

@@ -114,10 +114,17 @@ type svcAgg struct {
 	svc     *catalog.Service
 	clients map[netip.Addr]*tally
 	// more sums the connections of clients beyond maxClientList;
-	// moreClients counts those connections (as clients: each may be one).
+	// moreClients counts those clients: each once while moreSeen (their
+	// hashes) has room, then each connection as one. Counted once, a
+	// client's count does not depend on whether a flood's sources came
+	// before it and filled the list.
 	more        tally
 	moreClients int
+	moreSeen    map[uint64]struct{}
 }
+
+// maxMoreClients bounds the clients past a row's list counted one by one.
+const maxMoreClients = 1 << 16
 
 // svcTable accumulates the services table from connections and flows.
 type svcTable struct {
@@ -188,11 +195,31 @@ func (t *svcTable) get(k svcKey, svc *catalog.Service, client netip.Addr) *tally
 		g.clients[client] = c
 	}
 	if c == nil {
-		g.moreClients++
+		h := addrHash(client)
+		if _, ok := g.moreSeen[h]; !ok {
+			g.moreClients++
+			if len(g.moreSeen) < maxMoreClients {
+				if g.moreSeen == nil {
+					g.moreSeen = map[uint64]struct{}{}
+				}
+				g.moreSeen[h] = struct{}{}
+			}
+		}
 		c = &g.more
 	}
 	c.conns++
 	return c
+}
+
+// addrHash hashes an address without allocating.
+func addrHash(a netip.Addr) uint64 {
+	var b [17]byte
+	a16 := a.As16()
+	copy(b[:], a16[:])
+	if a.Is4() {
+		b[16] = 4
+	}
+	return maphash.Bytes(convSeed, b[:])
 }
 
 // clone copies the table so a snapshot can add to it.
@@ -205,6 +232,7 @@ func (t *svcTable) clone() *svcTable {
 			tc := *t
 			n.clients[a] = &tc
 		}
+		n.moreSeen = maps.Clone(g.moreSeen)
 		c.aggs[k] = &n
 	}
 	return c
