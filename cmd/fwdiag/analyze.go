@@ -58,5 +58,6 @@ func analyzeRun(f *Factory, opts *AnalyzeOptions) error {
 		return err
 	}
 	prof.readDone()
+	collectAnalysis()
 	return opts.emit(f, r)
 }
