@@ -51,11 +51,19 @@ func batchGC() (restore func()) {
 
 // collectAnalysis collects the analysis's garbage once the report is
 // built: the analyzer's tables and the findings' working state are
-// unreachable by then, and the report's outputs (the JSON encoder
-// buffers several times the file's size) reuse that memory instead of
-// adding to the peak. With only the report live the collection takes a
-// millisecond or two.
-func collectAnalysis() { runtime.GC() }
+// unreachable by then, and the report's outputs reuse that memory instead
+// of adding to the peak. With only the report live the collection takes a
+// millisecond or two. The outputs then run with the proportional
+// collector back on (unless the user set GOGC): the JSON encoder grows
+// its buffers by doubling, to several times the file's size, and with the
+// collector off every outgrown buffer stayed until the end (ten hours of
+// the busy site: 63 MB peak with the text report, 85 MB with the JSON).
+func collectAnalysis() {
+	runtime.GC()
+	if os.Getenv("GOGC") == "" {
+		debug.SetGCPercent(100)
+	}
+}
 
 func main() {
 	if os.Getenv("GOMEMLIMIT") == "" {
