@@ -58,6 +58,10 @@ type findingSet struct {
 	// merged holds the group they went into once past manyClients.
 	perService map[serviceKey]int
 	merged     map[serviceKey]*group
+	// solo are clients whose groups are never merged with other clients'
+	// (scanners: aggregate folds their attempts into their syn_scan, which
+	// it cannot take back out of a group merged from several clients).
+	solo map[netip.Addr]bool
 }
 
 // serviceKey is a groupKey without its client, with the service: clients
@@ -168,7 +172,7 @@ func (fs *findingSet) add(kind Kind, severity Severity, svc *catalog.Service, tr
 	k := groupKey{kind, client, server, port, transport, svcName(svc)}
 	sk := serviceKey{kind, transport, server, port, svcName(svc)}
 	g := fs.groups[k]
-	if g == nil && client.IsValid() {
+	if g == nil && client.IsValid() && !fs.solo[client] {
 		if m := fs.merged[sk]; m != nil {
 			g = m
 			m.noteClient(client, 1)

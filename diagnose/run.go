@@ -93,6 +93,7 @@ func Run(v *flows.View, ev *Evictions, inputs []*dissect.InputInfo) *Result {
 		r.CapturePoints = append(r.CapturePoints, CapturePoint(p))
 	}
 	fs := ev.fs.clone()
+	fs.solo = a.scanners
 
 	// NPA first: a blocked notification socket is reported as such, and
 	// its SYNs are not reported again as a plain blocked SYN.
@@ -202,8 +203,11 @@ func (e *Evictions) EvictUDP(f *flows.UDPFlow, now time.Time, udpTimeout time.Du
 	k := k2Key{f.Vantage, f.Client.Addr()}
 	last, ok := e.k2[k]
 	if !ok && len(e.k2) >= maxK2 {
+		// With no earlier flow to judge against, k2Step would only make
+		// the snapshot there is no room for: a flood's every source
+		// allocated one (130 MB for 1M sources).
 		e.k2Dropped++
-		last = nil
+		return
 	}
 	if next := a.k2Step(k, last, f, now, e.fs); next != nil && (ok || len(e.k2) < maxK2) {
 		e.k2[k] = next

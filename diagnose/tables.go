@@ -114,10 +114,17 @@ type svcAgg struct {
 	svc     *catalog.Service
 	clients map[netip.Addr]*tally
 	// more sums the connections of clients beyond maxClientList;
-	// moreClients counts those connections (as clients: each may be one).
+	// moreClients counts those clients: each once while moreSeen (their
+	// hashes) has room, then each connection as one. Counted once, a
+	// client's count does not depend on whether a flood's sources came
+	// before it and filled the list.
 	more        tally
 	moreClients int
+	moreSeen    map[uint64]struct{}
 }
+
+// maxMoreClients bounds the clients past a row's list counted one by one.
+const maxMoreClients = 1 << 16
 
 // svcTable accumulates the services table from connections and flows.
 type svcTable struct {
@@ -139,13 +146,7 @@ const maxSeenConvs = 1 << 18
 // capture point, and remembers it. A conversation seen again at the same
 // capture point is a new connection from a reused port, counted again.
 func (t *svcTable) again(client, server netip.AddrPort, vantage uint16) bool {
-	var h maphash.Hash
-	h.SetSeed(convSeed)
-	b, _ := client.MarshalBinary()
-	h.Write(b)
-	b, _ = server.MarshalBinary()
-	h.Write(b)
-	k := h.Sum64()
+	k := convHash(client, server)
 	if v, ok := t.seen[k]; ok {
 		return v != vantage
 	}
@@ -160,6 +161,23 @@ func (t *svcTable) again(client, server netip.AddrPort, vantage uint16) bool {
 
 // convSeed seeds the conversation hashes of the services table.
 var convSeed = maphash.MakeSeed()
+
+// convHash hashes a conversation's ends without allocating (their
+// MarshalBinary did, twice for every connection and flow counted).
+func convHash(client, server netip.AddrPort) uint64 {
+	var b [38]byte
+	put := func(o int, e netip.AddrPort) {
+		a := e.Addr().As16()
+		copy(b[o:], a[:])
+		b[o+16], b[o+17] = byte(e.Port()>>8), byte(e.Port())
+		if e.Addr().Is4() {
+			b[o+18] = 4
+		}
+	}
+	put(0, client)
+	put(19, server)
+	return maphash.Bytes(convSeed, b[:])
+}
 
 func newSvcTable() *svcTable { return &svcTable{aggs: map[svcKey]*svcAgg{}} }
 
@@ -177,11 +195,31 @@ func (t *svcTable) get(k svcKey, svc *catalog.Service, client netip.Addr) *tally
 		g.clients[client] = c
 	}
 	if c == nil {
-		g.moreClients++
+		h := addrHash(client)
+		if _, ok := g.moreSeen[h]; !ok {
+			g.moreClients++
+			if len(g.moreSeen) < maxMoreClients {
+				if g.moreSeen == nil {
+					g.moreSeen = map[uint64]struct{}{}
+				}
+				g.moreSeen[h] = struct{}{}
+			}
+		}
 		c = &g.more
 	}
 	c.conns++
 	return c
+}
+
+// addrHash hashes an address without allocating.
+func addrHash(a netip.Addr) uint64 {
+	var b [17]byte
+	a16 := a.As16()
+	copy(b[:], a16[:])
+	if a.Is4() {
+		b[16] = 4
+	}
+	return maphash.Bytes(convSeed, b[:])
 }
 
 // clone copies the table so a snapshot can add to it.
@@ -194,6 +232,7 @@ func (t *svcTable) clone() *svcTable {
 			tc := *t
 			n.clients[a] = &tc
 		}
+		n.moreSeen = maps.Clone(g.moreSeen)
 		c.aggs[k] = &n
 	}
 	return c

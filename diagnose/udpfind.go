@@ -254,9 +254,11 @@ func foldSymptoms(fs *findingSet) {
 			if g := causes[causeKey{kind, s.key.client, s.key.server, s.key.port}]; g != nil {
 				return g
 			}
-			// A cause merged from many clients, or a merged symptom.
+			// A cause merged from many clients, or a merged symptom (a
+			// client past the merged group's list may be one of its
+			// members too: under a flood the list is full of its sources).
 			if m := causes[causeKey{kind, netip.Addr{}, s.key.server, s.key.port}]; m != nil {
-				if _, ok := m.clients[s.key.client]; ok || !s.key.client.IsValid() {
+				if _, ok := m.clients[s.key.client]; ok || !s.key.client.IsValid() || m.moreClients > 0 {
 					return m
 				}
 			}

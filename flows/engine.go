@@ -98,6 +98,15 @@ type Analyzer struct {
 
 	// copies folds pktmon's appearances of one packet (pktmon.go).
 	copies *copyCache
+	// freeConns are evicted connections to reuse (recycle); sweepOut and
+	// sweepSort are sweep's buffers.
+	freeConns []*Conn
+	sweepOut  []*Conn
+	sweepSort []flowEntry[*Conn]
+	// freeUDP, udpOut and udpSort are the same for UDP flows.
+	freeUDP []*UDPFlow
+	udpOut  []*UDPFlow
+	udpSort []flowEntry[*UDPFlow]
 
 	// Counters.
 	packets      uint64
@@ -231,7 +240,8 @@ func (a *Analyzer) addTCP(p *dissect.Packet, v uint16) {
 		c = nil
 	}
 	if c == nil {
-		c = &Conn{FlowHead: newHead(v, p)}
+		c = a.newConn()
+		c.FlowHead = newHead(v, p)
 		switch {
 		case synOnly:
 			c.Client, c.Server = src, dst
@@ -300,7 +310,8 @@ func (a *Analyzer) addUDP(p *dissect.Packet, v uint16) {
 	setKey(&k, v, dissect.ProtoUDP, src, dst)
 	f := a.udp.get(&k)
 	if f == nil {
-		f = &UDPFlow{FlowHead: newHead(v, p)}
+		f = a.newUDP()
+		f.FlowHead = newHead(v, p)
 		dstSvc := a.cfg.Catalog.IsServicePort(dst.Port(), UDP)
 		srcSvc := a.cfg.Catalog.IsServicePort(src.Port(), UDP)
 		if srcSvc && !dstSvc {
@@ -364,7 +375,8 @@ func (a *Analyzer) addICMPError(p *dissect.Packet, v uint16) {
 		if f == nil && q.SrcPort != 53 && q.DstPort != 53 {
 			// The error quotes a datagram this vantage did not see (it saw
 			// only the answer path): track the flow from the quote.
-			f = &UDPFlow{FlowHead: newHead(v, p)}
+			f = a.newUDP()
+			f.FlowHead = newHead(v, p)
 			f.Client, f.Server = src, dst
 			if a.cfg.Catalog.IsServicePort(src.Port(), UDP) && !a.cfg.Catalog.IsServicePort(dst.Port(), UDP) {
 				f.Client, f.Server = dst, src
@@ -406,17 +418,28 @@ func (a *Analyzer) conns() []*Conn {
 // packet times beside the pointers, so that most comparisons read no flow:
 // following 27k pointers to scattered flows was most of a report's sort.
 func sortFlows[F any](flows []F, head func(F) *FlowHead) {
-	type entry struct {
-		sec  int64
-		nsec int
-		f    F
+	sortFlowsBuf(flows, head, nil)
+}
+
+// flowEntry is a flow with its first packet time, for sortFlowsBuf.
+type flowEntry[F any] struct {
+	sec  int64
+	nsec int
+	f    F
+}
+
+// sortFlowsBuf is sortFlows with a buffer for its entries that the caller
+// keeps (nil: none), for the eviction sweeps.
+func sortFlowsBuf[F any](flows []F, head func(F) *FlowHead, buf *[]flowEntry[F]) {
+	var es []flowEntry[F]
+	if buf != nil {
+		es = (*buf)[:0]
 	}
-	es := make([]entry, len(flows))
-	for i, f := range flows {
+	for _, f := range flows {
 		h := head(f)
-		es[i] = entry{h.First.Unix(), h.First.Nanosecond(), f}
+		es = append(es, flowEntry[F]{h.First.Unix(), h.First.Nanosecond(), f})
 	}
-	slices.SortFunc(es, func(x, y entry) int {
+	slices.SortFunc(es, func(x, y flowEntry[F]) int {
 		if c := cmp.Compare(x.sec, y.sec); c != 0 {
 			return c
 		}
@@ -425,8 +448,13 @@ func sortFlows[F any](flows []F, head func(F) *FlowHead) {
 		}
 		return head(x.f).compare(head(y.f))
 	})
+	var zero F
 	for i := range es {
 		flows[i] = es[i].f
+		es[i].f = zero
+	}
+	if buf != nil {
+		*buf = es[:0]
 	}
 }
 

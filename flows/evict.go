@@ -9,8 +9,10 @@ import (
 )
 
 // DefaultMaxConns is how many TCP connections the analyzer keeps live
-// before it evicts finished ones. About 700 bytes each: ~70 MB at the cap.
-const DefaultMaxConns = 100_000
+// before it evicts finished ones: about 1.1 KB each, ~18 MB at the cap, as
+// much again at most on the free list of evicted ones (recycle). A sweep
+// frees a quarter of the cap or more; when it cannot, the cap doubles.
+const DefaultMaxConns = 16_384
 
 // EvictAge is how old a connection attempt must be to leave the live
 // table. Diagnosis calls an attempt unanswered after the same wait (Linux
@@ -19,8 +21,8 @@ const DefaultMaxConns = 100_000
 const EvictAge = time.Second
 
 // DefaultMaxUDPFlows is how many UDP flows the analyzer keeps live before
-// it evicts those outside the catalog.
-const DefaultMaxUDPFlows = 100_000
+// it evicts (sweepUDP): about 580 bytes each.
+const DefaultMaxUDPFlows = 16_384
 
 // udpIdleEvict is how long a UDP flow outside the catalog must have been
 // silent before it is evicted: as long as the longest common firewall UDP
@@ -97,41 +99,111 @@ func (a *Analyzer) evictable(c *Conn, now time.Time, hard bool) bool {
 // sweep evicts what it can once the live table is over its cap. Eviction is
 // decided by each connection's own state and the capture time, and applied
 // in connection order, so the same capture always evicts the same way.
+// It allocates nothing in the steady state of a scan or a flood: the
+// table is rebuilt into its spare array, the evicted connections are
+// gathered and sorted in buffers the analyzer keeps, and go to the free
+// list once the hook has seen them.
 func (a *Analyzer) sweep(now time.Time) {
-	var out []*Conn
+	n := 0
 	for _, hard := range []bool{false, true} {
 		a.tcp.removeIf(func(c *Conn) bool {
 			if !a.evictable(c, now, hard) {
 				return false
 			}
-			out = append(out, c)
 			c.evicted = true
+			n++
 			return true
 		})
 		if a.tcp.len() <= a.maxConns*3/4 {
 			break
 		}
 	}
-	if len(out) > 0 {
-		a.order = slices.DeleteFunc(a.order, func(c *Conn) bool { return c.evicted })
+	// The evicted leave the order, in it: the order of their creation,
+	// which is that of their first packets but for ties and inputs merged
+	// out of order, so the sort is mostly a check.
+	out := a.sweepOut[:0]
+	if n > 0 {
+		a.order = slices.DeleteFunc(a.order, func(c *Conn) bool {
+			if c.evicted {
+				out = append(out, c)
+			}
+			return c.evicted
+		})
 	}
 	var ttls *TTLView
 	if len(out) > 0 && a.cfg.OnEvict != nil {
 		// The TTLs the hook compares resets with, as the live connections
-		// and the evicted ones show them now.
-		live := make([]*Conn, 0, a.tcp.len())
-		a.tcp.each(func(c *Conn) { live = append(live, c) })
-		ttls = hostTTLs(live, nil, a.ev.ttl)
+		// and the evicted ones show them now, built only if the hook asks
+		// (the table does not change before the hook returns).
+		ttls = &TTLView{lazy: func() map[hostKey]ttlStat {
+			live := make([]*Conn, 0, a.tcp.len())
+			a.tcp.each(func(c *Conn) { live = append(live, c) })
+			return hostTTLs(live, nil, a.ev.ttl).m
+		}}
 	}
-	sortFlows(out, func(c *Conn) *FlowHead { return &c.FlowHead })
-	for _, c := range out {
+	if !slices.IsSortedFunc(out, func(x, y *Conn) int { return x.FlowHead.compare(&y.FlowHead) }) {
+		sortFlowsBuf(out, func(c *Conn) *FlowHead { return &c.FlowHead }, &a.sweepSort)
+	}
+	for i, c := range out {
 		a.evict(c, now, ttls)
+		a.recycle(c)
+		out[i] = nil
 	}
+	a.sweepOut = out[:0]
 	if a.tcp.len() > a.maxConns*3/4 {
 		// Not enough may go: let the table grow rather than sweep at
 		// every packet.
 		a.maxConns *= 2
 	}
+}
+
+// recycle puts an evicted connection on the free list: a scan or a flood
+// then costs no allocation per attempt once the table is full. Nothing
+// holds an evicted connection: it left the table and the order, the hook
+// copies what it keeps, and Views are valid only until the next packet.
+// Its evidence and print buffers are kept for the next connection.
+func (a *Analyzer) recycle(c *Conn) {
+	if len(a.freeConns) >= a.maxConns {
+		return // the free list and the table together stay within twice the cap
+	}
+	frames, prints := c.Frames[:0], c.Prints[:0]
+	*c = Conn{}
+	c.Frames, c.Prints = frames, prints
+	a.freeConns = append(a.freeConns, c)
+}
+
+// recycleUDP puts an evicted UDP flow on its free list, as recycle does.
+func (a *Analyzer) recycleUDP(f *UDPFlow) {
+	if len(a.freeUDP) >= a.maxUDP {
+		return
+	}
+	frames, prints := f.Frames[:0], f.Prints[:0]
+	*f = UDPFlow{}
+	f.Frames, f.Prints = frames, prints
+	a.freeUDP = append(a.freeUDP, f)
+}
+
+// newUDP returns a zero UDP flow, from the free list when it has one.
+func (a *Analyzer) newUDP() *UDPFlow {
+	if n := len(a.freeUDP); n > 0 {
+		f := a.freeUDP[n-1]
+		a.freeUDP[n-1] = nil
+		a.freeUDP = a.freeUDP[:n-1]
+		return f
+	}
+	return &UDPFlow{}
+}
+
+// newConn returns a zero connection (with empty buffers), from the free
+// list when it has one.
+func (a *Analyzer) newConn() *Conn {
+	if n := len(a.freeConns); n > 0 {
+		c := a.freeConns[n-1]
+		a.freeConns[n-1] = nil
+		a.freeConns = a.freeConns[:n-1]
+		return c
+	}
+	return &Conn{}
 }
 
 // evict folds one connection into the evicted state, after handing it to
@@ -170,18 +242,22 @@ func (a *Analyzer) evict(c *Conn, now time.Time, ttls *TTLView) {
 // of them. Catalog flows (K2, UDP notifications) stay: their findings look
 // across a client's flows.
 func (a *Analyzer) sweepUDP(now time.Time) {
-	var out []*UDPFlow
+	out := a.udpOut[:0]
 	// Each pass evicts more, until the table is back under three quarters
 	// of its cap: flows outside the catalog idle a minute; all of those and
 	// service flows idle longer than a K2 answer may be late (nothing more
-	// can come); service flows idle a minute (a client that goes on after
+	// can come); lone unanswered datagrams overdue (a flood's sources: a
+	// flood of 1M sources at 19283 otherwise pushed out the real clients'
+	// flows, whose late answers were then lost: 851 late responses in the
+	// capture without the flood, 135 with it at a cap of 100,000);
+	// service flows idle a minute (a client that goes on after
 	// that on the same port starts a new flow); those whose requests are
 	// answered or overdue (udpWait: they count as unanswered already); then
 	// any service flow but UDP notifications (a flood of one-datagram flows
 	// to 19283 faster than the table's cap a minute). What
 	// a service flow leaves goes to the hook (its findings, its row of the
 	// services table, its step in its client's K2 story).
-	for pass := 0; pass < 5; pass++ {
+	for pass := 0; pass < 6; pass++ {
 		a.udp.removeIf(func(f *UDPFlow) bool {
 			if f.Requests+f.Responses+f.ICMPCount+f.RefusedCount == 0 {
 				return false // the one being created
@@ -203,9 +279,10 @@ func (a *Analyzer) sweepUDP(now time.Time) {
 			}
 			switch {
 			case idle > k2MaxLate,
-				pass >= 2 && idle >= udpIdleEvict,
-				pass >= 3 && (f.pendingReq.IsZero() || idle >= udpOverdue),
-				pass == 4:
+				pass >= 2 && f.Requests == 1 && f.Responses+f.ICMPCount+f.RefusedCount == 0 && idle >= udpOverdue,
+				pass >= 3 && idle >= udpIdleEvict,
+				pass >= 4 && (f.pendingReq.IsZero() || idle >= udpOverdue),
+				pass == 5:
 				out = append(out, f)
 				a.ev.ServiceUDPFlows++
 				return true
@@ -216,8 +293,8 @@ func (a *Analyzer) sweepUDP(now time.Time) {
 			break
 		}
 	}
-	sortFlows(out, func(f *UDPFlow) *FlowHead { return &f.FlowHead })
-	for _, f := range out {
+	sortFlowsBuf(out, func(f *UDPFlow) *FlowHead { return &f.FlowHead }, &a.udpSort)
+	for i, f := range out {
 		if a.cfg.OnEvict != nil {
 			if !a.cfg.Catalog.IsServicePort(f.Server.Port(), UDP) {
 				f.Service = nil
@@ -231,7 +308,10 @@ func (a *Analyzer) sweepUDP(now time.Time) {
 				a.ev.Middleboxes[f.ICMP.From.Addr()] = true
 			}
 		}
+		a.recycleUDP(f)
+		out[i] = nil
 	}
+	a.udpOut = out[:0]
 	if a.udp.len() > a.maxUDP*3/4 {
 		a.maxUDP *= 2
 	}

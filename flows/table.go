@@ -21,6 +21,11 @@ import (
 type flowTable[V comparable] struct {
 	slots []tableSlot[V] // a power of two long; a zero val is an empty slot
 	n     int
+	// spare is an empty array as long as slots, which a sweep (removeIf)
+	// rebuilds into and hands the old array back to: sweeping a full table
+	// every few thousand new flows (a scan, a flood) would otherwise leave
+	// a table's worth of garbage each time.
+	spare []tableSlot[V]
 }
 
 type tableSlot[V comparable] struct {
@@ -104,7 +109,11 @@ func (t *flowTable[V]) removeIf(drop func(V) bool) { t.rebuild(len(t.slots), dro
 func (t *flowTable[V]) rebuild(size int, drop func(V) bool) {
 	var zero V
 	old := t.slots
-	t.slots = make([]tableSlot[V], size)
+	if len(t.spare) == size {
+		t.slots, t.spare = t.spare, nil
+	} else {
+		t.slots, t.spare = make([]tableSlot[V], size), nil
+	}
 	t.n = 0
 	for i := range old {
 		s := &old[i]
@@ -113,5 +122,9 @@ func (t *flowTable[V]) rebuild(size int, drop func(V) bool) {
 		}
 		*t.find(&s.key) = *s
 		t.n++
+	}
+	if len(old) == size {
+		clear(old)
+		t.spare = old
 	}
 }

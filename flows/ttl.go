@@ -1,6 +1,9 @@
 package flows
 
-import "net/netip"
+import (
+	"net/netip"
+	"sync"
+)
 
 // hostKey identifies a host as seen from one vantage point.
 type hostKey struct {
@@ -21,6 +24,16 @@ type ttlStat struct {
 // not changed afterwards, so it may be read from several goroutines.
 type TTLView struct {
 	m map[hostKey]ttlStat
+	// lazy, when set, builds m at the first question (an eviction sweep's
+	// view: most sweeps evict only attempts nobody asks a TTL about).
+	lazy func() map[hostKey]ttlStat
+	once sync.Once
+}
+
+func (v *TTLView) load() {
+	if v.lazy != nil {
+		v.once.Do(func() { v.m, v.lazy = v.lazy(), nil })
+	}
 }
 
 // Genuine returns the TTL a host's ordinary packets arrive with at a
@@ -29,6 +42,7 @@ func (v *TTLView) Genuine(vantage uint16, addr netip.Addr) (uint8, bool) {
 	if v == nil {
 		return 0, false
 	}
+	v.load()
 	s, ok := v.m[hostKey{vantage, addr}]
 	if !ok || s.varies {
 		return 0, false

@@ -51,9 +51,13 @@ func analyzeRun(f *Factory, opts *AnalyzeOptions) error {
 		return usageErr("--evidence reads the inputs again: standard input (-) cannot be; save it to a file first")
 	}
 	defer batchGC()()
+	prof := startProfile()
+	defer prof.stop()
 	r, err := pipeline.AnalyzeFiles(opts.Files, opts.Opts, f.Version)
 	if err != nil {
 		return err
 	}
+	prof.readDone()
+	collectAnalysis()
 	return opts.emit(f, r)
 }
