@@ -45,11 +45,7 @@ paste and the vendor document they follow.`,
 }
 
 func fixRun(f *Factory, opts *FixOptions, path string) error {
-	fws, err := opts.firewalls()
-	if err != nil {
-		return err
-	}
-	o, err := opts.options()
+	fws, o, err := opts.resolve()
 	if err != nil {
 		return err
 	}

@@ -71,30 +71,29 @@ func (ff *fixFlags) options() (fix.Options, error) {
 	return o, nil
 }
 
+// resolve returns the devices and the Linux names asked for.
+func (ff *fixFlags) resolve() ([]fix.Firewall, fix.Options, error) {
+	fws, err := ff.firewalls()
+	if err != nil {
+		return nil, fix.Options{}, err
+	}
+	o, err := ff.options()
+	return fws, o, err
+}
+
 // apply writes r's fixes for the devices asked for; a report whose
 // devices were not named on the command line keeps the profile's.
 func (ff *fixFlags) apply(r *report.Report) error {
-	fws, err := ff.firewalls()
-	if err != nil {
+	fws, o, err := ff.resolve()
+	if err != nil || (fws == nil && o == (fix.Options{})) {
 		return err
-	}
-	o, err := ff.options()
-	if err != nil {
-		return err
-	}
-	if fws == nil && o == (fix.Options{}) {
-		return nil
 	}
 	return r.SetFirewalls(fws, o)
 }
 
 // setOn has a live runner's snapshots written with the devices asked for.
 func (ff *fixFlags) setOn(r *pipeline.Runner) error {
-	fws, err := ff.firewalls()
-	if err != nil {
-		return err
-	}
-	o, err := ff.options()
+	fws, o, err := ff.resolve()
 	if err != nil {
 		return err
 	}
