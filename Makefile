@@ -16,15 +16,16 @@ demo: build
 	./$(BIN) demo
 
 ## tools: what the tests cross-check against (tshark, tcpdump) and the live
-## tests need (nftables, iproute2, tmux); installed when missing and root.
+## tests need (nftables, iproute2, tmux), and iptables for the fix snippets; installed
+## when missing and root.
 tools:
-	@missing=""; for t in tshark tcpdump nft ip tmux editcap; do command -v $$t >/dev/null 2>&1 || missing="$$missing $$t"; done; \
+	@missing=""; for t in tshark tcpdump nft iptables ip tmux editcap; do command -v $$t >/dev/null 2>&1 || missing="$$missing $$t"; done; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
 	    echo "installing:$$missing"; \
 	    echo "wireshark-common wireshark-common/install-setuid boolean false" | debconf-set-selections 2>/dev/null || true; \
 	    DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
-	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq tshark tcpdump nftables iproute2 tmux tcpreplay conntrack ethtool >/dev/null; \
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq tshark tcpdump nftables iptables iproute2 tmux tcpreplay conntrack ethtool >/dev/null; \
 	  else echo "missing:$$missing (tests that need them will skip and say so)"; fi; \
 	fi
 

@@ -11,9 +11,11 @@ package fix
 import (
 	"fmt"
 	"net/netip"
+	"regexp"
 	"strings"
 	"time"
 
+	"github.com/fwdiag/fwdiag/catalog"
 	"github.com/fwdiag/fwdiag/remedy"
 )
 
@@ -102,7 +104,8 @@ type Snippet struct {
 	Device   string   // the device as a person names it: "Linux nftables", "Windows Server (Supportworks server)"
 	// Lang is the language of Text: nft, iptables-restore, sysctl,
 	// powershell, cisco-asa, pan-os-cli, fortios-cli, checkpoint-mgmt-cli,
-	// junos, pf.conf, uci, aws-cli, azure-cli, gcloud, or text.
+	// junos, pf.conf, uci, aws-cli, azure-cli, gcloud, or text; empty when
+	// Text is (the device can only be told in words, see Note).
 	Lang string
 	// Text is ready to paste; comments in the device's comment syntax name
 	// the finding's traffic. Empty when the device cannot do it (see Note).
@@ -114,20 +117,269 @@ type Snippet struct {
 	Note string
 }
 
-// For renders c for the firewalls fws. Changes on the path, on a
-// middlebox or between capture points give one snippet per firewall in
-// fws, in the order of fws. Changes that live on a host are written for
-// that host whatever fws says, once: client_host for the client's Windows
-// Defender Firewall, server_host for the Windows server. For returns nil
-// when there is nothing to configure (inspect, an unknown action).
+// For renders c for the firewalls fws, in the order of fws.
+//
+// Changes on the path, on a middlebox or between capture points give one
+// snippet per firewall in fws; a Linux firewall asked to raise a timeout
+// gives two (the rule-scoped nft or iptables change, then the global
+// sysctl alternative, both with Firewall set to it). A firewall that
+// cannot do what c asks gives a snippet with an empty Text and a Note that
+// says what to do instead.
+//
+// Changes that live on a host are written for that host whatever fws
+// says, once: client_host for the client's Windows Defender Firewall,
+// server_host for the Windows server. A Supportworks idle-TCP change adds,
+// after the firewalls' snippets, the Windows server's TCP keepalive.
+//
+// For returns nil when there is nothing to configure: inspect, an unknown
+// action, or a change without a server address.
 func For(c Change, fws []Firewall, o Options) []Snippet {
-	return nil
+	if c.Action == remedy.ActInspect || !c.Dst.IsValid() {
+		return nil
+	}
+	switch c.Device.Kind {
+	case remedy.DevClientHost:
+		return windowsClient(c)
+	case remedy.DevServer:
+		return windowsServer(c)
+	}
+	var out []Snippet
+	for _, fw := range fws {
+		out = append(out, render(c, fw, o)...)
+	}
+	if c.Action == remedy.ActRaiseTCPIdle && isSupportworks(c) {
+		out = append(out, keepAlive(c, fws))
+	}
+	return out
+}
+
+// render writes c for one firewall on the path.
+func render(c Change, fw Firewall, o Options) []Snippet {
+	var out []Snippet
+	switch fw {
+	case NFTables:
+		out = nftables(c, o)
+	case IPTables:
+		out = iptables(c, o)
+	case Windows:
+		out = []Snippet{windowsPath(c)}
+	case ASA:
+		out = []Snippet{asa(c)}
+	case PANOS:
+		out = []Snippet{panos(c)}
+	case FortiGate:
+		out = []Snippet{fortigate(c)}
+	case CheckPoint:
+		out = []Snippet{checkpoint(c)}
+	case SRX:
+		out = []Snippet{srx(c)}
+	case PF:
+		out = []Snippet{pf(c)}
+	case OpenWrt:
+		out = openwrt(c)
+	case AWSNAT:
+		out = []Snippet{awsNAT(c)}
+	case AzureNAT:
+		out = []Snippet{azureNAT(c)}
+	case GCPNAT:
+		out = []Snippet{gcpNAT(c)}
+	}
+	for i := range out {
+		out[i].Firewall = fw
+		if out[i].Text == "" {
+			out[i].Lang = ""
+		}
+		if c.Device.Kind == remedy.DevMiddlebox && c.Device.Addr.IsValid() {
+			out[i].Device += fmt.Sprintf(" (the device at %s)", c.Device.Addr)
+		}
+	}
+	return out
 }
 
 // Value is the timeout a fix sets for a remedy's Min: Min rounded up to a
 // whole minute, which every device here takes (in seconds or in minutes),
 // plus a minute of margin, so strictly above Min: 15m gives 16m (960 s),
-// 1m gives 2m, 350s gives 7m, 0 gives 1m.
+// 1m gives 2m, 350s gives 7m, 0 gives 1m. A snippet never sets a timeout
+// below the device's own default (see timeout).
 func Value(min time.Duration) time.Duration {
-	return 0
+	if min < 0 {
+		min = 0
+	}
+	return (min+time.Minute-1)/time.Minute*time.Minute + time.Minute
+}
+
+// profileOf names the catalog profile of a firewall ("" none).
+func profileOf(fw Firewall) string {
+	switch fw {
+	case NFTables, IPTables:
+		return "linux"
+	case Windows, OpenWrt, PF, ASA, PANOS, FortiGate, CheckPoint, SRX, AWSNAT, AzureNAT, GCPNAT:
+		return string(fw)
+	}
+	return ""
+}
+
+// timeout is the value a snippet for fw sets for c: Value(c.Min), or the
+// device's default when that is longer (a fix must never shorten a
+// timeout), with a comment line saying which.
+func timeout(c Change, fw Firewall) (time.Duration, string) {
+	v := Value(c.Min)
+	p, err := catalog.LookupProfile(profileOf(fw))
+	if err != nil {
+		return v, ""
+	}
+	def := p.UDP
+	if c.Transport == catalog.TCP {
+		def = p.TCPIdle
+	}
+	if def > v {
+		return def, fmt.Sprintf("%s already exceeds %s by default (%s); this sets the default again in case it was lowered", p.Device, dur(c.Min), secs(def))
+	}
+	return v, fmt.Sprintf("%s is %s, strictly above the %s the finding needs%s", secs(v), dur(v), dur(c.Min), k2Rule(c))
+}
+
+// k2Rule cites the K2 seed's timeout rules for K2 UDP changes.
+func k2Rule(c Change) string {
+	if c.Service == nil || c.Service.Product != catalog.K2 || c.Transport != catalog.UDP {
+		return ""
+	}
+	return " (K2 seed rules 1-3: over 15 minutes for KeyAccess clients, at least 1 minute for KeyConfigure admin traffic)"
+}
+
+func isSupportworks(c Change) bool {
+	return c.Service != nil && c.Service.Product == catalog.Supportworks
+}
+
+func isK2(c Change) bool { return c.Service != nil && c.Service.Product == catalog.K2 }
+
+// dur writes a duration as people say it: 16m, 1h6m, 50s, 2h10s.
+func dur(d time.Duration) string {
+	d = d.Round(time.Second)
+	var b strings.Builder
+	for _, u := range []struct {
+		d    time.Duration
+		unit string
+	}{{time.Hour, "h"}, {time.Minute, "m"}, {time.Second, "s"}} {
+		if n := d / u.d; n > 0 {
+			fmt.Fprintf(&b, "%d%s", n, u.unit)
+			d -= n * u.d
+		}
+	}
+	if b.Len() == 0 {
+		return "0s"
+	}
+	return b.String()
+}
+
+func secs(d time.Duration) string { return fmt.Sprintf("%d s", int64(d/time.Second)) }
+
+// sources are the clients a snippet names: From in Dst's address family,
+// nil for any source (no clients, or More > 0).
+func sources(c Change) []netip.Addr {
+	if c.More > 0 {
+		return nil
+	}
+	var out []netip.Addr
+	for _, a := range c.From {
+		a = a.Unmap()
+		if a.IsValid() && a.Is4() == c.Dst.Unmap().Is4() {
+			out = append(out, a)
+		}
+	}
+	return out
+}
+
+// label is "UDP 19283 (k2-keyserver)".
+func label(c Change) string {
+	l := fmt.Sprintf("%s %d", strings.ToUpper(string(c.Transport)), c.Port)
+	if c.Service != nil {
+		l += fmt.Sprintf(" (%s)", c.Service.Name)
+	}
+	return l
+}
+
+// from words the sources: "from 10.0.0.1", "from any source (at least 42
+// clients, too many to name)".
+func from(c Change) string {
+	src := sources(c)
+	switch {
+	case c.More > 0:
+		return fmt.Sprintf("from any source (at least %d clients, too many to name)", len(c.From)+c.More)
+	case len(src) == 0:
+		return "from any source"
+	}
+	var s []string
+	for _, a := range src {
+		s = append(s, a.String())
+	}
+	return "from " + strings.Join(s, ", ")
+}
+
+// headline is the first comment line of every snippet: the change, the
+// traffic and the clients, in words.
+func headline(c Change) string {
+	dst := c.Dst.String()
+	switch c.Action {
+	case remedy.ActAllow:
+		return fmt.Sprintf("fwdiag: allow %s %s to %s", label(c), from(c), dst)
+	case remedy.ActAllowTwo:
+		return fmt.Sprintf("fwdiag: allow two connections per client to %s %s %s (main session + NPA notification socket)", dst, label(c), from(c))
+	case remedy.ActRaiseUDPTimeout:
+		return fmt.Sprintf("fwdiag: keep UDP state for %s %s %s longer than %s", dst, label(c), from(c), dur(c.Min))
+	case remedy.ActRaiseTCPIdle:
+		return fmt.Sprintf("fwdiag: keep idle established %s to %s %s longer than %s", label(c), dst, from(c), dur(c.Min))
+	case remedy.ActExemptFromReset:
+		return fmt.Sprintf("fwdiag: stop resetting established %s sessions to %s %s", label(c), dst, from(c))
+	case remedy.ActSymmetricPath:
+		return fmt.Sprintf("fwdiag: both directions of %s between %s and the clients through the same stateful devices", label(c), dst)
+	case remedy.ActCheckService:
+		return fmt.Sprintf("fwdiag: check that %s listens on %s", label(c), dst)
+	case remedy.ActOpenHostFirewall:
+		return fmt.Sprintf("fwdiag: let the server %s reach its own %s (loopback and its own address)", dst, label(c))
+	case remedy.ActUseTCPNotify:
+		return fmt.Sprintf("fwdiag: switch Supportworks notifications on %s to TCP", dst)
+	}
+	return "fwdiag: " + string(c.Action)
+}
+
+// comment prefixes each line of text with a comment marker.
+func comment(mark string, lines ...string) string {
+	var b strings.Builder
+	for _, l := range lines {
+		if l == "" {
+			continue
+		}
+		b.WriteString(mark + " " + l + "\n")
+	}
+	return b.String()
+}
+
+var unsafeName = regexp.MustCompile(`[^a-z0-9-]+`)
+
+// objName is the name fwdiag gives the objects it adds: fwdiag-udp-19283,
+// or fwdiag-k2-keyserver-udp-19283 when the service is known. At most 31
+// characters, the shortest limit of the devices here (FortiOS policy
+// names allow 35, Check Point and PAN-OS more).
+func objName(c Change) string {
+	n := fmt.Sprintf("fwdiag-%s-%d", c.Transport, c.Port)
+	if c.Service != nil {
+		svc := unsafeName.ReplaceAllString(strings.ToLower(string(c.Service.Name)), "-")
+		if long := fmt.Sprintf("fwdiag-%s-%s-%d", svc, c.Transport, c.Port); len(long) <= 31 {
+			n = long
+		}
+	}
+	return n
+}
+
+// addrName names an address object: fwdiag-10.0.0.1, fwdiag-2001-db8--1.
+func addrName(a netip.Addr) string {
+	return "fwdiag-" + strings.ReplaceAll(a.String(), ":", "-")
+}
+
+// prefix is the host prefix of a: 10.0.0.1/32, 2001:db8::1/128.
+func prefix(a netip.Addr) string { return netip.PrefixFrom(a, a.BitLen()).String() }
+
+// noConfig is a Note-only snippet.
+func noConfig(device, source, note string) Snippet {
+	return Snippet{Device: device, Source: source, Note: note}
 }
