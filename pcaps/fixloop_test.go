@@ -2,6 +2,7 @@ package pcaps_test
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"fmt"
 	"net/netip"
@@ -106,7 +107,9 @@ var fixLoopOptions = fix.Options{NFTFamily: "inet", NFTTable: "lab", NFTChain: "
 // allow (k2-admin-blocked), one UDP timeout (k2-nat-late, through NAT) and
 // one TCP connection limit (npa-blocked), about 1.5 minutes.
 // FWDIAG_FIXLOOP=all (make fixloop) runs every scenario of the loop,
-// FWDIAG_FIXLOOP=a,b the named ones. One lab runs at a time machine-wide:
+// FWDIAG_FIXLOOP=a,b the named ones. A timeout fix is loaded in its
+// rule-scoped nft form (ct timeout), or with FWDIAG_FIXLOOP_FORM=sysctl
+// in its global sysctl form (run.sh's LAB_FW_SYSCTL hook). One lab runs at a time machine-wide:
 // each run waits for the lab lock (LAB_LOCK_WAIT), as TestLiveOnLabScenario
 // does.
 func TestFixLoop(t *testing.T) {
@@ -240,6 +243,10 @@ func fixLoop(t *testing.T, sc fixLoopScenario) {
 
 	// Render every change for nftables, the lab firewall's language.
 	var nft, sysctl bytes.Buffer
+	form := os.Getenv("FWDIAG_FIXLOOP_FORM")
+	if form != "" && form != "nft" && form != "sysctl" {
+		t.Fatalf("FWDIAG_FIXLOOP_FORM=%q: nft (default) or sysctl", form)
+	}
 	fmt.Fprintf(&nft, "# fwdiag's nftables fix for lab scenario %s (TestFixLoop)\n", sc.name)
 	fixed := map[*diagnose.Finding]bool{}
 	rerun := opts
@@ -261,14 +268,29 @@ func fixLoop(t *testing.T, sc fixLoopScenario) {
 				t.Logf("change %d (%s on %s): no nftables text; note: %s", i+1, c.Action, c.Device.Kind, s.Note)
 				continue
 			}
+			// A timeout is written twice for Linux: scoped to the
+			// traffic (nft ct timeout) and as the global sysctl
+			// alternative. One of them is loaded, else the loop could
+			// not tell which one worked: the nft form unless
+			// FWDIAG_FIXLOOP_FORM=sysctl.
 			var w *bytes.Buffer
 			switch s.Lang {
 			case "nft":
 				w = &nft
+				if form == "sysctl" && timeoutAction(c.Action) {
+					w = nil
+				}
 			case "sysctl":
 				w = &sysctl
+				if form != "sysctl" {
+					w = nil
+				}
 			default:
 				t.Errorf("change %d (%s): nftables snippet in language %q; the lab loads nft and sysctl only:\n%s", i+1, c.Action, s.Lang, s.Text)
+				continue
+			}
+			if w == nil {
+				t.Logf("change %d (%s): its %s alternative is not loaded (FWDIAG_FIXLOOP_FORM=%s)", i+1, c.Action, s.Lang, cmp.Or(form, "nft"))
 				continue
 			}
 			fmt.Fprintf(w, "\n# change %d: %s on %s %s/%d to %s from %v (+%d more), min %v\n#   for: %s\n",
@@ -287,7 +309,10 @@ func fixLoop(t *testing.T, sc fixLoopScenario) {
 		}
 		// A timeout fix: the rerun is analysed with the timeout the fix
 		// sets as the one in force (fix.Value of the remedy's Min), as a
-		// user would after making the change. Against that timeout no
+		// user would after making the change. (A Linux snippet sets the
+		// kernel's default instead when that is longer, e.g. 432000 s for
+		// TCP established: fix.Value is the lower bound, the stricter
+		// assumption.) Against that timeout no
 		// answer is late any more, so udp_late_response and
 		// npa_idle_exceeds_timeout going away proves nothing by itself:
 		// the proof is in the empirical findings, which do not depend on
@@ -412,6 +437,10 @@ func fixLoop(t *testing.T, sc fixLoopScenario) {
 	if t.Failed() {
 		t.Logf("lab.log of the rerun (emulators, the fix, nft ruleset with counters):\n%s", labLog())
 	}
+}
+
+func timeoutAction(a remedy.Action) bool {
+	return a == remedy.ActRaiseUDPTimeout || a == remedy.ActRaiseTCPIdle
 }
 
 // answered says whether a result holds traffic of e's service that its
