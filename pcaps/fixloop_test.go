@@ -107,7 +107,8 @@ var fixLoopOptions = fix.Options{NFTFamily: "inet", NFTTable: "lab", NFTChain: "
 // allow (k2-admin-blocked), one UDP timeout (k2-nat-late, through NAT) and
 // one TCP connection limit (npa-blocked), about 1.5 minutes.
 // FWDIAG_FIXLOOP=all (make fixloop) runs every scenario of the loop,
-// FWDIAG_FIXLOOP=a,b the named ones. A timeout fix is loaded in its
+// FWDIAG_FIXLOOP=a,b the named ones; FWDIAG_FIXLOOP_INPUTS=server.pcap
+// writes the fix from that capture alone. A timeout fix is loaded in its
 // rule-scoped nft form (ct timeout), or with FWDIAG_FIXLOOP_FORM=sysctl
 // in its global sysctl form (run.sh's LAB_FW_SYSCTL hook). One lab runs at a time machine-wide:
 // each run waits for the lab lock (LAB_LOCK_WAIT), as TestLiveOnLabScenario
@@ -237,8 +238,14 @@ func fixLoop(t *testing.T, sc fixLoopScenario) {
 	opts := options(t, exp.flags)
 	// Both capture points: the client's view (what was refused, unanswered)
 	// and the server's (late answers, forged resets), and what was lost
-	// between them.
+	// between them. FWDIAG_FIXLOOP_INPUTS=server.pcap (say) runs the loop
+	// on the fix written from one capture point's view instead; sc.fault
+	// lists what the two together give, so it is not checked then.
 	inputs := []string{"client.pcap", "server.pcap"}
+	bothPoints := true
+	if in := os.Getenv("FWDIAG_FIXLOOP_INPUTS"); in != "" && in != "client.pcap,server.pcap" {
+		inputs, bothPoints = strings.Split(in, ","), false
+	}
 	before := analyzeResult(t, dir, inputs, opts)
 
 	// Render every change for nftables, the lab firewall's language.
@@ -344,6 +351,9 @@ func fixLoop(t *testing.T, sc fixLoopScenario) {
 		gone[endpointOf(f)] = true
 	}
 	for _, k := range sc.fault {
+		if !bothPoints {
+			break
+		}
 		found, fixedOne := false, false
 		for i := range before.Findings {
 			if f := &before.Findings[i]; f.Kind == k {
