@@ -110,9 +110,9 @@ var fixLoopOptions = fix.Options{NFTFamily: "inet", NFTTable: "lab", NFTChain: "
 // FWDIAG_FIXLOOP=a,b the named ones; FWDIAG_FIXLOOP_INPUTS=server.pcap
 // writes the fix from that capture alone. A timeout fix is loaded in its
 // rule-scoped nft form (ct timeout), or with FWDIAG_FIXLOOP_FORM=sysctl
-// in its global sysctl form (run.sh's LAB_FW_SYSCTL hook). One lab runs at a time machine-wide:
-// each run waits for the lab lock (LAB_LOCK_WAIT), as TestLiveOnLabScenario
-// does.
+// in its global sysctl form (run.sh's LAB_FW_SYSCTL hook). One lab runs
+// at a time machine-wide: each run waits for the lab lock
+// (LAB_LOCK_WAIT), as TestLiveOnLabScenario does.
 func TestFixLoop(t *testing.T) {
 	if testing.Short() {
 		t.Skip("-short: each lab scenario takes 20-40 s")
