@@ -13,7 +13,12 @@
 # to the captures as lab.log, not committed), GO (go binary), LAB_LIVE_CMD (a
 # command run in the client namespace during each scenario, stopped with
 # SIGINT, e.g. a live analyzer on eth0), LAB_LOCK_WAIT (seconds to wait for
-# another lab run to end; default 0: fail at once).
+# another lab run to end; default 0: fail at once), LAB_FW_FIX (an nft file
+# loaded with nft -f inside fwl-fw after the scenario's own ruleset and
+# conntrack timeouts, before any traffic: a fix under test) and
+# LAB_FW_SYSCTL (a file of net.netfilter.* sysctl settings applied inside
+# fwl-fw at the same moment); with either, the tshark verification of the
+# scenario's fault is skipped (the fix is meant to remove it).
 set -euo pipefail
 
 LAB_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -128,6 +133,7 @@ on_exit() {
 topology() {
   local v6=$1 ns
   teardown
+  TIMEOUTS_SET=0; rm -f "$TMP/fix.log"
   for ns in "${ALL_NS[@]}"; do
     ip netns add "$ns"
     nsx "$ns" ip link set lo up
@@ -192,6 +198,46 @@ conntrack_timeouts() {
     net.netfilter.nf_conntrack_udp_timeout_stream="$1" \
     net.netfilter.nf_conntrack_tcp_timeout_established="$2" \
     net.netfilter.nf_conntrack_tcp_loose=0
+  TIMEOUTS_SET=1
+}
+TIMEOUTS_SET=0
+
+# apply_fix: the fix under test (LAB_FW_FIX, LAB_FW_SYSCTL), on top of the
+# scenario's firewall. Called at the end of firewall(), i.e. after the
+# scenario's ruleset and its conntrack timeouts (every scenario sets those
+# first; checked) and before start_captures and the emulators. Only the
+# fwl-fw namespace is touched: nft and sysctl run inside it, and only
+# net.netfilter.* keys (per-namespace sysctls) are accepted.
+apply_fix() {
+  [[ -n ${LAB_FW_FIX:-}${LAB_FW_SYSCTL:-} ]] || return 0
+  ((TIMEOUTS_SET)) || die "fix hook: the scenario set its firewall before its conntrack timeouts"
+  if [[ -n ${LAB_FW_SYSCTL:-} ]]; then
+    [[ -r $LAB_FW_SYSCTL ]] || die "LAB_FW_SYSCTL=$LAB_FW_SYSCTL: cannot read it"
+    local line key val
+    while IFS= read -r line || [[ -n $line ]]; do
+      line=${line%%#*}; line=${line%%;*}
+      line=$(sed -E 's/^[[:space:]]*(sysctl[[:space:]]+(-[qw]+[[:space:]]+)*)?//; s/[[:space:]]*$//' <<<"$line")
+      [[ -n $line ]] || continue
+      key=$(sed -E 's/[[:space:]]*=.*//' <<<"$line"); val=$(sed -E 's/^[^=]*=[[:space:]]*//' <<<"$line")
+      [[ $line == *=* && $key =~ ^net\.netfilter\.[a-z0-9_.]+$ ]] ||
+        die "LAB_FW_SYSCTL: '$line' is not a net.netfilter.* setting (only the firewall namespace's conntrack sysctls may be changed)"
+      log "fix hook: sysctl $key=$val in $NS_FW"
+      nsx "$NS_FW" sysctl -qw "$key=$val" >/dev/null || die "LAB_FW_SYSCTL: sysctl -w $key=$val failed"
+    done <"$LAB_FW_SYSCTL"
+  fi
+  if [[ -n ${LAB_FW_FIX:-} ]]; then
+    [[ -r $LAB_FW_FIX ]] || die "LAB_FW_FIX=$LAB_FW_FIX: cannot read it"
+    log "fix hook: nft -f $LAB_FW_FIX in $NS_FW:"
+    sed 's/^/    /' "$LAB_FW_FIX" >&2
+    local err
+    err=$(nsx "$NS_FW" nft -f "$LAB_FW_FIX" 2>&1) || die "LAB_FW_FIX: nft -f failed: $err"
+  fi
+  { echo "== fix: ${LAB_FW_FIX:-} ${LAB_FW_SYSCTL:-}"
+    [[ -n ${LAB_FW_SYSCTL:-} ]] && cat "$LAB_FW_SYSCTL"
+    [[ -n ${LAB_FW_FIX:-} ]] && cat "$LAB_FW_FIX"
+    echo "== nft ruleset after the fix"; nsx "$NS_FW" nft list ruleset
+    echo "== conntrack sysctls after the fix"; nsx "$NS_FW" sysctl -a 2>/dev/null | grep -E '^net\.netfilter\.nf_conntrack_(udp|tcp)_timeout'
+  } >"$TMP/fix.log" 2>&1 || true
 }
 
 # firewall PRE RULES NAT [SETS]: load the stateful ruleset. PRE goes before
@@ -221,6 +267,7 @@ $nat
 }
 EOF
   nsx "$NS_FW" conntrack -F >/dev/null 2>&1 || true
+  apply_fix
 }
 
 NAT_BRANCH='    ip saddr 192.0.2.128/25 oifname "dmz0" masquerade comment "branch office behind one NAT address"'
@@ -303,6 +350,7 @@ finish() {
   nsx "$NS_FW" nft list ruleset >"$TMP/ruleset" 2>/dev/null || true
   if [[ ${LAB_KEEP_LOGS:-0} == 1 ]]; then
     { for f in "$TMP"/log.* "$TMP"/live.log; do [[ -f $f ]] || continue; echo "== ${f##*/}"; cat "$f"; done
+      [[ -f $TMP/fix.log ]] && cat "$TMP/fix.log"
       echo "== nft ruleset at the end"; cat "$TMP/ruleset"; } >"$dir/lab.log"
   fi
   chmod 644 "$dir"/*.pcap
@@ -674,8 +722,13 @@ main() {
     "sc_${s//-/_}" "$OUT/$s"
     teardown
     log "scenario $s done in $((SECONDS - t0))s: $(cd "$OUT/$s" && ls -l *.pcap | awk '{printf "%s %d B  ", $9, $5}')"
-    # tshark checks + SCENARIO.md
-    LAB_OUT=$OUT "$LAB_DIR/verify.sh" "$s" || bad+=("$s")
+    # tshark checks + SCENARIO.md; a fix under test is meant to remove the
+    # fault they look for.
+    if [[ -n ${LAB_FW_FIX:-}${LAB_FW_SYSCTL:-} ]]; then
+      log "scenario $s ran with a fix (LAB_FW_FIX/LAB_FW_SYSCTL): tshark verification skipped"
+    else
+      LAB_OUT=$OUT "$LAB_DIR/verify.sh" "$s" || bad+=("$s")
+    fi
   done
   [[ -z $(ip netns list | grep -E '^fwl-' || true) ]] || die "namespaces left behind"
   ((${#bad[@]} == 0)) || die "captures made, but tshark verification failed for: ${bad[*]}"
