@@ -192,9 +192,19 @@ func render(c Change, fw Firewall, o Options) []Snippet {
 		if c.Device.Kind == remedy.DevMiddlebox && c.Device.Addr.IsValid() {
 			out[i].Device += fmt.Sprintf(" (the device at %s)", c.Device.Addr)
 		}
+		if out[i].Text != "" && len(sources(c)) > 0 {
+			out[i].Note = strings.TrimSpace(out[i].Note + " " + natNote)
+		}
 	}
 	return out
 }
+
+// natNote warns that the sources are the clients as the capture saw them:
+// on the device that translates them (a NAT in front of the clients, seen
+// from the server's side as one shared address) the rule must name them
+// before translation, or it never matches (the lab's npa-blocked, fixed
+// from the server's capture alone).
+const natNote = "The sources are the clients' addresses as the capture saw them: on a device that translates them (NAT), name their addresses before translation, or leave the source out."
 
 // Value is the timeout a fix sets for a remedy's Min: Min rounded up to a
 // whole minute, which every device here takes (in seconds or in minutes),

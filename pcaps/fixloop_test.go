@@ -22,6 +22,7 @@ import (
 	"github.com/fwdiag/fwdiag/flows"
 	"github.com/fwdiag/fwdiag/pipeline"
 	"github.com/fwdiag/fwdiag/remedy"
+	"github.com/fwdiag/fwdiag/report"
 )
 
 // fixLoopScenario is a lab scenario whose fault is a setting of the lab's
@@ -148,56 +149,36 @@ func fixLoopSelection(t *testing.T) []fixLoopScenario {
 	return out
 }
 
-// loopChange is one change as the report gathers it (report.buildChanges:
-// the same action on the same device for the same traffic to the same
-// server, for all the clients of its findings, the largest timeout), with
-// the findings it is for.
+// loopChange is one change of the report (what a user is told to
+// change), read back as package fix writes it, with the findings it is
+// for.
 type loopChange struct {
 	fix.Change
 	findings []*diagnose.Finding
 }
 
-func gatherChanges(res *diagnose.Result) []*loopChange {
-	type key struct {
-		action    remedy.Action
-		device    remedy.Device
-		transport catalog.Transport
-		port      uint16
-		dst       netip.Addr
+// gatherChanges builds the report of res and reads its changes back, so
+// the loop loads exactly the lines fwdiag prints (changes folded and
+// sources chosen as the report does). The report's findings are res's,
+// in the same order.
+func gatherChanges(t *testing.T, res *diagnose.Result) []*loopChange {
+	t.Helper()
+	r := report.Build(res, nil, "fixloop")
+	byID := map[string]*diagnose.Finding{}
+	for i := range r.Findings {
+		byID[r.Findings[i].ID] = &res.Findings[i]
 	}
 	var out []*loopChange
-	byKey := map[key]*loopChange{}
-	for i := range res.Findings {
-		f := &res.Findings[i]
-		for _, r := range remedy.For(f) {
-			k := key{r.Action, r.Device, r.Transport, r.Port, r.Dst}
-			c := byKey[k]
-			if c == nil {
-				c = &loopChange{Change: fix.Change{Remedy: r}}
-				byKey[k] = c
-				out = append(out, c)
-			}
-			c.Min = max(c.Min, r.Min)
-			c.More = max(c.More, f.MoreClients)
-			clients := []netip.Addr{r.Src}
-			if !r.Src.IsValid() {
-				clients = clients[:0]
-				for _, cc := range f.Clients {
-					clients = append(clients, cc.Addr)
-				}
-			}
-			for _, a := range clients {
-				if a.IsValid() && !slices.Contains(c.From, a) {
-					c.From = append(c.From, a)
-				}
-			}
-			if !slices.Contains(c.findings, f) {
-				c.findings = append(c.findings, f)
-			}
+	for _, c := range r.Changes {
+		fc, err := report.ChangeOf(c)
+		if err != nil {
+			t.Fatal(err)
 		}
-	}
-	for _, c := range out {
-		sort.Slice(c.From, func(i, j int) bool { return c.From[i].Less(c.From[j]) })
+		lc := &loopChange{Change: fc}
+		for _, id := range c.Findings {
+			lc.findings = append(lc.findings, byID[id])
+		}
+		out = append(out, lc)
 	}
 	return out
 }
@@ -257,7 +238,7 @@ func fixLoop(t *testing.T, sc fixLoopScenario) {
 	fmt.Fprintf(&nft, "# fwdiag's nftables fix for lab scenario %s (TestFixLoop)\n", sc.name)
 	fixed := map[*diagnose.Finding]bool{}
 	rerun := opts
-	for i, c := range gatherChanges(before) {
+	for i, c := range gatherChanges(t, before) {
 		snips := fix.For(c.Change, []fix.Firewall{fix.NFTables}, fixLoopOptions)
 		var kinds []string
 		for _, f := range c.findings {

@@ -118,8 +118,21 @@ func For(f *diagnose.Finding) []Remedy {
 		}
 		return one(ActAllowTwo)
 	case *diagnose.NPALostFacts:
-		r.Min, r.Measured = tcpIdleMin(f), x.Bracket
-		return one(ActRaiseTCPIdle)
+		// Pushes that died into a forgotten connection ask for a longer
+		// idle timeout; a socket torn down by a reset while its main
+		// session lived asks that the resets stop (a longer timeout
+		// would not help: an IPS rule or a session limit sent it).
+		var out []Remedy
+		if x.Unacked+x.ClientUnacked > 0 || x.Reset == 0 {
+			r.Action, r.Min, r.Measured = ActRaiseTCPIdle, tcpIdleMin(f), x.Bracket
+			out = append(out, r)
+		}
+		if x.Reset > 0 {
+			rr := r
+			rr.Action, rr.Min, rr.Measured = ActExemptFromReset, 0, diagnose.Bracket{}
+			out = append(out, rr)
+		}
+		return out
 	case *diagnose.NPAUDPFacts:
 		r.Device = Device{Kind: DevServer}
 		return one(ActUseTCPNotify)

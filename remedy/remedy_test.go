@@ -2,6 +2,7 @@ package remedy
 
 import (
 	"net/netip"
+	"slices"
 	"testing"
 	"time"
 
@@ -108,5 +109,36 @@ func TestRaiseExceedsTheProductsNeed(t *testing.T) {
 		Facts: &diagnose.UDPLateFacts{Late: 1, Refused: 1, Bracket: ub, ICMPFacts: diagnose.ICMPFacts{From: map[netip.Addr]int{middlebox: 1}}}}
 	if r := For(u); len(r) != 1 || r[0].Min != 15*time.Minute || r[0].Measured != ub || r[0].Device.Addr != middlebox {
 		t.Errorf("k2 late: got %+v; want above 15 min at the middlebox with the bracket", r)
+	}
+}
+
+// TestNPALostToAResetAsksTheResetsToStop: a notification socket torn
+// down by a reset (an IPS, a session limit) is not helped by a longer idle
+// timeout (the lab's npa-reset: the fix loop showed the ct timeout rule
+// matching and the finding staying); pushes lost into a forgotten
+// connection are.
+func TestNPALostToAResetAsksTheResetsToStop(t *testing.T) {
+	sw := catalog.NewCatalog(catalog.DefaultServices()).ByName(catalog.SWBinary)
+	lost := func(x diagnose.NPALostFacts) []Action {
+		f := &diagnose.Finding{Kind: diagnose.NPANotificationLost, Severity: diagnose.Critical, Service: &sw[0], Transport: catalog.TCP,
+			Port: 5001, Client: client, Server: server, Samples: []time.Duration{12 * time.Second}, Facts: &x}
+		var out []Action
+		for _, r := range For(f) {
+			out = append(out, r.Action)
+		}
+		return out
+	}
+	for _, tc := range []struct {
+		name  string
+		facts diagnose.NPALostFacts
+		want  []Action
+	}{
+		{"reset", diagnose.NPALostFacts{Reset: 1}, []Action{ActExemptFromReset}},
+		{"idle", diagnose.NPALostFacts{Unacked: 1}, []Action{ActRaiseTCPIdle}},
+		{"both, merged from two clients", diagnose.NPALostFacts{Unacked: 1, Reset: 1}, []Action{ActRaiseTCPIdle, ActExemptFromReset}},
+	} {
+		if got := lost(tc.facts); !slices.Equal(got, tc.want) {
+			t.Errorf("%s: %v; want %v", tc.name, got, tc.want)
+		}
 	}
 }
