@@ -8,6 +8,8 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -28,7 +30,10 @@ type LiveOptions struct {
 	NoTUI     bool
 	BPF       string
 	Duration  time.Duration
-	Write     string
+	// StatusEvery prints a status line (packets, rate, kernel drops,
+	// memory) this often in --no-tui mode; 0 never.
+	StatusEvery time.Duration
+	Write       string
 	reportFlags
 }
 
@@ -83,6 +88,7 @@ Capturing needs CAP_NET_RAW: run as root, or grant it once with
 	fl.BoolVar(&opts.NoTUI, "no-tui", false, "no terminal UI: print findings as they appear and the summary at the end")
 	fl.StringVar(&opts.BPF, "bpf", "", "capture filter `EXPR` in tcpdump syntax, replacing the default (needs tcpdump to compile it)")
 	fl.DurationVar(&opts.Duration, "duration", 0, "stop after `DUR` (e.g. 30s, 10m); default: until Ctrl-C")
+	fl.DurationVar(&opts.StatusEvery, "status-every", 0, "with --no-tui, print packets, rate, kernel drops and memory every `DUR` (e.g. 1m)")
 	fl.StringVar(&opts.Write, "write", "", "keep the captured packets in a pcapng `FILE`")
 	addReportFlags(c, &opts.reportFlags)
 	return c
@@ -213,8 +219,17 @@ func liveHeadless(ctx context.Context, f *Factory, runner *pipeline.Runner, link
 	seen := map[string]bool{}
 	var last pipeline.Snapshot
 	snaps := runner.Start(ctx)
+	var tick <-chan time.Time
+	start := time.Now()
+	if opts.StatusEvery > 0 {
+		t := time.NewTicker(opts.StatusEvery)
+		defer t.Stop()
+		tick = t.C
+	}
 	for {
 		select {
+		case now := <-tick:
+			fmt.Fprintln(out, statusLine(last, now.Sub(start)))
 		case s, ok := <-snaps:
 			if !ok {
 				return last
@@ -262,4 +277,37 @@ func printNewFindings(w io.Writer, r *report.Report, seen map[string]bool) {
 		seen[fd.ID] = true
 		fmt.Fprintf(w, "%-8s %-26s %s\n", strings.ToUpper(string(fd.Severity)), fd.Kind, fd.Summary)
 	}
+}
+
+// statusLine is the --status-every line: what a long unattended capture
+// needs to show it keeps up (kernel drops) in flat memory (the process's
+// resident set, as ps shows it, and the Go heap).
+// after is the wall time since the capture started; the counts are the
+// latest snapshot's.
+func statusLine(s pipeline.Snapshot, after time.Duration) string {
+	drops := "n/a"
+	if s.Drops >= 0 {
+		drops = strconv.FormatInt(s.Drops, 10)
+	}
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	return fmt.Sprintf("%-8s %-26s %s packets (%.0f/s), kernel drops %s, RSS %s, heap %d MB", "STATUS", "after "+after.Round(time.Second).String(),
+		strconv.FormatUint(s.Packets, 10), s.Rate, drops, rss(), ms.HeapAlloc>>20)
+}
+
+// rss is the process's resident set size from /proc/self/status ("n/a"
+// where there is none).
+func rss() string {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return "n/a"
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(l, "VmRSS:"); ok {
+			if kb, err := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64); err == nil {
+				return fmt.Sprintf("%d MB", kb>>10)
+			}
+		}
+	}
+	return "n/a"
 }

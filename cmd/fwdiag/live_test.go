@@ -157,7 +157,7 @@ func TestLiveCaptureOnVeth(t *testing.T) {
 	bin := fwdiagBinary(t)
 	dir := t.TempDir()
 	jsonOut, pcapOut, linesOut := filepath.Join(dir, "live.json"), filepath.Join(dir, "live.pcapng"), filepath.Join(dir, "live.ndjson")
-	cmd := l.liveCmd(bin, "--no-tui", "--duration", "4s", "--json", jsonOut, "--write", pcapOut, "--json-lines", linesOut)
+	cmd := l.liveCmd(bin, "--no-tui", "--duration", "4s", "--json", jsonOut, "--write", pcapOut, "--json-lines", linesOut, "--status-every", "1s")
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if err := cmd.Start(); err != nil {
@@ -183,6 +183,12 @@ func TestLiveCaptureOnVeth(t *testing.T) {
 	// The headless mode printed the finding as it appeared.
 	if !strings.Contains(stdout.String(), "syn_reset") || !strings.Contains(stdout.String(), "VERDICT") {
 		t.Errorf("stdout lacks the finding line or the summary")
+	}
+	// --status-every: the status lines of an unattended capture, with the
+	// kernel's drop count and the process's memory.
+	status := regexp.MustCompile(`(?m)^STATUS +after [0-9]+s +[0-9]+ packets \([0-9]+/s\), kernel drops 0, RSS [0-9]+ MB, heap [0-9]+ MB$`)
+	if n := len(status.FindAllString(stdout.String(), -1)); n < 2 {
+		t.Errorf("%d status lines in 4 s with --status-every 1s; want at least 2", n)
 	}
 	// --json-lines: the finding written as it formed, then the rest.
 	b, err := os.ReadFile(linesOut)
