@@ -44,7 +44,7 @@ type entry struct {
 	errs      []string // error="..." texts each found in some report error
 	finding   []string
 	nofinding []string
-	sameAs    string        // the flows and findings equal those of this file's report
+	sameAs    string // the flows and findings equal those of this file's report
 }
 
 func readManifest(t *testing.T) []entry {
