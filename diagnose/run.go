@@ -176,6 +176,20 @@ func (e *Evictions) EvictConn(c *flows.Conn, now time.Time, ttls *flows.TTLView)
 	a.svcAddConn(e.svc, c)
 }
 
+// Scanner reports whether client is a known scanner (flows.ProbeHook): the
+// analyzer then keeps its new attempts as probes.
+func (e *Evictions) Scanner(client netip.Addr) bool { return e.scan.scanners[client] }
+
+// Probe adds a scanner's attempt the analyzer kept as a probe to its
+// syn_scan aggregate, as EvictConn does the scanner's connections.
+func (e *Evictions) Probe(p *flows.Probe, now time.Time) {
+	kind := SynUnanswered
+	if p.Reset {
+		kind = SynReset
+	}
+	e.fs.scanAttempt(&p.FlowHead, kind, p.Frames)
+}
+
 // EvictUDP diagnoses a UDP flow leaving the analyzer at capture time now:
 // a service flow as the report would have (its own findings, its row of
 // the services table, its step in its client's K2 story), any other flow

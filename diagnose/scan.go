@@ -115,36 +115,56 @@ func attemptKind(c *flows.Conn) Kind {
 
 // scanProbe adds a scanner's connection to its syn_scan aggregate.
 func (fs *findingSet) scanProbe(c *flows.Conn) {
-	client := c.Client.Addr()
-	k := groupKey{kind: SynScan, client: client, transport: TCP}
-	g := fs.groups[k]
-	if g == nil {
-		g = &group{key: k, severity: Info, first: c.First, last: c.Last,
-			frames: map[int][]uint64{}, clientPts: map[uint16]bool{}, inputs: map[int]bool{},
-			facts: &ScanFacts{Kinds: map[Kind]int{}, Hosts: map[netip.Addr]int{}, Services: map[catalog.ServiceName]int{}}}
-		fs.groups[k] = g
-		fs.order = append(fs.order, g)
+	kind := Kind("")
+	if !c.Established {
+		kind = attemptKind(c)
+	}
+	fs.scanAttempt(&c.FlowHead, kind, c.Frames[:min(len(c.Frames), 2)])
+}
+
+// scanAttempt adds one attempt of the scanner h.Client to its syn_scan
+// aggregate: a failed one of kind, or (kind "") one answered. It
+// allocates nothing once the aggregate has seen the attempt's host,
+// service and input (the evidence frames stop at appendFrames' bound).
+func (fs *findingSet) scanAttempt(h *flows.FlowHead, kind Kind, frames []uint64) {
+	client := h.Client.Addr()
+	g := fs.lastScan
+	if g == nil || g.key.client != client {
+		k := groupKey{kind: SynScan, client: client, transport: TCP}
+		g = fs.groups[k]
+		if g == nil {
+			g = &group{key: k, severity: Info, first: h.First, last: h.Last,
+				frames: map[int][]uint64{}, clientPts: map[uint16]bool{}, inputs: map[int]bool{},
+				facts: &ScanFacts{Kinds: map[Kind]int{}, Hosts: map[netip.Addr]int{}, Services: map[catalog.ServiceName]int{}}}
+			fs.groups[k] = g
+			fs.order = append(fs.order, g)
+		}
+		fs.lastScan = g
 	}
 	x := g.facts.(*ScanFacts)
-	if c.Established {
+	if kind == "" {
 		// An answered probe: the port is open; the scan goes on.
 		x.Answered++
 	} else {
 		g.count++
-		x.Kinds[attemptKind(c)]++
+		x.Kinds[kind]++
 	}
-	x.noteHost(c.Server.Addr())
-	if c.Service != nil {
-		x.Services[c.Service.Name]++
+	x.noteHost(h.Server.Addr())
+	if h.Service != nil {
+		x.Services[h.Service.Name]++
 	}
-	if c.First.Before(g.first) {
-		g.first = c.First
+	if h.First.Before(g.first) {
+		g.first = h.First
 	}
-	if c.Last.After(g.last) {
-		g.last = c.Last
+	if h.Last.After(g.last) {
+		g.last = h.Last
 	}
-	g.inputs[c.Input] = true
-	g.frames[c.Input] = appendFrames(g.frames[c.Input], c.Frames[:min(len(c.Frames), 2)])
+	if !g.inputs[h.Input] {
+		g.inputs[h.Input] = true
+	}
+	if have := g.frames[h.Input]; len(have) < maxGroupFrames {
+		g.frames[h.Input] = appendFrames(have, frames)
+	}
 }
 
 // noteHost counts a host the scan touched, one by one up to maxScanHosts.

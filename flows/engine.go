@@ -108,6 +108,21 @@ type Analyzer struct {
 	udpOut  []*UDPFlow
 	udpSort []flowEntry[*UDPFlow]
 
+	// probes are the live probe records of scanners' attempts in creation
+	// order (probe.go), probeIdx their index (+1) by flow key; nprobes
+	// counts the live ones (not dead, not evicted), probeDead the dead.
+	// probeHook is OnEvict when it knows scanners; probeOut, probeMsg and
+	// replay are buffers.
+	probes    []probe
+	probeIdx  flowTable[int32]
+	nprobes   int
+	probeDead int
+	probeHook ProbeHook
+	probeOut  []*probe
+	probeMsg  Probe
+	replay    dissect.Packet
+	viewConns []*Conn // the records' connections in the last view
+
 	// Counters.
 	packets      uint64
 	truncated    uint64
@@ -130,8 +145,11 @@ func New(cfg Config) *Analyzer {
 	if cfg.MaxUDPFlows <= 0 {
 		cfg.MaxUDPFlows = DefaultMaxUDPFlows
 	}
+	ph, _ := cfg.OnEvict.(ProbeHook)
 	return &Analyzer{
 		cfg:          cfg,
+		probeHook:    ph,
+		probeIdx:     newFlowTable[int32](),
 		vantages:     map[vantageKey]uint16{},
 		tcp:          newFlowTable[*Conn](),
 		udp:          newFlowTable[*UDPFlow](),
@@ -233,13 +251,38 @@ func (a *Analyzer) addTCP(p *dissect.Packet, v uint16) {
 	setKey(&k, v, dissect.ProtoTCP, src, dst)
 	c := a.tcp.get(&k)
 	synOnly := p.TCPFlags&(dissect.FlagSYN|dissect.FlagACK) == dissect.FlagSYN
-	if c != nil && synOnly && p.Seq != c.synSeq && (c.Closed || c.Established || !c.FirstSyn.IsZero()) {
+	if c == nil {
+		if r := a.probeOf(&k); r != nil {
+			switch {
+			case a.probeAbsorb(r, p, src):
+				return
+			case synOnly && p.Seq != r.syn.seq:
+				// A new connection on the same ports, as below: the
+				// attempt stays reported as a connection.
+				old := a.newConn()
+				a.materialize(r, old)
+				a.kill(r)
+				a.order = append(a.order, old)
+			default:
+				c = a.promote(r, &k)
+			}
+		}
+	} else if synOnly && p.Seq != c.synSeq && (c.Closed || c.Established || !c.FirstSyn.IsZero()) {
 		// A fresh SYN with a new initial sequence number on the same ports:
 		// a new connection (port reuse, or the client starting over).
 		// The old one stays reported (it is in a.order).
 		c = nil
 	}
 	if c == nil {
+		if synOnly && p.PayloadLen == 0 && p.Frame != 0 && p.PacketID == 0 && !p.Dropped && a.probeHook != nil && a.probeHook.Scanner(p.Src) {
+			// A known scanner's attempt: a probe record (probe.go),
+			// unless packet prints are being recorded.
+			shared, catalogPort, npa := a.classifyPort(dst.Port())
+			if !a.printing(catalogPort, shared) {
+				a.newProbe(&k, v, p, src, dst, shared, catalogPort, npa)
+				return
+			}
+		}
 		c = a.newConn()
 		c.FlowHead = newHead(v, p)
 		switch {
@@ -255,16 +298,10 @@ func (a *Analyzer) addTCP(p *dissect.Packet, v uint16) {
 			c.zeekFlipped()
 		}
 		a.noteMail(c)
-		c.SharedPort = a.cfg.Catalog.Shared(c.Server.Port(), TCP)
-		c.CatalogPort = !c.SharedPort && a.cfg.Catalog.IsServicePort(c.Server.Port(), TCP)
-		if c.CatalogPort {
-			if svc, ok := a.cfg.Catalog.Lookup(c.Server.Port(), TCP, ""); ok && svc.Name == catalog.SWBinary {
-				c.NPAPort = true
-			}
-		}
+		c.SharedPort, c.CatalogPort, c.NPAPort = a.classifyPort(c.Server.Port())
 		a.tcp.set(&k, c)
 		a.order = append(a.order, c)
-		if a.tcp.len() > a.maxConns {
+		if a.tcp.len()+a.nprobes > a.maxConns {
 			// The new connection has seen no packet yet, so it is never
 			// evictable itself.
 			a.sweep(p.Time)
@@ -281,6 +318,19 @@ func (a *Analyzer) addTCP(p *dissect.Packet, v uint16) {
 	if dir == 1 && c.Dir[1].Pkts == 1 {
 		a.noteProductHosts(c)
 	}
+}
+
+// classifyPort classifies a connection's server port for the eviction
+// sweep: 80/443 (shared), another catalog port, Supportworks binary (NPA).
+func (a *Analyzer) classifyPort(port uint16) (shared, catalogPort, npa bool) {
+	shared = a.cfg.Catalog.Shared(port, TCP)
+	catalogPort = !shared && a.cfg.Catalog.IsServicePort(port, TCP)
+	if catalogPort {
+		if svc, ok := a.cfg.Catalog.Lookup(port, TCP, ""); ok && svc.Name == catalog.SWBinary {
+			npa = true
+		}
+	}
+	return shared, catalogPort, npa
 }
 
 // orient decides which endpoint is the server when the capture did not see
@@ -364,7 +414,7 @@ func (a *Analyzer) addICMPError(p *dissect.Packet, v uint16) {
 	}
 	switch q.Proto {
 	case dissect.ProtoTCP:
-		if c := a.tcp.get(&k); c != nil {
+		if c := a.tcpConn(&k); c != nil {
 			hit(&c.ICMP, c.Server)
 			c.addFrame(p.Frame)
 			c.Last = maxTime(c.Last, p.Time)
@@ -409,7 +459,7 @@ func maxTime(a, b time.Time) time.Time {
 
 // conns returns every TCP connection, in a stable order.
 func (a *Analyzer) conns() []*Conn {
-	out := slices.Clone(a.order)
+	out := append(slices.Clone(a.order), a.probeConns()...)
 	sortFlows(out, func(c *Conn) *FlowHead { return &c.FlowHead })
 	return out
 }

@@ -104,7 +104,7 @@ func (a *Analyzer) evictable(c *Conn, now time.Time, hard bool) bool {
 // gathered and sorted in buffers the analyzer keeps, and go to the free
 // list once the hook has seen them.
 func (a *Analyzer) sweep(now time.Time) {
-	n := 0
+	n, np := 0, 0
 	for _, hard := range []bool{false, true} {
 		a.tcp.removeIf(func(c *Conn) bool {
 			if !a.evictable(c, now, hard) {
@@ -114,7 +114,9 @@ func (a *Analyzer) sweep(now time.Time) {
 			n++
 			return true
 		})
-		if a.tcp.len() <= a.maxConns*3/4 {
+		// Probe records count and leave as their connections would.
+		np += a.markProbes(now, hard)
+		if a.tcp.len()+a.nprobes <= a.maxConns*3/4 {
 			break
 		}
 	}
@@ -130,27 +132,44 @@ func (a *Analyzer) sweep(now time.Time) {
 			return c.evicted
 		})
 	}
+	var probes []*probe
+	if np > 0 {
+		probes = a.evictedProbes()
+	}
 	var ttls *TTLView
-	if len(out) > 0 && a.cfg.OnEvict != nil {
+	if len(out)+len(probes) > 0 && a.cfg.OnEvict != nil {
 		// The TTLs the hook compares resets with, as the live connections
 		// and the evicted ones show them now, built only if the hook asks
 		// (the table does not change before the hook returns).
 		ttls = &TTLView{lazy: func() map[hostKey]ttlStat {
 			live := make([]*Conn, 0, a.tcp.len())
 			a.tcp.each(func(c *Conn) { live = append(live, c) })
-			return hostTTLs(live, nil, a.ev.ttl).m
+			return hostTTLs(live, nil, a.probes, a.ev.ttl).m
 		}}
 	}
 	if !slices.IsSortedFunc(out, func(x, y *Conn) int { return x.FlowHead.compare(&y.FlowHead) }) {
 		sortFlowsBuf(out, func(c *Conn) *FlowHead { return &c.FlowHead }, &a.sweepSort)
 	}
-	for i, c := range out {
-		a.evict(c, now, ttls)
-		a.recycle(c)
-		out[i] = nil
+	// Connections and records go to the hook in one order, as if all
+	// were connections.
+	for i, j := 0, 0; i < len(out) || j < len(probes); {
+		if j == len(probes) || i < len(out) && out[i].FlowHead.compare(&probes[j].head) < 0 {
+			c := out[i]
+			a.evict(c, now, ttls)
+			a.recycle(c)
+			out[i] = nil
+			i++
+			continue
+		}
+		a.evictProbe(probes[j], now)
+		probes[j] = nil
+		j++
 	}
 	a.sweepOut = out[:0]
-	if a.tcp.len() > a.maxConns*3/4 {
+	if np > 0 || a.probeDead > 0 {
+		a.compactProbes()
+	}
+	if a.tcp.len()+a.nprobes > a.maxConns*3/4 {
 		// Not enough may go: let the table grow rather than sweep at
 		// every packet.
 		a.maxConns *= 2

@@ -128,3 +128,9 @@ func (t *flowTable[V]) rebuild(size int, drop func(V) bool) {
 		t.spare = old
 	}
 }
+
+// clearAll empties the table, keeping its array.
+func (t *flowTable[V]) clearAll() {
+	clear(t.slots)
+	t.n = 0
+}

@@ -1,0 +1,305 @@
+package flows
+
+import (
+	"net/netip"
+	"slices"
+	"time"
+
+	"github.com/fwdiag/fwdiag/dissect"
+)
+
+// A port scanner sends one SYN per port it probes and gets a reset or
+// nothing back: 100,000 attempts an hour from one vulnerability scanner.
+// As connections they cost the flow engine a Conn each (1.1 KB to clear,
+// fill and sweep) and the live table a slot among the real traffic's, which
+// the sweeps walk; once diagnosis has recognised the scanner (ProbeHook)
+// its new attempts are kept as probe records instead: the attempt's SYN
+// and, when it comes, the server's reset, in a slice in creation order and
+// a small table of their own. A record is exactly the Conn those two
+// packets would have made (materialize rebuilds it from them), and it is
+// counted, swept and evicted as that Conn would have been, in the same
+// sweeps and the same order: the report is the same as with Conns, only
+// cheaper. Any other packet of the attempt (a SYN-ACK, a second SYN, an
+// ICMP error, data) turns the record into the Conn (promote), which then
+// goes on as any connection: an answered probe is seen as before.
+
+// ProbeHook is an EvictHook that knows scanners: when the analyzer's
+// OnEvict hook implements it, a new SYN-only attempt from a client that
+// Scanner names is kept as a probe record, not a Conn, and handed to Probe
+// when it is evicted (unless another packet made it a connection first).
+type ProbeHook interface {
+	EvictHook
+	// Scanner reports whether client is a known scanner. It is asked at
+	// the first SYN of each new connection.
+	Scanner(client netip.Addr) bool
+	// Probe is handed a scanner's attempt leaving the analyzer at capture
+	// time now, in place of the EvictConn of its connection: a SYN (no
+	// retransmission) answered by one reset or by nothing. p is valid
+	// only during the call.
+	Probe(p *Probe, now time.Time)
+}
+
+// Probe is a scanner's attempt as it leaves the analyzer: what EvictConn
+// would have been handed of its connection. Its Service is settled.
+type Probe struct {
+	FlowHead
+	// Reset says the server answered the SYN with a reset (Last is its
+	// time); otherwise nothing answered.
+	Reset bool
+	// Frames are the evidence frames: the SYN's, and the reset's.
+	Frames []uint64
+	frames [2]uint64
+}
+
+// probe is a live probe record: an attempt's SYN and the server's reset,
+// the fields of them a connection's update reads.
+type probe struct {
+	head FlowHead // Last is the SYN's time; Service unset
+	syn  probePkt
+	rst  probePkt // Frame 0: no reset yet
+	// sharedPort, catalogPort and npaPort are the Conn's classification.
+	sharedPort, catalogPort, npaPort bool
+	// dead: promoted or replaced (its table slot may still name it);
+	// evicted: leaving in the current sweep.
+	dead, evicted bool
+}
+
+// probePkt is what Conn.update reads of a packet without payload.
+type probePkt struct {
+	time     time.Time
+	frame    uint64
+	seq, ack uint32
+	ipid     uint16
+	window   uint16
+	ttl      uint8
+	flags    uint8
+	ipv      uint8
+}
+
+func (q *probePkt) set(p *dissect.Packet) {
+	*q = probePkt{time: p.Time, frame: p.Frame, seq: p.Seq, ack: p.Ack, ipid: p.IPID, window: p.Window, ttl: p.TTL, flags: p.TCPFlags, ipv: p.IPVersion}
+}
+
+// packet fills p (zeroed) with q as the packet of input in.
+func (q *probePkt) packet(p *dissect.Packet, in int) {
+	*p = dissect.Packet{}
+	p.Input, p.Time, p.Frame, p.Seq, p.Ack, p.IPID, p.Window, p.TTL, p.TCPFlags, p.IPVersion, p.Proto =
+		in, q.time, q.frame, q.seq, q.ack, q.ipid, q.window, q.ttl, q.flags, q.ipv, dissect.ProtoTCP
+}
+
+// printing says whether connections to a server of this kind record packet
+// prints now (addTCP): a probe is kept only while they do not.
+func (a *Analyzer) printing(catalogPort, sharedPort bool) bool {
+	return (a.cfg.ComparePoints || len(a.vantageOf) > 1) && (catalogPort || sharedPort)
+}
+
+// probeOf returns the live probe record of k (nil: none).
+func (a *Analyzer) probeOf(k *flowKey) *probe {
+	if a.nprobes == 0 {
+		return nil
+	}
+	i := a.probeIdx.get(k)
+	if i == 0 {
+		return nil
+	}
+	r := &a.probes[i-1]
+	if r.dead {
+		return nil
+	}
+	return r
+}
+
+// newProbe keeps a scanner's SYN p (no payload) as a probe record, where
+// addTCP would have made a connection.
+func (a *Analyzer) newProbe(k *flowKey, v uint16, p *dissect.Packet, src, dst Endpoint, shared, catalogPort, npa bool) {
+	if dst.Port() == 25 && a.k2Servers[src.Addr()] {
+		a.k2Mail[dst.Addr()] = true // noteMail
+	}
+	if len(a.probes) == cap(a.probes) {
+		// As many as the live table may hold at once, or twice as many as
+		// now: append's quarter steps left five times that in garbage.
+		grown := make([]probe, len(a.probes), max(2*cap(a.probes), a.maxConns))
+		copy(grown, a.probes)
+		a.probes = grown
+		if len(a.probeIdx.slots) < a.maxConns*2 {
+			a.probeIdx.rebuild(a.maxConns*2, nil)
+		}
+	}
+	a.probes = append(a.probes, probe{head: newHead(v, p), sharedPort: shared, catalogPort: catalogPort, npaPort: npa})
+	r := &a.probes[len(a.probes)-1]
+	r.head.Client, r.head.Server = src, dst
+	r.syn.set(p)
+	a.probeIdx.set(k, int32(len(a.probes)))
+	a.nprobes++
+	if a.tcp.len()+a.nprobes > a.maxConns {
+		a.sweep(p.Time) // the new record is not evictable: its SYN is now
+	}
+}
+
+// probeAbsorb adds p to r when it is the server's first reset, without
+// payload, and reports whether it did: any other packet needs the Conn.
+func (a *Analyzer) probeAbsorb(r *probe, p *dissect.Packet, src Endpoint) bool {
+	if r.rst.frame != 0 || p.Frame == 0 || src != r.head.Server || p.TCPFlags&dissect.FlagRST == 0 || p.PayloadLen != 0 ||
+		a.printing(r.catalogPort, r.sharedPort) {
+		return false
+	}
+	r.rst.set(p)
+	return true
+}
+
+// materialize makes c (zero, buffers aside) the connection r stands for,
+// as addTCP would have from r's packets.
+func (a *Analyzer) materialize(r *probe, c *Conn) {
+	c.FlowHead = r.head
+	c.SharedPort, c.CatalogPort, c.NPAPort = r.sharedPort, r.catalogPort, r.npaPort
+	p := &a.replay
+	r.syn.packet(p, r.head.Input)
+	c.update(p, 0)
+	if r.rst.frame != 0 {
+		r.rst.packet(p, r.head.Input)
+		c.update(p, 1)
+		// noteProductHosts would look at a connection answered by a
+		// reset only: it notes nothing.
+	}
+}
+
+// kill forgets a live record that became a connection.
+func (a *Analyzer) kill(r *probe) {
+	r.dead = true
+	a.nprobes--
+	a.probeDead++
+}
+
+// promote turns r, the record of k, into a live connection, at the place
+// in the table the connection would have had all along (the live count
+// does not change: no sweep).
+func (a *Analyzer) promote(r *probe, k *flowKey) *Conn {
+	c := a.newConn()
+	a.materialize(r, c)
+	a.kill(r)
+	a.tcp.set(k, c)
+	a.order = append(a.order, c)
+	return c
+}
+
+// tcpConn returns k's live connection, promoting its probe record if it
+// has one (nil: neither).
+func (a *Analyzer) tcpConn(k *flowKey) *Conn {
+	if c := a.tcp.get(k); c != nil {
+		return c
+	}
+	if r := a.probeOf(k); r != nil {
+		return a.promote(r, k)
+	}
+	return nil
+}
+
+// probeEvictable is evictable for a record: an attempt, reset or a second
+// old.
+func probeEvictable(r *probe, now time.Time, hard bool) bool {
+	if !hard && r.npaPort {
+		return false
+	}
+	return r.rst.frame != 0 || now.Sub(r.syn.time) >= EvictAge
+}
+
+// markProbes marks the live records a sweep pass evicts and returns how
+// many.
+func (a *Analyzer) markProbes(now time.Time, hard bool) int {
+	n := 0
+	for i := range a.probes {
+		r := &a.probes[i]
+		if !r.dead && !r.evicted && probeEvictable(r, now, hard) {
+			r.evicted = true
+			a.nprobes--
+			n++
+		}
+	}
+	return n
+}
+
+// evictedProbes gathers the records marked for eviction, ordered as their
+// connections would be (FlowHead.compare), into the sweep's buffer.
+func (a *Analyzer) evictedProbes() []*probe {
+	out := a.probeOut[:0]
+	for i := range a.probes {
+		if r := &a.probes[i]; r.evicted {
+			out = append(out, r)
+		}
+	}
+	cmpHead := func(x, y *probe) int { return x.head.compare(&y.head) }
+	if !slices.IsSortedFunc(out, cmpHead) {
+		slices.SortFunc(out, cmpHead)
+	}
+	a.probeOut = out
+	return out
+}
+
+// evictProbe hands an evicted record to the hook and folds it into the
+// evicted state, as evict does its connection.
+func (a *Analyzer) evictProbe(r *probe, now time.Time) {
+	if a.probeHook != nil {
+		q := &a.probeMsg
+		q.FlowHead = r.head
+		q.Service = a.serviceOf(r.head.Client.Addr(), r.head.Server, TCP, r.head.First)
+		q.frames[0] = r.syn.frame
+		q.Frames = q.frames[:1]
+		q.Reset = r.rst.frame != 0
+		if q.Reset {
+			q.Last = r.rst.time
+			q.frames[1] = r.rst.frame
+			q.Frames = q.frames[:2]
+		}
+		a.probeHook.Probe(q, now)
+		q.Service = nil
+	}
+	a.ev.TCPConnections++
+	if r.rst.frame != 0 {
+		a.ev.TCPResets++
+	}
+}
+
+// compactProbes drops the dead and evicted records and rebuilds their
+// table (after a sweep).
+func (a *Analyzer) compactProbes() {
+	n := 0
+	for i := range a.probes {
+		if r := &a.probes[i]; !r.dead && !r.evicted {
+			a.probes[n] = *r
+			n++
+		}
+	}
+	clear(a.probes[n:])
+	a.probes = a.probes[:n]
+	a.probeDead = 0
+	a.probeIdx.clearAll()
+	for i := range a.probes {
+		r := &a.probes[i]
+		var k flowKey
+		setKey(&k, r.head.Vantage, dissect.ProtoTCP, r.head.Client, r.head.Server)
+		a.probeIdx.set(&k, int32(i+1))
+	}
+}
+
+// probeConns returns the connections the live records stand for (for a
+// view: the analyzer keeps the records). They are taken from the free
+// list and go back to it at the next view: a view is valid only until the
+// analyzer's next packet.
+func (a *Analyzer) probeConns() []*Conn {
+	for i, c := range a.viewConns {
+		a.recycle(c)
+		a.viewConns[i] = nil
+	}
+	a.viewConns = a.viewConns[:0]
+	if a.nprobes == 0 {
+		return nil
+	}
+	for i := range a.probes {
+		if r := &a.probes[i]; !r.dead {
+			c := a.newConn()
+			a.materialize(r, c)
+			a.viewConns = append(a.viewConns, c)
+		}
+	}
+	return a.viewConns
+}
