@@ -62,9 +62,8 @@ type findingSet struct {
 	// (scanners: aggregate folds their attempts into their syn_scan, which
 	// it cannot take back out of a group merged from several clients).
 	solo map[netip.Addr]bool
-	// lastScan is the syn_scan group scanAttempt last added to (a scan's
-	// attempts come in runs; nil: none).
-	lastScan *group
+	// scans are the syn_scan groups scanAttempt last added to.
+	scans scanCaches
 }
 
 // serviceKey is a groupKey without its client, with the service: clients

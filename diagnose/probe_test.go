@@ -28,7 +28,7 @@ func (p *probeCount) Probe(q *flows.Probe, now time.Time) {
 
 // TestScannerProbesReportAsConnections: a scanner's attempts kept as
 // probe records once it is known (reset, unanswered, answered and reset,
-// answered with data, rejected by ICMP, retransmitted, on product ports
+// answered with data, rejected by ICMP, retransmitted, ports reused, on product ports
 // and others, beside a real client) give the same diagnosis, down to
 // every count and evidence frame, as the same attempts kept as
 // connections; and the records were used.
@@ -67,6 +67,11 @@ func TestScannerProbesReportAsConnections(t *testing.T) {
 		case 11: // two resets
 			s.TCP(d, c, fR|fA, 0, isn+1, 0)
 			s.TCP(d, c, fR|fA, 0, isn+1, 0)
+		case 12: // open, then the same ports again
+			s.TCP(d, c, fS|fA, 5000, isn+1, 0)
+			s.TCP(c, d, fR, isn+1, 0, 0)
+			s.TCP(c, d, fS, isn+5, 0, 0)
+			s.TCP(d, c, fR|fA, 0, isn+6, 0)
 		}
 		if i%100 == 0 {
 			m.Send(false, 40)
@@ -105,5 +110,56 @@ func TestScannerProbesReportAsConnections(t *testing.T) {
 	}
 	if !reflect.DeepEqual(gv.Evicted, wv.Evicted) || gn != wn || gv.MaxConns != wv.MaxConns || len(gv.Conns) != len(wv.Conns) {
 		t.Errorf("evicted %+v live %d cap %d conns %d; want %+v %d %d %d", gv.Evicted, gn, gv.MaxConns, len(gv.Conns), wv.Evicted, wn, wv.MaxConns, len(wv.Conns))
+	}
+}
+
+// BenchmarkScannerProbes measures a known scanner's probe (its SYN, and
+// a reset for 6 in 10) beside 8,000 live product connections, with the
+// default live cap, per probe; "conns" keeps the probes as connections
+// (the analyzer without probe records).
+func BenchmarkScannerProbes(b *testing.B) {
+	for _, probes := range []bool{true, false} {
+		name := "records"
+		if !probes {
+			name = "conns"
+		}
+		b.Run(name, func(b *testing.B) {
+			s := flowtest.New()
+			for i := 0; i < 8000; i++ {
+				s.Open(netip.AddrPortFrom(netip.AddrFrom4([4]byte{10, 20, byte(i >> 8), byte(i)}), 50000).String(), srv)
+			}
+			open := len(s.Pkts)
+			scanner := addr("203.0.113.66")
+			const n = 200_000
+			for i := 0; i < n; i++ {
+				c := netip.AddrPortFrom(scanner, uint16(30000+i%30000))
+				d := netip.AddrPortFrom(netip.AddrFrom4([4]byte{198, 51, 100, byte(1 + i%250)}), uint16(1+i/250%1000))
+				s.TCP(c, d, fS, uint32(i)*7919+1, 0, 0)
+				s.Wait(time.Millisecond)
+				if i%10 < 6 {
+					s.TCP(d, c, fR|fA, 0, uint32(i)*7919+2, 0)
+				}
+				s.Wait(35 * time.Millisecond)
+			}
+			b.ReportAllocs()
+			b.ResetTimer()
+			for j := 0; j < b.N; j++ {
+				b.StopTimer()
+				ev := diagnose.NewEvictions()
+				var hook flows.EvictHook = ev
+				if !probes {
+					hook = evictOnly{ev}
+				}
+				a := flows.New(flows.Config{Timeouts: flowtest.Defaults(), OnEvict: hook})
+				for i := range s.Pkts[:open] {
+					a.Add(&s.Pkts[i])
+				}
+				b.StartTimer()
+				for i := open; i < len(s.Pkts); i++ {
+					a.Add(&s.Pkts[i])
+				}
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*n), "ns/probe")
+		})
 	}
 }

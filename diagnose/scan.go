@@ -128,10 +128,16 @@ func (fs *findingSet) scanProbe(c *flows.Conn) {
 // service and input (the evidence frames stop at appendFrames' bound).
 func (fs *findingSet) scanAttempt(h *flows.FlowHead, kind Kind, frames []uint64) {
 	client := h.Client.Addr()
-	g := fs.lastScan
-	if g == nil || g.key.client != client {
+	var sc *scanCache
+	for i := range fs.scans.c {
+		if c := &fs.scans.c[i]; c.g != nil && c.g.key.client == client && c.input == h.Input {
+			sc = c
+			break
+		}
+	}
+	if sc == nil {
 		k := groupKey{kind: SynScan, client: client, transport: TCP}
-		g = fs.groups[k]
+		g := fs.groups[k]
 		if g == nil {
 			g = &group{key: k, severity: Info, first: h.First, last: h.Last,
 				frames: map[int][]uint64{}, clientPts: map[uint16]bool{}, inputs: map[int]bool{},
@@ -139,8 +145,12 @@ func (fs *findingSet) scanAttempt(h *flows.FlowHead, kind Kind, frames []uint64)
 			fs.groups[k] = g
 			fs.order = append(fs.order, g)
 		}
-		fs.lastScan = g
+		g.inputs[h.Input] = true
+		sc = &fs.scans.c[fs.scans.next%len(fs.scans.c)]
+		fs.scans.next++
+		*sc = scanCache{g: g, input: h.Input, framesFull: len(g.frames[h.Input]) >= maxGroupFrames}
 	}
+	g := sc.g
 	x := g.facts.(*ScanFacts)
 	if kind == "" {
 		// An answered probe: the port is open; the scan goes on.
@@ -159,17 +169,35 @@ func (fs *findingSet) scanAttempt(h *flows.FlowHead, kind Kind, frames []uint64)
 	if h.Last.After(g.last) {
 		g.last = h.Last
 	}
-	if !g.inputs[h.Input] {
-		g.inputs[h.Input] = true
+	if !sc.framesFull {
+		fr := appendFrames(g.frames[h.Input], frames)
+		g.frames[h.Input] = fr
+		sc.framesFull = len(fr) >= maxGroupFrames
 	}
-	if have := g.frames[h.Input]; len(have) < maxGroupFrames {
-		g.frames[h.Input] = appendFrames(have, frames)
-	}
+}
+
+// scanCaches are the syn_scan groups scanAttempt last added to, each for
+// one input, with whether its evidence frames there are complete: looking
+// a group up by its key cost as much as the rest of an attempt. (Several:
+// the attempts of several scanners leave the analyzer interleaved.)
+type scanCaches struct {
+	c    [8]scanCache
+	next int
+}
+
+type scanCache struct {
+	g          *group
+	input      int
+	framesFull bool
 }
 
 // noteHost counts a host the scan touched, one by one up to maxScanHosts.
 func (x *ScanFacts) noteHost(h netip.Addr) {
-	if _, ok := x.Hosts[h]; ok || len(x.Hosts) < maxScanHosts {
+	if len(x.Hosts) < maxScanHosts {
+		x.Hosts[h]++ // one map operation where most scans stay
+		return
+	}
+	if _, ok := x.Hosts[h]; ok {
 		x.Hosts[h]++
 		return
 	}

@@ -114,14 +114,21 @@ type Analyzer struct {
 	// probeHook is OnEvict when it knows scanners; probeOut, probeMsg and
 	// replay are buffers.
 	probes    []probe
-	probeIdx  flowTable[int32]
+	probeIdx  probeTable
 	nprobes   int
 	probeDead int
-	probeHook ProbeHook
-	probeOut  []*probe
-	probeMsg  Probe
-	replay    dissect.Packet
-	viewConns []*Conn // the records' connections in the last view
+	// probesUnsorted: a record was created before one it orders after
+	// (FlowHead.compare), so a sweep sorts those it evicts.
+	probesUnsorted bool
+	probeHook      ProbeHook
+	probeOut       []*probe
+	probeMsg       Probe
+	replay         dissect.Packet
+	viewConns      []*Conn // the records' connections in the last view
+	// scanBits has the bit of each scanner with probe records (scanBit);
+	// scanners lists them.
+	scanBits *[1024]uint64
+	scanners []netip.Addr
 
 	// Counters.
 	packets      uint64
@@ -149,7 +156,6 @@ func New(cfg Config) *Analyzer {
 	return &Analyzer{
 		cfg:          cfg,
 		probeHook:    ph,
-		probeIdx:     newFlowTable[int32](),
 		vantages:     map[vantageKey]uint16{},
 		tcp:          newFlowTable[*Conn](),
 		udp:          newFlowTable[*UDPFlow](),
@@ -249,34 +255,50 @@ func (a *Analyzer) addTCP(p *dissect.Packet, v uint16) {
 	dst := netip.AddrPortFrom(p.Dst, p.DstPort)
 	var k flowKey
 	setKey(&k, v, dissect.ProtoTCP, src, dst)
-	c := a.tcp.get(&k)
 	synOnly := p.TCPFlags&(dissect.FlagSYN|dissect.FlagACK) == dissect.FlagSYN
-	if c == nil {
-		if r := a.probeOf(&k); r != nil {
-			switch {
-			case a.probeAbsorb(r, p, src):
-				return
-			case synOnly && p.Seq != r.syn.seq:
-				// A new connection on the same ports, as below: the
-				// attempt stays reported as a connection.
-				old := a.newConn()
-				a.materialize(r, old)
-				a.kill(r)
-				a.order = append(a.order, old)
-			default:
-				c = a.promote(r, &k)
-			}
+	// A key is in the live table or among the probe records, never both.
+	// A packet from or to a known scanner (most likely a reset of one of
+	// its probes) looks among the records first: a miss in the live
+	// table is a cache miss.
+	var c *Conn
+	var r *probe
+	looked := false
+	if a.nprobes > 0 && (a.scanBit(p.Dst) || a.scanBit(p.Src)) {
+		r, looked = a.probeOf(&k), true
+	}
+	if r == nil {
+		c = a.tcp.get(&k)
+		if c == nil && !looked {
+			r = a.probeOf(&k)
 		}
-	} else if synOnly && p.Seq != c.synSeq && (c.Closed || c.Established || !c.FirstSyn.IsZero()) {
+	}
+	replaced := false
+	if r != nil {
+		switch {
+		case a.probeAbsorb(r, p, src):
+			return
+		case synOnly && p.Seq != r.syn.seq:
+			// A new connection on the same ports, as below: the
+			// attempt stays reported as a connection.
+			old := a.newConn()
+			a.materialize(r, old)
+			a.kill(r)
+			a.order = append(a.order, old)
+		default:
+			c = a.promote(r, &k)
+		}
+	} else if c != nil && synOnly && p.Seq != c.synSeq && (c.Closed || c.Established || !c.FirstSyn.IsZero()) {
 		// A fresh SYN with a new initial sequence number on the same ports:
 		// a new connection (port reuse, or the client starting over).
 		// The old one stays reported (it is in a.order).
-		c = nil
+		c, replaced = nil, true
 	}
 	if c == nil {
-		if synOnly && p.PayloadLen == 0 && p.Frame != 0 && p.PacketID == 0 && !p.Dropped && a.probeHook != nil && a.probeHook.Scanner(p.Src) {
+		if !replaced && synOnly && p.PayloadLen == 0 && p.Frame != 0 && p.PacketID == 0 && !p.Dropped && a.probeHook != nil && a.scanner(p.Src) {
 			// A known scanner's attempt: a probe record (probe.go),
-			// unless packet prints are being recorded.
+			// unless packet prints are being recorded. (Not when it
+			// replaces a connection: the connection's slot in the live
+			// table goes to the new one.)
 			shared, catalogPort, npa := a.classifyPort(dst.Port())
 			if !a.printing(catalogPort, shared) {
 				a.newProbe(&k, v, p, src, dst, shared, catalogPort, npa)
@@ -530,6 +552,9 @@ func (a *Analyzer) udpFlows() []*UDPFlow {
 // Any other web server is no product's.
 func (a *Analyzer) serviceOf(client netip.Addr, server Endpoint, transport catalog.Transport, at time.Time) *catalog.Service {
 	cat := a.cfg.Catalog
+	if !cat.IsServicePort(server.Port(), transport) {
+		return nil // no name makes it one (most of a port scan)
+	}
 	names := a.dns.candidates(client, server.Addr(), at)
 	if cat.Shared(server.Port(), transport) {
 		for _, name := range names {

@@ -30,7 +30,8 @@ import (
 type ProbeHook interface {
 	EvictHook
 	// Scanner reports whether client is a known scanner. It is asked at
-	// the first SYN of each new connection.
+	// the first SYN of each new connection; once it says yes for a
+	// client, the analyzer may not ask again.
 	Scanner(client netip.Addr) bool
 	// Probe is handed a scanner's attempt leaving the analyzer at capture
 	// time now, in place of the EvictConn of its connection: a SYN (no
@@ -54,6 +55,7 @@ type Probe struct {
 // probe is a live probe record: an attempt's SYN and the server's reset,
 // the fields of them a connection's update reads.
 type probe struct {
+	key  flowKey
 	head FlowHead // Last is the SYN's time; Service unset
 	syn  probePkt
 	rst  probePkt // Frame 0: no reset yet
@@ -93,20 +95,56 @@ func (a *Analyzer) printing(catalogPort, sharedPort bool) bool {
 	return (a.cfg.ComparePoints || len(a.vantageOf) > 1) && (catalogPort || sharedPort)
 }
 
+// scanBit says whether addr may be a scanner that has probe records: a
+// bit per low 16 address bits (8 KB, in cache).
+func (a *Analyzer) scanBit(addr netip.Addr) bool {
+	i := addrLow16(addr)
+	return a.scanBits[i>>6]&(1<<(i&63)) != 0
+}
+
+// scanner says whether the hook names client a scanner, without asking it
+// again for one it already named (as long as they are few).
+func (a *Analyzer) scanner(client netip.Addr) bool {
+	if a.nprobes > 0 && a.scanBit(client) && slices.Contains(a.scanners, client) {
+		return true
+	}
+	if !a.probeHook.Scanner(client) {
+		return false
+	}
+	if len(a.scanners) < 16 && !slices.Contains(a.scanners, client) {
+		a.scanners = append(a.scanners, client)
+	}
+	a.setScanBit(client)
+	return true
+}
+
+func (a *Analyzer) setScanBit(addr netip.Addr) {
+	if a.scanBits == nil {
+		a.scanBits = new([1024]uint64)
+	}
+	i := addrLow16(addr)
+	a.scanBits[i>>6] |= 1 << (i & 63)
+}
+
+func addrLow16(addr netip.Addr) uint16 {
+	if addr.Is4() {
+		b := addr.As4()
+		return uint16(b[2])<<8 | uint16(b[3])
+	}
+	b := addr.As16()
+	return uint16(b[14])<<8 | uint16(b[15])
+}
+
 // probeOf returns the live probe record of k (nil: none).
 func (a *Analyzer) probeOf(k *flowKey) *probe {
 	if a.nprobes == 0 {
 		return nil
 	}
-	i := a.probeIdx.get(k)
+	i := a.probeIndex(k)
 	if i == 0 {
 		return nil
 	}
-	r := &a.probes[i-1]
-	if r.dead {
-		return nil
-	}
-	return r
+	return &a.probes[i-1]
 }
 
 // newProbe keeps a scanner's SYN p (no payload) as a probe record, where
@@ -121,15 +159,17 @@ func (a *Analyzer) newProbe(k *flowKey, v uint16, p *dissect.Packet, src, dst En
 		grown := make([]probe, len(a.probes), max(2*cap(a.probes), a.maxConns))
 		copy(grown, a.probes)
 		a.probes = grown
-		if len(a.probeIdx.slots) < a.maxConns*2 {
-			a.probeIdx.rebuild(a.maxConns*2, nil)
-		}
+		a.probeIdx.reserve(a.maxConns)
 	}
 	a.probes = append(a.probes, probe{head: newHead(v, p), sharedPort: shared, catalogPort: catalogPort, npaPort: npa})
 	r := &a.probes[len(a.probes)-1]
 	r.head.Client, r.head.Server = src, dst
+	if n := len(a.probes); n > 1 && !a.probesUnsorted && a.probes[n-2].head.compare(&r.head) > 0 {
+		a.probesUnsorted = true // inputs merged out of order: sweeps sort
+	}
+	r.key = *k
 	r.syn.set(p)
-	a.probeIdx.set(k, int32(len(a.probes)))
+	a.probeIdx.add(k, int32(len(a.probes)))
 	a.nprobes++
 	if a.tcp.len()+a.nprobes > a.maxConns {
 		a.sweep(p.Time) // the new record is not evictable: its SYN is now
@@ -227,9 +267,8 @@ func (a *Analyzer) evictedProbes() []*probe {
 			out = append(out, r)
 		}
 	}
-	cmpHead := func(x, y *probe) int { return x.head.compare(&y.head) }
-	if !slices.IsSortedFunc(out, cmpHead) {
-		slices.SortFunc(out, cmpHead)
+	if a.probesUnsorted {
+		slices.SortFunc(out, func(x, y *probe) int { return x.head.compare(&y.head) })
 	}
 	a.probeOut = out
 	return out
@@ -269,15 +308,16 @@ func (a *Analyzer) compactProbes() {
 			n++
 		}
 	}
-	clear(a.probes[n:])
+	// (What is left past n points to nothing but global locations and
+	// handles: Service is never set on a record.)
 	a.probes = a.probes[:n]
 	a.probeDead = 0
-	a.probeIdx.clearAll()
+	if a.probesUnsorted && slices.IsSortedFunc(a.probes, func(x, y probe) int { return x.head.compare(&y.head) }) {
+		a.probesUnsorted = false
+	}
+	a.probeIdx.reset()
 	for i := range a.probes {
-		r := &a.probes[i]
-		var k flowKey
-		setKey(&k, r.head.Vantage, dissect.ProtoTCP, r.head.Client, r.head.Server)
-		a.probeIdx.set(&k, int32(i+1))
+		a.probeIdx.add(&a.probes[i].key, int32(i+1))
 	}
 }
 
@@ -302,4 +342,95 @@ func (a *Analyzer) probeConns() []*Conn {
 		}
 	}
 	return a.viewConns
+}
+
+// probeTable indexes the probe records by flow key: open addressing with
+// linear probing as flowTable, but a slot holds only the key's hash and
+// the record's index + 1 (16 bytes: the table stays in the second-level
+// cache, where a flowTable of keys did not), the record holds the key; and
+// it is emptied in constant time: a slot is in use only when it carries
+// the table's generation. Every sweep that evicts records empties it and
+// adds back the few that stay; clearing a table sized for the live cap
+// (1.5 MB) each time was a tenth of a scan's cost.
+type probeTable struct {
+	slots []probeSlot // a power of two long
+	gen   uint32
+	n     int
+}
+
+type probeSlot struct {
+	hash uint64
+	idx  int32
+	gen  uint32
+}
+
+// probeIndex returns the index + 1 of k's live record (0: none).
+func (a *Analyzer) probeIndex(k *flowKey) int32 {
+	t := &a.probeIdx
+	if t.n == 0 {
+		return 0
+	}
+	h := k.hash()
+	mask := uint64(len(t.slots) - 1)
+	for i := h & mask; ; i = (i + 1) & mask {
+		s := &t.slots[i]
+		if s.gen != t.gen {
+			return 0
+		}
+		if s.hash == h {
+			// A dead record's slot stays until the table is emptied:
+			// the key's live record, if any, is further on.
+			if r := &a.probes[s.idx-1]; !r.dead && r.key.equal(k) {
+				return s.idx
+			}
+		}
+	}
+}
+
+// add indexes record idx (+1) under k, which has no live record.
+func (t *probeTable) add(k *flowKey, idx int32) {
+	t.reserve(t.n + 1)
+	h := k.hash()
+	mask := uint64(len(t.slots) - 1)
+	i := h & mask
+	for t.slots[i].gen == t.gen {
+		i = (i + 1) & mask
+	}
+	t.slots[i] = probeSlot{hash: h, idx: idx, gen: t.gen}
+	t.n++
+}
+
+// reserve makes room for n keys under a load of 5/8.
+func (t *probeTable) reserve(n int) {
+	size := max(len(t.slots), tableMinSize)
+	for n*8 > size*5 {
+		size *= 2
+	}
+	if size == len(t.slots) {
+		return
+	}
+	old, gen := t.slots, t.gen
+	t.slots = make([]probeSlot, size)
+	t.gen, t.n = 1, 0
+	mask := uint64(size - 1)
+	for _, s := range old {
+		if s.gen == gen && gen != 0 {
+			i := s.hash & mask
+			for t.slots[i].gen == t.gen {
+				i = (i + 1) & mask
+			}
+			t.slots[i] = probeSlot{hash: s.hash, idx: s.idx, gen: 1}
+			t.n++
+		}
+	}
+}
+
+// reset empties the table.
+func (t *probeTable) reset() {
+	t.gen++
+	t.n = 0
+	if t.gen == 0 { // wrapped: old slots could match again
+		clear(t.slots)
+		t.gen = 1
+	}
 }

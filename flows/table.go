@@ -26,6 +26,7 @@ type flowTable[V comparable] struct {
 	// every few thousand new flows (a scan, a flood) would otherwise leave
 	// a table's worth of garbage each time.
 	spare []tableSlot[V]
+	marks []uint64 // removeIf's bit per slot
 }
 
 type tableSlot[V comparable] struct {
@@ -99,14 +100,36 @@ func (t *flowTable[V]) each(fn func(V)) {
 	}
 }
 
-// removeIf removes every flow for which drop returns true.
-func (t *flowTable[V]) removeIf(drop func(V) bool) { t.rebuild(len(t.slots), drop) }
+// removeIf removes every flow for which drop returns true (called once
+// per flow). The table is rebuilt only when one goes: a sweep that evicts
+// only probe records (probe.go) leaves the live connections where they
+// are.
+func (t *flowTable[V]) removeIf(drop func(V) bool) {
+	var zero V
+	words := (len(t.slots) + 63) / 64
+	if cap(t.marks) < words {
+		t.marks = make([]uint64, words)
+	}
+	marks := t.marks[:words]
+	clear(marks)
+	some := false
+	for i := range t.slots {
+		if v := t.slots[i].val; v != zero && drop(v) {
+			marks[i>>6] |= 1 << (i & 63)
+			some = true
+		}
+	}
+	if !some {
+		return
+	}
+	t.rebuild(len(t.slots), marks)
+}
 
 // rebuild moves the flows into a table of size slots, leaving out those
-// drop (when not nil) returns true for. Removal from a linearly probed
+// whose slot has its bit set in drop (when not nil). Removal from a linearly probed
 // table must not leave holes in probe sequences; a rebuild cannot, and
 // removal happens only in sweeps, which are rare.
-func (t *flowTable[V]) rebuild(size int, drop func(V) bool) {
+func (t *flowTable[V]) rebuild(size int, drop []uint64) {
 	var zero V
 	old := t.slots
 	if len(t.spare) == size {
@@ -117,7 +140,7 @@ func (t *flowTable[V]) rebuild(size int, drop func(V) bool) {
 	t.n = 0
 	for i := range old {
 		s := &old[i]
-		if s.val == zero || drop != nil && drop(s.val) {
+		if s.val == zero || drop != nil && drop[i>>6]&(1<<(i&63)) != 0 {
 			continue
 		}
 		*t.find(&s.key) = *s
@@ -127,10 +150,4 @@ func (t *flowTable[V]) rebuild(size int, drop func(V) bool) {
 		clear(old)
 		t.spare = old
 	}
-}
-
-// clearAll empties the table, keeping its array.
-func (t *flowTable[V]) clearAll() {
-	clear(t.slots)
-	t.n = 0
 }
