@@ -267,7 +267,11 @@ func (a *Analyzer) addTCP(p *dissect.Packet, v uint16) {
 		r, looked = a.probeOf(&k), true
 	}
 	if r == nil {
-		c = a.tcp.get(&k)
+		s := a.tcp.find(&k)
+		c = s.val
+		if s.at != 0 {
+			s.at = 0 // the packet may make it evictable sooner
+		}
 		if c == nil && !looked {
 			r = a.probeOf(&k)
 		}

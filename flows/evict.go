@@ -1,6 +1,7 @@
 package flows
 
 import (
+	"math"
 	"net/netip"
 	"slices"
 	"time"
@@ -71,29 +72,41 @@ func newEvicted() Evicted {
 	return Evicted{ttl: map[hostKey]ttlStat{}, Middleboxes: map[netip.Addr]bool{}}
 }
 
-// evictable says whether a connection may leave the live table at capture
-// time now. hard allows Supportworks 5001 attempts too, which NPA pairing
-// would rather keep (they explain a missing notification socket).
-func (a *Analyzer) evictable(c *Conn, now time.Time, hard bool) bool {
+// evictableAt says whether a connection may leave the live table at
+// capture time now, and when it may not, the capture time (Unix ns) before
+// which it cannot without a packet of the connection (0: it may any time:
+// a shared port's service changes with the hosts' roles). hard allows
+// Supportworks 5001 attempts too, which NPA pairing would rather keep
+// (they explain a missing notification socket).
+func (a *Analyzer) evictableAt(c *Conn, now time.Time, hard bool) (bool, int64) {
 	if !hard && c.NPAPort {
-		return false
+		return false, math.MaxInt64 // for the soft sweep only
 	}
 	attempt := !c.FirstSyn.IsZero() && !c.SynAck
 	switch {
 	case attempt && (c.ICMP != nil || c.Dir[1].RST > 0):
-		return true
+		return true, 0
 	case attempt && now.Sub(c.LastSyn) >= EvictAge:
-		return true
-	case c.CatalogPort, c.SharedPort && a.serviceOf(c.Client.Addr(), c.Server, TCP, c.First) != nil:
+		return true, 0
+	case attempt:
+		// The cases below come true no sooner: Last is LastSyn or later.
+		return false, c.LastSyn.Add(EvictAge).UnixNano()
+	case c.CatalogPort:
 		// Established product connections stay for the tables (services,
 		// roles, version, the flow listing).
-		return false
+		return false, math.MaxInt64
+	case c.SharedPort && a.serviceOf(c.Client.Addr(), c.Server, TCP, c.First) != nil:
+		return false, 0
 	case c.Closed && now.Sub(c.Last) >= time.Second:
-		return true
+		return true, 0
 	case now.Sub(c.Last) >= idleEvict:
-		return true
+		return true, 0
+	case c.SharedPort:
+		return false, 0
+	case c.Closed:
+		return false, c.Last.Add(time.Second).UnixNano()
 	}
-	return false
+	return false, c.Last.Add(idleEvict).UnixNano()
 }
 
 // sweep evicts what it can once the live table is over its cap. Eviction is
@@ -105,9 +118,17 @@ func (a *Analyzer) evictable(c *Conn, now time.Time, hard bool) bool {
 // list once the hook has seen them.
 func (a *Analyzer) sweep(now time.Time) {
 	n, np := 0, 0
+	nowNs := now.UnixNano()
 	for _, hard := range []bool{false, true} {
-		a.tcp.removeIf(func(c *Conn) bool {
-			if !a.evictable(c, now, hard) {
+		a.tcp.removeIfAt(func(c *Conn, evictAt *int64) bool {
+			if !hard && *evictAt != 0 && nowNs < *evictAt {
+				return false // no packet since it was found not to be before then
+			}
+			ok, at := a.evictableAt(c, now, hard)
+			if !ok {
+				if !hard {
+					*evictAt = at
+				}
 				return false
 			}
 			c.evicted = true
@@ -174,6 +195,7 @@ func (a *Analyzer) sweep(now time.Time) {
 		// every packet.
 		a.maxConns *= 2
 	}
+	a.tcp.fit()
 }
 
 // recycle puts an evicted connection on the free list: a scan or a flood

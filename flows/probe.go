@@ -79,7 +79,7 @@ type probePkt struct {
 }
 
 func (q *probePkt) set(p *dissect.Packet) {
-	*q = probePkt{time: p.Time, frame: p.Frame, seq: p.Seq, ack: p.Ack, ipid: p.IPID, window: p.Window, ttl: p.TTL, flags: p.TCPFlags, ipv: p.IPVersion}
+	q.time, q.frame, q.seq, q.ack, q.ipid, q.window, q.ttl, q.flags, q.ipv = p.Time, p.Frame, p.Seq, p.Ack, p.IPID, p.Window, p.TTL, p.TCPFlags, p.IPVersion
 }
 
 // packet fills p (zeroed) with q as the packet of input in.
@@ -161,9 +161,14 @@ func (a *Analyzer) newProbe(k *flowKey, v uint16, p *dissect.Packet, src, dst En
 		a.probes = grown
 		a.probeIdx.reserve(a.maxConns)
 	}
-	a.probes = append(a.probes, probe{head: newHead(v, p), sharedPort: shared, catalogPort: catalogPort, npaPort: npa})
+	// Written in place, field by field: a record built on the stack and
+	// appended was copied with wide loads of narrow stores (stalls).
+	a.probes = a.probes[:len(a.probes)+1]
 	r := &a.probes[len(a.probes)-1]
-	r.head.Client, r.head.Server = src, dst
+	r.head.Vantage, r.head.Input, r.head.Client, r.head.Server = v, p.Input, src, dst
+	r.head.First, r.head.Last, r.head.FirstFrame, r.head.Service = p.Time, p.Time, p.Frame, nil
+	r.rst = probePkt{}
+	r.sharedPort, r.catalogPort, r.npaPort, r.dead, r.evicted = shared, catalogPort, npa, false, false
 	if n := len(a.probes); n > 1 && !a.probesUnsorted && a.probes[n-2].head.compare(&r.head) > 0 {
 		a.probesUnsorted = true // inputs merged out of order: sweeps sort
 	}
@@ -225,8 +230,11 @@ func (a *Analyzer) promote(r *probe, k *flowKey) *Conn {
 // tcpConn returns k's live connection, promoting its probe record if it
 // has one (nil: neither).
 func (a *Analyzer) tcpConn(k *flowKey) *Conn {
-	if c := a.tcp.get(k); c != nil {
-		return c
+	if s := a.tcp.find(k); s.val != nil {
+		if s.at != 0 {
+			s.at = 0 // the caller changes it
+		}
+		return s.val
 	}
 	if r := a.probeOf(k); r != nil {
 		return a.promote(r, k)

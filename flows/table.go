@@ -32,6 +32,10 @@ type flowTable[V comparable] struct {
 type tableSlot[V comparable] struct {
 	key flowKey
 	val V
+	// at is the sweeps' note on the flow (removeIfAt): a capture time
+	// before which it need not be looked at. Set zero with every flow and
+	// by whoever changes the flow (find, then at = 0).
+	at int64
 }
 
 const tableMinSize = 1024
@@ -85,7 +89,7 @@ func (t *flowTable[V]) set(k *flowKey, v V) {
 		t.n++
 		s.key = *k
 	}
-	s.val = v
+	s.val, s.at = v, 0
 }
 
 func (t *flowTable[V]) len() int { return t.n }
@@ -101,10 +105,18 @@ func (t *flowTable[V]) each(fn func(V)) {
 }
 
 // removeIf removes every flow for which drop returns true (called once
-// per flow). The table is rebuilt only when one goes: a sweep that evicts
-// only probe records (probe.go) leaves the live connections where they
-// are.
+// per flow).
 func (t *flowTable[V]) removeIf(drop func(V) bool) {
+	t.removeIfAt(func(v V, _ *int64) bool { return drop(v) })
+}
+
+// removeIfAt is removeIf with each flow's slot note (tableSlot.at), which
+// drop may read and set: the note sits in the slot, which the sweep reads
+// in order anyway, where a field of the flow cost a cache miss per live
+// flow at every sweep. The table is rebuilt only when a flow goes: a
+// sweep that evicts only probe records (probe.go) leaves the live
+// connections where they are.
+func (t *flowTable[V]) removeIfAt(drop func(V, *int64) bool) {
 	var zero V
 	words := (len(t.slots) + 63) / 64
 	if cap(t.marks) < words {
@@ -114,7 +126,7 @@ func (t *flowTable[V]) removeIf(drop func(V) bool) {
 	clear(marks)
 	some := false
 	for i := range t.slots {
-		if v := t.slots[i].val; v != zero && drop(v) {
+		if s := &t.slots[i]; s.val != zero && drop(s.val, &s.at) {
 			marks[i>>6] |= 1 << (i & 63)
 			some = true
 		}
@@ -149,5 +161,19 @@ func (t *flowTable[V]) rebuild(size int, drop []uint64) {
 	if len(old) == size {
 		clear(old)
 		t.spare = old
+	}
+}
+
+// fit rebuilds the table at a quarter of its size or less when its flows
+// fill under half of that: a live table that grew for a scan's attempts
+// before they became probe records (probe.go), or for a burst, then spreads
+// the few flows left over megabytes, and every lookup misses the cache.
+func (t *flowTable[V]) fit() {
+	size := len(t.slots)
+	for size > tableMinSize && t.n*2 <= size/2 {
+		size /= 2
+	}
+	if size*4 <= len(t.slots) {
+		t.rebuild(size, nil)
 	}
 }
