@@ -129,6 +129,7 @@ type Analyzer struct {
 	// scanners lists them.
 	scanBits *[1024]uint64
 	scanners []netip.Addr
+	fan      *fanWatch
 
 	// Counters.
 	packets      uint64
@@ -298,11 +299,11 @@ func (a *Analyzer) addTCP(p *dissect.Packet, v uint16) {
 		c, replaced = nil, true
 	}
 	if c == nil {
-		if !replaced && synOnly && p.PayloadLen == 0 && p.Frame != 0 && p.PacketID == 0 && !p.Dropped && a.probeHook != nil && a.scanner(p.Src) {
-			// A known scanner's attempt: a probe record (probe.go),
-			// unless packet prints are being recorded. (Not when it
-			// replaces a connection: the connection's slot in the live
-			// table goes to the new one.)
+		if !replaced && synOnly && p.PayloadLen == 0 && p.Frame != 0 && p.PacketID == 0 && !p.Dropped && a.probeHook != nil && a.recordsFor(p.Src, dst) {
+			// A scanner's attempt: a probe record (probe.go), unless
+			// packet prints are being recorded. (Not when it replaces a
+			// connection: the connection's slot in the live table goes
+			// to the new one.)
 			shared, catalogPort, npa := a.classifyPort(dst.Port())
 			if !a.printing(catalogPort, shared) {
 				a.newProbe(&k, v, p, src, dst, shared, catalogPort, npa)
@@ -329,8 +330,10 @@ func (a *Analyzer) addTCP(p *dissect.Packet, v uint16) {
 		a.order = append(a.order, c)
 		if a.tcp.len()+a.nprobes > a.maxConns {
 			// The new connection has seen no packet yet, so it is never
-			// evictable itself.
+			// evictable itself; but the sweep's note on it holds only
+			// until its first packet, just below.
 			a.sweep(p.Time)
+			a.tcp.find(&k).at = 0
 		}
 	}
 	dir := 0

@@ -102,6 +102,58 @@ func (a *Analyzer) scanBit(addr netip.Addr) bool {
 	return a.scanBits[i>>6]&(1<<(i&63)) != 0
 }
 
+// recordsFor says whether client's new attempt on target is to be a probe
+// record: the hook names the client a scanner, or it has just tried many
+// targets (fanWatch). A record stands exactly for its connection, so a
+// wrong guess costs only time; but a scan's attempts before diagnosis
+// knows it (it learns from evicted attempts) were 16,000 connections
+// allocated, filled and swept.
+func (a *Analyzer) recordsFor(client netip.Addr, target Endpoint) bool {
+	if a.fan == nil {
+		a.fan = new(fanWatch)
+	}
+	if a.fan.note(client, target) {
+		a.setScanBit(client)
+		return true
+	}
+	return a.scanner(client)
+}
+
+// fanWatch guesses which clients scan: per client (a slot per hash, the
+// latest client in it), how many new attempts it made, each to another
+// target than the one before; probeFanout of them make it look like one.
+// 64 KB, no allocation: a flood of single attempts from new sources only
+// overwrites slots.
+type fanWatch struct {
+	slots [4096]fanSlot
+}
+
+type fanSlot struct {
+	client, target uint64 // hashes
+	n              uint32
+}
+
+// probeFanout is how many attempts to changing targets make a client's
+// next ones probe records (diagnosis calls a client a scanner after
+// scanTargets = 20 distinct failed targets).
+const probeFanout = 32
+
+func (w *fanWatch) note(client netip.Addr, target Endpoint) bool {
+	c0, c1, _ := addrWords(client)
+	ch := mix(c0^tableSeed[0], c1^tableSeed[1]) | 1
+	t0, t1, _ := addrWords(target.Addr())
+	th := mix(t0^tableSeed[2], t1^uint64(target.Port())<<1^tableSeed[3])
+	s := &w.slots[ch&uint64(len(w.slots)-1)]
+	if s.client != ch {
+		*s = fanSlot{client: ch}
+	}
+	if s.target != th {
+		s.target = th
+		s.n++
+	}
+	return s.n >= probeFanout
+}
+
 // scanner says whether the hook names client a scanner, without asking it
 // again for one it already named (as long as they are few).
 func (a *Analyzer) scanner(client netip.Addr) bool {
@@ -284,8 +336,18 @@ func (a *Analyzer) evictedProbes() []*probe {
 
 // evictProbe hands an evicted record to the hook and folds it into the
 // evicted state, as evict does its connection.
-func (a *Analyzer) evictProbe(r *probe, now time.Time) {
-	if a.probeHook != nil {
+func (a *Analyzer) evictProbe(r *probe, now time.Time, ttls *TTLView) {
+	if !a.scanner(r.head.Client.Addr()) {
+		// Not (yet) a scanner to diagnosis (the record was made on the
+		// fan-out hint): the hook gets the connection, which may also
+		// make the client one (a scan's first attempts).
+		c := a.newConn()
+		a.materialize(r, c)
+		a.evict(c, now, ttls)
+		a.recycle(c)
+		return
+	}
+	{
 		q := &a.probeMsg
 		q.FlowHead = r.head
 		q.Service = a.serviceOf(r.head.Client.Addr(), r.head.Server, TCP, r.head.First)
