@@ -167,7 +167,7 @@ func NewEvictions() *Evictions {
 func (e *Evictions) EvictConn(c *flows.Conn, now time.Time, ttls *flows.TTLView) {
 	client := c.Client.Addr()
 	failed := !c.FirstSyn.IsZero() && !c.Established
-	if failed && e.scan.note(client, c.Server) || e.scan.scanners[client] {
+	if failed && e.scan.note(client, c.Server) || e.scan.known(client) {
 		e.fs.scanProbe(c)
 		return
 	}
@@ -178,7 +178,7 @@ func (e *Evictions) EvictConn(c *flows.Conn, now time.Time, ttls *flows.TTLView)
 
 // Scanner reports whether client is a known scanner (flows.ProbeHook): the
 // analyzer then keeps its new attempts as probes.
-func (e *Evictions) Scanner(client netip.Addr) bool { return e.scan.scanners[client] }
+func (e *Evictions) Scanner(client netip.Addr) bool { return e.scan.known(client) }
 
 // Probe adds a scanner's attempt the analyzer kept as a probe to its
 // syn_scan aggregate, as EvictConn does the scanner's connections.

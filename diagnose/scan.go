@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"math/bits"
 	"net/netip"
+	"slices"
 
 	"github.com/fwdiag/fwdiag/catalog"
 	"github.com/fwdiag/fwdiag/flows"
@@ -41,6 +42,9 @@ type scanWatch struct {
 	candidates map[netip.Addr]int32
 	fanouts    []fanout
 	scanners   map[netip.Addr]bool
+	// few lists the scanners while there are at most 8 (Scanner: the
+	// analyzer asks at every new attempt of every client).
+	few []netip.Addr
 	// resets counts the times the candidates were forgotten (a flood).
 	resets int
 }
@@ -52,7 +56,7 @@ func newScanWatch() scanWatch {
 // note records a failed attempt of client on target and reports whether
 // the client is a scanner (now or already).
 func (w *scanWatch) note(client netip.Addr, target netip.AddrPort) bool {
-	if w.scanners[client] {
+	if w.known(client) {
 		return true
 	}
 	i, ok := w.candidates[client]
@@ -75,12 +79,23 @@ func (w *scanWatch) note(client netip.Addr, target netip.AddrPort) bool {
 	}
 	if int(f.n) == scanTargets {
 		w.scanners[client] = true
+		if len(w.scanners) <= len(w.few)+1 && len(w.few) < 8 {
+			w.few = append(w.few, client)
+		}
 		delete(w.candidates, client)
 		return true
 	}
 	f.targets[f.n] = h
 	f.n++
 	return false
+}
+
+// known says whether client is a scanner.
+func (w *scanWatch) known(client netip.Addr) bool {
+	if len(w.scanners) == len(w.few) {
+		return slices.Contains(w.few, client)
+	}
+	return w.scanners[client]
 }
 
 // targetHash mixes a target's address and port (wyhash's step on the

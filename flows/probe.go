@@ -141,8 +141,8 @@ const probeFanout = 32
 func (w *fanWatch) note(client netip.Addr, target Endpoint) bool {
 	c0, c1, _ := addrWords(client)
 	ch := mix(c0^tableSeed[0], c1^tableSeed[1]) | 1
-	t0, t1, _ := addrWords(target.Addr())
-	th := mix(t0^tableSeed[2], t1^uint64(target.Port())<<1^tableSeed[3])
+	_, t1, _ := addrWords(target.Addr())
+	th := t1<<16 | uint64(target.Port()) // only told from the one before
 	s := &w.slots[ch&uint64(len(w.slots)-1)]
 	if s.client != ch {
 		*s = fanSlot{client: ch}
