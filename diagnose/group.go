@@ -62,6 +62,8 @@ type findingSet struct {
 	// (scanners: aggregate folds their attempts into their syn_scan, which
 	// it cannot take back out of a group merged from several clients).
 	solo map[netip.Addr]bool
+	// scans are the syn_scan groups scanAttempt last added to.
+	scans scanCaches
 }
 
 // serviceKey is a groupKey without its client, with the service: clients
@@ -255,11 +257,14 @@ func (g *group) finding() Finding {
 	return f
 }
 
-// appendFrames adds frames to have, keeping at most 64 (the evidence a
-// finding lists per input).
+// maxGroupFrames bounds the evidence frames a group keeps per input.
+const maxGroupFrames = 64
+
+// appendFrames adds frames to have, keeping at most maxGroupFrames (the
+// evidence a finding lists per input).
 func appendFrames(have, frames []uint64) []uint64 {
 	for _, f := range frames {
-		if len(have) >= 64 {
+		if len(have) >= maxGroupFrames {
 			break
 		}
 		have = append(have, f)

@@ -167,13 +167,27 @@ func NewEvictions() *Evictions {
 func (e *Evictions) EvictConn(c *flows.Conn, now time.Time, ttls *flows.TTLView) {
 	client := c.Client.Addr()
 	failed := !c.FirstSyn.IsZero() && !c.Established
-	if failed && e.scan.note(client, c.Server) || e.scan.scanners[client] {
+	if failed && e.scan.note(client, c.Server) || e.scan.known(client) {
 		e.fs.scanProbe(c)
 		return
 	}
 	a := &run{ttls: ttls}
 	a.connFindings(c, e.fs, now)
 	a.svcAddConn(e.svc, c)
+}
+
+// Scanner reports whether client is a known scanner (flows.ProbeHook): the
+// analyzer then keeps its new attempts as probes.
+func (e *Evictions) Scanner(client netip.Addr) bool { return e.scan.known(client) }
+
+// Probe adds a scanner's attempt the analyzer kept as a probe to its
+// syn_scan aggregate, as EvictConn does the scanner's connections.
+func (e *Evictions) Probe(p *flows.Probe, now time.Time) {
+	kind := SynUnanswered
+	if p.Reset {
+		kind = SynReset
+	}
+	e.fs.scanAttempt(&p.FlowHead, kind, p.Frames)
 }
 
 // EvictUDP diagnoses a UDP flow leaving the analyzer at capture time now:

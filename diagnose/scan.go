@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"math/bits"
 	"net/netip"
+	"slices"
 
 	"github.com/fwdiag/fwdiag/catalog"
 	"github.com/fwdiag/fwdiag/flows"
@@ -41,6 +42,9 @@ type scanWatch struct {
 	candidates map[netip.Addr]int32
 	fanouts    []fanout
 	scanners   map[netip.Addr]bool
+	// few lists the scanners while there are at most 8 (Scanner: the
+	// analyzer asks at every new attempt of every client).
+	few []netip.Addr
 	// resets counts the times the candidates were forgotten (a flood).
 	resets int
 }
@@ -52,7 +56,7 @@ func newScanWatch() scanWatch {
 // note records a failed attempt of client on target and reports whether
 // the client is a scanner (now or already).
 func (w *scanWatch) note(client netip.Addr, target netip.AddrPort) bool {
-	if w.scanners[client] {
+	if w.known(client) {
 		return true
 	}
 	i, ok := w.candidates[client]
@@ -75,12 +79,23 @@ func (w *scanWatch) note(client netip.Addr, target netip.AddrPort) bool {
 	}
 	if int(f.n) == scanTargets {
 		w.scanners[client] = true
+		if len(w.scanners) <= len(w.few)+1 && len(w.few) < 8 {
+			w.few = append(w.few, client)
+		}
 		delete(w.candidates, client)
 		return true
 	}
 	f.targets[f.n] = h
 	f.n++
 	return false
+}
+
+// known says whether client is a scanner.
+func (w *scanWatch) known(client netip.Addr) bool {
+	if len(w.scanners) == len(w.few) {
+		return slices.Contains(w.few, client)
+	}
+	return w.scanners[client]
 }
 
 // targetHash mixes a target's address and port (wyhash's step on the
@@ -115,41 +130,89 @@ func attemptKind(c *flows.Conn) Kind {
 
 // scanProbe adds a scanner's connection to its syn_scan aggregate.
 func (fs *findingSet) scanProbe(c *flows.Conn) {
-	client := c.Client.Addr()
-	k := groupKey{kind: SynScan, client: client, transport: TCP}
-	g := fs.groups[k]
-	if g == nil {
-		g = &group{key: k, severity: Info, first: c.First, last: c.Last,
-			frames: map[int][]uint64{}, clientPts: map[uint16]bool{}, inputs: map[int]bool{},
-			facts: &ScanFacts{Kinds: map[Kind]int{}, Hosts: map[netip.Addr]int{}, Services: map[catalog.ServiceName]int{}}}
-		fs.groups[k] = g
-		fs.order = append(fs.order, g)
+	kind := Kind("")
+	if !c.Established {
+		kind = attemptKind(c)
 	}
+	fs.scanAttempt(&c.FlowHead, kind, c.Frames[:min(len(c.Frames), 2)])
+}
+
+// scanAttempt adds one attempt of the scanner h.Client to its syn_scan
+// aggregate: a failed one of kind, or (kind "") one answered. It
+// allocates nothing once the aggregate has seen the attempt's host,
+// service and input (the evidence frames stop at appendFrames' bound).
+func (fs *findingSet) scanAttempt(h *flows.FlowHead, kind Kind, frames []uint64) {
+	client := h.Client.Addr()
+	var sc *scanCache
+	for i := range fs.scans.c {
+		if c := &fs.scans.c[i]; c.g != nil && c.g.key.client == client && c.input == h.Input {
+			sc = c
+			break
+		}
+	}
+	if sc == nil {
+		k := groupKey{kind: SynScan, client: client, transport: TCP}
+		g := fs.groups[k]
+		if g == nil {
+			g = &group{key: k, severity: Info, first: h.First, last: h.Last,
+				frames: map[int][]uint64{}, clientPts: map[uint16]bool{}, inputs: map[int]bool{},
+				facts: &ScanFacts{Kinds: map[Kind]int{}, Hosts: map[netip.Addr]int{}, Services: map[catalog.ServiceName]int{}}}
+			fs.groups[k] = g
+			fs.order = append(fs.order, g)
+		}
+		g.inputs[h.Input] = true
+		sc = &fs.scans.c[fs.scans.next%len(fs.scans.c)]
+		fs.scans.next++
+		*sc = scanCache{g: g, input: h.Input, framesFull: len(g.frames[h.Input]) >= maxGroupFrames}
+	}
+	g := sc.g
 	x := g.facts.(*ScanFacts)
-	if c.Established {
+	if kind == "" {
 		// An answered probe: the port is open; the scan goes on.
 		x.Answered++
 	} else {
 		g.count++
-		x.Kinds[attemptKind(c)]++
+		x.Kinds[kind]++
 	}
-	x.noteHost(c.Server.Addr())
-	if c.Service != nil {
-		x.Services[c.Service.Name]++
+	x.noteHost(h.Server.Addr())
+	if h.Service != nil {
+		x.Services[h.Service.Name]++
 	}
-	if c.First.Before(g.first) {
-		g.first = c.First
+	if h.First.Before(g.first) {
+		g.first = h.First
 	}
-	if c.Last.After(g.last) {
-		g.last = c.Last
+	if h.Last.After(g.last) {
+		g.last = h.Last
 	}
-	g.inputs[c.Input] = true
-	g.frames[c.Input] = appendFrames(g.frames[c.Input], c.Frames[:min(len(c.Frames), 2)])
+	if !sc.framesFull {
+		fr := appendFrames(g.frames[h.Input], frames)
+		g.frames[h.Input] = fr
+		sc.framesFull = len(fr) >= maxGroupFrames
+	}
+}
+
+// scanCaches are the syn_scan groups scanAttempt last added to, each for
+// one input, with whether its evidence frames there are complete: looking
+// a group up by its key cost as much as the rest of an attempt. (Several:
+// the attempts of several scanners leave the analyzer interleaved.)
+type scanCaches struct {
+	c    [8]scanCache
+	next int
+}
+
+type scanCache struct {
+	g          *group
+	input      int
+	framesFull bool
 }
 
 // noteHost counts a host the scan touched, one by one up to maxScanHosts.
 func (x *ScanFacts) noteHost(h netip.Addr) {
-	if _, ok := x.Hosts[h]; ok || len(x.Hosts) < maxScanHosts {
+	if len(x.Hosts) < maxScanHosts {
+		x.Hosts[h]++ // one map operation where most scans stay
+		return
+	}
+	if _, ok := x.Hosts[h]; ok {
 		x.Hosts[h]++
 		return
 	}

@@ -108,6 +108,29 @@ type Analyzer struct {
 	udpOut  []*UDPFlow
 	udpSort []flowEntry[*UDPFlow]
 
+	// probes are the live probe records of scanners' attempts in creation
+	// order (probe.go), probeIdx their index (+1) by flow key; nprobes
+	// counts the live ones (not dead, not evicted), probeDead the dead.
+	// probeHook is OnEvict when it knows scanners; probeOut, probeMsg and
+	// replay are buffers.
+	probes    []probe
+	probeIdx  probeTable
+	nprobes   int
+	probeDead int
+	// probesUnsorted: a record was created before one it orders after
+	// (FlowHead.compare), so a sweep sorts those it evicts.
+	probesUnsorted bool
+	probeHook      ProbeHook
+	probeOut       []*probe
+	probeMsg       Probe
+	replay         dissect.Packet
+	viewConns      []*Conn // the records' connections in the last view
+	// scanBits has the bit of each scanner with probe records (scanBit);
+	// scanners lists them.
+	scanBits *[1024]uint64
+	scanners []netip.Addr
+	fan      *fanWatch
+
 	// Counters.
 	packets      uint64
 	truncated    uint64
@@ -130,8 +153,10 @@ func New(cfg Config) *Analyzer {
 	if cfg.MaxUDPFlows <= 0 {
 		cfg.MaxUDPFlows = DefaultMaxUDPFlows
 	}
+	ph, _ := cfg.OnEvict.(ProbeHook)
 	return &Analyzer{
 		cfg:          cfg,
+		probeHook:    ph,
 		vantages:     map[vantageKey]uint16{},
 		tcp:          newFlowTable[*Conn](),
 		udp:          newFlowTable[*UDPFlow](),
@@ -231,15 +256,60 @@ func (a *Analyzer) addTCP(p *dissect.Packet, v uint16) {
 	dst := netip.AddrPortFrom(p.Dst, p.DstPort)
 	var k flowKey
 	setKey(&k, v, dissect.ProtoTCP, src, dst)
-	c := a.tcp.get(&k)
 	synOnly := p.TCPFlags&(dissect.FlagSYN|dissect.FlagACK) == dissect.FlagSYN
-	if c != nil && synOnly && p.Seq != c.synSeq && (c.Closed || c.Established || !c.FirstSyn.IsZero()) {
+	// A key is in the live table or among the probe records, never both.
+	// A packet from or to a known scanner (most likely a reset of one of
+	// its probes) looks among the records first: a miss in the live
+	// table is a cache miss.
+	var c *Conn
+	var r *probe
+	looked := false
+	if a.nprobes > 0 && (a.scanBit(p.Dst) || a.scanBit(p.Src)) {
+		r, looked = a.probeOf(&k), true
+	}
+	if r == nil {
+		s := a.tcp.find(&k)
+		c = s.val
+		if s.at != 0 {
+			s.at = 0 // the packet may make it evictable sooner
+		}
+		if c == nil && !looked {
+			r = a.probeOf(&k)
+		}
+	}
+	replaced := false
+	if r != nil {
+		switch {
+		case a.probeAbsorb(r, p, src):
+			return
+		case synOnly && p.Seq != r.syn.seq:
+			// A new connection on the same ports, as below: the
+			// attempt stays reported as a connection.
+			old := a.newConn()
+			a.materialize(r, old)
+			a.kill(r)
+			a.order = append(a.order, old)
+		default:
+			c = a.promote(r, &k)
+		}
+	} else if c != nil && synOnly && p.Seq != c.synSeq && (c.Closed || c.Established || !c.FirstSyn.IsZero()) {
 		// A fresh SYN with a new initial sequence number on the same ports:
 		// a new connection (port reuse, or the client starting over).
 		// The old one stays reported (it is in a.order).
-		c = nil
+		c, replaced = nil, true
 	}
 	if c == nil {
+		if !replaced && synOnly && p.PayloadLen == 0 && p.Frame != 0 && p.PacketID == 0 && !p.Dropped && a.probeHook != nil && a.recordsFor(p.Src, dst) {
+			// A scanner's attempt: a probe record (probe.go), unless
+			// packet prints are being recorded. (Not when it replaces a
+			// connection: the connection's slot in the live table goes
+			// to the new one.)
+			shared, catalogPort, npa := a.classifyPort(dst.Port())
+			if !a.printing(catalogPort, shared) {
+				a.newProbe(&k, v, p, src, dst, shared, catalogPort, npa)
+				return
+			}
+		}
 		c = a.newConn()
 		c.FlowHead = newHead(v, p)
 		switch {
@@ -255,19 +325,15 @@ func (a *Analyzer) addTCP(p *dissect.Packet, v uint16) {
 			c.zeekFlipped()
 		}
 		a.noteMail(c)
-		c.SharedPort = a.cfg.Catalog.Shared(c.Server.Port(), TCP)
-		c.CatalogPort = !c.SharedPort && a.cfg.Catalog.IsServicePort(c.Server.Port(), TCP)
-		if c.CatalogPort {
-			if svc, ok := a.cfg.Catalog.Lookup(c.Server.Port(), TCP, ""); ok && svc.Name == catalog.SWBinary {
-				c.NPAPort = true
-			}
-		}
+		c.SharedPort, c.CatalogPort, c.NPAPort = a.classifyPort(c.Server.Port())
 		a.tcp.set(&k, c)
 		a.order = append(a.order, c)
-		if a.tcp.len() > a.maxConns {
+		if a.tcp.len()+a.nprobes > a.maxConns {
 			// The new connection has seen no packet yet, so it is never
-			// evictable itself.
+			// evictable itself; but the sweep's note on it holds only
+			// until its first packet, just below.
 			a.sweep(p.Time)
+			a.tcp.find(&k).at = 0
 		}
 	}
 	dir := 0
@@ -281,6 +347,19 @@ func (a *Analyzer) addTCP(p *dissect.Packet, v uint16) {
 	if dir == 1 && c.Dir[1].Pkts == 1 {
 		a.noteProductHosts(c)
 	}
+}
+
+// classifyPort classifies a connection's server port for the eviction
+// sweep: 80/443 (shared), another catalog port, Supportworks binary (NPA).
+func (a *Analyzer) classifyPort(port uint16) (shared, catalogPort, npa bool) {
+	shared = a.cfg.Catalog.Shared(port, TCP)
+	catalogPort = !shared && a.cfg.Catalog.IsServicePort(port, TCP)
+	if catalogPort {
+		if svc, ok := a.cfg.Catalog.Lookup(port, TCP, ""); ok && svc.Name == catalog.SWBinary {
+			npa = true
+		}
+	}
+	return shared, catalogPort, npa
 }
 
 // orient decides which endpoint is the server when the capture did not see
@@ -364,7 +443,7 @@ func (a *Analyzer) addICMPError(p *dissect.Packet, v uint16) {
 	}
 	switch q.Proto {
 	case dissect.ProtoTCP:
-		if c := a.tcp.get(&k); c != nil {
+		if c := a.tcpConn(&k); c != nil {
 			hit(&c.ICMP, c.Server)
 			c.addFrame(p.Frame)
 			c.Last = maxTime(c.Last, p.Time)
@@ -409,7 +488,7 @@ func maxTime(a, b time.Time) time.Time {
 
 // conns returns every TCP connection, in a stable order.
 func (a *Analyzer) conns() []*Conn {
-	out := slices.Clone(a.order)
+	out := append(slices.Clone(a.order), a.probeConns()...)
 	sortFlows(out, func(c *Conn) *FlowHead { return &c.FlowHead })
 	return out
 }
@@ -480,6 +559,9 @@ func (a *Analyzer) udpFlows() []*UDPFlow {
 // Any other web server is no product's.
 func (a *Analyzer) serviceOf(client netip.Addr, server Endpoint, transport catalog.Transport, at time.Time) *catalog.Service {
 	cat := a.cfg.Catalog
+	if !cat.IsServicePort(server.Port(), transport) {
+		return nil // no name makes it one (most of a port scan)
+	}
 	names := a.dns.candidates(client, server.Addr(), at)
 	if cat.Shared(server.Port(), transport) {
 		for _, name := range names {

@@ -1,6 +1,7 @@
 package flows
 
 import (
+	"math"
 	"net/netip"
 	"slices"
 	"time"
@@ -71,30 +72,46 @@ func newEvicted() Evicted {
 	return Evicted{ttl: map[hostKey]ttlStat{}, Middleboxes: map[netip.Addr]bool{}}
 }
 
-// evictable says whether a connection may leave the live table at capture
-// time now. hard allows Supportworks 5001 attempts too, which NPA pairing
-// would rather keep (they explain a missing notification socket).
-func (a *Analyzer) evictable(c *Conn, now time.Time, hard bool) bool {
+// evictableAt says whether a connection may leave the live table at
+// capture time now, and when it may not, the capture time (Unix ns) before
+// which it cannot without a packet of the connection (0: it may any time:
+// a shared port's service changes with the hosts' roles). hard allows
+// Supportworks 5001 attempts too, which NPA pairing would rather keep
+// (they explain a missing notification socket).
+func (a *Analyzer) evictableAt(c *Conn, now time.Time, hard bool) (bool, int64) {
 	if !hard && c.NPAPort {
-		return false
+		return false, math.MaxInt64 // for the soft sweep only
 	}
 	attempt := !c.FirstSyn.IsZero() && !c.SynAck
 	switch {
 	case attempt && (c.ICMP != nil || c.Dir[1].RST > 0):
-		return true
+		return true, 0
 	case attempt && now.Sub(c.LastSyn) >= EvictAge:
-		return true
-	case c.CatalogPort, c.SharedPort && a.serviceOf(c.Client.Addr(), c.Server, TCP, c.First) != nil:
+		return true, 0
+	case attempt:
+		// The cases below come true no sooner: Last is LastSyn or later.
+		return false, c.LastSyn.Add(EvictAge).UnixNano()
+	case c.CatalogPort:
 		// Established product connections stay for the tables (services,
 		// roles, version, the flow listing).
-		return false
+		return false, math.MaxInt64
+	case c.SharedPort && a.serviceOf(c.Client.Addr(), c.Server, TCP, c.First) != nil:
+		return false, 0
 	case c.Closed && now.Sub(c.Last) >= time.Second:
-		return true
+		return true, 0
 	case now.Sub(c.Last) >= idleEvict:
-		return true
+		return true, 0
+	case c.SharedPort:
+		return false, 0
+	case c.Closed:
+		return false, c.Last.Add(time.Second).UnixNano()
 	}
-	return false
+	return false, c.Last.Add(idleEvict).UnixNano()
 }
+
+// noSweepNotes makes sweeps look at every connection (tests: the notes
+// must change nothing).
+var noSweepNotes bool
 
 // sweep evicts what it can once the live table is over its cap. Eviction is
 // decided by each connection's own state and the capture time, and applied
@@ -104,17 +121,27 @@ func (a *Analyzer) evictable(c *Conn, now time.Time, hard bool) bool {
 // gathered and sorted in buffers the analyzer keeps, and go to the free
 // list once the hook has seen them.
 func (a *Analyzer) sweep(now time.Time) {
-	n := 0
+	n, np := 0, 0
+	nowNs := now.UnixNano()
 	for _, hard := range []bool{false, true} {
-		a.tcp.removeIf(func(c *Conn) bool {
-			if !a.evictable(c, now, hard) {
+		a.tcp.removeIfAt(func(c *Conn, evictAt *int64) bool {
+			if !hard && *evictAt != 0 && nowNs < *evictAt && !noSweepNotes {
+				return false // no packet since it was found not to be before then
+			}
+			ok, at := a.evictableAt(c, now, hard)
+			if !ok {
+				if !hard {
+					*evictAt = at
+				}
 				return false
 			}
 			c.evicted = true
 			n++
 			return true
 		})
-		if a.tcp.len() <= a.maxConns*3/4 {
+		// Probe records count and leave as their connections would.
+		np += a.markProbes(now, hard)
+		if a.tcp.len()+a.nprobes <= a.maxConns*3/4 {
 			break
 		}
 	}
@@ -130,31 +157,49 @@ func (a *Analyzer) sweep(now time.Time) {
 			return c.evicted
 		})
 	}
+	var probes []*probe
+	if np > 0 {
+		probes = a.evictedProbes()
+	}
 	var ttls *TTLView
-	if len(out) > 0 && a.cfg.OnEvict != nil {
+	if len(out)+len(probes) > 0 && a.cfg.OnEvict != nil {
 		// The TTLs the hook compares resets with, as the live connections
 		// and the evicted ones show them now, built only if the hook asks
 		// (the table does not change before the hook returns).
 		ttls = &TTLView{lazy: func() map[hostKey]ttlStat {
 			live := make([]*Conn, 0, a.tcp.len())
 			a.tcp.each(func(c *Conn) { live = append(live, c) })
-			return hostTTLs(live, nil, a.ev.ttl).m
+			return hostTTLs(live, nil, a.probes, a.ev.ttl).m
 		}}
 	}
 	if !slices.IsSortedFunc(out, func(x, y *Conn) int { return x.FlowHead.compare(&y.FlowHead) }) {
 		sortFlowsBuf(out, func(c *Conn) *FlowHead { return &c.FlowHead }, &a.sweepSort)
 	}
-	for i, c := range out {
-		a.evict(c, now, ttls)
-		a.recycle(c)
-		out[i] = nil
+	// Connections and records go to the hook in one order, as if all
+	// were connections.
+	for i, j := 0, 0; i < len(out) || j < len(probes); {
+		if j == len(probes) || i < len(out) && out[i].FlowHead.compare(&probes[j].head) < 0 {
+			c := out[i]
+			a.evict(c, now, ttls)
+			a.recycle(c)
+			out[i] = nil
+			i++
+			continue
+		}
+		a.evictProbe(probes[j], now, ttls)
+		probes[j] = nil
+		j++
 	}
 	a.sweepOut = out[:0]
-	if a.tcp.len() > a.maxConns*3/4 {
+	if np > 0 || a.probeDead > 0 {
+		a.compactProbes()
+	}
+	if a.tcp.len()+a.nprobes > a.maxConns*3/4 {
 		// Not enough may go: let the table grow rather than sweep at
 		// every packet.
 		a.maxConns *= 2
 	}
+	a.tcp.fit()
 }
 
 // recycle puts an evicted connection on the free list: a scan or a flood

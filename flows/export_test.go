@@ -22,3 +22,10 @@ func IsEvicted(c *Conn) bool { return c.evicted }
 
 // Compare orders two flows as a view lists them.
 func Compare(x, y *Conn) int { return x.compare(&y.FlowHead) }
+
+// Probes counts the live probe records (probe.go).
+func Probes(a *Analyzer) int { return a.nprobes }
+
+// SetSweepNotes turns the sweeps' notes on the connections (tableSlot.at)
+// on or off.
+func SetSweepNotes(on bool) { noSweepNotes = !on }

@@ -61,7 +61,7 @@ func (a *Analyzer) localDrop(p *dissect.Packet, v uint16) {
 	switch p.Proto {
 	case dissect.ProtoTCP:
 		setKey(&k, v, dissect.ProtoTCP, src, dst)
-		if c := a.tcp.get(&k); c != nil {
+		if c := a.tcpConn(&k); c != nil {
 			d := LocalDrop{Frame: p.Frame, Component: p.Interface}
 			if src == c.Server {
 				d.Dir = 1

@@ -26,11 +26,16 @@ type flowTable[V comparable] struct {
 	// every few thousand new flows (a scan, a flood) would otherwise leave
 	// a table's worth of garbage each time.
 	spare []tableSlot[V]
+	peak  int // the most flows held since the last fit
 }
 
 type tableSlot[V comparable] struct {
 	key flowKey
 	val V
+	// at is the sweeps' note on the flow (removeIfAt): a capture time
+	// before which it need not be looked at. Set zero with every flow and
+	// by whoever changes the flow (find, then at = 0).
+	at int64
 }
 
 const tableMinSize = 1024
@@ -78,13 +83,14 @@ func (t *flowTable[V]) set(k *flowKey, v V) {
 	s := t.find(k)
 	if s.val == zero {
 		if (t.n+1)*8 > len(t.slots)*5 { // keep the load under 5/8
-			t.rebuild(len(t.slots)*2, nil)
+			t.rebuild(len(t.slots) * 2)
 			s = t.find(k)
 		}
 		t.n++
+		t.peak = max(t.peak, t.n)
 		s.key = *k
 	}
-	s.val = v
+	s.val, s.at = v, 0
 }
 
 func (t *flowTable[V]) len() int { return t.n }
@@ -99,14 +105,55 @@ func (t *flowTable[V]) each(fn func(V)) {
 	}
 }
 
-// removeIf removes every flow for which drop returns true.
-func (t *flowTable[V]) removeIf(drop func(V) bool) { t.rebuild(len(t.slots), drop) }
+// removeIf removes every flow for which drop returns true (called once
+// per flow).
+func (t *flowTable[V]) removeIf(drop func(V) bool) {
+	t.removeIfAt(func(v V, _ *int64) bool { return drop(v) })
+}
 
-// rebuild moves the flows into a table of size slots, leaving out those
-// drop (when not nil) returns true for. Removal from a linearly probed
+// removeIfAt is removeIf with each flow's slot note (tableSlot.at), which
+// drop may read and set: the note sits in the slot, which the sweep reads
+// in order anyway, where a field of the flow cost a cache miss per live
+// flow at every sweep. The table is rebuilt, in the same pass, only from
+// the first flow that goes: a sweep that evicts only probe records
+// (probe.go) leaves the live connections where they are.
+func (t *flowTable[V]) removeIfAt(drop func(V, *int64) bool) {
+	var zero V
+	old := t.slots
+	for i := range old {
+		s := &old[i]
+		if s.val == zero || !drop(s.val, &s.at) {
+			continue
+		}
+		// The first to go: move the flows before it, and go on moving.
+		if len(t.spare) == len(old) {
+			t.slots, t.spare = t.spare, nil
+		} else {
+			t.slots, t.spare = make([]tableSlot[V], len(old)), nil
+		}
+		t.n = 0
+		for j := range old[:i] {
+			if x := &old[j]; x.val != zero {
+				*t.find(&x.key) = *x
+				t.n++
+			}
+		}
+		for j := i + 1; j < len(old); j++ {
+			if x := &old[j]; x.val != zero && !drop(x.val, &x.at) {
+				*t.find(&x.key) = *x
+				t.n++
+			}
+		}
+		clear(old)
+		t.spare = old
+		return
+	}
+}
+
+// rebuild moves the flows into a table of size slots. Removal from a linearly probed
 // table must not leave holes in probe sequences; a rebuild cannot, and
 // removal happens only in sweeps, which are rare.
-func (t *flowTable[V]) rebuild(size int, drop func(V) bool) {
+func (t *flowTable[V]) rebuild(size int) {
 	var zero V
 	old := t.slots
 	if len(t.spare) == size {
@@ -117,7 +164,7 @@ func (t *flowTable[V]) rebuild(size int, drop func(V) bool) {
 	t.n = 0
 	for i := range old {
 		s := &old[i]
-		if s.val == zero || drop != nil && drop(s.val) {
+		if s.val == zero {
 			continue
 		}
 		*t.find(&s.key) = *s
@@ -127,4 +174,22 @@ func (t *flowTable[V]) rebuild(size int, drop func(V) bool) {
 		clear(old)
 		t.spare = old
 	}
+}
+
+// fit rebuilds the table at a quarter of its size or less when its flows
+// have filled under half of that since the last fit: a live table that
+// grew for a scan's attempts before they became probe records (probe.go)
+// then spreads the few flows left over megabytes, and every lookup misses
+// the cache. (Not after each sweep of a flood: the table fills up again
+// before the next; shrinking and growing it each time was 40 MB of
+// garbage for 10M SYNs.)
+func (t *flowTable[V]) fit() {
+	size := len(t.slots)
+	for size > tableMinSize && t.peak*2 <= size/2 {
+		size /= 2
+	}
+	if size*4 <= len(t.slots) {
+		t.rebuild(size)
+	}
+	t.peak = t.n
 }

@@ -55,7 +55,10 @@ func (v *TTLView) Genuine(vantage uint16, addr netip.Addr) (uint8, bool) {
 // evicted connections left for hosts they do not show. Why at report time:
 // a map update per packet cost a quarter of the flow engine's time, and
 // every connection already remembers its sides' TTLs.
-func hostTTLs(conns []*Conn, udps []*UDPFlow, evicted map[hostKey]ttlStat) *TTLView {
+//
+// probes are live probe records (in a sweep; a view has them as conns):
+// their SYN is their clients' genuine packet.
+func hostTTLs(conns []*Conn, udps []*UDPFlow, probes []probe, evicted map[hostKey]ttlStat) *TTLView {
 	m := map[hostKey]ttlStat{}
 	note := func(v uint16, addr netip.Addr, ttl uint8, varies bool) {
 		k := hostKey{v, addr}
@@ -82,6 +85,11 @@ func hostTTLs(conns []*Conn, udps []*UDPFlow, evicted map[hostKey]ttlStat) *TTLV
 		}
 		if f.TTL[1] != 0 {
 			note(f.Vantage, f.Server.Addr(), f.TTL[1], false)
+		}
+	}
+	for i := range probes {
+		if r := &probes[i]; !r.dead && !r.evicted {
+			note(r.head.Vantage, r.head.Client.Addr(), r.syn.ttl, false)
 		}
 	}
 	for k, v := range evicted {

@@ -59,7 +59,7 @@ func (a *Analyzer) View() *View {
 	// The hosts' TTLs on the second core while this one settles every
 	// flow's service.
 	ttls := make(chan *TTLView, 1)
-	go func() { ttls <- hostTTLs(conns, udps, a.ev.ttl) }()
+	go func() { ttls <- hostTTLs(conns, udps, nil, a.ev.ttl) }()
 	for _, c := range conns {
 		c.Service = a.serviceOf(c.Client.Addr(), c.Server, TCP, c.First)
 	}
@@ -86,4 +86,5 @@ func (v *View) ServiceOf(server Endpoint, transport catalog.Transport) *catalog.
 
 // Live returns how many TCP connections and UDP flows the live tables hold
 // (what eviction bounds).
-func (a *Analyzer) Live() (tcp, udp int) { return a.tcp.len(), a.udp.len() }
+// Probe records count as the connections they stand for.
+func (a *Analyzer) Live() (tcp, udp int) { return a.tcp.len() + a.nprobes, a.udp.len() }

@@ -1,0 +1,506 @@
+package flows
+
+import (
+	"net/netip"
+	"slices"
+	"time"
+
+	"github.com/fwdiag/fwdiag/dissect"
+)
+
+// A port scanner sends one SYN per port it probes and gets a reset or
+// nothing back: 100,000 attempts an hour from one vulnerability scanner.
+// As connections they cost the flow engine a Conn each (1.1 KB to clear,
+// fill and sweep) and the live table a slot among the real traffic's, which
+// the sweeps walk; once diagnosis has recognised the scanner (ProbeHook)
+// its new attempts are kept as probe records instead: the attempt's SYN
+// and, when it comes, the server's reset, in a slice in creation order and
+// a small table of their own. A record is exactly the Conn those two
+// packets would have made (materialize rebuilds it from them), and it is
+// counted, swept and evicted as that Conn would have been, in the same
+// sweeps and the same order: the report is the same as with Conns, only
+// cheaper. Any other packet of the attempt (a SYN-ACK, a second SYN, an
+// ICMP error, data) turns the record into the Conn (promote), which then
+// goes on as any connection: an answered probe is seen as before.
+
+// ProbeHook is an EvictHook that knows scanners: when the analyzer's
+// OnEvict hook implements it, a new SYN-only attempt from a client that
+// Scanner names is kept as a probe record, not a Conn, and handed to Probe
+// when it is evicted (unless another packet made it a connection first).
+type ProbeHook interface {
+	EvictHook
+	// Scanner reports whether client is a known scanner. It is asked at
+	// the first SYN of each new connection; once it says yes for a
+	// client, the analyzer may not ask again.
+	Scanner(client netip.Addr) bool
+	// Probe is handed a scanner's attempt leaving the analyzer at capture
+	// time now, in place of the EvictConn of its connection: a SYN (no
+	// retransmission) answered by one reset or by nothing. p is valid
+	// only during the call.
+	Probe(p *Probe, now time.Time)
+}
+
+// Probe is a scanner's attempt as it leaves the analyzer: what EvictConn
+// would have been handed of its connection. Its Service is settled.
+type Probe struct {
+	FlowHead
+	// Reset says the server answered the SYN with a reset (Last is its
+	// time); otherwise nothing answered.
+	Reset bool
+	// Frames are the evidence frames: the SYN's, and the reset's.
+	Frames []uint64
+	frames [2]uint64
+}
+
+// probe is a live probe record: an attempt's SYN and the server's reset,
+// the fields of them a connection's update reads.
+type probe struct {
+	key  flowKey
+	head FlowHead // Last is the SYN's time; Service unset
+	syn  probePkt
+	rst  probePkt // Frame 0: no reset yet
+	// sharedPort, catalogPort and npaPort are the Conn's classification.
+	sharedPort, catalogPort, npaPort bool
+	// dead: promoted or replaced (its table slot may still name it);
+	// evicted: leaving in the current sweep.
+	dead, evicted bool
+}
+
+// probePkt is what Conn.update reads of a packet without payload.
+type probePkt struct {
+	time     time.Time
+	frame    uint64
+	seq, ack uint32
+	ipid     uint16
+	window   uint16
+	ttl      uint8
+	flags    uint8
+	ipv      uint8
+}
+
+func (q *probePkt) set(p *dissect.Packet) {
+	q.time, q.frame, q.seq, q.ack, q.ipid, q.window, q.ttl, q.flags, q.ipv = p.Time, p.Frame, p.Seq, p.Ack, p.IPID, p.Window, p.TTL, p.TCPFlags, p.IPVersion
+}
+
+// packet fills p (zeroed) with q as the packet of input in.
+func (q *probePkt) packet(p *dissect.Packet, in int) {
+	*p = dissect.Packet{}
+	p.Input, p.Time, p.Frame, p.Seq, p.Ack, p.IPID, p.Window, p.TTL, p.TCPFlags, p.IPVersion, p.Proto =
+		in, q.time, q.frame, q.seq, q.ack, q.ipid, q.window, q.ttl, q.flags, q.ipv, dissect.ProtoTCP
+}
+
+// printing says whether connections to a server of this kind record packet
+// prints now (addTCP): a probe is kept only while they do not.
+func (a *Analyzer) printing(catalogPort, sharedPort bool) bool {
+	return (a.cfg.ComparePoints || len(a.vantageOf) > 1) && (catalogPort || sharedPort)
+}
+
+// scanBit says whether addr may be a scanner that has probe records: a
+// bit per low 16 address bits (8 KB, in cache).
+func (a *Analyzer) scanBit(addr netip.Addr) bool {
+	i := addrLow16(addr)
+	return a.scanBits[i>>6]&(1<<(i&63)) != 0
+}
+
+// recordsFor says whether client's new attempt on target is to be a probe
+// record: the hook names the client a scanner, or it has just tried many
+// targets (fanWatch). A record stands exactly for its connection, so a
+// wrong guess costs only time; but a scan's attempts before diagnosis
+// knows it (it learns from evicted attempts) were 16,000 connections
+// allocated, filled and swept.
+func (a *Analyzer) recordsFor(client netip.Addr, target Endpoint) bool {
+	if a.fan == nil {
+		a.fan = new(fanWatch)
+	}
+	if a.fan.note(client, target) {
+		a.setScanBit(client)
+		return true
+	}
+	return a.scanner(client)
+}
+
+// fanWatch guesses which clients scan: per client (a slot per hash, the
+// latest client in it), how many new attempts it made, each to another
+// target than the one before; probeFanout of them make it look like one.
+// 64 KB, no allocation: a flood of single attempts from new sources only
+// overwrites slots.
+type fanWatch struct {
+	slots [4096]fanSlot
+}
+
+type fanSlot struct {
+	client, target uint64 // hashes
+	n              uint32
+}
+
+// probeFanout is how many attempts to changing targets make a client's
+// next ones probe records (diagnosis calls a client a scanner after
+// scanTargets = 20 distinct failed targets).
+const probeFanout = 32
+
+func (w *fanWatch) note(client netip.Addr, target Endpoint) bool {
+	c0, c1, _ := addrWords(client)
+	ch := mix(c0^tableSeed[0], c1^tableSeed[1]) | 1
+	_, t1, _ := addrWords(target.Addr())
+	th := t1<<16 | uint64(target.Port()) // only told from the one before
+	s := &w.slots[ch&uint64(len(w.slots)-1)]
+	if s.client != ch {
+		*s = fanSlot{client: ch}
+	}
+	if s.target != th {
+		s.target = th
+		s.n++
+	}
+	return s.n >= probeFanout
+}
+
+// scanner says whether the hook names client a scanner, without asking it
+// again for one it already named (as long as they are few).
+func (a *Analyzer) scanner(client netip.Addr) bool {
+	if a.nprobes > 0 && a.scanBit(client) && slices.Contains(a.scanners, client) {
+		return true
+	}
+	if !a.probeHook.Scanner(client) {
+		return false
+	}
+	if len(a.scanners) < 16 && !slices.Contains(a.scanners, client) {
+		a.scanners = append(a.scanners, client)
+	}
+	a.setScanBit(client)
+	return true
+}
+
+func (a *Analyzer) setScanBit(addr netip.Addr) {
+	if a.scanBits == nil {
+		a.scanBits = new([1024]uint64)
+	}
+	i := addrLow16(addr)
+	a.scanBits[i>>6] |= 1 << (i & 63)
+}
+
+func addrLow16(addr netip.Addr) uint16 {
+	if addr.Is4() {
+		b := addr.As4()
+		return uint16(b[2])<<8 | uint16(b[3])
+	}
+	b := addr.As16()
+	return uint16(b[14])<<8 | uint16(b[15])
+}
+
+// probeOf returns the live probe record of k (nil: none).
+func (a *Analyzer) probeOf(k *flowKey) *probe {
+	if a.nprobes == 0 {
+		return nil
+	}
+	i := a.probeIndex(k)
+	if i == 0 {
+		return nil
+	}
+	return &a.probes[i-1]
+}
+
+// newProbe keeps a scanner's SYN p (no payload) as a probe record, where
+// addTCP would have made a connection.
+func (a *Analyzer) newProbe(k *flowKey, v uint16, p *dissect.Packet, src, dst Endpoint, shared, catalogPort, npa bool) {
+	if dst.Port() == 25 && a.k2Servers[src.Addr()] {
+		a.k2Mail[dst.Addr()] = true // noteMail
+	}
+	if len(a.probes) == cap(a.probes) {
+		// As many as the live table may hold at once, or twice as many as
+		// now: append's quarter steps left five times that in garbage.
+		grown := make([]probe, len(a.probes), max(2*cap(a.probes), a.maxConns))
+		copy(grown, a.probes)
+		a.probes = grown
+		a.probeIdx.reserve(a.maxConns)
+	}
+	// Written in place, field by field: a record built on the stack and
+	// appended was copied with wide loads of narrow stores (stalls).
+	a.probes = a.probes[:len(a.probes)+1]
+	r := &a.probes[len(a.probes)-1]
+	r.head.Vantage, r.head.Input, r.head.Client, r.head.Server = v, p.Input, src, dst
+	r.head.First, r.head.Last, r.head.FirstFrame, r.head.Service = p.Time, p.Time, p.Frame, nil
+	r.rst = probePkt{}
+	r.sharedPort, r.catalogPort, r.npaPort, r.dead, r.evicted = shared, catalogPort, npa, false, false
+	if n := len(a.probes); n > 1 && !a.probesUnsorted && a.probes[n-2].head.compare(&r.head) > 0 {
+		a.probesUnsorted = true // inputs merged out of order: sweeps sort
+	}
+	r.key = *k
+	r.syn.set(p)
+	a.probeIdx.add(k, int32(len(a.probes)))
+	a.nprobes++
+	if a.tcp.len()+a.nprobes > a.maxConns {
+		a.sweep(p.Time) // the new record is not evictable: its SYN is now
+	}
+}
+
+// probeAbsorb adds p to r when it is the server's first reset, without
+// payload, and reports whether it did: any other packet needs the Conn.
+func (a *Analyzer) probeAbsorb(r *probe, p *dissect.Packet, src Endpoint) bool {
+	if r.rst.frame != 0 || p.Frame == 0 || src != r.head.Server || p.TCPFlags&dissect.FlagRST == 0 || p.PayloadLen != 0 ||
+		a.printing(r.catalogPort, r.sharedPort) {
+		return false
+	}
+	r.rst.set(p)
+	return true
+}
+
+// materialize makes c (zero, buffers aside) the connection r stands for,
+// as addTCP would have from r's packets.
+func (a *Analyzer) materialize(r *probe, c *Conn) {
+	c.FlowHead = r.head
+	c.SharedPort, c.CatalogPort, c.NPAPort = r.sharedPort, r.catalogPort, r.npaPort
+	p := &a.replay
+	r.syn.packet(p, r.head.Input)
+	c.update(p, 0)
+	if r.rst.frame != 0 {
+		r.rst.packet(p, r.head.Input)
+		c.update(p, 1)
+		// noteProductHosts would look at a connection answered by a
+		// reset only: it notes nothing.
+	}
+}
+
+// kill forgets a live record that became a connection.
+func (a *Analyzer) kill(r *probe) {
+	r.dead = true
+	a.nprobes--
+	a.probeDead++
+}
+
+// promote turns r, the record of k, into a live connection, at the place
+// in the table the connection would have had all along (the live count
+// does not change: no sweep).
+func (a *Analyzer) promote(r *probe, k *flowKey) *Conn {
+	c := a.newConn()
+	a.materialize(r, c)
+	a.kill(r)
+	a.tcp.set(k, c)
+	a.order = append(a.order, c)
+	return c
+}
+
+// tcpConn returns k's live connection, promoting its probe record if it
+// has one (nil: neither).
+func (a *Analyzer) tcpConn(k *flowKey) *Conn {
+	if s := a.tcp.find(k); s.val != nil {
+		if s.at != 0 {
+			s.at = 0 // the caller changes it
+		}
+		return s.val
+	}
+	if r := a.probeOf(k); r != nil {
+		return a.promote(r, k)
+	}
+	return nil
+}
+
+// probeEvictable is evictable for a record: an attempt, reset or a second
+// old.
+func probeEvictable(r *probe, now time.Time, hard bool) bool {
+	if !hard && r.npaPort {
+		return false
+	}
+	return r.rst.frame != 0 || now.Sub(r.syn.time) >= EvictAge
+}
+
+// markProbes marks the live records a sweep pass evicts and returns how
+// many.
+func (a *Analyzer) markProbes(now time.Time, hard bool) int {
+	n := 0
+	for i := range a.probes {
+		r := &a.probes[i]
+		if !r.dead && !r.evicted && probeEvictable(r, now, hard) {
+			r.evicted = true
+			a.nprobes--
+			n++
+		}
+	}
+	return n
+}
+
+// evictedProbes gathers the records marked for eviction, ordered as their
+// connections would be (FlowHead.compare), into the sweep's buffer.
+func (a *Analyzer) evictedProbes() []*probe {
+	out := a.probeOut[:0]
+	for i := range a.probes {
+		if r := &a.probes[i]; r.evicted {
+			out = append(out, r)
+		}
+	}
+	if a.probesUnsorted {
+		slices.SortFunc(out, func(x, y *probe) int { return x.head.compare(&y.head) })
+	}
+	a.probeOut = out
+	return out
+}
+
+// evictProbe hands an evicted record to the hook and folds it into the
+// evicted state, as evict does its connection.
+func (a *Analyzer) evictProbe(r *probe, now time.Time, ttls *TTLView) {
+	if !a.scanner(r.head.Client.Addr()) {
+		// Not (yet) a scanner to diagnosis (the record was made on the
+		// fan-out hint): the hook gets the connection, which may also
+		// make the client one (a scan's first attempts).
+		c := a.newConn()
+		a.materialize(r, c)
+		a.evict(c, now, ttls)
+		a.recycle(c)
+		return
+	}
+	{
+		q := &a.probeMsg
+		q.FlowHead = r.head
+		q.Service = a.serviceOf(r.head.Client.Addr(), r.head.Server, TCP, r.head.First)
+		q.frames[0] = r.syn.frame
+		q.Frames = q.frames[:1]
+		q.Reset = r.rst.frame != 0
+		if q.Reset {
+			q.Last = r.rst.time
+			q.frames[1] = r.rst.frame
+			q.Frames = q.frames[:2]
+		}
+		a.probeHook.Probe(q, now)
+		q.Service = nil
+	}
+	a.ev.TCPConnections++
+	if r.rst.frame != 0 {
+		a.ev.TCPResets++
+	}
+}
+
+// compactProbes drops the dead and evicted records and rebuilds their
+// table (after a sweep).
+func (a *Analyzer) compactProbes() {
+	n := 0
+	for i := range a.probes {
+		if r := &a.probes[i]; !r.dead && !r.evicted {
+			a.probes[n] = *r
+			n++
+		}
+	}
+	// (What is left past n points to nothing but global locations and
+	// handles: Service is never set on a record.)
+	a.probes = a.probes[:n]
+	a.probeDead = 0
+	if a.probesUnsorted && slices.IsSortedFunc(a.probes, func(x, y probe) int { return x.head.compare(&y.head) }) {
+		a.probesUnsorted = false
+	}
+	a.probeIdx.reset()
+	for i := range a.probes {
+		a.probeIdx.add(&a.probes[i].key, int32(i+1))
+	}
+}
+
+// probeConns returns the connections the live records stand for (for a
+// view: the analyzer keeps the records). They are taken from the free
+// list and go back to it at the next view: a view is valid only until the
+// analyzer's next packet.
+func (a *Analyzer) probeConns() []*Conn {
+	for i, c := range a.viewConns {
+		a.recycle(c)
+		a.viewConns[i] = nil
+	}
+	a.viewConns = a.viewConns[:0]
+	if a.nprobes == 0 {
+		return nil
+	}
+	for i := range a.probes {
+		if r := &a.probes[i]; !r.dead {
+			c := a.newConn()
+			a.materialize(r, c)
+			a.viewConns = append(a.viewConns, c)
+		}
+	}
+	return a.viewConns
+}
+
+// probeTable indexes the probe records by flow key: open addressing with
+// linear probing as flowTable, but a slot holds only the key's hash and
+// the record's index + 1 (16 bytes: the table stays in the second-level
+// cache, where a flowTable of keys did not), the record holds the key; and
+// it is emptied in constant time: a slot is in use only when it carries
+// the table's generation. Every sweep that evicts records empties it and
+// adds back the few that stay; clearing a table sized for the live cap
+// (1.5 MB) each time was a tenth of a scan's cost.
+type probeTable struct {
+	slots []probeSlot // a power of two long
+	gen   uint32
+	n     int
+}
+
+type probeSlot struct {
+	hash uint64
+	idx  int32
+	gen  uint32
+}
+
+// probeIndex returns the index + 1 of k's live record (0: none).
+func (a *Analyzer) probeIndex(k *flowKey) int32 {
+	t := &a.probeIdx
+	if t.n == 0 {
+		return 0
+	}
+	h := k.hash()
+	mask := uint64(len(t.slots) - 1)
+	for i := h & mask; ; i = (i + 1) & mask {
+		s := &t.slots[i]
+		if s.gen != t.gen {
+			return 0
+		}
+		if s.hash == h {
+			// A dead record's slot stays until the table is emptied:
+			// the key's live record, if any, is further on.
+			if r := &a.probes[s.idx-1]; !r.dead && r.key.equal(k) {
+				return s.idx
+			}
+		}
+	}
+}
+
+// add indexes record idx (+1) under k, which has no live record.
+func (t *probeTable) add(k *flowKey, idx int32) {
+	t.reserve(t.n + 1)
+	h := k.hash()
+	mask := uint64(len(t.slots) - 1)
+	i := h & mask
+	for t.slots[i].gen == t.gen {
+		i = (i + 1) & mask
+	}
+	t.slots[i] = probeSlot{hash: h, idx: idx, gen: t.gen}
+	t.n++
+}
+
+// reserve makes room for n keys under a load of 5/8.
+func (t *probeTable) reserve(n int) {
+	size := max(len(t.slots), tableMinSize)
+	for n*8 > size*5 {
+		size *= 2
+	}
+	if size == len(t.slots) {
+		return
+	}
+	old, gen := t.slots, t.gen
+	t.slots = make([]probeSlot, size)
+	t.gen, t.n = 1, 0
+	mask := uint64(size - 1)
+	for _, s := range old {
+		if s.gen == gen && gen != 0 {
+			i := s.hash & mask
+			for t.slots[i].gen == t.gen {
+				i = (i + 1) & mask
+			}
+			t.slots[i] = probeSlot{hash: s.hash, idx: s.idx, gen: 1}
+			t.n++
+		}
+	}
+}
+
+// reset empties the table.
+func (t *probeTable) reset() {
+	t.gen++
+	t.n = 0
+	if t.gen == 0 { // wrapped: old slots could match again
+		clear(t.slots)
+		t.gen = 1
+	}
+}
