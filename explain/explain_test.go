@@ -4,7 +4,6 @@ import (
 	"flag"
 	"fmt"
 	"net/netip"
-	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -14,6 +13,7 @@ import (
 	"github.com/fwdiag/fwdiag/catalog"
 	"github.com/fwdiag/fwdiag/diagnose"
 	"github.com/fwdiag/fwdiag/explain"
+	"github.com/fwdiag/fwdiag/internal/golden"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files")
@@ -197,19 +197,7 @@ func TestGoldenWords(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			got := render(explain.Finding(context(), &f))
 			path := filepath.Join("testdata", name+".golden")
-			if *update {
-				if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
-					t.Fatal(err)
-				}
-				return
-			}
-			want, err := os.ReadFile(path)
-			if err != nil {
-				t.Fatalf("%v (go test ./explain -update writes it)", err)
-			}
-			if got != string(want) {
-				t.Errorf("words differ from %s:\ngot:\n%s\nwant:\n%s", path, got, want)
-			}
+			golden.Check(t, path, got, *update, "words", "./explain")
 		})
 	}
 }

@@ -393,3 +393,19 @@ func prefix(a netip.Addr) string { return netip.PrefixFrom(a, a.BitLen()).String
 func noConfig(device, source, note string) Snippet {
 	return Snippet{Device: device, Source: source, Note: note}
 }
+
+// sourceSet writes c's sources as an nftables or pf set: one address
+// alone, several in braces; "" for any source.
+func sourceSet(c Change) string {
+	var srcs []string
+	for _, a := range sources(c) {
+		srcs = append(srcs, a.String())
+	}
+	switch len(srcs) {
+	case 0:
+		return ""
+	case 1:
+		return srcs[0]
+	}
+	return "{ " + strings.Join(srcs, ", ") + " }"
+}

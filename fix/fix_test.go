@@ -4,7 +4,6 @@ import (
 	"flag"
 	"fmt"
 	"net/netip"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -14,6 +13,7 @@ import (
 	"github.com/fwdiag/fwdiag/catalog"
 	"github.com/fwdiag/fwdiag/diagnose"
 	"github.com/fwdiag/fwdiag/fix"
+	"github.com/fwdiag/fwdiag/internal/golden"
 	"github.com/fwdiag/fwdiag/remedy"
 )
 
@@ -158,19 +158,7 @@ func TestGolden(t *testing.T) {
 	for name, got := range goldens() {
 		t.Run(name, func(t *testing.T) {
 			path := filepath.Join("testdata", name+".golden")
-			if *update {
-				if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
-					t.Fatal(err)
-				}
-				return
-			}
-			want, err := os.ReadFile(path)
-			if err != nil {
-				t.Fatalf("%v (go test ./fix -update writes it)", err)
-			}
-			if got != string(want) {
-				t.Errorf("snippets differ from %s:\ngot:\n%s\nwant:\n%s", path, got, want)
-			}
+			golden.Check(t, path, got, *update, "snippets", "./fix")
 		})
 	}
 }

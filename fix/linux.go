@@ -65,18 +65,7 @@ func nftMatch(c Change, toServer bool) string {
 	if c.Dst.Is6() && !c.Dst.Is4In6() {
 		ip = "ip6"
 	}
-	var srcs []string
-	for _, a := range sources(c) {
-		srcs = append(srcs, a.String())
-	}
-	set := ""
-	switch len(srcs) {
-	case 0:
-	case 1:
-		set = srcs[0]
-	default:
-		set = "{ " + strings.Join(srcs, ", ") + " }"
-	}
+	set := sourceSet(c)
 	var b strings.Builder
 	if toServer {
 		if set != "" {

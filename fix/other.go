@@ -1,6 +1,7 @@
 package fix
 
 import (
+	"cmp"
 	"fmt"
 	"strings"
 	"time"
@@ -19,18 +20,7 @@ const (
 
 func pf(c Change) Snippet {
 	dev := "pf (OpenBSD, FreeBSD, pfSense)"
-	var srcs []string
-	for _, a := range sources(c) {
-		srcs = append(srcs, a.String())
-	}
-	src := "any"
-	switch len(srcs) {
-	case 0:
-	case 1:
-		src = srcs[0]
-	default:
-		src = "{ " + strings.Join(srcs, ", ") + " }"
-	}
+	src := cmp.Or(sourceSet(c), "any")
 	af := "inet"
 	if c.Dst.Is6() && !c.Dst.Is4In6() {
 		af = "inet6"
