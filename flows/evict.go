@@ -229,26 +229,23 @@ func (a *Analyzer) recycleUDP(f *UDPFlow) {
 }
 
 // newUDP returns a zero UDP flow, from the free list when it has one.
-func (a *Analyzer) newUDP() *UDPFlow {
-	if n := len(a.freeUDP); n > 0 {
-		f := a.freeUDP[n-1]
-		a.freeUDP[n-1] = nil
-		a.freeUDP = a.freeUDP[:n-1]
-		return f
-	}
-	return &UDPFlow{}
-}
+func (a *Analyzer) newUDP() *UDPFlow { return reuse(&a.freeUDP) }
 
 // newConn returns a zero connection (with empty buffers), from the free
 // list when it has one.
-func (a *Analyzer) newConn() *Conn {
-	if n := len(a.freeConns); n > 0 {
-		c := a.freeConns[n-1]
-		a.freeConns[n-1] = nil
-		a.freeConns = a.freeConns[:n-1]
-		return c
+func (a *Analyzer) newConn() *Conn { return reuse(&a.freeConns) }
+
+// reuse pops the last of a free list (clearing its slot, so the list does
+// not keep it alive once handed out), or returns a new zero value.
+func reuse[T any](free *[]*T) *T {
+	n := len(*free)
+	if n == 0 {
+		return new(T)
 	}
-	return &Conn{}
+	x := (*free)[n-1]
+	(*free)[n-1] = nil
+	*free = (*free)[:n-1]
+	return x
 }
 
 // evict folds one connection into the evicted state, after handing it to
