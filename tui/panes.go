@@ -379,7 +379,7 @@ func fixSections(r *report.Report, f report.Finding) []detail.Section {
 		if x.Text != "" {
 			secs = append(secs, detail.Section{Title: title, Body: x.Text, Pre: true})
 		} else {
-			secs = append(secs, detail.Section{Title: title})
+			secs = append(secs, detail.Section{Title: title + ": no lines to write there (see the note)"})
 		}
 		if x.Note != "" {
 			secs = append(secs, detail.Section{Title: "Note", Body: x.Note, Class: "warning"})
