@@ -2,7 +2,7 @@
 # livesoak: fwdiag live over a long replay, to show it keeps up and holds
 # flat memory for as long as a capture runs (issue 15's live figure).
 #
-#   sudo scripts/livesoak.sh FILE [MINUTES]     (default 30)
+#   sudo scripts/livesoak.sh FILE [MINUTES [PPS]]   (default 30 min, top speed)
 #
 # tcpreplay --topspeed --loop sends FILE onto one end of a veth pair
 # (fwsoak0, in the root namespace) as fast as it can, over and over; fwdiag
@@ -15,6 +15,10 @@
 set -euo pipefail
 file=${1:?usage: livesoak.sh FILE [MINUTES]}
 minutes=${2:-30}
+# PPS: replay at this many packets per second instead of as fast as
+# tcpreplay can (--topspeed saturates one of two cores by itself).
+speed=--topspeed
+[ -n "${3:-}" ] && speed="--pps=$3"
 [ "$(id -u)" = 0 ] || { echo "livesoak: needs root (veth, namespace, tcpreplay)" >&2; exit 2; }
 command -v tcpreplay >/dev/null || { echo "livesoak: needs tcpreplay (apt-get install -y tcpreplay)" >&2; exit 2; }
 cd "$(dirname "$0")/.."
@@ -34,12 +38,12 @@ ip link set fwsoak0 up
 ip netns exec "$ns" ip link set fwsoak1 up
 ip netns exec "$ns" ip link set lo up
 out=$(mktemp -d)
-echo "livesoak: $file for $minutes min; output in $out"
+echo "livesoak: $file for $minutes min ($speed); output in $out"
 ip netns exec "$ns" "$bin" live --no-tui -i fwsoak1 --duration "${minutes}m" --status-every 1m --json "$out/live.json" \
 	>"$out/live.txt" 2>"$out/live.err" &
 live=$!
 sleep 2
-tcpreplay --topspeed --loop 0 -q -i fwsoak0 "$file" >"$out/tcpreplay.txt" 2>&1 &
+tcpreplay "$speed" --loop 0 -q -i fwsoak0 "$file" >"$out/tcpreplay.txt" 2>&1 &
 replay=$!
 # Follow the status lines as they come.
 tail -f "$out/live.txt" --pid "$live" | grep --line-buffered '^STATUS' &
