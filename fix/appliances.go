@@ -47,9 +47,7 @@ func asa(c Change) Snippet {
 	dev := "Cisco ASA"
 	name := strings.ToUpper(objName(c))
 	head := comment("!", headline(c))
-	if c.More > 0 {
-		head += comment("!", "Written for any source: the clients are too many to name.")
-	}
+	head += anySourceNote(c, "!")
 	acl := func(list string) string {
 		var b strings.Builder
 		fmt.Fprintf(&b, "access-list %s remark %s\n", list, clip(headline(c), 100))

@@ -283,10 +283,60 @@ func dur(d time.Duration) string {
 
 func secs(d time.Duration) string { return fmt.Sprintf("%d s", int64(d/time.Second)) }
 
+// MaxNamedSources is how many clients a snippet names one by one; a
+// change for more is written for any source, with the prefix that covers
+// them to narrow it (133 host lines of an ASA access list help nobody).
+const MaxNamedSources = 16
+
+// anySource reports whether c is written for any source: clients beyond
+// those listed, or more than MaxNamedSources.
+func (c Change) anySource() bool { return c.More > 0 || len(c.From) > MaxNamedSources }
+
+// anySourceNote is the comment, in the device's comment syntax, of a
+// snippet written for any source; "" when it names its clients.
+func anySourceNote(c Change, mark string) string {
+	if !c.anySource() {
+		return ""
+	}
+	line := "Written for any source: the clients are too many to name."
+	if p, ok := covering(c.From); ok && c.More == 0 {
+		// Every client is known (none beyond the list): their prefix.
+		line += fmt.Sprintf(" All %d lie in %s: narrow the source to it.", len(c.From), p)
+	}
+	return comment(mark, line)
+}
+
+// covering is the smallest prefix holding every address of as (all of one
+// family); false when there are none, the families mix, or the prefix is
+// wider than a /8 (no narrowing worth saying).
+func covering(as []netip.Addr) (netip.Prefix, bool) {
+	if len(as) == 0 {
+		return netip.Prefix{}, false
+	}
+	first := as[0].Unmap()
+	for bits := first.BitLen(); bits >= 8; bits-- {
+		p, err := first.Prefix(bits)
+		if err != nil {
+			return netip.Prefix{}, false
+		}
+		all := true
+		for _, a := range as[1:] {
+			if !p.Contains(a.Unmap()) {
+				all = false
+				break
+			}
+		}
+		if all {
+			return p, true
+		}
+	}
+	return netip.Prefix{}, false
+}
+
 // sources are the clients a snippet names: From in Dst's address family,
-// nil for any source (no clients, or More > 0).
+// nil for any source (no clients, or too many: anySource).
 func sources(c Change) []netip.Addr {
-	if c.More > 0 {
+	if c.anySource() {
 		return nil
 	}
 	var out []netip.Addr
@@ -315,6 +365,8 @@ func from(c Change) string {
 	switch {
 	case c.More > 0:
 		return fmt.Sprintf("from any source (at least %d clients, too many to name)", len(c.From)+c.More)
+	case c.anySource():
+		return fmt.Sprintf("from any source (%d clients, too many to name)", len(c.From))
 	case len(src) == 0:
 		return "from any source"
 	}

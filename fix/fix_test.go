@@ -355,3 +355,31 @@ func TestKeepAliveUnderTheMeasuredTimeout(t *testing.T) {
 		t.Errorf("keepalive with the path measured below 12 s: %s; want 6000 ms", last.Text)
 	}
 }
+
+// TestManyClientsWrittenForAnySource: a change for more clients than a
+// snippet names one by one (the busy-site hour: 133 KeyAccess clients) is
+// written for any source, with the prefix that covers them all, not one
+// access-list line a host.
+func TestManyClientsWrittenForAnySource(t *testing.T) {
+	var many []netip.Addr
+	for i := range fix.MaxNamedSources + 1 {
+		many = append(many, netip.AddrFrom4([4]byte{10, 20, byte(i / 4), byte(10 + i)}))
+	}
+	c := change(remedy.ActRaiseUDPTimeout, 19283, catalog.UDP, server4, 15*time.Minute, many, 0)
+	for _, s := range fix.For(c, fix.Firewalls(), fix.Options{}) {
+		for _, a := range many {
+			if strings.Contains(s.Text, a.String()+" ") || strings.Contains(s.Text, a.String()+"/") || strings.Contains(s.Text, a.String()+",") {
+				t.Errorf("%s names client %s one by one:\n%s", s.Firewall, a, s.Text)
+				break
+			}
+		}
+	}
+	nft := fix.For(c, []fix.Firewall{fix.NFTables}, fix.Options{})[0]
+	if !strings.Contains(nft.Text, "All 17 lie in 10.20.0.0/21: narrow the source to it.") || strings.Contains(nft.Text, "ip saddr") {
+		t.Errorf("nftables for 17 clients:\n%s\nwant any source and the covering prefix 10.20.0.0/21", nft.Text)
+	}
+	if fix.For(change(remedy.ActRaiseUDPTimeout, 19283, catalog.UDP, server4, 15*time.Minute, many[:fix.MaxNamedSources], 0),
+		[]fix.Firewall{fix.NFTables}, fix.Options{})[0].Text == nft.Text {
+		t.Errorf("16 clients are written as for any source; want them named")
+	}
+}

@@ -100,9 +100,7 @@ func nftables(c Change, o Options) []Snippet {
 		return []Snippet{noConfig(dev, srcNFTRules, fmt.Sprintf("A table of family %s cannot match %s: use an inet table (--nft-family inet) or the table of the other family.", family, c.Dst))}
 	}
 	head := comment("#", headline(c), fmt.Sprintf("nft -f FILE: adds %s %s and its chain %s when missing, then inserts at the top of that chain.", family, table, chain))
-	if c.More > 0 {
-		head += comment("#", "Written for any source: the clients are too many to name.")
-	}
+	head += anySourceNote(c, "#")
 	tag := nftComment(fmt.Sprintf("fwdiag: %s %s %s", c.Action, strings.ToLower(label(c)), c.Dst))
 	rule := func(match, verdict string) string {
 		return fmt.Sprintf("insert rule %s %s %s %s %s %s\n", family, table, chain, match, verdict, tag)
@@ -220,9 +218,7 @@ func iptables(c Change, o Options) []Snippet {
 	}
 	dev := "Linux iptables"
 	head := comment("#", headline(c), fmt.Sprintf("Apply with: %s --noflush < FILE (--noflush keeps the rest of the table).", restore))
-	if c.More > 0 {
-		head += comment("#", "Written for any source: the clients are too many to name.")
-	}
+	head += anySourceNote(c, "#")
 	if !iptBuiltin[chain] {
 		head += comment("#", "The chain "+chain+" must exist: it is the site's own, declaring it here would flush it.")
 	}

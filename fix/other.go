@@ -26,9 +26,7 @@ func pf(c Change) Snippet {
 		af = "inet6"
 	}
 	head := comment("#", headline(c))
-	if c.More > 0 {
-		head += comment("#", "Written for any source: the clients are too many to name.")
-	}
+	head += anySourceNote(c, "#")
 	pass := func(state string) string {
 		flags := ""
 		if c.Transport == catalog.TCP {
@@ -69,9 +67,7 @@ func pf(c Change) Snippet {
 func openwrt(c Change) []Snippet {
 	dev := "OpenWrt (fw4/fw3)"
 	head := comment("#", headline(c))
-	if c.More > 0 {
-		head += comment("#", "Written for any source: the clients are too many to name.")
-	}
+	head += anySourceNote(c, "#")
 	rule := func(extra string) string {
 		var b strings.Builder
 		b.WriteString("uci add firewall rule\n")

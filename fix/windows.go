@@ -123,8 +123,8 @@ func windowsServer(c Change) []Snippet {
 	default:
 		return []Snippet{noConfig(dev, "", fmt.Sprintf("%s is a change on the path, not on the server.", c.Action))}
 	}
-	if c.More > 0 && c.Action == remedy.ActAllow {
-		s.Text = strings.Replace(s.Text, "\n", "\n"+comment("#", "Written for any source: the clients are too many to name."), 1)
+	if c.Action == remedy.ActAllow {
+		s.Text = strings.Replace(s.Text, "\n", "\n"+anySourceNote(c, "#"), 1)
 	}
 	return []Snippet{s}
 }
