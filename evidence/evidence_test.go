@@ -2,7 +2,6 @@ package evidence
 
 import (
 	"bytes"
-	"errors"
 	"fmt"
 	"io"
 	"net/netip"
@@ -16,6 +15,7 @@ import (
 	"github.com/gopacket/gopacket"
 	"github.com/gopacket/gopacket/pcapgo"
 
+	"github.com/fwdiag/fwdiag/internal/pcaptest"
 	"github.com/fwdiag/fwdiag/pipeline"
 	"github.com/fwdiag/fwdiag/report"
 )
@@ -81,26 +81,12 @@ type origFrame struct {
 
 func readPcap(t *testing.T, path string) []origFrame {
 	t.Helper()
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
+	frames, _ := pcaptest.Read(t, path)
+	out := make([]origFrame, len(frames))
+	for i, f := range frames {
+		out[i] = origFrame{f.CI.Timestamp, f.CI.CaptureLength, f.CI.Length, f.Data}
 	}
-	defer f.Close()
-	r, err := pcapgo.NewReader(f)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var out []origFrame
-	for {
-		data, ci, err := r.ReadPacketData()
-		if errors.Is(err, io.EOF) {
-			return out
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		out = append(out, origFrame{ci.Timestamp, ci.CaptureLength, ci.Length, data})
-	}
+	return out
 }
 
 // TestCitedFrames checks that every frame a finding cites is in the

@@ -11,8 +11,8 @@ import (
 
 	"github.com/gopacket/gopacket"
 	"github.com/gopacket/gopacket/layers"
-	"github.com/gopacket/gopacket/pcapgo"
 
+	"github.com/fwdiag/fwdiag/internal/pcaptest"
 	"github.com/fwdiag/fwdiag/pipeline"
 	"github.com/fwdiag/fwdiag/report"
 )
@@ -23,32 +23,18 @@ import (
 // so, and holds none of the inner addresses.
 func TestRedactRefusesTunnelledPackets(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "vxlan.pcap")
-	f, err := os.Create(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	w := pcapgo.NewWriter(f)
-	if err := w.WriteFileHeader(65535, layers.LinkTypeEthernet); err != nil {
-		t.Fatal(err)
-	}
+	var frames []pcaptest.Frame
 	for _, o := range readPcap(t, captures+"mixed-rejects/client.pcap") {
 		ip := &layers.IPv4{Version: 4, TTL: 64, Protocol: layers.IPProtocolUDP, SrcIP: net.IPv4(203, 0, 113, 1), DstIP: net.IPv4(203, 0, 113, 2)}
 		udp := &layers.UDP{SrcPort: 49152, DstPort: 4789}
 		if err := udp.SetNetworkLayerForChecksum(ip); err != nil {
 			t.Fatal(err)
 		}
-		buf := gopacket.NewSerializeBuffer()
-		if err := gopacket.SerializeLayers(buf, gopacket.SerializeOptions{FixLengths: true, ComputeChecksums: true},
-			&layers.Ethernet{SrcMAC: net.HardwareAddr{2, 0, 0, 0, 0, 1}, DstMAC: net.HardwareAddr{2, 0, 0, 0, 0, 2}, EthernetType: layers.EthernetTypeIPv4},
-			ip, udp, &layers.VXLAN{ValidIDFlag: true, VNI: 100}, gopacket.Payload(o.data)); err != nil {
-			t.Fatal(err)
-		}
-		b := buf.Bytes()
-		if err := w.WritePacket(gopacket.CaptureInfo{Timestamp: o.ts, CaptureLength: len(b), Length: len(b)}, b); err != nil {
-			t.Fatal(err)
-		}
+		b := pcaptest.Serialize(t, &layers.Ethernet{SrcMAC: net.HardwareAddr{2, 0, 0, 0, 0, 1}, DstMAC: net.HardwareAddr{2, 0, 0, 0, 0, 2}, EthernetType: layers.EthernetTypeIPv4},
+			ip, udp, &layers.VXLAN{ValidIDFlag: true, VNI: 100}, gopacket.Payload(o.data))
+		frames = append(frames, pcaptest.Frame{CI: gopacket.CaptureInfo{Timestamp: o.ts}, Data: b})
 	}
-	f.Close()
+	pcaptest.Write(t, path, layers.LinkTypeEthernet, frames)
 	rep, err := pipeline.AnalyzeFiles([]string{path}, pipeline.Options{}, "test")
 	if err != nil {
 		t.Fatal(err)

@@ -1,19 +1,17 @@
 package pcaps_test
 
 import (
-	"bytes"
 	"encoding/binary"
 	"encoding/json"
 	"net"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/gopacket/gopacket"
 	"github.com/gopacket/gopacket/layers"
-	"github.com/gopacket/gopacket/pcapgo"
 
+	"github.com/fwdiag/fwdiag/internal/pcaptest"
 	"github.com/fwdiag/fwdiag/pipeline"
 	"github.com/fwdiag/fwdiag/report"
 )
@@ -88,40 +86,19 @@ var carryings = []struct {
 // carry writes the capture at path with each frame carried as c does.
 func carry(t *testing.T, path, out string, linkType layers.LinkType, frame func(*testing.T, []byte) []byte) bool {
 	t.Helper()
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	r, err := pcapgo.NewReader(f)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if r.LinkType() != layers.LinkTypeEthernet {
+	frames, link := pcaptest.Read(t, path)
+	if link != layers.LinkTypeEthernet {
 		return false
 	}
-	var b bytes.Buffer
-	w := pcapgo.NewWriter(&b)
-	if err := w.WriteFileHeader(262144, linkType); err != nil {
-		t.Fatal(err)
-	}
-	for {
-		data, ci, err := r.ReadPacketData()
-		if err != nil {
-			break
-		}
-		if ci.CaptureLength < ci.Length {
+	for i, f := range frames {
+		if f.CI.CaptureLength < f.CI.Length {
 			t.Fatalf("%s: a frame cut by the snap length: not handled here", path)
 		}
-		nf := frame(t, data)
-		ci.CaptureLength, ci.Length = len(nf), len(nf)
-		if err := w.WritePacket(ci, nf); err != nil {
-			t.Fatal(err)
-		}
+		nf := frame(t, f.Data)
+		frames[i].Data = nf
+		frames[i].CI.CaptureLength, frames[i].CI.Length = len(nf), len(nf)
 	}
-	if err := os.WriteFile(out, b.Bytes(), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	pcaptest.Write(t, out, linkType, frames)
 	return true
 }
 

@@ -2,15 +2,14 @@ package pcaps_test
 
 import (
 	"net"
-	"os"
 	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/gopacket/gopacket"
 	"github.com/gopacket/gopacket/layers"
-	"github.com/gopacket/gopacket/pcapgo"
 
+	"github.com/fwdiag/fwdiag/internal/pcaptest"
 	"github.com/fwdiag/fwdiag/pipeline"
 	"github.com/fwdiag/fwdiag/report"
 )
@@ -21,32 +20,19 @@ import (
 // when they are most of the input.
 func TestUndecodedTrafficIsSaid(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "gre.pcap")
-	f, err := os.Create(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	w := pcapgo.NewWriter(f)
-	if err := w.WriteFileHeader(65535, layers.LinkTypeEthernet); err != nil {
-		t.Fatal(err)
-	}
 	const n = 200
 	start := time.Date(2026, 11, 30, 9, 0, 0, 0, time.UTC)
+	var frames []pcaptest.Frame
 	for i := range n {
 		eth := &layers.Ethernet{SrcMAC: net.HardwareAddr{2, 0, 0, 0, 0, 1}, DstMAC: net.HardwareAddr{2, 0, 0, 0, 0, 2}, EthernetType: layers.EthernetTypeIPv4}
 		ip := &layers.IPv4{Version: 4, TTL: 64, Protocol: layers.IPProtocolGRE, SrcIP: net.IP{192, 0, 2, 1}, DstIP: net.IP{198, 51, 100, 1}, Id: uint16(i)}
 		// GRE carrying EtherType 0x88B5 (local experimental): nothing
 		// fwdiag follows.
 		gre := &layers.GRE{Protocol: layers.EthernetType(0x88B5)}
-		buf := gopacket.NewSerializeBuffer()
-		if err := gopacket.SerializeLayers(buf, gopacket.SerializeOptions{FixLengths: true, ComputeChecksums: true}, eth, ip, gre, gopacket.Payload(make([]byte, 64))); err != nil {
-			t.Fatal(err)
-		}
-		ci := gopacket.CaptureInfo{Timestamp: start.Add(time.Duration(i) * time.Millisecond), CaptureLength: len(buf.Bytes()), Length: len(buf.Bytes())}
-		if err := w.WritePacket(ci, buf.Bytes()); err != nil {
-			t.Fatal(err)
-		}
+		frames = append(frames, pcaptest.Frame{CI: gopacket.CaptureInfo{Timestamp: start.Add(time.Duration(i) * time.Millisecond)},
+			Data: pcaptest.Serialize(t, eth, ip, gre, gopacket.Payload(make([]byte, 64)))})
 	}
-	f.Close()
+	pcaptest.Write(t, path, layers.LinkTypeEthernet, frames)
 
 	r, err := pipeline.AnalyzeFiles([]string{path}, pipeline.Options{}, "test")
 	if err != nil {
