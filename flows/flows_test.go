@@ -137,13 +137,7 @@ func TestConnStateAsZeek(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			s := flowtest.New()
-			tc.build(s)
-			v := s.Feed(flows.Config{}).View()
-			if len(v.Conns) != 1 {
-				t.Fatalf("got %d flows; want 1", len(v.Conns))
-			}
-			if got := v.Conns[0].ConnState(); got != tc.state {
+			if got := oneConn(t, tc.build).ConnState(); got != tc.state {
 				t.Errorf("got %s; want %s", got, tc.state)
 			}
 		})
@@ -246,13 +240,7 @@ func TestHistoryAsZeek(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			s := flowtest.New()
-			tc.build(s)
-			v := s.Feed(flows.Config{}).View()
-			if len(v.Conns) != 1 {
-				t.Fatalf("got %d flows; want 1", len(v.Conns))
-			}
-			if got := v.Conns[0].History(); got != tc.history {
+			if got := oneConn(t, tc.build).History(); got != tc.history {
 				t.Errorf("got %q; want %q", got, tc.history)
 			}
 		})
@@ -413,4 +401,16 @@ func TestResetsKeptByTTL(t *testing.T) {
 	if r := d.Resets; d.RST != 5 || r[0].TTL != 46 || r[0].Frame != 4 || r[1].TTL != 49 || r[1].Frame != 6 {
 		t.Errorf("got %d resets, kept %+v; want 5, TTL 46 at frame 4 and TTL 49 at frame 6", d.RST, r)
 	}
+}
+
+// oneConn scripts a case that makes exactly one connection and returns it.
+func oneConn(t *testing.T, build func(*flowtest.Script)) *flows.Conn {
+	t.Helper()
+	s := flowtest.New()
+	build(s)
+	v := s.Feed(flows.Config{}).View()
+	if len(v.Conns) != 1 {
+		t.Fatalf("got %d flows; want 1", len(v.Conns))
+	}
+	return v.Conns[0]
 }
