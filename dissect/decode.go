@@ -28,49 +28,41 @@ const (
 	LinkLinuxSLL2 = 276 // Linux cooked capture v2 (tcpdump -i any)
 )
 
+// linkNames names every link type Decode reads, as InputInfo.LinkTypes
+// shows it: the one list LinkTypeName and LinkTypeSupported read (it was
+// two switches that had to agree; TestEveryNamedLinkTypeDecodes holds
+// Decode's own switch to it).
+var linkNames = map[int]string{
+	LinkNull:      "null",
+	LinkEthernet:  "ethernet",
+	LinkRaw:       "raw",
+	LinkRawOld12:  "raw",
+	LinkRawOld14:  "raw",
+	LinkLoop:      "loop",
+	LinkLinuxSLL:  "linux_sll",
+	LinkIPv4:      "ipv4",
+	LinkIPv6:      "ipv6",
+	LinkLinuxSLL2: "linux_sll2",
+	LinkPPP:       "ppp",
+	LinkPPPHDLC:   "ppp_hdlc",
+	LinkIEEE80211: "ieee802_11",
+	LinkRadiotap:  "ieee802_11_radiotap",
+	LinkNFLOG:     "nflog",
+}
+
 // LinkTypeName returns the short name of a link type as InputInfo.LinkTypes
 // shows it, e.g. "ethernet" or "linux_sll2"; unknown types are "linktype_N".
 func LinkTypeName(linkType int) string {
-	switch linkType {
-	case LinkNull:
-		return "null"
-	case LinkEthernet:
-		return "ethernet"
-	case LinkRaw, LinkRawOld12, LinkRawOld14:
-		return "raw"
-	case LinkLoop:
-		return "loop"
-	case LinkLinuxSLL:
-		return "linux_sll"
-	case LinkIPv4:
-		return "ipv4"
-	case LinkIPv6:
-		return "ipv6"
-	case LinkLinuxSLL2:
-		return "linux_sll2"
-	case LinkPPP:
-		return "ppp"
-	case LinkPPPHDLC:
-		return "ppp_hdlc"
-	case LinkIEEE80211:
-		return "ieee802_11"
-	case LinkRadiotap:
-		return "ieee802_11_radiotap"
-	case LinkNFLOG:
-		return "nflog"
+	if n, ok := linkNames[linkType]; ok {
+		return n
 	}
 	return "linktype_" + strconv.Itoa(linkType)
 }
 
 // LinkTypeSupported reports whether Decode understands the link type.
 func LinkTypeSupported(linkType int) bool {
-	switch linkType {
-	case LinkNull, LinkEthernet, LinkRaw, LinkRawOld12, LinkRawOld14,
-		LinkLoop, LinkLinuxSLL, LinkIPv4, LinkIPv6, LinkLinuxSLL2,
-		LinkPPP, LinkPPPHDLC, LinkIEEE80211, LinkRadiotap, LinkNFLOG:
-		return true
-	}
-	return false
+	_, ok := linkNames[linkType]
+	return ok
 }
 
 // UnsupportedLinkTypeError is returned by Decode for a link type it does not

@@ -1,8 +1,10 @@
 package dissect
 
 import (
+	"errors"
 	"net/netip"
 	"testing"
+	"time"
 )
 
 func TestDecode(t *testing.T) {
@@ -325,4 +327,19 @@ func splitDots(s string) []string {
 		}
 	}
 	return out
+}
+
+// TestEveryNamedLinkTypeDecodes: every link type named as supported is
+// one Decode's switch takes, and an unnamed one is refused, so the list
+// and the decoder cannot drift apart.
+func TestEveryNamedLinkTypeDecodes(t *testing.T) {
+	var p Packet
+	for lt := range 300 {
+		err := NewDecoder(lt).Decode([]byte{0x45, 0, 0, 20}, time.Time{}, 4, 4, &p)
+		var u UnsupportedLinkTypeError
+		refused := errors.As(err, &u)
+		if refused == LinkTypeSupported(lt) {
+			t.Errorf("link type %d (%s): supported %v, Decode refused %v", lt, LinkTypeName(lt), LinkTypeSupported(lt), refused)
+		}
+	}
 }
