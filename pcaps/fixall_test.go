@@ -2,6 +2,7 @@ package pcaps_test
 
 import (
 	"path/filepath"
+	"slices"
 	"testing"
 
 	"github.com/fwdiag/fwdiag/fix"
@@ -52,6 +53,35 @@ func TestEveryFirewallFaultHasItsFixForEveryDevice(t *testing.T) {
 			if onPath > 0 && !written[fix.NFTables] {
 				t.Errorf("%s: no change on the path has nftables lines", name)
 			}
+		}
+	}
+}
+
+// TestResetKilledNotificationAsksResetsToStop: in npa-reset the firewall
+// forges a RST into the notification socket. From the server's capture
+// the lost socket and the forged reset are one change, stop the resets,
+// and no change asks for a longer idle timeout (the fix loop showed a ct
+// timeout rule matching and the finding staying).
+func TestResetKilledNotificationAsksResetsToStop(t *testing.T) {
+	dir := filepath.Join("captures", "npa-reset")
+	exp := readExpect(t, filepath.Join(dir, "expect.txt"))
+	res := analyzeResult(t, dir, []string{"server.pcap"}, options(t, exp.flags))
+	r := report.Build(res, nil, "t")
+	lost := ""
+	for _, f := range r.Findings {
+		if f.Kind == "npa_notification_lost" {
+			lost = f.ID
+		}
+	}
+	if lost == "" {
+		t.Fatalf("npa-reset/server.pcap: no npa_notification_lost finding")
+	}
+	for _, c := range r.Changes {
+		if c.Action == remedy.ActRaiseTCPIdle {
+			t.Errorf("change %d asks for a longer idle timeout: %s", c.N, c.What)
+		}
+		if c.Action == remedy.ActExemptFromReset && !slices.Contains(c.Findings, lost) {
+			t.Errorf("change %d (exempt from reset) does not resolve the lost socket %s: %v", c.N, lost, c.Findings)
 		}
 	}
 }
