@@ -278,7 +278,7 @@ func (s *ngSource) packet(p *Packet, frame uint64, ifid int, hasTS bool, raw uin
 		return false, s.unsupported(f.linkType, frame, len(data), origLen)
 	}
 	p.Input, p.Frame, p.Interface, p.PacketID = s.index, frame, f.global, id
-	s.raw = RawFrame{Data: data, LinkType: f.linkType, Snap: f.snap}
+	s.raw.Data, s.raw.LinkType, s.raw.Snap = data, f.linkType, f.snap // field by field: see pcapSource.Next
 	s.dec.decode(f.linkType, data, ts, len(data), origLen, p)
 	s.info.CountUndecoded(p)
 	return true, nil
