@@ -196,9 +196,9 @@ func maybeTeredo(b []byte, n int) bool {
 	return plen+40 == n || plen == 0 && b[6] == 59
 }
 
-// resetInner clears what describes the packet, the fields from IPVersion
-// on, and keeps what describes the frame, the fields before it (whatever
-// they are: TestResetInner holds both lists to the struct).
+// resetInner clears what describes the packet and keeps what describes
+// the frame (TestResetInner's frameFields: it holds both lists to the
+// struct).
 func (p *Packet) resetInner() {
 	p.IPVersion, p.Src, p.Dst, p.TTL, p.IPID, p.Fragment, p.Proto = 0, netip.Addr{}, netip.Addr{}, 0, 0, false, 0
 	p.SrcPort, p.DstPort, p.TCPFlags, p.Seq, p.Ack, p.Window, p.MSS, p.WScale = 0, 0, 0, 0, 0, 0, 0, -1

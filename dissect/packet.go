@@ -43,14 +43,78 @@ const (
 // until the next call to Next. Every other field is a value and may be kept.
 // The zero value of each field means "not present in this frame".
 type Packet struct {
-	Input   int       // index of the input this frame came from (order given on the command line)
-	Frame   uint64    // 1-based frame number within its input, as Wireshark numbers it
-	Time    time.Time // capture timestamp
-	CapLen  int       // bytes captured
-	OrigLen int       // bytes on the wire
+	// The fields are in the order of use, not of the headers: the flow
+	// engine reads those of the first three cache lines (time to payload
+	// and DNS answers) of every packet, and the rest only for the odd one
+	// (ICMP errors, NFLOG, tunnels). A packet crosses from the reading
+	// goroutine to the analysing one in a batch, so every line it spans
+	// is a line moved between the cores (dissect's TestPacketLayout).
+
+	Time  time.Time // capture timestamp
+	Frame uint64    // 1-based frame number within its input, as Wireshark numbers it
+	Input int       // index of the input this frame came from (order given on the command line)
+	// Interface is the pcapng interface id (0 for pcap).
+	Interface int
+	// PacketID is the pcapng EPB packet id option (pktmon logs one packet at
+	// several components with the same id); 0 when absent.
+	PacketID uint64
+	// IfIndex is the Linux interface index from an SLL2 header (tcpdump -i
+	// any); 0 for other link types. A forwarding host captured with -i any
+	// shows each packet once per interface, so the interface is a vantage
+	// point of its own.
+	IfIndex int32
+	// IPVersion is 4 or 6; 0 when the frame carries no IP packet.
+	IPVersion uint8
+	// Proto is the transport protocol number after IPv6 extension headers.
+	Proto    uint8
+	TCPFlags uint8 // FlagSYN | FlagACK ...
+	// TTL is the IPv4 TTL or the IPv6 hop limit.
+	TTL uint8
+
+	Src, Dst         netip.Addr
+	SrcPort, DstPort uint16 // TCP or UDP ports
+	Seq, Ack         uint32 // TCP sequence and acknowledgement numbers
+	Window           uint16 // TCP window (unscaled)
+	MSS              uint16 // MSS option on SYNs; 0 when absent
+
+	PayloadLen int // TCP or UDP payload length as the IP header implies it
+	// Payload is the captured transport payload (may be shorter than
+	// PayloadLen when truncated). It aliases the reader's buffer: valid only
+	// until the next call to Next. It is used only to confirm a service by its
+	// greeting and is never copied into a report.
+	Payload []byte
+	// DNS holds the A/AAAA answers of a DNS response (UDP/TCP port 53). It is
+	// nil for every other packet, so ordinary packets allocate nothing.
+	DNS []DNSAnswer
+	// IPID is the IPv4 identification field (0 for IPv6).
+	IPID   uint16
+	WScale int8 // window scale option on SYNs; -1 when absent
 	// Truncated is true when the frame was cut by the snap length or a header
 	// claimed more bytes than were captured; fields after the cut are zero.
 	Truncated bool
+	// Outgoing is true for a Linux cooked (SLL/SLL2) frame the host sent
+	// (packet type 4).
+	Outgoing bool
+	// Fragment is true for an IP fragment other than a complete datagram;
+	// only the first fragment (offset 0) carries transport fields.
+	Fragment bool
+	// Dropped is true when the pcapng EPB verdict option says the packet
+	// was dropped at the component that logged it (etl2pcapng writes
+	// pktmon's drop events so: verdict type XDP, value XDP_DROP).
+	Dropped bool
+	// Quoted is the packet that an ICMP/ICMPv6 error quotes, so the error can
+	// be mapped back to its flow. Valid only when HasQuoted.
+	HasQuoted bool
+
+	// The rarely read: from here on a packet's fields are past the lines
+	// the flow engine reads of an ordinary packet.
+
+	ICMPType, ICMPCode uint8 // ICMP or ICMPv6 type and code
+	// Tunnel is the innermost encapsulation the packet was carried in
+	// (EncapVXLAN, EncapGRE, EncapMPLS...); EncapNone for a packet seen
+	// as it is. The packet's fields (not the frame's) then describe the inner
+	// packet: its addresses, ports and flags, not the tunnel's.
+	Tunnel Encap
 	// Undecoded, when not zero, says why the frame could not be followed to
 	// the packet it carries: the encapsulation that stopped decoding and the
 	// cause (an encrypted 802.11 frame, a tunnel header cut short, a tunnel
@@ -58,73 +122,16 @@ type Packet struct {
 	// describe what was decoded: the outer packet when the tunnel's own
 	// header failed, or nothing. Readers count it in InputInfo.Undecoded.
 	Undecoded Undecoded
-	// Interface is the pcapng interface id (0 for pcap).
-	Interface int
-	// IfIndex is the Linux interface index from an SLL2 header (tcpdump -i
-	// any); 0 for other link types. A forwarding host captured with -i any
-	// shows each packet once per interface, so the interface is a vantage
-	// point of its own.
-	IfIndex int32
-	// Outgoing is true for a Linux cooked (SLL/SLL2) frame the host sent
-	// (packet type 4).
-	Outgoing bool
-	// Tunnel is the innermost encapsulation the packet was carried in
-	// (EncapVXLAN, EncapGRE, EncapMPLS...); EncapNone for a packet seen
-	// as it is. The fields from IPVersion on then describe the inner
-	// packet: its addresses, ports and flags, not the tunnel's.
-	Tunnel Encap
 	// LogGroup is the NFLOG group (nflog:N) the frame was logged to; 0 for
 	// other link types.
 	LogGroup uint16
-	// PacketID is the pcapng EPB packet id option (pktmon logs one packet at
-	// several components with the same id); 0 when absent.
-	PacketID uint64
-	// Dropped is true when the pcapng EPB verdict option says the packet
-	// was dropped at the component that logged it (etl2pcapng writes
-	// pktmon's drop events so: verdict type XDP, value XDP_DROP).
-	Dropped bool
+	CapLen   int // bytes captured
+	OrigLen  int // bytes on the wire
 	// LogPrefix is the prefix of the firewall rule that logged the frame to
 	// NFLOG (iptables --nflog-prefix, nftables log prefix), without the
 	// trailing NUL; empty for other link types and rules without one.
 	LogPrefix string
-
-	// IPVersion is 4 or 6; 0 when the frame carries no IP packet.
-	IPVersion uint8
-	Src, Dst  netip.Addr
-	// TTL is the IPv4 TTL or the IPv6 hop limit.
-	TTL uint8
-	// IPID is the IPv4 identification field (0 for IPv6).
-	IPID uint16
-	// Fragment is true for an IP fragment other than a complete datagram;
-	// only the first fragment (offset 0) carries transport fields.
-	Fragment bool
-	// Proto is the transport protocol number after IPv6 extension headers.
-	Proto uint8
-
-	SrcPort, DstPort uint16 // TCP or UDP ports
-
-	TCPFlags   uint8  // FlagSYN | FlagACK ...
-	Seq, Ack   uint32 // TCP sequence and acknowledgement numbers
-	Window     uint16 // TCP window (unscaled)
-	MSS        uint16 // MSS option on SYNs; 0 when absent
-	WScale     int8   // window scale option on SYNs; -1 when absent
-	PayloadLen int    // TCP or UDP payload length as the IP header implies it
-
-	// Payload is the captured transport payload (may be shorter than
-	// PayloadLen when truncated). It aliases the reader's buffer: valid only
-	// until the next call to Next. It is used only to confirm a service by its
-	// greeting and is never copied into a report.
-	Payload []byte
-
-	ICMPType, ICMPCode uint8 // ICMP or ICMPv6 type and code
-	// Quoted is the packet that an ICMP/ICMPv6 error quotes, so the error can
-	// be mapped back to its flow. Valid only when HasQuoted.
-	HasQuoted bool
 	Quoted    Quoted
-
-	// DNS holds the A/AAAA answers of a DNS response (UDP/TCP port 53). It is
-	// nil for every other packet, so ordinary packets allocate nothing.
-	DNS []DNSAnswer
 }
 
 // Quoted is the header summary of the original datagram inside an ICMP error.

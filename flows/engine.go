@@ -264,7 +264,7 @@ func (a *Analyzer) addTCP(p *dissect.Packet, v uint16) {
 	var c *Conn
 	var r *probe
 	looked := false
-	if a.nprobes > 0 && (a.scanBit(p.Dst) || a.scanBit(p.Src)) {
+	if a.nprobes > 0 && a.scanKey(&k) {
 		r, looked = a.probeOf(&k), true
 	}
 	if r == nil {

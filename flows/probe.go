@@ -170,6 +170,15 @@ func (a *Analyzer) scanner(client netip.Addr) bool {
 	return true
 }
 
+// scanKey is scanBit for either end of the flow k, from the key's words:
+// their low 16 bits are the addresses' (addrWords), so the addresses need
+// not be taken apart again for every TCP packet while a scan goes on
+// (that was a tenth of a scanner's added time).
+func (a *Analyzer) scanKey(k *flowKey) bool {
+	i, j := uint16(k.a1), uint16(k.b1)
+	return a.scanBits[i>>6]&(1<<(i&63)) != 0 || a.scanBits[j>>6]&(1<<(j&63)) != 0
+}
+
 func (a *Analyzer) setScanBit(addr netip.Addr) {
 	if a.scanBits == nil {
 		a.scanBits = new([1024]uint64)
