@@ -288,10 +288,16 @@ type ScanFacts struct {
 	MoreHosts int
 	Services  map[catalog.ServiceName]int
 	Answered  int
+	// hosts counts the attempts of a scanner on its hosts before they
+	// reach Hosts (countHost; flushHosts moves them).
+	hosts *hostTable
 }
 
 func (f *ScanFacts) merge(o Facts) {
 	x := o.(*ScanFacts)
+	f.flushHosts()
+	f.hosts = nil
+	x.flushHosts()
 	addCounts(&f.Kinds, x.Kinds)
 	addCounts(&f.Hosts, x.Hosts)
 	addCounts(&f.Services, x.Services)
@@ -299,6 +305,7 @@ func (f *ScanFacts) merge(o Facts) {
 	f.Answered += x.Answered
 }
 func (f *ScanFacts) clone() Facts {
+	f.flushHosts()
 	return &ScanFacts{Kinds: maps.Clone(f.Kinds), Hosts: maps.Clone(f.Hosts), Services: maps.Clone(f.Services),
 		MoreHosts: f.MoreHosts, Answered: f.Answered}
 }

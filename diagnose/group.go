@@ -275,6 +275,7 @@ func appendFrames(have, frames []uint64) []uint64 {
 // clone deep-copies a finding set, so a report can add to it while the
 // evicted findings it started from stay as they are.
 func (fs *findingSet) clone() *findingSet {
+	fs.flushScans()
 	n := newFindingSet()
 	remap := make(map[*group]*group, len(fs.order))
 	for _, g := range fs.order {

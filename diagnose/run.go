@@ -109,6 +109,7 @@ func Run(v *flows.View, ev *Evictions, inputs []*dissect.InputInfo) *Result {
 	a.compareFindings(conns, udps, fs)
 	a.udpFindings(udps, fs)
 	foldSymptoms(fs)
+	fs.flushScans()
 	aggregate(fs, a.scanners)
 	r.Brackets = a.te.list()
 	bracketFacts(fs, a.te)

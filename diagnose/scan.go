@@ -163,6 +163,7 @@ func (fs *findingSet) scanAttempt(h *flows.FlowHead, kind Kind, frames []uint64)
 		g.inputs[h.Input] = true
 		sc = &fs.scans.c[fs.scans.next%len(fs.scans.c)]
 		fs.scans.next++
+		sc.flush()
 		*sc = scanCache{g: g, input: h.Input, framesFull: len(g.frames[h.Input]) >= maxGroupFrames}
 	}
 	g := sc.g
@@ -172,9 +173,13 @@ func (fs *findingSet) scanAttempt(h *flows.FlowHead, kind Kind, frames []uint64)
 		x.Answered++
 	} else {
 		g.count++
-		x.Kinds[kind]++
+		if i := scanKindIndex(kind); i >= 0 {
+			sc.kinds[i]++
+		} else {
+			x.Kinds[kind]++
+		}
 	}
-	x.noteHost(h.Server.Addr())
+	x.countHost(h.Server.Addr())
 	if h.Service != nil {
 		x.Services[h.Service.Name]++
 	}
@@ -204,10 +209,56 @@ type scanCache struct {
 	g          *group
 	input      int
 	framesFull bool
+	// kinds are the attempts by scanKinds not yet in the facts' Kinds
+	// (flush): a map operation on a string key per attempt was a tenth
+	// of its cost.
+	kinds [len(scanKinds)]int
+}
+
+// scanKinds are the kinds a scan's failed attempts come in, counted in
+// a scanCache before they reach ScanFacts.Kinds.
+var scanKinds = [...]Kind{SynUnanswered, SynReset, HandshakeIncomplete, SynICMPRejected}
+
+func scanKindIndex(k Kind) int {
+	for i, s := range scanKinds {
+		if s == k {
+			return i
+		}
+	}
+	return -1
+}
+
+// flush moves the cache's counts into its group's facts.
+func (sc *scanCache) flush() {
+	if sc.g == nil {
+		return
+	}
+	x := sc.g.facts.(*ScanFacts)
+	x.flushHosts()
+	for i, n := range sc.kinds {
+		if n > 0 {
+			x.Kinds[scanKinds[i]] += n
+			sc.kinds[i] = 0
+		}
+	}
+}
+
+// flushScans moves the counts the scan caches hold into the facts; every
+// reader of a syn_scan group's facts comes after it (clone, and the
+// findings at the end of Run).
+func (fs *findingSet) flushScans() {
+	for i := range fs.scans.c {
+		fs.scans.c[i].flush()
+	}
 }
 
 // noteHost counts a host the scan touched, one by one up to maxScanHosts.
 func (x *ScanFacts) noteHost(h netip.Addr) {
+	if x.hosts != nil {
+		// The table would no longer hold what Hosts holds.
+		x.flushHosts()
+		x.hosts = nil
+	}
 	if len(x.Hosts) < maxScanHosts {
 		x.Hosts[h]++ // one map operation where most scans stay
 		return
@@ -217,4 +268,94 @@ func (x *ScanFacts) noteHost(h netip.Addr) {
 		return
 	}
 	x.MoreHosts++
+}
+
+// countHost is noteHost for a scanner's attempt, through the facts' host
+// table: a scanner probes its hosts in any order, and a map operation
+// keyed by a netip.Addr per attempt was a seventh of its cost. The
+// outcome is noteHost's: the table lists the hosts Hosts lists (and those
+// noted since the last flush), so a host is counted, added while fewer
+// than maxScanHosts are listed, or counted in MoreHosts, as there.
+func (x *ScanFacts) countHost(h netip.Addr) {
+	t := x.hosts
+	if t == nil {
+		t = newHostTable(x.Hosts)
+		x.hosts = t
+	}
+	i, ok := t.find(h)
+	if !ok {
+		if len(t.addrs) >= maxScanHosts {
+			x.MoreHosts++
+			return
+		}
+		i = t.add(h)
+	}
+	if t.pend[i] == 0 {
+		t.dirty = append(t.dirty, i)
+	}
+	t.pend[i]++
+}
+
+// flushHosts moves the attempts the host table holds into Hosts.
+func (x *ScanFacts) flushHosts() {
+	t := x.hosts
+	if t == nil {
+		return
+	}
+	for _, i := range t.dirty {
+		x.Hosts[t.addrs[i]] += t.pend[i]
+		t.pend[i] = 0
+	}
+	t.dirty = t.dirty[:0]
+}
+
+// hostTable indexes a scan's listed hosts (open addressing, linear
+// probing, at most half full) with their attempts not yet in Hosts.
+type hostTable struct {
+	slots []int32 // index + 1 into addrs; 0 empty
+	addrs []netip.Addr
+	pend  []int
+	dirty []int32 // indexes with pend > 0
+}
+
+// hostSlots holds maxScanHosts at a load under one half.
+const hostSlots = 2048
+
+func newHostTable(listed map[netip.Addr]int) *hostTable {
+	t := &hostTable{slots: make([]int32, hostSlots)}
+	for h := range listed {
+		t.add(h)
+	}
+	return t
+}
+
+func hostHash(h netip.Addr) uint64 {
+	b := h.As16()
+	return mix64(binary.BigEndian.Uint64(b[:8])^0x9e3779b97f4a7c15, binary.BigEndian.Uint64(b[8:])^0xbf58476d1ce4e5b9)
+}
+
+// find returns h's index (false: not listed).
+func (t *hostTable) find(h netip.Addr) (int32, bool) {
+	for i := hostHash(h) & (hostSlots - 1); ; i = (i + 1) & (hostSlots - 1) {
+		j := t.slots[i]
+		if j == 0 {
+			return 0, false
+		}
+		if t.addrs[j-1] == h {
+			return j - 1, true
+		}
+	}
+}
+
+// add lists h (not listed, fewer than maxScanHosts listed) and returns
+// its index.
+func (t *hostTable) add(h netip.Addr) int32 {
+	i := hostHash(h) & (hostSlots - 1)
+	for t.slots[i] != 0 {
+		i = (i + 1) & (hostSlots - 1)
+	}
+	t.addrs = append(t.addrs, h)
+	t.pend = append(t.pend, 0)
+	t.slots[i] = int32(len(t.addrs))
+	return int32(len(t.addrs) - 1)
 }

@@ -1,0 +1,80 @@
+package diagnose
+
+import (
+	"maps"
+	"net/netip"
+	"testing"
+	"time"
+
+	"github.com/fwdiag/fwdiag/flows"
+)
+
+// TestScanCacheCountsAsEachAttempt: the scan caches hold back a run of
+// attempts on one host and their kinds (scanCache), and the facts come
+// out as if every attempt had gone into them at once: two scanners, two
+// inputs each, interleaved, runs of attempts per host, hosts revisited,
+// more hosts than maxScanHosts; read mid-way through a clone and at the
+// end.
+func TestScanCacheCountsAsEachAttempt(t *testing.T) {
+	type want struct {
+		kinds map[Kind]int
+		hosts map[netip.Addr]int
+		more  int
+	}
+	ref := map[netip.Addr]*want{}
+	fs := newFindingSet()
+	t0 := time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)
+	kindsOf := []Kind{SynReset, SynUnanswered, SynReset, HandshakeIncomplete, SynICMPRejected, ""}
+	scanners := []netip.Addr{netip.MustParseAddr("10.99.0.10"), netip.MustParseAddr("10.99.0.11")}
+	n := 0
+	attempt := func(scanner, host netip.Addr, input int, kind Kind) {
+		n++
+		h := flows.FlowHead{Input: input, Client: netip.AddrPortFrom(scanner, 40000), Server: netip.AddrPortFrom(host, 445),
+			First: t0.Add(time.Duration(n) * time.Millisecond), Last: t0.Add(time.Duration(n) * time.Millisecond)}
+		fs.scanAttempt(&h, kind, []uint64{uint64(n)})
+		w := ref[scanner]
+		if w == nil {
+			w = &want{kinds: map[Kind]int{}, hosts: map[netip.Addr]int{}}
+			ref[scanner] = w
+		}
+		if kind != "" {
+			w.kinds[kind]++
+		}
+		switch _, ok := w.hosts[host]; {
+		case ok || len(w.hosts) < maxScanHosts:
+			w.hosts[host]++
+		default:
+			w.more++
+		}
+	}
+	check := func(when string, fs *findingSet) {
+		t.Helper()
+		for _, s := range scanners {
+			g := fs.groups[groupKey{kind: SynScan, client: s, transport: TCP}]
+			if g == nil {
+				t.Fatalf("%s: no syn_scan group for %s", when, s)
+			}
+			x, w := g.facts.(*ScanFacts), ref[s]
+			if !maps.Equal(x.Kinds, w.kinds) || !maps.Equal(x.Hosts, w.hosts) || x.MoreHosts != w.more {
+				t.Errorf("%s, %s: kinds %v, %d hosts, %d more; want %v, %d hosts, %d more",
+					when, s, x.Kinds, len(x.Hosts), x.MoreHosts, w.kinds, len(w.hosts), w.more)
+			}
+		}
+	}
+	host := func(i int) netip.Addr { return netip.AddrFrom4([4]byte{198, 51, 100 + byte(i/250), byte(1 + i%250)}) }
+	for i := 0; i < 1200; i++ {
+		for j := 0; j <= i%5; j++ {
+			for k, s := range scanners {
+				attempt(s, host(i), (i/7+k)%2, kindsOf[(i+j+k)%len(kindsOf)])
+			}
+		}
+		if i%3 == 0 {
+			attempt(scanners[0], host(i/2), 1, SynReset) // back to an earlier host
+		}
+		if i == 600 {
+			check("mid-way, through a clone", fs.clone())
+		}
+	}
+	fs.flushScans()
+	check("at the end", fs)
+}
