@@ -154,7 +154,7 @@ func New(cfg Config) *Analyzer {
 		cfg.MaxUDPFlows = DefaultMaxUDPFlows
 	}
 	ph, _ := cfg.OnEvict.(ProbeHook)
-	return &Analyzer{
+	a := &Analyzer{
 		cfg:          cfg,
 		probeHook:    ph,
 		vantages:     map[vantageKey]uint16{},
@@ -172,6 +172,9 @@ func New(cfg Config) *Analyzer {
 		ev:           newEvicted(),
 		copies:       &copyCache{},
 	}
+
+	a.tcp.filter = new(keyFilter)
+	return a
 }
 
 // Config returns the configuration the analyzer runs with.
@@ -201,7 +204,48 @@ func (a *Analyzer) vantage(p *dissect.Packet) uint16 {
 }
 
 // Add applies one packet. p is not retained.
-func (a *Analyzer) Add(p *dissect.Packet) {
+func (a *Analyzer) Add(p *dissect.Packet) { a.add(p, nil) }
+
+// KeyPrep is the part of a packet's flow key and its hash that depends
+// only on the packet (addresses, ports, protocol): Prepare works it out
+// wherever the packet is read, and AddPrepared takes it, so that the
+// reading goroutine does that work instead of the flow engine's, which is
+// the slower of the two on a busy site with scanners.
+type KeyPrep struct {
+	k  flowKey // with vantage 0
+	ah uint64  // k.addrHash()
+	ok bool    // a TCP or UDP packet with ports
+}
+
+// Prepare works out p's KeyPrep. It reads only p: it may run on any
+// goroutine, before the packet reaches the analyzer.
+func Prepare(p *dissect.Packet, kp *KeyPrep) {
+	if p.IPVersion == 0 || p.Proto != dissect.ProtoTCP && p.Proto != dissect.ProtoUDP || p.Fragment && p.SrcPort == 0 && p.DstPort == 0 {
+		kp.ok = false
+		return
+	}
+	setKey(&kp.k, 0, p.Proto, netip.AddrPortFrom(p.Src, p.SrcPort), netip.AddrPortFrom(p.Dst, p.DstPort))
+	kp.ah = kp.k.addrHash()
+	kp.ok = true
+}
+
+// AddPrepared is Add for a packet whose KeyPrep is kp (Prepare): the
+// same analysis, without working out the key again.
+func (a *Analyzer) AddPrepared(p *dissect.Packet, kp *KeyPrep) { a.add(p, kp) }
+
+// key sets k to the flow key of p (protocol proto) at vantage v and
+// returns its hash, from kp when it has them.
+func key(k *flowKey, kp *KeyPrep, v uint16, proto uint8, src, dst Endpoint) uint64 {
+	if kp != nil && kp.ok {
+		*k = kp.k
+		k.meta |= uint64(v) << 16
+		return metaHash(kp.ah, k.meta)
+	}
+	setKey(k, v, proto, src, dst)
+	return k.hash()
+}
+
+func (a *Analyzer) add(p *dissect.Packet, kp *KeyPrep) {
 	a.packets++
 	if a.first.IsZero() || p.Time.Before(a.first) {
 		a.first = p.Time
@@ -238,9 +282,9 @@ func (a *Analyzer) Add(p *dissect.Packet) {
 	}
 	switch p.Proto {
 	case dissect.ProtoTCP:
-		a.addTCP(p, v)
+		a.addTCP(p, v, kp)
 	case dissect.ProtoUDP:
-		a.addUDP(p, v)
+		a.addUDP(p, v, kp)
 	case dissect.ProtoICMP, dissect.ProtoICMPv6:
 		if p.IsICMPError() {
 			a.addICMPError(p, v)
@@ -251,11 +295,11 @@ func (a *Analyzer) Add(p *dissect.Packet) {
 	}
 }
 
-func (a *Analyzer) addTCP(p *dissect.Packet, v uint16) {
+func (a *Analyzer) addTCP(p *dissect.Packet, v uint16, kp *KeyPrep) {
 	src := netip.AddrPortFrom(p.Src, p.SrcPort)
 	dst := netip.AddrPortFrom(p.Dst, p.DstPort)
 	var k flowKey
-	setKey(&k, v, dissect.ProtoTCP, src, dst)
+	h := key(&k, kp, v, dissect.ProtoTCP, src, dst)
 	synOnly := p.TCPFlags&(dissect.FlagSYN|dissect.FlagACK) == dissect.FlagSYN
 	// A key is in the live table or among the probe records, never both.
 	// A packet from or to a known scanner (most likely a reset of one of
@@ -265,16 +309,16 @@ func (a *Analyzer) addTCP(p *dissect.Packet, v uint16) {
 	var r *probe
 	looked := false
 	if a.nprobes > 0 && a.scanKey(&k) {
-		r, looked = a.probeOf(&k), true
+		r, looked = a.probeOfH(&k, h), true
 	}
-	if r == nil {
-		s := a.tcp.find(&k)
+	if r == nil && !(looked && a.tcp.absent(h)) {
+		s := a.tcp.findH(&k, h)
 		c = s.val
 		if s.at != 0 {
 			s.at = 0 // the packet may make it evictable sooner
 		}
 		if c == nil && !looked {
-			r = a.probeOf(&k)
+			r = a.probeOfH(&k, h)
 		}
 	}
 	replaced := false
@@ -306,7 +350,7 @@ func (a *Analyzer) addTCP(p *dissect.Packet, v uint16) {
 			// to the new one.)
 			shared, catalogPort, npa := a.classifyPort(dst.Port())
 			if !a.printing(catalogPort, shared) {
-				a.newProbe(&k, v, p, src, dst, shared, catalogPort, npa)
+				a.newProbe(&k, h, v, p, src, dst, shared, catalogPort, npa)
 				return
 			}
 		}
@@ -326,14 +370,14 @@ func (a *Analyzer) addTCP(p *dissect.Packet, v uint16) {
 		}
 		a.noteMail(c)
 		c.SharedPort, c.CatalogPort, c.NPAPort = a.classifyPort(c.Server.Port())
-		a.tcp.set(&k, c)
+		a.tcp.setH(&k, h, c)
 		a.order = append(a.order, c)
 		if a.tcp.len()+a.nprobes > a.maxConns {
 			// The new connection has seen no packet yet, so it is never
 			// evictable itself; but the sweep's note on it holds only
 			// until its first packet, just below.
 			a.sweep(p.Time)
-			a.tcp.find(&k).at = 0
+			a.tcp.findH(&k, h).at = 0
 		}
 	}
 	dir := 0
@@ -379,15 +423,15 @@ func (a *Analyzer) orient(src, dst Endpoint, transport catalog.Transport) (clien
 	return src, dst
 }
 
-func (a *Analyzer) addUDP(p *dissect.Packet, v uint16) {
+func (a *Analyzer) addUDP(p *dissect.Packet, v uint16, kp *KeyPrep) {
 	src := netip.AddrPortFrom(p.Src, p.SrcPort)
 	dst := netip.AddrPortFrom(p.Dst, p.DstPort)
 	if p.SrcPort == 53 || p.DstPort == 53 || p.SrcPort == 5353 || p.DstPort == 5353 {
 		return // DNS is read for names, not tracked as a flow
 	}
 	var k flowKey
-	setKey(&k, v, dissect.ProtoUDP, src, dst)
-	f := a.udp.get(&k)
+	h := key(&k, kp, v, dissect.ProtoUDP, src, dst)
+	f := a.udp.findH(&k, h).val
 	if f == nil {
 		f = a.newUDP()
 		f.FlowHead = newHead(v, p)
@@ -400,7 +444,7 @@ func (a *Analyzer) addUDP(p *dissect.Packet, v uint16) {
 			// service port (a server datagram seen first: UDP notifications).
 			f.Client, f.Server = src, dst
 		}
-		a.udp.set(&k, f)
+		a.udp.setH(&k, h, f)
 		if a.udp.len() > a.maxUDP {
 			a.sweepUDP(p.Time) // f has seen no packet yet: it is not idle
 		}

@@ -197,11 +197,17 @@ func addrLow16(addr netip.Addr) uint16 {
 }
 
 // probeOf returns the live probe record of k (nil: none).
-func (a *Analyzer) probeOf(k *flowKey) *probe {
+func (a *Analyzer) probeOf(k *flowKey) *probe { return a.probeOfH(k, k.hash()) }
+
+// probeOfH is probeOf for a key whose hash h the caller has.
+func (a *Analyzer) probeOfH(k *flowKey, h uint64) *probe {
 	if a.nprobes == 0 {
 		return nil
 	}
-	i := a.probeIndex(k)
+	if !a.probeIdx.filter.mayHave(h) {
+		return nil
+	}
+	i := a.probeIndex(k, h)
 	if i == 0 {
 		return nil
 	}
@@ -210,7 +216,7 @@ func (a *Analyzer) probeOf(k *flowKey) *probe {
 
 // newProbe keeps a scanner's SYN p (no payload) as a probe record, where
 // addTCP would have made a connection.
-func (a *Analyzer) newProbe(k *flowKey, v uint16, p *dissect.Packet, src, dst Endpoint, shared, catalogPort, npa bool) {
+func (a *Analyzer) newProbe(k *flowKey, h uint64, v uint16, p *dissect.Packet, src, dst Endpoint, shared, catalogPort, npa bool) {
 	if dst.Port() == 25 && a.k2Servers[src.Addr()] {
 		a.k2Mail[dst.Addr()] = true // noteMail
 	}
@@ -235,7 +241,7 @@ func (a *Analyzer) newProbe(k *flowKey, v uint16, p *dissect.Packet, src, dst En
 	}
 	r.key = *k
 	r.syn.set(p)
-	a.probeIdx.add(k, int32(len(a.probes)))
+	a.probeIdx.add(k, h, int32(len(a.probes)))
 	a.nprobes++
 	if a.tcp.len()+a.nprobes > a.maxConns {
 		a.sweep(p.Time) // the new record is not evictable: its SYN is now
@@ -396,7 +402,7 @@ func (a *Analyzer) compactProbes() {
 	}
 	a.probeIdx.reset()
 	for i := range a.probes {
-		a.probeIdx.add(&a.probes[i].key, int32(i+1))
+		a.probeIdx.add(&a.probes[i].key, a.probes[i].key.hash(), int32(i+1))
 	}
 }
 
@@ -435,6 +441,10 @@ type probeTable struct {
 	slots []probeSlot // a power of two long
 	gen   uint32
 	n     int
+	// filter holds the keys indexed since the table was last emptied: a
+	// scanner's new attempt (the most common lookup, and always a miss)
+	// is answered from it without touching the slots.
+	filter keyFilter
 }
 
 type probeSlot struct {
@@ -443,13 +453,13 @@ type probeSlot struct {
 	gen  uint32
 }
 
-// probeIndex returns the index + 1 of k's live record (0: none).
-func (a *Analyzer) probeIndex(k *flowKey) int32 {
+// probeIndex returns the index + 1 of k's live record (0: none); h is
+// k's hash.
+func (a *Analyzer) probeIndex(k *flowKey, h uint64) int32 {
 	t := &a.probeIdx
 	if t.n == 0 {
 		return 0
 	}
-	h := k.hash()
 	mask := uint64(len(t.slots) - 1)
 	for i := h & mask; ; i = (i + 1) & mask {
 		s := &t.slots[i]
@@ -466,10 +476,10 @@ func (a *Analyzer) probeIndex(k *flowKey) int32 {
 	}
 }
 
-// add indexes record idx (+1) under k, which has no live record.
-func (t *probeTable) add(k *flowKey, idx int32) {
+// add indexes record idx (+1) under k, which has no live record; h is
+// k's hash.
+func (t *probeTable) add(k *flowKey, h uint64, idx int32) {
 	t.reserve(t.n + 1)
-	h := k.hash()
 	mask := uint64(len(t.slots) - 1)
 	i := h & mask
 	for t.slots[i].gen == t.gen {
@@ -477,6 +487,7 @@ func (t *probeTable) add(k *flowKey, idx int32) {
 	}
 	t.slots[i] = probeSlot{hash: h, idx: idx, gen: t.gen}
 	t.n++
+	t.filter.add(h)
 }
 
 // reserve makes room for n keys under a load of 5/8.
@@ -508,6 +519,7 @@ func (t *probeTable) reserve(n int) {
 func (t *probeTable) reset() {
 	t.gen++
 	t.n = 0
+	t.filter.clear()
 	if t.gen == 0 { // wrapped: old slots could match again
 		clear(t.slots)
 		t.gen = 1

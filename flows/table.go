@@ -27,7 +27,37 @@ type flowTable[V comparable] struct {
 	// a table's worth of garbage each time.
 	spare []tableSlot[V]
 	peak  int // the most flows held since the last fit
+	// filter, when set, holds every key in the table (and maybe some that
+	// left since the last removal): a scanner's new attempt is told it has
+	// no live connection without a lookup in a table of megabytes.
+	filter *keyFilter
 }
+
+// keyFilter is a Bloom filter of key hashes: two bits a key in 256 Kbit
+// (32 KB, in the first- or second-level cache). It says that a key is
+// certainly not among those added since the last clear, or may be; at
+// the live cap of 16,384 keys one absent key in seventy may be.
+type keyFilter struct {
+	bits [1 << 18 / 64]uint64
+}
+
+func (f *keyFilter) add(h uint64) {
+	i, j := h&(1<<18-1), h>>32&(1<<18-1)
+	f.bits[i>>6] |= 1 << (i & 63)
+	f.bits[j>>6] |= 1 << (j & 63)
+}
+
+// mayHave reports whether the key of hash h may have been added.
+func (f *keyFilter) mayHave(h uint64) bool {
+	i, j := h&(1<<18-1), h>>32&(1<<18-1)
+	return f.bits[i>>6]&(1<<(i&63)) != 0 && f.bits[j>>6]&(1<<(j&63)) != 0
+}
+
+func (f *keyFilter) clear() { clear(f.bits[:]) }
+
+// absent reports whether the key of hash h is certainly not in the table
+// (false without a filter).
+func (t *flowTable[V]) absent(h uint64) bool { return t.filter != nil && !t.filter.mayHave(h) }
 
 type tableSlot[V comparable] struct {
 	key flowKey
@@ -48,11 +78,17 @@ func mix(a, b uint64) uint64 {
 	return hi ^ lo
 }
 
-func (k *flowKey) hash() uint64 {
+func (k *flowKey) hash() uint64 { return metaHash(k.addrHash(), k.meta) }
+
+// addrHash is the part of hash from the key's addresses, which Prepare
+// works out off the flow engine's goroutine; metaHash adds the ports,
+// the vantage and the protocol.
+func (k *flowKey) addrHash() uint64 {
 	h := mix(k.a0^tableSeed[0], k.a1^tableSeed[1])
-	h = mix(h^k.b0^tableSeed[2], k.b1^tableSeed[3])
-	return mix(h^k.meta^tableSeed[4], tableSeed[5])
+	return mix(h^k.b0^tableSeed[2], k.b1^tableSeed[3])
 }
+
+func metaHash(addr, meta uint64) uint64 { return mix(addr^meta^tableSeed[4], tableSeed[5]) }
 
 func (k *flowKey) equal(o *flowKey) bool {
 	return k.a0 == o.a0 && k.a1 == o.a1 && k.b0 == o.b0 && k.b1 == o.b1 && k.meta == o.meta
@@ -63,10 +99,13 @@ func newFlowTable[V comparable]() flowTable[V] {
 }
 
 // find returns the slot of k, or the empty slot where k would go.
-func (t *flowTable[V]) find(k *flowKey) *tableSlot[V] {
+func (t *flowTable[V]) find(k *flowKey) *tableSlot[V] { return t.findH(k, k.hash()) }
+
+// findH is find for a key whose hash h the caller has.
+func (t *flowTable[V]) findH(k *flowKey, h uint64) *tableSlot[V] {
 	var zero V
 	mask := uint64(len(t.slots) - 1)
-	for i := k.hash() & mask; ; i = (i + 1) & mask {
+	for i := h & mask; ; i = (i + 1) & mask {
 		s := &t.slots[i]
 		if s.val == zero || s.key.equal(k) {
 			return s
@@ -78,17 +117,23 @@ func (t *flowTable[V]) find(k *flowKey) *tableSlot[V] {
 func (t *flowTable[V]) get(k *flowKey) V { return t.find(k).val }
 
 // set makes v (not the zero V) k's flow, replacing the flow it had.
-func (t *flowTable[V]) set(k *flowKey, v V) {
+func (t *flowTable[V]) set(k *flowKey, v V) { t.setH(k, k.hash(), v) }
+
+// setH is set for a key whose hash h the caller has.
+func (t *flowTable[V]) setH(k *flowKey, h uint64, v V) {
 	var zero V
-	s := t.find(k)
+	s := t.findH(k, h)
 	if s.val == zero {
 		if (t.n+1)*8 > len(t.slots)*5 { // keep the load under 5/8
 			t.rebuild(len(t.slots) * 2)
-			s = t.find(k)
+			s = t.findH(k, h)
 		}
 		t.n++
 		t.peak = max(t.peak, t.n)
 		s.key = *k
+		if t.filter != nil {
+			t.filter.add(h)
+		}
 	}
 	s.val, s.at = v, 0
 }
@@ -132,16 +177,25 @@ func (t *flowTable[V]) removeIfAt(drop func(V, *int64) bool) {
 			t.slots, t.spare = make([]tableSlot[V], len(old)), nil
 		}
 		t.n = 0
+		if t.filter != nil {
+			t.filter.clear() // the keys that stay go back in
+		}
+		keep := func(x *tableSlot[V]) {
+			h := x.key.hash()
+			*t.findH(&x.key, h) = *x
+			t.n++
+			if t.filter != nil {
+				t.filter.add(h)
+			}
+		}
 		for j := range old[:i] {
 			if x := &old[j]; x.val != zero {
-				*t.find(&x.key) = *x
-				t.n++
+				keep(x)
 			}
 		}
 		for j := i + 1; j < len(old); j++ {
 			if x := &old[j]; x.val != zero && !drop(x.val, &x.at) {
-				*t.find(&x.key) = *x
-				t.n++
+				keep(x)
 			}
 		}
 		clear(old)

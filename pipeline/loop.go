@@ -36,7 +36,16 @@ const payloadHead = 32
 // the reader saw them when it handed the batch over (when asked for), and
 // how the source ended.
 type batch struct {
-	pkts  [batchSize]dissect.Packet
+	pkts [batchSize]dissect.Packet
+	// keys are the packets' flow keys as far as the packet alone decides
+	// them (flows.Prepare), worked out by the reader: the analyzing
+	// goroutine is the slower of the two on a busy site, the more so with
+	// scanners in it.
+	keys [batchSize]flows.KeyPrep
+	// keyed says keys are worked out for this batch: only while the
+	// analyzer is the slower side (the reader waited for a free batch);
+	// when the reader is, the work stays where it was.
+	keyed bool
 	arena [batchSize * payloadHead]byte
 	n     int
 	// inputs are copies, so the analysis side never reads InputInfo while
@@ -114,6 +123,9 @@ func (rd reader) read(ctx context.Context, full chan<- *batch, free chan *batch)
 		}
 		h := b.arena[b.n*payloadHead : b.n*payloadHead+payloadHead]
 		p.Payload = h[:copy(h, p.Payload)]
+		if b.keyed {
+			flows.Prepare(p, &b.keys[b.n])
+		}
 		b.n++
 		if b.n == batchSize {
 			rd.hand(b, full)
@@ -135,12 +147,24 @@ func (rd reader) read(ctx context.Context, full chan<- *batch, free chan *batch)
 	rd.hand(b, full)
 }
 
-// take returns an empty batch from the pool.
+// take returns an empty batch from the pool. A batch that was not free
+// at once means the analyzer is the slower side: the reader then works
+// out the flow keys of the next batch for it (batch.keyed).
 func (rd reader) take(free chan *batch) *batch {
-	b := <-free
-	b.n, b.err, b.last = 0, nil, false
+	var b *batch
+	keyed := false
+	select {
+	case b = <-free:
+	default:
+		b, keyed = <-free, true
+	}
+	b.n, b.err, b.last, b.keyed = 0, nil, false, keyed || keyAlways
 	return b
 }
+
+// keyAlways makes the reader work out every batch's keys (tests: the
+// report must not depend on which side did).
+var keyAlways bool
 
 // hand gives a batch to the analyzer, blocking until it takes it.
 func (rd reader) hand(b *batch, full chan<- *batch) {
@@ -167,8 +191,14 @@ func copyInputs(dst []dissect.InputInfo, src []*dissect.InputInfo) []dissect.Inp
 
 // apply feeds a batch's packets to the analyzer.
 func (b *batch) apply(an *flows.Analyzer) {
+	if !b.keyed {
+		for i := 0; i < b.n; i++ {
+			an.Add(&b.pkts[i])
+		}
+		return
+	}
 	for i := 0; i < b.n; i++ {
-		an.Add(&b.pkts[i])
+		an.AddPrepared(&b.pkts[i], &b.keys[i])
 	}
 }
 
