@@ -166,7 +166,8 @@ func (rd reader) take(free chan *batch) *batch {
 // report must not depend on which side did).
 var keyAlways bool
 
-// hand gives a batch to the analyzer, blocking until it takes it.
+// hand gives a batch to the analyzer: into the channel's buffer (a file),
+// or waiting until the analyzer takes it (live).
 func (rd reader) hand(b *batch, full chan<- *batch) {
 	if rd.inputs {
 		b.inputs = copyInputs(b.inputs, rd.src.Inputs())
