@@ -106,6 +106,13 @@ func aggregate(fs *findingSet, scanners map[netip.Addr]bool) {
 		}
 		merged[g] = s
 	}
+	for _, s := range scans {
+		// The findings read Hosts next, and carry the counts, not the
+		// table that gathered them.
+		sf := s.facts.(*ScanFacts)
+		sf.flushHosts()
+		sf.hosts = nil
+	}
 	if len(merged) == 0 {
 		return
 	}

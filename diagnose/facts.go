@@ -289,7 +289,7 @@ type ScanFacts struct {
 	Services  map[catalog.ServiceName]int
 	Answered  int
 	// hosts counts the attempts of a scanner on its hosts before they
-	// reach Hosts (countHost; flushHosts moves them).
+	// reach Hosts (noteHost; flushHosts moves them).
 	hosts *hostTable
 }
 

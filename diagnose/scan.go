@@ -179,7 +179,7 @@ func (fs *findingSet) scanAttempt(h *flows.FlowHead, kind Kind, frames []uint64)
 			x.Kinds[kind]++
 		}
 	}
-	x.countHost(h.Server.Addr())
+	x.noteHost(h.Server.Addr())
 	if h.Service != nil {
 		x.Services[h.Service.Name]++
 	}
@@ -252,31 +252,14 @@ func (fs *findingSet) flushScans() {
 	}
 }
 
-// noteHost counts a host the scan touched, one by one up to maxScanHosts.
+// noteHost counts an attempt on host h: the host is listed in Hosts while
+// fewer than maxScanHosts are, and its attempts counted there; past that,
+// attempts on hosts not listed are counted in MoreHosts. The count goes
+// through the facts' host table (a scanner probes its hosts in any order,
+// and a map operation keyed by a netip.Addr per attempt was a seventh of
+// its cost) and reaches Hosts at the next flushHosts: the scan caches'
+// flush, the facts' clone and merge, and the end of aggregate.
 func (x *ScanFacts) noteHost(h netip.Addr) {
-	if x.hosts != nil {
-		// The table would no longer hold what Hosts holds.
-		x.flushHosts()
-		x.hosts = nil
-	}
-	if len(x.Hosts) < maxScanHosts {
-		x.Hosts[h]++ // one map operation where most scans stay
-		return
-	}
-	if _, ok := x.Hosts[h]; ok {
-		x.Hosts[h]++
-		return
-	}
-	x.MoreHosts++
-}
-
-// countHost is noteHost for a scanner's attempt, through the facts' host
-// table: a scanner probes its hosts in any order, and a map operation
-// keyed by a netip.Addr per attempt was a seventh of its cost. The
-// outcome is noteHost's: the table lists the hosts Hosts lists (and those
-// noted since the last flush), so a host is counted, added while fewer
-// than maxScanHosts are listed, or counted in MoreHosts, as there.
-func (x *ScanFacts) countHost(h netip.Addr) {
 	t := x.hosts
 	if t == nil {
 		t = newHostTable(x.Hosts)
