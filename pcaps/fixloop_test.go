@@ -19,7 +19,6 @@ import (
 	"github.com/fwdiag/fwdiag/catalog"
 	"github.com/fwdiag/fwdiag/diagnose"
 	"github.com/fwdiag/fwdiag/fix"
-	"github.com/fwdiag/fwdiag/flows"
 	"github.com/fwdiag/fwdiag/pipeline"
 	"github.com/fwdiag/fwdiag/remedy"
 	"github.com/fwdiag/fwdiag/report"
@@ -461,23 +460,11 @@ func analyzeResult(t *testing.T, dir string, inputs []string, o pipeline.Options
 	for _, in := range inputs {
 		paths = append(paths, filepath.Join(dir, in))
 	}
-	cfg, err := o.Config()
+	res, _, err := pipeline.DiagnoseFiles(paths, o)
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg.ComparePoints = len(paths) > 1
-	src, err := pipeline.OpenFiles(paths)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer src.Close()
-	ev := diagnose.NewEvictions()
-	cfg.OnEvict = ev
-	an := flows.New(cfg)
-	if err := pipeline.Run(src, an); err != nil {
-		t.Fatal(err)
-	}
-	return diagnose.Run(an.View(), ev, src.Inputs())
+	return res
 }
 
 // runLab runs one lab scenario with extra environment, waiting for the

@@ -179,21 +179,42 @@ func OpenFiles(paths []string) (dissect.Source, error) {
 // *InputError; a damaged file gives a report of what could be read, with the
 // damage in its errors and a capture_truncated finding.
 func AnalyzeFiles(paths []string, opts Options, version string) (*report.Report, error) {
-	cfg, err := opts.Config()
+	res, inputs, err := DiagnoseFiles(paths, opts)
 	if err != nil {
 		return nil, err
+	}
+	return report.Build(res, inputs, version), nil
+}
+
+// DiagnoseFiles is AnalyzeFiles up to the typed diagnosis (findings with
+// their facts, which remedy and the tests read) and the inputs, before the
+// report is built.
+func DiagnoseFiles(paths []string, opts Options) (*diagnose.Result, []*dissect.InputInfo, error) {
+	cfg, err := opts.Config()
+	if err != nil {
+		return nil, nil, err
 	}
 	src, err := OpenFiles(paths)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	cfg.ComparePoints = len(paths) > 1
-	return AnalyzeSource(src, cfg, version)
+	return DiagnoseSource(src, cfg)
 }
 
 // AnalyzeSource analyses an opened source (closing it) and returns the report,
 // with the same error rules as AnalyzeFiles.
 func AnalyzeSource(src dissect.Source, cfg flows.Config, version string) (*report.Report, error) {
+	res, inputs, err := DiagnoseSource(src, cfg)
+	if err != nil {
+		return nil, err
+	}
+	return report.Build(res, inputs, version), nil
+}
+
+// DiagnoseSource is AnalyzeSource up to the typed diagnosis and the
+// inputs.
+func DiagnoseSource(src dissect.Source, cfg flows.Config) (*diagnose.Result, []*dissect.InputInfo, error) {
 	defer src.Close()
 	ev := diagnose.NewEvictions()
 	cfg.OnEvict = ev
@@ -205,7 +226,7 @@ func AnalyzeSource(src dissect.Source, cfg flows.Config, version string) (*repor
 		total += in.Packets
 	}
 	if runErr != nil && total == 0 {
-		return nil, &InputError{runErr}
+		return nil, nil, &InputError{runErr}
 	}
 	if total == 0 {
 		msg := "no packets"
@@ -217,7 +238,7 @@ func AnalyzeSource(src dissect.Source, cfg flows.Config, version string) (*repor
 		} else {
 			msg = "none of the inputs holds a packet"
 		}
-		return nil, &InputError{errors.New(msg)}
+		return nil, nil, &InputError{errors.New(msg)}
 	}
-	return report.Build(diagnose.Run(an.View(), ev, inputs), inputs, version), nil
+	return diagnose.Run(an.View(), ev, inputs), inputs, nil
 }
