@@ -293,7 +293,8 @@ func (t *timeouts) npaSocket(n *flows.Conn, lost bool) {
 // each server packet x saw after a packet both saw, by the silence before
 // it at x. compared says whether y was recording when x saw packet i;
 // upstream whether x is on the server's side of the device (a packet x saw
-// and y missed was then lost in between, not made there).
+// and y missed was then lost in between, not made there; one both saw
+// then crossed it).
 func (t *timeouts) between(x *flowView, seen map[uint64]int64, compared func(i int) bool, upstream bool) {
 	if t == nil || x.svc == nil {
 		return
@@ -310,7 +311,13 @@ func (t *timeouts) between(x *flowView, seen map[uint64]int64, compared func(i i
 		}
 		s := time.Duration(p.T - prev.T)
 		if _, ok := seen[p.Hash]; ok {
-			t.survived(x.transport, x.device, x.svc, s)
+			// Seen at both proves a crossing only when a router stands
+			// between them: a capture on the device itself (tcpdump -i
+			// any on the firewall) sees a packet arrive before its rules
+			// drop it, with the TTL it had at the server's side.
+			if upstream {
+				t.survived(x.transport, x.device, x.svc, s)
+			}
 			lived = max(lived, s)
 		} else if upstream {
 			died = append(died, s)

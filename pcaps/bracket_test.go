@@ -44,6 +44,12 @@ func TestBracketContainsLabTimeout(t *testing.T) {
 		{"k2-nat-late", "server.pcap", catalog.UDP, fits, 5 * time.Second, "198.51.100.1", nil},
 		{"k2-nat-late", "firewall.pcap", catalog.UDP, fits, 5 * time.Second, "198.51.100.1", nil},
 		{"k2-nat-late", "client.pcap+server.pcap", catalog.UDP, fits, 5 * time.Second, "198.51.100.1", nil},
+		// The firewall's own capture sees the late answers arrive before
+		// the NAT refuses them, with the TTL they had at the server: seen
+		// there too is no proof they crossed (it once made a
+		// contradiction of the server's and the firewall's captures).
+		{"k2-nat-late", "firewall.pcap+server.pcap", catalog.UDP, fits, 5 * time.Second, "198.51.100.1", nil},
+		{"k2-nat-late", "client.pcap+firewall.pcap+server.pcap", catalog.UDP, fits, 5 * time.Second, "198.51.100.1", nil},
 		// One side alone sees only the tickles to .61 acknowledged (its
 		// flows have the 60 s ct timeout); both sides see .60's lost too.
 		{"k2-tickle", "client.pcap", catalog.UDP, fits, 60 * time.Second, "", allUDP},
@@ -55,6 +61,7 @@ func TestBracketContainsLabTimeout(t *testing.T) {
 		{"npa-idle-kill", "server.pcap", catalog.TCP, fits, 8 * time.Second, "", nil},
 		{"npa-idle-kill", "firewall.pcap", catalog.TCP, fits, 8 * time.Second, "", nil},
 		{"npa-idle-kill", "client.pcap+server.pcap", catalog.TCP, fits, 8 * time.Second, "", nil},
+		{"npa-idle-kill", "client.pcap+firewall.pcap+server.pcap", catalog.TCP, fits, 8 * time.Second, "", nil},
 		{"npa-idle-kill", "server.pcap", catalog.UDP, none, 0, "", nil},
 	} {
 		t.Run(tc.scenario+"/"+tc.input+"/"+string(tc.tr), func(t *testing.T) {
