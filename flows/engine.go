@@ -109,14 +109,17 @@ type Analyzer struct {
 	udpSort []flowEntry[*UDPFlow]
 
 	// probes are the live probe records of scanners' attempts in creation
-	// order (probe.go), probeIdx their index (+1) by flow key; nprobes
-	// counts the live ones (not dead, not evicted), probeDead the dead.
+	// order (probe.go), probeIdx their index (+1) by flow key, but for
+	// the newest from probeIndexed on (probeTail); nprobes counts the
+	// live ones (not dead, not evicted), probeDead the dead.
 	// probeHook is OnEvict when it knows scanners; probeOut, probeMsg and
 	// replay are buffers.
-	probes    []probe
-	probeIdx  probeTable
-	nprobes   int
-	probeDead int
+	probes   []probe
+	probeIdx probeTable
+	// probeIndexed: the records before it are in probeIdx.
+	probeIndexed int
+	nprobes      int
+	probeDead    int
 	// probesUnsorted: a record was created before one it orders after
 	// (FlowHead.compare), so a sweep sorts those it evicts.
 	probesUnsorted bool
@@ -349,8 +352,7 @@ func (a *Analyzer) addTCP(p *dissect.Packet, v uint16, kp *KeyPrep) {
 			// connection: the connection's slot in the live table goes
 			// to the new one.)
 			shared, catalogPort, npa := a.classifyPort(dst.Port())
-			if !a.printing(catalogPort, shared) {
-				a.newProbe(&k, h, v, p, src, dst, shared, catalogPort, npa)
+			if !a.printing(catalogPort, shared) && a.newProbe(&k, h, p, src, dst, shared, catalogPort, npa) {
 				return
 			}
 		}

@@ -178,7 +178,7 @@ func (a *Analyzer) sweep(now time.Time) {
 	// Connections and records go to the hook in one order, as if all
 	// were connections.
 	for i, j := 0, 0; i < len(out) || j < len(probes); {
-		if j == len(probes) || i < len(out) && out[i].FlowHead.compare(&probes[j].head) < 0 {
+		if j == len(probes) || i < len(out) && probes[j].compareHead(&out[i].FlowHead) > 0 {
 			c := out[i]
 			a.evict(c, now, ttls)
 			a.recycle(c)

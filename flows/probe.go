@@ -1,6 +1,9 @@
 package flows
 
 import (
+	"cmp"
+	"encoding/binary"
+	"math"
 	"net/netip"
 	"slices"
 	"time"
@@ -53,23 +56,49 @@ type Probe struct {
 }
 
 // probe is a live probe record: an attempt's SYN and the server's reset,
-// the fields of them a connection's update reads.
+// the fields of them a connection's update reads, in 128 bytes (two whole
+// cache lines; 288 as a FlowHead and two packets' fields). The first line
+// holds what the sweeps and a lookup read: the times, the reset's frame,
+// the flags and the key. The head (ends, vantage, First and Last) is
+// worked out again from the key when a record leaves (head): a scan's
+// records are written once, read by every sweep and rarely taken apart.
 type probe struct {
-	key  flowKey
-	head FlowHead // Last is the SYN's time; Service unset
-	syn  probePkt
-	rst  probePkt // Frame 0: no reset yet
-	// sharedPort, catalogPort and npaPort are the Conn's classification.
-	sharedPort, catalogPort, npaPort bool
-	// dead: promoted or replaced (its table slot may still name it);
-	// evicted: leaving in the current sweep.
-	dead, evicted bool
+	synNs    int64  // the SYN's capture time (UnixNano): the head's First and Last
+	rstFrame uint64 // the reset's frame (0: no reset yet)
+	input    int32
+	bits     probeBits
+	key      flowKey
+	synFrame uint64
+	rstNs    int64 // the reset's capture time (UnixNano)
+	syn, rst probeTCP
+	hash     uint64  // the key's
+	_        [8]byte // to 128 bytes: a record never straddles three lines
 }
 
-// probePkt is what Conn.update reads of a packet without payload.
-type probePkt struct {
-	time     time.Time
-	frame    uint64
+type probeBits uint8
+
+const (
+	// probeDead: promoted or replaced (its table slot may still name it).
+	probeDead probeBits = 1 << iota
+	// probeEvicted: leaving in the current sweep.
+	probeEvicted
+	// probeShared, probeCatalog and probeNPA are the Conn's classification
+	// of its server port.
+	probeShared
+	probeCatalog
+	probeNPA
+	// probeClientB: the client is the key's higher end.
+	probeClientB
+	// probeLocal: the packets' times are in time.Local (live capture),
+	// not UTC (files).
+	probeLocal
+)
+
+func (r *probe) is(b probeBits) bool { return r.bits&b != 0 }
+
+// probeTCP is what Conn.update reads of a packet without payload, beside
+// its time and frame.
+type probeTCP struct {
 	seq, ack uint32
 	ipid     uint16
 	window   uint16
@@ -78,15 +107,115 @@ type probePkt struct {
 	ipv      uint8
 }
 
-func (q *probePkt) set(p *dissect.Packet) {
-	q.time, q.frame, q.seq, q.ack, q.ipid, q.window, q.ttl, q.flags, q.ipv = p.Time, p.Frame, p.Seq, p.Ack, p.IPID, p.Window, p.TTL, p.TCPFlags, p.IPVersion
+func (q *probeTCP) set(p *dissect.Packet) {
+	q.seq, q.ack, q.ipid, q.window, q.ttl, q.flags, q.ipv = p.Seq, p.Ack, p.IPID, p.Window, p.TTL, p.TCPFlags, p.IPVersion
 }
 
-// packet fills p (zeroed) with q as the packet of input in.
-func (q *probePkt) packet(p *dissect.Packet, in int) {
+// packet fills p (zeroed) with q, captured at ns in frame, as the packet
+// of input in.
+func (q *probeTCP) packet(p *dissect.Packet, in int, ns int64, local bool, frame uint64) {
 	*p = dissect.Packet{}
 	p.Input, p.Time, p.Frame, p.Seq, p.Ack, p.IPID, p.Window, p.TTL, p.TCPFlags, p.IPVersion, p.Proto =
-		in, q.time, q.frame, q.seq, q.ack, q.ipid, q.window, q.ttl, q.flags, q.ipv, dissect.ProtoTCP
+		in, nsTime(ns, local), frame, q.seq, q.ack, q.ipid, q.window, q.ttl, q.flags, q.ipv, dissect.ProtoTCP
+}
+
+// probeNsLimit bounds the capture times a record keeps as nanoseconds
+// (1843-2096): any two of them, and a sweep's time in the same range, are
+// apart by less than an int64 of nanoseconds.
+const probeNsLimit = 4e9
+
+// probeTime returns t as a record keeps it, and whether it can: UTC or
+// Local (what the readers and live capture make) and within probeNsLimit
+// seconds of 1970, so that nsTime gives t back exactly.
+func probeTime(t time.Time) (ns int64, local, ok bool) {
+	if s := t.Unix(); s <= -probeNsLimit || s >= probeNsLimit {
+		return 0, false, false
+	}
+	switch t.Location() {
+	case time.UTC:
+		return t.UnixNano(), false, true
+	case time.Local:
+		return t.UnixNano(), true, true
+	}
+	return 0, false, false
+}
+
+// nsTime is the time.Time probeTime took apart: the same value, location
+// and all (time.Unix normalises as the readers' time.Unix did).
+func nsTime(ns int64, local bool) time.Time {
+	t := time.Unix(0, ns)
+	if !local {
+		t = t.UTC()
+	}
+	return t
+}
+
+// ends returns the record's client and server, from its key.
+func (r *probe) ends() (client, server Endpoint) {
+	k := &r.key
+	a := netip.AddrPortFrom(wordsAddr(k.a0, k.a1, k.meta>>1&1 != 0), uint16(k.meta>>48))
+	b := netip.AddrPortFrom(wordsAddr(k.b0, k.b1, k.meta&1 != 0), uint16(k.meta>>32))
+	if r.is(probeClientB) {
+		return b, a
+	}
+	return a, b
+}
+
+// wordsAddr is the address addrWords took apart.
+func wordsAddr(w0, w1 uint64, is4 bool) netip.Addr {
+	if is4 {
+		return netip.AddrFrom4([4]byte{byte(w1 >> 24), byte(w1 >> 16), byte(w1 >> 8), byte(w1)})
+	}
+	var b [16]byte
+	binary.BigEndian.PutUint64(b[:8], w0)
+	binary.BigEndian.PutUint64(b[8:], w1)
+	return netip.AddrFrom16(b)
+}
+
+// head returns the FlowHead of the record's connection (Service unset).
+func (r *probe) head() FlowHead {
+	client, server := r.ends()
+	t := nsTime(r.synNs, r.is(probeLocal))
+	return FlowHead{Vantage: uint16(r.key.meta >> 16), Input: int(r.input), Client: client, Server: server,
+		First: t, Last: t, FirstFrame: r.synFrame}
+}
+
+// compareHead is FlowHead.compare of h with r's head, from r's own fields
+// (the ends only on a tie).
+func (r *probe) compareHead(h *FlowHead) int {
+	switch sec := h.First.Unix(); {
+	case sec <= -probeNsLimit: // h is before any record's time
+		return 1
+	case sec >= probeNsLimit:
+		return -1
+	}
+	if c := cmp.Compare(r.synNs, h.First.UnixNano()); c != 0 {
+		return c
+	}
+	if c := cmp.Compare(int(r.input), h.Input); c != 0 {
+		return c
+	}
+	if c := cmp.Compare(r.synFrame, h.FirstFrame); c != 0 {
+		return c
+	}
+	client, _ := r.ends()
+	return client.Compare(h.Client)
+}
+
+// compare is FlowHead.compare of two records' heads.
+func (r *probe) compare(o *probe) int {
+	if c := cmp.Compare(r.synNs, o.synNs); c != 0 {
+		return c
+	}
+	if c := cmp.Compare(r.input, o.input); c != 0 {
+		return c
+	}
+	if c := cmp.Compare(r.synFrame, o.synFrame); c != 0 {
+		return c
+	}
+	rc, _ := r.ends()
+	oc, _ := o.ends()
+	return rc.Compare(oc)
 }
 
 // printing says whether connections to a server of this kind record packet
@@ -207,6 +336,11 @@ func (a *Analyzer) probeOfH(k *flowKey, h uint64) *probe {
 	if !a.probeIdx.filter.mayHave(h) {
 		return nil
 	}
+	for i := len(a.probes) - 1; i >= a.probeIndexed; i-- {
+		if r := &a.probes[i]; r.hash == h && !r.is(probeDead) && r.key.equal(k) {
+			return r
+		}
+	}
 	i := a.probeIndex(k, h)
 	if i == 0 {
 		return nil
@@ -215,8 +349,14 @@ func (a *Analyzer) probeOfH(k *flowKey, h uint64) *probe {
 }
 
 // newProbe keeps a scanner's SYN p (no payload) as a probe record, where
-// addTCP would have made a connection.
-func (a *Analyzer) newProbe(k *flowKey, h uint64, v uint16, p *dissect.Packet, src, dst Endpoint, shared, catalogPort, npa bool) {
+// addTCP would have made a connection, and reports whether it did: a
+// record holds only times it can give back exactly (probeTime), an input
+// index that fits it, and two different ends.
+func (a *Analyzer) newProbe(k *flowKey, h uint64, p *dissect.Packet, src, dst Endpoint, shared, catalogPort, npa bool) bool {
+	ns, local, ok := probeTime(p.Time)
+	if !ok || p.Input < 0 || p.Input > math.MaxInt32 || src == dst {
+		return false
+	}
 	if dst.Port() == 25 && a.k2Servers[src.Addr()] {
 		a.k2Mail[dst.Addr()] = true // noteMail
 	}
@@ -232,29 +372,59 @@ func (a *Analyzer) newProbe(k *flowKey, h uint64, v uint16, p *dissect.Packet, s
 	// appended was copied with wide loads of narrow stores (stalls).
 	a.probes = a.probes[:len(a.probes)+1]
 	r := &a.probes[len(a.probes)-1]
-	r.head.Vantage, r.head.Input, r.head.Client, r.head.Server = v, p.Input, src, dst
-	r.head.First, r.head.Last, r.head.FirstFrame, r.head.Service = p.Time, p.Time, p.Frame, nil
-	r.rst = probePkt{}
-	r.sharedPort, r.catalogPort, r.npaPort, r.dead, r.evicted = shared, catalogPort, npa, false, false
-	if n := len(a.probes); n > 1 && !a.probesUnsorted && a.probes[n-2].head.compare(&r.head) > 0 {
-		a.probesUnsorted = true // inputs merged out of order: sweeps sort
+	r.synNs, r.rstFrame, r.input, r.synFrame, r.rstNs = ns, 0, int32(p.Input), p.Frame, 0
+	bits := probeBits(0)
+	if shared {
+		bits |= probeShared
+	}
+	if catalogPort {
+		bits |= probeCatalog
+	}
+	if npa {
+		bits |= probeNPA
+	}
+	if local {
+		bits |= probeLocal
 	}
 	r.key = *k
+	if a0, a1, a4 := addrWords(src.Addr()); a0 != k.a0 || a1 != k.a1 || a4 != k.meta>>1&1 || uint64(src.Port()) != k.meta>>48 {
+		bits |= probeClientB
+	}
+	r.bits = bits
+	r.hash = h
 	r.syn.set(p)
-	a.probeIdx.add(k, h, int32(len(a.probes)))
+	r.rst = probeTCP{}
+	if n := len(a.probes); n > 1 && !a.probesUnsorted && a.probes[n-2].compare(r) > 0 {
+		a.probesUnsorted = true // inputs merged out of order: sweeps sort
+	}
+	a.probeIdx.filter.add(h)
+	if len(a.probes)-a.probeIndexed >= probeTail {
+		a.indexProbes()
+	}
 	a.nprobes++
 	if a.tcp.len()+a.nprobes > a.maxConns {
 		a.sweep(p.Time) // the new record is not evictable: its SYN is now
 	}
+	return true
 }
 
 // probeAbsorb adds p to r when it is the server's first reset, without
 // payload, and reports whether it did: any other packet needs the Conn.
 func (a *Analyzer) probeAbsorb(r *probe, p *dissect.Packet, src Endpoint) bool {
-	if r.rst.frame != 0 || p.Frame == 0 || src != r.head.Server || p.TCPFlags&dissect.FlagRST == 0 || p.PayloadLen != 0 ||
-		a.printing(r.catalogPort, r.sharedPort) {
+	if r.rstFrame != 0 || p.Frame == 0 || p.TCPFlags&dissect.FlagRST == 0 || p.PayloadLen != 0 ||
+		a.printing(r.is(probeCatalog), r.is(probeShared)) {
 		return false
 	}
+	// The packet has the record's key and the two ends differ: it is the
+	// server's unless it is the client's.
+	if s0, s1, s4 := addrWords(src.Addr()); r.is(probeClientB) != (s0 == r.key.a0 && s1 == r.key.a1 && s4 == r.key.meta>>1&1 && uint64(src.Port()) == r.key.meta>>48) {
+		return false
+	}
+	ns, local, ok := probeTime(p.Time)
+	if !ok || local != r.is(probeLocal) {
+		return false
+	}
+	r.rstFrame, r.rstNs = p.Frame, ns
 	r.rst.set(p)
 	return true
 }
@@ -262,13 +432,14 @@ func (a *Analyzer) probeAbsorb(r *probe, p *dissect.Packet, src Endpoint) bool {
 // materialize makes c (zero, buffers aside) the connection r stands for,
 // as addTCP would have from r's packets.
 func (a *Analyzer) materialize(r *probe, c *Conn) {
-	c.FlowHead = r.head
-	c.SharedPort, c.CatalogPort, c.NPAPort = r.sharedPort, r.catalogPort, r.npaPort
+	c.FlowHead = r.head()
+	c.SharedPort, c.CatalogPort, c.NPAPort = r.is(probeShared), r.is(probeCatalog), r.is(probeNPA)
 	p := &a.replay
-	r.syn.packet(p, r.head.Input)
+	local := r.is(probeLocal)
+	r.syn.packet(p, int(r.input), r.synNs, local, r.synFrame)
 	c.update(p, 0)
-	if r.rst.frame != 0 {
-		r.rst.packet(p, r.head.Input)
+	if r.rstFrame != 0 {
+		r.rst.packet(p, int(r.input), r.rstNs, local, r.rstFrame)
 		c.update(p, 1)
 		// noteProductHosts would look at a connection answered by a
 		// reset only: it notes nothing.
@@ -277,7 +448,7 @@ func (a *Analyzer) materialize(r *probe, c *Conn) {
 
 // kill forgets a live record that became a connection.
 func (a *Analyzer) kill(r *probe) {
-	r.dead = true
+	r.bits |= probeDead
 	a.nprobes--
 	a.probeDead++
 }
@@ -310,22 +481,29 @@ func (a *Analyzer) tcpConn(k *flowKey) *Conn {
 }
 
 // probeEvictable is evictable for a record: an attempt, reset or a second
-// old.
-func probeEvictable(r *probe, now time.Time, hard bool) bool {
-	if !hard && r.npaPort {
+// old. nowNs is now as UnixNano when now is within probeNsLimit (ok).
+func probeEvictable(r *probe, now time.Time, nowNs int64, ok, hard bool) bool {
+	if !hard && r.is(probeNPA) {
 		return false
 	}
-	return r.rst.frame != 0 || now.Sub(r.syn.time) >= EvictAge
+	if r.rstFrame != 0 {
+		return true
+	}
+	if ok {
+		return nowNs-r.synNs >= int64(EvictAge)
+	}
+	return now.Sub(nsTime(r.synNs, false)) >= EvictAge
 }
 
 // markProbes marks the live records a sweep pass evicts and returns how
 // many.
 func (a *Analyzer) markProbes(now time.Time, hard bool) int {
+	nowNs, _, ok := probeTime(now.UTC())
 	n := 0
 	for i := range a.probes {
 		r := &a.probes[i]
-		if !r.dead && !r.evicted && probeEvictable(r, now, hard) {
-			r.evicted = true
+		if r.bits&(probeDead|probeEvicted) == 0 && probeEvictable(r, now, nowNs, ok, hard) {
+			r.bits |= probeEvicted
 			a.nprobes--
 			n++
 		}
@@ -338,12 +516,12 @@ func (a *Analyzer) markProbes(now time.Time, hard bool) int {
 func (a *Analyzer) evictedProbes() []*probe {
 	out := a.probeOut[:0]
 	for i := range a.probes {
-		if r := &a.probes[i]; r.evicted {
+		if r := &a.probes[i]; r.is(probeEvicted) {
 			out = append(out, r)
 		}
 	}
 	if a.probesUnsorted {
-		slices.SortFunc(out, func(x, y *probe) int { return x.head.compare(&y.head) })
+		slices.SortFunc(out, func(x, y *probe) int { return x.compare(y) })
 	}
 	a.probeOut = out
 	return out
@@ -352,7 +530,8 @@ func (a *Analyzer) evictedProbes() []*probe {
 // evictProbe hands an evicted record to the hook and folds it into the
 // evicted state, as evict does its connection.
 func (a *Analyzer) evictProbe(r *probe, now time.Time, ttls *TTLView) {
-	if !a.scanner(r.head.Client.Addr()) {
+	head := r.head()
+	if !a.scanner(head.Client.Addr()) {
 		// Not (yet) a scanner to diagnosis (the record was made on the
 		// fan-out hint): the hook gets the connection, which may also
 		// make the client one (a scan's first attempts).
@@ -364,21 +543,21 @@ func (a *Analyzer) evictProbe(r *probe, now time.Time, ttls *TTLView) {
 	}
 	{
 		q := &a.probeMsg
-		q.FlowHead = r.head
-		q.Service = a.serviceOf(r.head.Client.Addr(), r.head.Server, TCP, r.head.First)
-		q.frames[0] = r.syn.frame
+		q.FlowHead = head
+		q.Service = a.serviceOf(head.Client.Addr(), head.Server, TCP, head.First)
+		q.frames[0] = r.synFrame
 		q.Frames = q.frames[:1]
-		q.Reset = r.rst.frame != 0
+		q.Reset = r.rstFrame != 0
 		if q.Reset {
-			q.Last = r.rst.time
-			q.frames[1] = r.rst.frame
+			q.Last = nsTime(r.rstNs, r.is(probeLocal))
+			q.frames[1] = r.rstFrame
 			q.Frames = q.frames[:2]
 		}
 		a.probeHook.Probe(q, now)
 		q.Service = nil
 	}
 	a.ev.TCPConnections++
-	if r.rst.frame != 0 {
+	if r.rstFrame != 0 {
 		a.ev.TCPResets++
 	}
 }
@@ -388,7 +567,7 @@ func (a *Analyzer) evictProbe(r *probe, now time.Time, ttls *TTLView) {
 func (a *Analyzer) compactProbes() {
 	n := 0
 	for i := range a.probes {
-		if r := &a.probes[i]; !r.dead && !r.evicted {
+		if r := &a.probes[i]; r.bits&(probeDead|probeEvicted) == 0 {
 			a.probes[n] = *r
 			n++
 		}
@@ -397,13 +576,33 @@ func (a *Analyzer) compactProbes() {
 	// handles: Service is never set on a record.)
 	a.probes = a.probes[:n]
 	a.probeDead = 0
-	if a.probesUnsorted && slices.IsSortedFunc(a.probes, func(x, y probe) int { return x.head.compare(&y.head) }) {
+	if a.probesUnsorted && slices.IsSortedFunc(a.probes, func(x, y probe) int { return x.compare(&y) }) {
 		a.probesUnsorted = false
 	}
 	a.probeIdx.reset()
+	a.probeIndexed = 0
 	for i := range a.probes {
-		a.probeIdx.add(&a.probes[i].key, a.probes[i].key.hash(), int32(i+1))
+		a.probeIdx.filter.add(a.probes[i].hash)
 	}
+	a.indexProbes()
+}
+
+// probeTail is how many of the newest records may be left out of the
+// index: a reset comes a round trip after its SYN, so its record is most
+// often the newest or nearly, found in the tail at once, and the tail
+// goes into the index together, where one record at a time was a cache
+// miss in the index at every SYN (a tenth of a scan's cost; a loop of
+// independent stores overlaps those misses).
+const probeTail = 32
+
+// indexProbes adds the records of the tail to the index.
+func (a *Analyzer) indexProbes() {
+	t := &a.probeIdx
+	t.reserve(len(a.probes))
+	for i := a.probeIndexed; i < len(a.probes); i++ {
+		t.put(a.probes[i].hash, int32(i+1))
+	}
+	a.probeIndexed = len(a.probes)
 }
 
 // probeConns returns the connections the live records stand for (for a
@@ -420,7 +619,7 @@ func (a *Analyzer) probeConns() []*Conn {
 		return nil
 	}
 	for i := range a.probes {
-		if r := &a.probes[i]; !r.dead {
+		if r := &a.probes[i]; !r.is(probeDead) {
 			c := a.newConn()
 			a.materialize(r, c)
 			a.viewConns = append(a.viewConns, c)
@@ -469,17 +668,16 @@ func (a *Analyzer) probeIndex(k *flowKey, h uint64) int32 {
 		if s.hash == h {
 			// A dead record's slot stays until the table is emptied:
 			// the key's live record, if any, is further on.
-			if r := &a.probes[s.idx-1]; !r.dead && r.key.equal(k) {
+			if r := &a.probes[s.idx-1]; !r.is(probeDead) && r.key.equal(k) {
 				return s.idx
 			}
 		}
 	}
 }
 
-// add indexes record idx (+1) under k, which has no live record; h is
-// k's hash.
-func (t *probeTable) add(k *flowKey, h uint64, idx int32) {
-	t.reserve(t.n + 1)
+// put indexes record idx (+1) under the hash h of its key, which has no
+// live record (with room for it: reserve).
+func (t *probeTable) put(h uint64, idx int32) {
 	mask := uint64(len(t.slots) - 1)
 	i := h & mask
 	for t.slots[i].gen == t.gen {
@@ -487,7 +685,6 @@ func (t *probeTable) add(k *flowKey, h uint64, idx int32) {
 	}
 	t.slots[i] = probeSlot{hash: h, idx: idx, gen: t.gen}
 	t.n++
-	t.filter.add(h)
 }
 
 // reserve makes room for n keys under a load of 5/8.
