@@ -120,7 +120,11 @@ func BenchmarkScannerProbes(b *testing.B) {
 	}
 }
 
-func scanScriptForDebug() *flowtest.Script {
+func scanScriptForDebug() *flowtest.Script { return scanScript(true) }
+
+// scanScript is scanScriptForDebug's scan; without reuse, no attempt
+// reuses the ports of an earlier one.
+func scanScript(reuse bool) *flowtest.Script {
 	s := flowtest.New()
 	scanner, router := addr("203.0.113.66"), addr("192.0.2.254")
 	ports := []uint16{21, 22, 25, 80, 443, 5001, 5002, 5005, 5015, 19283, 3389}
@@ -151,15 +155,19 @@ func scanScriptForDebug() *flowtest.Script {
 			s.TCP(c, d, fS, isn, 0, 0)
 			s.TCP(d, c, fR|fA, 0, isn+1, 0)
 		case 10: // the port reused at once with a new sequence number
-			s.TCP(c, d, fS, isn+99, 0, 0)
+			if reuse {
+				s.TCP(c, d, fS, isn+99, 0, 0)
+			}
 		case 11: // two resets
 			s.TCP(d, c, fR|fA, 0, isn+1, 0)
 			s.TCP(d, c, fR|fA, 0, isn+1, 0)
 		case 12: // open, then the same ports again
 			s.TCP(d, c, fS|fA, 5000, isn+1, 0)
 			s.TCP(c, d, fR, isn+1, 0, 0)
-			s.TCP(c, d, fS, isn+5, 0, 0)
-			s.TCP(d, c, fR|fA, 0, isn+6, 0)
+			if reuse {
+				s.TCP(c, d, fS, isn+5, 0, 0)
+				s.TCP(d, c, fR|fA, 0, isn+6, 0)
+			}
 		}
 		if i%100 == 0 {
 			m.Send(false, 40)
@@ -184,4 +192,98 @@ func scanScriptForDebug() *flowtest.Script {
 	}
 	s.Wait(3 * time.Second)
 	return s
+}
+
+// scanned clears what a syn_scan finding keeps of its members' own
+// groups when diagnosis folds a scanner's connections into it (their
+// client ports, gap samples and TTLs): no report shows them for a scan
+// (explain.textScan, the JSON), and the scan's evicted attempts never set
+// them.
+func scanned(r *diagnose.Result) []diagnose.Finding {
+	for i := range r.Findings {
+		if f := &r.Findings[i]; f.Kind == diagnose.SynScan {
+			f.ClientPorts, f.NClientPorts, f.Samples, f.TTLs = nil, 0, nil, [2]uint8{}
+		}
+	}
+	return r.Findings
+}
+
+// TestFinishHandsLiveScanToItsAggregate: at the end of a capture, Finish
+// hands a known scanner's live probe records to its syn_scan aggregate:
+// the findings stay the same to the last fact and evidence frame, and so
+// do the statistics and the bounds (the attempts did not leave for want
+// of room), but the flow table no longer lists them (the scan's
+// connections stay listed, its answered attempts among them; so does an
+// attempt too young to count), and every attempt is still either listed
+// or counted as omitted. With ports reused, Finish counts each attempt,
+// as eviction does, where the connections' path counted the two attempts
+// of one client port to one server port once.
+func TestFinishHandsLiveScanToItsAggregate(t *testing.T) {
+	scanner, busy := addr("203.0.113.66"), addr("192.0.2.99")
+	young := netip.AddrPortFrom(scanner, 29999)
+	for _, reuse := range []bool{false, true} {
+		s := scanScript(reuse)
+		// A client that fans out at the end (probe records on the hint),
+		// a third of its attempts reset: too few to be a scanner.
+		for j := 0; j < 36; j++ {
+			c := netip.AddrPortFrom(busy, uint16(20000+j))
+			d := netip.AddrPortFrom(netip.AddrFrom4([4]byte{198, 51, 100, byte(100 + j)}), 8080)
+			s.TCP(c, d, fS, 1, 0, 0)
+			if j%3 == 0 {
+				s.TCP(d, c, fR|fA, 0, 2, 0)
+			} else {
+				s.TCP(d, c, fS|fA, 9, 2, 0)
+				s.TCP(c, d, fA, 2, 10, 0)
+			}
+			s.Wait(10 * time.Millisecond)
+		}
+		s.Wait(2 * time.Second)
+		s.TCP(young, netip.MustParseAddrPort("198.51.100.9:7777"), fS, 77, 0, 0)
+		ev := diagnose.NewEvictions()
+		a := s.Feed(flows.Config{MaxConns: 256, OnEvict: ev})
+		before := diagnose.Run(a.View(), ev, nil)
+		live, _ := a.Live()
+		a.Finish()
+		after := diagnose.Run(a.View(), ev, nil)
+		left, _ := a.Live()
+		handed := live - left
+		if handed < 20 {
+			t.Fatalf("reuse %v: Finish handed %d attempts over (%d live before); want many", reuse, handed, live)
+		}
+		scan := findKind(t, after, diagnose.SynScan)
+		if b := findKind(t, before, diagnose.SynScan); reuse {
+			if scan.Count <= b.Count {
+				t.Errorf("with ports reused: syn_scan counts %d attempts after Finish, %d before; want more (each attempt once)", scan.Count, b.Count)
+			}
+		} else if scanned(before); !reflect.DeepEqual(before.Findings, scanned(after)) {
+			t.Errorf("Finish changed the findings:\nbefore %v\nafter  %v", kinds(before), kinds(after))
+			for i := range min(len(before.Findings), len(after.Findings)) {
+				if !reflect.DeepEqual(before.Findings[i], after.Findings[i]) {
+					t.Errorf("finding %d: before %+v %+v\nafter %+v %+v", i, before.Findings[i], before.Findings[i].Facts, after.Findings[i], after.Findings[i].Facts)
+				}
+			}
+		}
+		if before.Stats != after.Stats || !reflect.DeepEqual(before.Bounds, after.Bounds) {
+			t.Errorf("reuse %v: stats %+v bounds %+v after Finish; want %+v %+v", reuse, after.Stats, after.Bounds, before.Stats, before.Bounds)
+		}
+		if got, want := len(after.TCPFlows)+after.TCPFlowsOmitted, len(before.TCPFlows)+before.TCPFlowsOmitted; got != want {
+			t.Errorf("reuse %v: listed + omitted: %d after Finish, %d before", reuse, got, want)
+		}
+		rows := func(r *diagnose.Result) (scan, others int, youngListed bool) {
+			for _, f := range r.TCPFlows {
+				if f.Client.Addr() == scanner {
+					scan++
+					youngListed = youngListed || f.Client == young
+				} else if f.Client.Addr() == busy {
+					others++
+				}
+			}
+			return
+		}
+		bs, bo, _ := rows(before)
+		as, ao, ay := rows(after)
+		if bs-as != handed || !ay || ao != bo || bo < 24 {
+			t.Errorf("reuse %v: the scan's rows: %d before Finish, %d after (young listed %v), want %d fewer, the young one listed; the fanning client's %d, then %d, want the same, 24 or more", reuse, bs, as, ay, handed, bo, ao)
+		}
+	}
 }

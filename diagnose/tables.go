@@ -448,7 +448,7 @@ func (a *run) bounds() []Bound {
 			out = append(out, Bound{Table: t, Limit: limit, Summarised: n})
 		}
 	}
-	add(BoundTCP, a.v.MaxConns, ev.TCPConnections)
+	add(BoundTCP, a.v.MaxConns, ev.TCPConnections-ev.ScanAttempts)
 	add(BoundUDP, a.v.MaxUDPFlows, ev.UDPFlows)
 	add(BoundScan, maxCandidates, a.ev.scan.resets)
 	add(BoundK2, maxK2, a.ev.k2Dropped)

@@ -50,7 +50,11 @@ const idleEvict = 5 * time.Minute
 // flood of SYNs from millions of sources would otherwise keep millions of
 // connections; the findings of the real traffic do not need them.
 type Evicted struct {
-	TCPConnections     int
+	TCPConnections int
+	// ScanAttempts counts, among TCPConnections, a known scanner's
+	// attempts that were still live when the capture ended (Finish):
+	// they did not leave for want of room.
+	ScanAttempts       int
 	UDPFlows           int
 	TCPRetransmissions int
 	SYNRetransmissions int

@@ -240,5 +240,6 @@ func DiagnoseSource(src dissect.Source, cfg flows.Config) (*diagnose.Result, []*
 		}
 		return nil, nil, &InputError{errors.New(msg)}
 	}
+	an.Finish()
 	return diagnose.Run(an.View(), ev, inputs), inputs, nil
 }

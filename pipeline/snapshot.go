@@ -158,6 +158,9 @@ func (r *Runner) analyse(batches <-chan *batch, free chan<- *batch, out chan Sna
 		// The cost is measured on the wall clock whatever r.now says: it
 		// is time taken from the packets.
 		t0 := time.Now()
+		if done {
+			r.an.Finish() // the capture is over, as analyze's is
+		}
 		rep := r.build(inputPtrs)
 		cost := time.Since(t0)
 		s := Snapshot{

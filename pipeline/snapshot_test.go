@@ -3,6 +3,8 @@ package pipeline
 import (
 	"context"
 	"io"
+	"os"
+	"path/filepath"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -10,6 +12,7 @@ import (
 	"github.com/fwdiag/fwdiag/diagnose"
 	"github.com/fwdiag/fwdiag/dissect"
 	"github.com/fwdiag/fwdiag/flows"
+	"github.com/fwdiag/fwdiag/pcaps/synth"
 	"github.com/fwdiag/fwdiag/report"
 )
 
@@ -243,5 +246,66 @@ func BenchmarkSnapshotBuild(b *testing.B) {
 		if r == nil {
 			b.Fatal("no report")
 		}
+	}
+}
+
+// TestNoLiveScanAttemptsListed: a scan's failed attempts are summarised in
+// its syn_scan finding, not listed as flows, also those still live when
+// the capture ends (flows.Analyzer.Finish), both by AnalyzeFiles and in a
+// runner's last snapshot: only answered attempts and those too young to
+// have been answered are listed. The capture: a busy site's ten minutes
+// with a scanner sweeping 100 hosts x 200 ports (pcaps/synth), enough
+// attempts to fill the live table, so that the scanner is known early.
+func TestNoLiveScanAttemptsListed(t *testing.T) {
+	o := synth.BusySiteOptions()
+	o.SWClients, o.K2Clients, o.Flows, o.ScanHosts, o.Duration = 20, 20, 10, 100, 10*time.Minute
+	path := filepath.Join(t.TempDir(), "scan.pcap")
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := synth.Generate(f, "busysite", "pcap", o); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	const scanner = "10.99.0.10"
+	check := func(name string, r *report.Report) {
+		t.Helper()
+		scans, failed, young := 0, 0, 0
+		for _, f := range r.Findings {
+			if f.Kind == diagnose.SynScan && f.Client == scanner && f.Count > 15000 {
+				scans++
+			}
+		}
+		for _, f := range r.TCPFlows {
+			if f.Client != scanner || f.ConnState != "REJ" && f.ConnState != "S0" {
+				continue
+			}
+			failed++
+			if r.Summary.End.Sub(f.First) < flows.EvictAge && f.ConnState == "S0" {
+				young++
+			}
+		}
+		if scans != 1 || failed != young || failed > 100 {
+			t.Errorf("%s: %d syn_scan findings of %s over 15000 attempts; %d of its failed attempts listed, %d of them young; want 1, none but a few young ones", name, scans, scanner, failed, young)
+		}
+	}
+	want, err := AnalyzeFiles([]string{path}, Options{}, "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	check("AnalyzeFiles", want)
+	cfg, _ := Options{}.Config()
+	src, err := OpenFiles([]string{path})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var last Snapshot
+	for s := range NewRunner(src, cfg, "test").Start(context.Background()) {
+		last = s
+	}
+	check("the last snapshot", last.Report)
+	if len(last.Report.TCPFlows) != len(want.TCPFlows) || last.Report.TCPFlowsOmitted != want.TCPFlowsOmitted {
+		t.Errorf("the last snapshot lists %d TCP flows, %d omitted; AnalyzeFiles %d, %d", len(last.Report.TCPFlows), last.Report.TCPFlowsOmitted, len(want.TCPFlows), want.TCPFlowsOmitted)
 	}
 }
