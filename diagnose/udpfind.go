@@ -1,7 +1,9 @@
 package diagnose
 
 import (
+	"cmp"
 	"net/netip"
+	"slices"
 	"sort"
 	"time"
 
@@ -58,11 +60,11 @@ func (a *run) udpFindings(udps []*flows.UDPFlow, fs *findingSet) {
 	for k := range byClient {
 		keys = append(keys, k)
 	}
-	sort.Slice(keys, func(i, j int) bool {
-		if keys[i].vantage != keys[j].vantage {
-			return keys[i].vantage < keys[j].vantage
+	slices.SortFunc(keys, func(x, y k2Key) int {
+		if c := cmp.Compare(x.vantage, y.vantage); c != 0 {
+			return c
 		}
-		return keys[i].client.Less(keys[j].client)
+		return x.client.Compare(y.client)
 	})
 	for _, k := range keys {
 		fl := byClient[k]
