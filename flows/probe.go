@@ -286,7 +286,9 @@ func (w *fanWatch) note(client netip.Addr, target Endpoint) bool {
 // scanner says whether the hook names client a scanner, without asking it
 // again for one it already named (as long as they are few).
 func (a *Analyzer) scanner(client netip.Addr) bool {
-	if a.nprobes > 0 && a.scanBit(client) && slices.Contains(a.scanners, client) {
+	// (scanBits, not nprobes: a sweep evicting every record asked the
+	// hook's map again for each of them, a tenth of an eviction.)
+	if a.scanBits != nil && a.scanBit(client) && slices.Contains(a.scanners, client) {
 		return true
 	}
 	if !a.probeHook.Scanner(client) {
