@@ -3,8 +3,6 @@ package pipeline
 import (
 	"context"
 	"io"
-	"os"
-	"path/filepath"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -12,6 +10,7 @@ import (
 	"github.com/fwdiag/fwdiag/diagnose"
 	"github.com/fwdiag/fwdiag/dissect"
 	"github.com/fwdiag/fwdiag/flows"
+	"github.com/fwdiag/fwdiag/internal/pcaptest"
 	"github.com/fwdiag/fwdiag/pcaps/synth"
 	"github.com/fwdiag/fwdiag/report"
 )
@@ -259,15 +258,7 @@ func BenchmarkSnapshotBuild(b *testing.B) {
 func TestNoLiveScanAttemptsListed(t *testing.T) {
 	o := synth.BusySiteOptions()
 	o.SWClients, o.K2Clients, o.Flows, o.ScanHosts, o.Duration = 20, 20, 10, 100, 10*time.Minute
-	path := filepath.Join(t.TempDir(), "scan.pcap")
-	f, err := os.Create(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := synth.Generate(f, "busysite", "pcap", o); err != nil {
-		t.Fatal(err)
-	}
-	f.Close()
+	path := pcaptest.Synth(t, "busysite", o)
 	const scanner = "10.99.0.10"
 	check := func(name string, r *report.Report) {
 		t.Helper()

@@ -3,11 +3,10 @@ package report_test
 import (
 	"bytes"
 	"encoding/json"
-	"os"
-	"path/filepath"
 	"testing"
 	"time"
 
+	"github.com/fwdiag/fwdiag/internal/pcaptest"
 	"github.com/fwdiag/fwdiag/pcaps/synth"
 	"github.com/fwdiag/fwdiag/pipeline"
 	"github.com/fwdiag/fwdiag/report"
@@ -22,15 +21,7 @@ func TestWriteJSONIsTheEncoders(t *testing.T) {
 	o := synth.BusySiteOptions()
 	o.SWClients, o.K2Clients, o.Flows, o.ScanHosts = 150, 300, 200, 12
 	o.Duration = 10 * time.Minute
-	path := filepath.Join(t.TempDir(), "busy.pcap")
-	f, err := os.Create(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := synth.Generate(f, "busysite", "pcap", o); err != nil {
-		t.Fatal(err)
-	}
-	f.Close()
+	path := pcaptest.Synth(t, "busysite", o)
 	r, err := pipeline.AnalyzeFiles([]string{path}, pipeline.Options{}, "test")
 	if err != nil {
 		t.Fatal(err)

@@ -2,18 +2,22 @@
 // the lab captures (a capture carried in a tunnel, a run of frames fwdiag
 // must not decode), with gopacket's pcapgo as the independent writer and
 // reader: one copy of the open/header/loop/check code the tests of
-// evidence and pcaps each wrote. It is for tests only.
+// evidence and pcaps each wrote; and writes synthetic captures for them
+// (Synth). It is for tests only.
 package pcaptest
 
 import (
 	"errors"
 	"io"
 	"os"
+	"path/filepath"
 	"testing"
 
 	"github.com/gopacket/gopacket"
 	"github.com/gopacket/gopacket/layers"
 	"github.com/gopacket/gopacket/pcapgo"
+
+	"github.com/fwdiag/fwdiag/pcaps/synth"
 )
 
 // Frame is one captured frame: its capture info and bytes.
@@ -80,4 +84,23 @@ func Serialize(t testing.TB, ls ...gopacket.SerializableLayer) []byte {
 		t.Fatal(err)
 	}
 	return buf.Bytes()
+}
+
+// Synth writes the pcaps/synth scenario with options o to a pcap file in
+// the test's temporary directory and returns its path: a capture of a
+// shape the lab cannot record (an hour's worth, a scanner's sweep).
+func Synth(t testing.TB, scenario string, o synth.Options) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), scenario+".pcap")
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := synth.Generate(f, scenario, "pcap", o); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return path
 }
