@@ -102,12 +102,21 @@ func (w *scanWatch) known(client netip.Addr) bool {
 // address's two words; a byte-wise FNV loop was a tenth of a SYN flood's
 // time).
 func targetHash(t netip.AddrPort) uint64 {
-	b := t.Addr().As16()
-	hi, lo := binary.BigEndian.Uint64(b[:8]), binary.BigEndian.Uint64(b[8:])
-	if t.Addr().Is4() {
-		hi ^= 1 // apart from the same address mapped into IPv6
-	}
+	hi, lo := addrWords(t.Addr())
 	return mix64(mix64(hi^0x9e3779b97f4a7c15, lo^0xbf58476d1ce4e5b9)^uint64(t.Port()), 0x94d049bb133111eb)
+}
+
+// addrWords returns a's 16 bytes (As16) as two words, the high one 1 for
+// an IPv4 address, apart from the same address mapped into IPv6. IPv4
+// goes through As4: reading As16's array back in two halves stalls on
+// store forwarding (a third of a scan attempt's host count).
+func addrWords(a netip.Addr) (hi, lo uint64) {
+	if a.Is4() {
+		b := a.As4()
+		return 1, 0xffff<<32 | uint64(binary.BigEndian.Uint32(b[:]))
+	}
+	b := a.As16()
+	return binary.BigEndian.Uint64(b[:8]), binary.BigEndian.Uint64(b[8:])
 }
 
 func mix64(a, b uint64) uint64 {
@@ -313,14 +322,8 @@ func newHostTable(listed map[netip.Addr]int) *hostTable {
 }
 
 func hostHash(h netip.Addr) uint64 {
-	if h.Is4() {
-		// As4: reading back As16's array in two halves stalls on store
-		// forwarding (a third of an attempt's host count).
-		b := h.As4()
-		return mix64(uint64(binary.BigEndian.Uint32(b[:]))^0x9e3779b97f4a7c15, 0xbf58476d1ce4e5b9)
-	}
-	b := h.As16()
-	return mix64(binary.BigEndian.Uint64(b[:8])^0x9e3779b97f4a7c15, binary.BigEndian.Uint64(b[8:])^0xbf58476d1ce4e5b9)
+	hi, lo := addrWords(h)
+	return mix64(hi^0x9e3779b97f4a7c15, lo^0xbf58476d1ce4e5b9)
 }
 
 // find returns h's index (false: not listed).

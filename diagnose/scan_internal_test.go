@@ -1,6 +1,7 @@
 package diagnose
 
 import (
+	"encoding/binary"
 	"maps"
 	"net/netip"
 	"testing"
@@ -77,4 +78,25 @@ func TestScanCacheCountsAsEachAttempt(t *testing.T) {
 	}
 	fs.flushScans()
 	check("at the end", fs)
+}
+
+// TestAddrWordsAreAs16: the words of an address are its 16 bytes, with
+// IPv4 marked apart from its 4-in-6 form (targetHash and hostHash keep
+// the two apart; targetHash's values are those it had from As16).
+func TestAddrWordsAreAs16(t *testing.T) {
+	for _, s := range []string{"10.99.0.10", "0.0.0.0", "255.255.255.255", "::ffff:10.99.0.10", "2001:db8::1", "::"} {
+		a := netip.MustParseAddr(s)
+		b := a.As16()
+		wantHi, wantLo := binary.BigEndian.Uint64(b[:8]), binary.BigEndian.Uint64(b[8:])
+		if a.Is4() {
+			wantHi ^= 1
+		}
+		if hi, lo := addrWords(a); hi != wantHi || lo != wantLo {
+			t.Errorf("addrWords(%s) = %#x %#x, want %#x %#x", s, hi, lo, wantHi, wantLo)
+		}
+	}
+	v4, v6 := netip.MustParseAddr("10.99.0.10"), netip.MustParseAddr("::ffff:10.99.0.10")
+	if hostHash(v4) == hostHash(v6) || targetHash(netip.AddrPortFrom(v4, 80)) == targetHash(netip.AddrPortFrom(v6, 80)) {
+		t.Error("an IPv4 address and its 4-in-6 form hash alike")
+	}
 }
