@@ -144,7 +144,7 @@ func (a *Analyzer) sweep(now time.Time) {
 			return true
 		})
 		// Probe records count and leave as their connections would.
-		np += a.markProbes(now, hard)
+		np += a.markProbes(now, hard, false)
 		if a.tcp.len()+a.nprobes <= a.maxConns*3/4 {
 			break
 		}

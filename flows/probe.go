@@ -498,17 +498,24 @@ func probeEvictable(r *probe, now time.Time, nowNs int64, ok, hard bool) bool {
 }
 
 // markProbes marks the live records a sweep pass evicts and returns how
-// many.
-func (a *Analyzer) markProbes(now time.Time, hard bool) int {
+// many; with scansOnly, only those of clients the hook names scanners
+// (Finish).
+func (a *Analyzer) markProbes(now time.Time, hard, scansOnly bool) int {
 	nowNs, _, ok := probeTime(now.UTC())
 	n := 0
 	for i := range a.probes {
 		r := &a.probes[i]
-		if r.bits&(probeDead|probeEvicted) == 0 && probeEvictable(r, now, nowNs, ok, hard) {
-			r.bits |= probeEvicted
-			a.nprobes--
-			n++
+		if r.bits&(probeDead|probeEvicted) != 0 || !probeEvictable(r, now, nowNs, ok, hard) {
+			continue
 		}
+		if scansOnly {
+			if client, _ := r.ends(); !a.scanner(client.Addr()) {
+				continue
+			}
+		}
+		r.bits |= probeEvicted
+		a.nprobes--
+		n++
 	}
 	return n
 }
@@ -584,20 +591,7 @@ func (a *Analyzer) Finish() {
 		return
 	}
 	now := a.last
-	nowNs, _, ok := probeTime(now.UTC())
-	n := 0
-	for i := range a.probes {
-		r := &a.probes[i]
-		if r.bits&(probeDead|probeEvicted) != 0 || !probeEvictable(r, now, nowNs, ok, true) {
-			continue
-		}
-		if client, _ := r.ends(); !a.scanner(client.Addr()) {
-			continue
-		}
-		r.bits |= probeEvicted
-		a.nprobes--
-		n++
-	}
+	n := a.markProbes(now, true, true)
 	if n == 0 {
 		return
 	}
