@@ -88,7 +88,8 @@ func aggregate(fs *findingSet, scanners map[netip.Addr]bool) {
 		}
 	}
 	for _, g := range fs.order {
-		if !synKinds[g.key.kind] || !scanners[g.key.client] {
+		own := scanOwnReset(g, scanners)
+		if !own && (!synKinds[g.key.kind] || !scanners[g.key.client]) {
 			continue
 		}
 		s := scans[g.key.client]
@@ -96,6 +97,13 @@ func aggregate(fs *findingSet, scanners map[netip.Addr]bool) {
 			s = newGroup(groupKey{kind: SynScan, client: g.key.client, transport: TCP}, Info, nil, g)
 			s.facts = &ScanFacts{Kinds: map[Kind]int{}, Hosts: map[netip.Addr]int{}, Services: map[catalog.ServiceName]int{}}
 			scans[g.key.client] = s
+		}
+		if own {
+			// Answered probes, not failed attempts: counted as such, the
+			// finding gone into the scan's.
+			s.facts.(*ScanFacts).Answered += g.count
+			merged[g] = s
+			continue
 		}
 		s.absorb(g)
 		sf := s.facts.(*ScanFacts)
@@ -133,6 +141,22 @@ func aggregate(fs *findingSet, scanners map[netip.Addr]bool) {
 		}
 	}
 	fs.order = order
+}
+
+// scanOwnReset says whether g is an rst_injected finding of a scanner's
+// own connections whose "forged" resets all claim to come from the
+// scanner: a SYN scan (nmap -sS) crafts its SYNs on a raw socket, with a
+// TTL of its own choosing, and the scanner's kernel, which knows nothing
+// of them, resets each SYN-ACK of an open port at its default TTL. On a
+// real nmap scan that was a critical "reset forged by a middlebox" per
+// open port (pcaps/captures/nmap-scan). Resets that claim to come from
+// the scanned host stay findings: a device may well reset a scan.
+func scanOwnReset(g *group, scanners map[netip.Addr]bool) bool {
+	if g.key.kind != RSTInjected || !scanners[g.key.client] {
+		return false
+	}
+	x, ok := g.facts.(*RSTInjectedFacts)
+	return ok && x.ClaimsClient > 0 && x.ClaimsServer == 0
 }
 
 // newGroup starts an empty group with a member's times.

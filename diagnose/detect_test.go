@@ -235,6 +235,63 @@ func TestRSTInjected(t *testing.T) {
 	}
 }
 
+// TestScannerOwnResetIsNoInjection: a SYN scan from a raw socket (nmap
+// -sS) sends its SYNs with a TTL of its own (here 45), and the scanner's
+// kernel resets each SYN-ACK of an open port at its default TTL (64):
+// that is the scan answered, counted in its syn_scan, not a reset forged
+// by a middlebox (on the real nmap capture it was a critical finding per
+// open port). The same connection of a client that is no scanner is
+// still judged an injection, and a reset that claims to come from the
+// scanned host stays one too.
+func TestScannerOwnResetIsNoInjection(t *testing.T) {
+	scanner := netip.MustParseAddr("203.0.113.66")
+	build := func(scan bool, hostReset bool) *flowtest.Script {
+		s := flowtest.New()
+		n := 1
+		if scan {
+			n = 60
+		}
+		for i := 0; i < n; i++ {
+			c := netip.AddrPortFrom(scanner, 40000)
+			d := netip.AddrPortFrom(netip.MustParseAddr("198.51.100.9"), uint16(1000+i))
+			s.TTL[scanner] = 45
+			s.TCP(c, d, fS, 100, 0, 0)
+			s.Wait(time.Millisecond)
+			s.TCP(d, c, fR|fA, 0, 101, 0)
+			s.Wait(time.Millisecond)
+		}
+		c := netip.AddrPortFrom(scanner, 40000)
+		d := netip.MustParseAddrPort("198.51.100.9:22") // open
+		s.TCP(c, d, fS, 100, 0, 0)
+		s.Wait(time.Millisecond)
+		s.TCP(d, c, fS|fA, 7000, 101, 0)
+		if hostReset {
+			s.TTL[d.Addr()] = 250
+			s.TCP(d, c, fR, 7001, 0, 0)
+		} else {
+			s.TTL[scanner] = 64
+			s.TCP(c, d, fR, 101, 0, 0)
+		}
+		// The capture goes on past the handshake's wait.
+		s.Wait(2 * time.Second)
+		s.TCP(netip.MustParseAddrPort("192.0.2.10:50000"), netip.MustParseAddrPort("198.51.100.9:80"), fS, 1, 0, 0)
+		return s
+	}
+	r := run(build(true, false), flowtest.Defaults())
+	if n := kinds(r)["rst_injected"]; n != 0 {
+		t.Errorf("the scanner's own resets: %d rst_injected findings; want none (%v)", n, kinds(r))
+	}
+	if x := findKind(t, r, diagnose.SynScan).Facts.(*diagnose.ScanFacts); x.Answered != 1 {
+		t.Errorf("syn_scan counts %d answered probes; want the open port's 1", x.Answered)
+	}
+	if n := kinds(run(build(false, false), flowtest.Defaults()))["rst_injected"]; n != 1 {
+		t.Errorf("a client that is no scanner: %d rst_injected; want 1", n)
+	}
+	if n := kinds(run(build(true, true), flowtest.Defaults()))["rst_injected"]; n != 1 {
+		t.Errorf("a reset claiming the scanned host: %d rst_injected; want 1", n)
+	}
+}
+
 // TestRSTInjectedBeforeSynAck: a reset forged by an on-path box that races
 // the server's SYN-ACK (Zeek's rst-inject-rae trace: TTL 46 where the
 // server's packets have 49) is injected, though the connection then goes
