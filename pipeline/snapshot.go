@@ -209,7 +209,9 @@ func (r *Runner) analyse(batches <-chan *batch, free chan<- *batch, out chan Sna
 			b.apply(r.an)
 			packets += uint64(b.n)
 			dirty = dirty || b.n > 0
-			inputs = append(inputs[:0], b.inputs...)
+			if b.fresh {
+				inputs = append(inputs[:0], b.inputs...)
+			}
 			if b.last {
 				endErr = b.err
 				publish(true)
