@@ -135,9 +135,14 @@ func textCapture(c *Context, f *diagnose.Finding) Text {
 		}
 		return t
 	case diagnose.CaptureDrops:
-		return Text{Summary: fmt.Sprintf("%s: the capture dropped %d packets", path, x.Drops),
+		t := Text{Summary: fmt.Sprintf("%s: the capture dropped %d packets", path, x.Drops),
 			Detail: "The capturing kernel reported dropped packets: a missing answer may be a packet the capture lost, not one the firewall dropped.",
 			Fix:    "Capture with a narrower filter or a larger buffer (tcpdump -B), or on a less busy host."}
+		if strings.HasPrefix(path, "live:") {
+			// fwdiag's own capture: its ring is --buffer.
+			t.Fix = "Capture with a larger ring (fwdiag live --buffer, in MB; 64 by default) or a narrower --bpf filter, or on a less busy host."
+		}
+		return t
 	case diagnose.CaptureDuplicates:
 		if x.Folded > 0 {
 			return Text{Summary: fmt.Sprintf("%s logged at several pktmon components folded into one", Plural(x.Folded, "packet copy", "packet copies")),

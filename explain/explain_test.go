@@ -261,3 +261,20 @@ func TestFilters(t *testing.T) {
 		}
 	}
 }
+
+// TestDropsFixNamesTheCapturingTool: the fix for a capture's drops names
+// the knob of the tool that captured: fwdiag live's ring for its own
+// capture, tcpdump's buffer for a file.
+func TestDropsFixNamesTheCapturingTool(t *testing.T) {
+	f := diagnose.Finding{Kind: diagnose.CaptureDrops, Severity: diagnose.Warning, Confidence: diagnose.High, Count: 7, Facts: &diagnose.CaptureFacts{Drops: 7}}
+	for _, c := range []struct{ input, want, not string }{
+		{"live:eth0", "fwdiag live --buffer", "tcpdump -B"},
+		{"client.pcap", "tcpdump -B", "--buffer"},
+	} {
+		ctx := &explain.Context{Inputs: []string{c.input}, CapturePoints: []diagnose.CapturePoint{{Input: 0}}}
+		fix := explain.Finding(ctx, &f).Fix
+		if !strings.Contains(fix, c.want) || strings.Contains(fix, c.not) {
+			t.Errorf("%s: fix %q; want it to name %q and not %q", c.input, fix, c.want, c.not)
+		}
+	}
+}

@@ -34,6 +34,8 @@ type LiveOptions struct {
 	// memory) this often in --no-tui mode; 0 never.
 	StatusEvery time.Duration
 	Write       string
+	// BufferMB is the kernel's capture ring (capture.Config.BufferMB).
+	BufferMB int
 	reportFlags
 }
 
@@ -68,6 +70,9 @@ Capturing needs CAP_NET_RAW: run as root, or grant it once with
 			if opts.Duration < 0 {
 				return usageErr("--duration must be positive")
 			}
+			if opts.BufferMB < 1 || opts.BufferMB > capture.MaxBufferMB {
+				return usageErr("--buffer %d: give the capture ring in megabytes, 1 to %d", opts.BufferMB, capture.MaxBufferMB)
+			}
 			if err := opts.validate(); err != nil {
 				return err
 			}
@@ -90,6 +95,7 @@ Capturing needs CAP_NET_RAW: run as root, or grant it once with
 	fl.DurationVar(&opts.Duration, "duration", 0, "stop after `DUR` (e.g. 30s, 10m); default: until Ctrl-C")
 	fl.DurationVar(&opts.StatusEvery, "status-every", 0, "with --no-tui, print packets, rate, kernel drops and memory every `DUR` (e.g. 1m)")
 	fl.StringVar(&opts.Write, "write", "", "keep the captured packets in a pcapng `FILE`")
+	fl.IntVarP(&opts.BufferMB, "buffer", "B", capture.DefaultBufferMB, "kernel capture ring in `MB`, where packets wait while a report is built; raise it when the kernel drops packets")
 	addReportFlags(c, &opts.reportFlags)
 	return c
 }
@@ -109,6 +115,8 @@ func catalogPorts(cfg flows.Config) capture.Ports {
 }
 
 func liveRun(f *Factory, opts *LiveOptions) error {
+	prof := startProfile()
+	defer prof.stop()
 	cfg, err := opts.Opts.Config()
 	if err != nil {
 		return &exitError{2, err}
@@ -130,7 +138,7 @@ func liveRun(f *Factory, opts *LiveOptions) error {
 	// reader goroutine; the UI or the headless printer takes the events
 	// from here, so the capture never waits on a terminal.
 	links := make(chan capture.LinkEvent, 64)
-	ccfg := capture.Config{Interface: opts.Interface, WritePath: opts.Write, OnLink: func(ev capture.LinkEvent) {
+	ccfg := capture.Config{Interface: opts.Interface, WritePath: opts.Write, BufferMB: opts.BufferMB, OnLink: func(ev capture.LinkEvent) {
 		select {
 		case links <- ev:
 		default: // an interface flapping faster than anyone reads: the report lists the events
@@ -186,6 +194,7 @@ func liveRun(f *Factory, opts *LiveOptions) error {
 			return err
 		}
 	}
+	prof.readDone()
 	if final.Report == nil {
 		return &exitError{2, errors.New("the capture ended before it started")}
 	}

@@ -8,11 +8,13 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/fwdiag/fwdiag/capture"
 	"github.com/fwdiag/fwdiag/report"
 )
 
@@ -27,10 +29,24 @@ func TestLiveFlags(t *testing.T) {
 	if got.Interface != "eth9" || !got.NoTUI || got.Duration != 4*time.Second || got.BPF != "tcp port 5001" || got.JSON != "r.json" {
 		t.Errorf("got %+v", got)
 	}
+	if got.BufferMB != capture.DefaultBufferMB {
+		t.Errorf("default --buffer %d MB; want %d", got.BufferMB, capture.DefaultBufferMB)
+	}
+	c = NewCmdLive(f, func(o *LiveOptions) error { got = o; return nil })
+	c.SetArgs([]string{"-i", "eth9", "-B", "256"})
+	if err := c.Execute(); err != nil || got.BufferMB != 256 {
+		t.Errorf("-B 256: %v, buffer %d MB", err, got.BufferMB)
+	}
 	var errb bytes.Buffer
 	f.Err = &errb
 	if code := Main([]string{"live"}, f); code != 2 || !strings.Contains(errb.String(), "-i") {
 		t.Errorf("live without -i: exit %d, %q; want 2 and a hint", code, errb.String())
+	}
+	for _, mb := range []string{"0", "-5", "5000"} {
+		errb.Reset()
+		if code := Main([]string{"live", "-i", "lo", "--buffer", mb}, f); code != 2 || !strings.Contains(errb.String(), "--buffer "+mb) {
+			t.Errorf("--buffer %s: exit %d, %q; want 2 and the bounds", mb, code, errb.String())
+		}
 	}
 	errb.Reset()
 	if code := Main([]string{"live", "-i", "lo", "--write", "/nonexistent/dir/x.pcapng"}, f); code != 2 || !strings.Contains(errb.String(), "does not exist") {
@@ -140,6 +156,31 @@ func readReport(t *testing.T, path string) *report.Report {
 	return &r
 }
 
+// socketMaps returns the sizes of the socket mappings of process pid: a
+// packet socket's capture ring.
+func socketMaps(t *testing.T, pid int) []int64 {
+	t.Helper()
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/maps", pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sizes []int64
+	for _, l := range strings.Split(string(b), "\n") {
+		f := strings.Fields(l)
+		if len(f) < 6 || !strings.HasPrefix(f[5], "socket:") {
+			continue
+		}
+		lo, hi, _ := strings.Cut(f[0], "-")
+		a, err1 := strconv.ParseInt(lo, 16, 64)
+		z, err2 := strconv.ParseInt(hi, 16, 64)
+		if err1 != nil || err2 != nil {
+			t.Fatalf("maps line %q", l)
+		}
+		sizes = append(sizes, z-a)
+	}
+	return sizes
+}
+
 func findingFor(r *report.Report, kind, server string, port int) *report.Finding {
 	for i, f := range r.Findings {
 		if string(f.Kind) == kind && f.Server == server && f.Port == port {
@@ -157,13 +198,18 @@ func TestLiveCaptureOnVeth(t *testing.T) {
 	bin := fwdiagBinary(t)
 	dir := t.TempDir()
 	jsonOut, pcapOut, linesOut := filepath.Join(dir, "live.json"), filepath.Join(dir, "live.pcapng"), filepath.Join(dir, "live.ndjson")
-	cmd := l.liveCmd(bin, "--no-tui", "--duration", "4s", "--json", jsonOut, "--write", pcapOut, "--json-lines", linesOut, "--status-every", "1s")
+	cmd := l.liveCmd(bin, "--no-tui", "--duration", "4s", "--json", jsonOut, "--write", pcapOut, "--json-lines", linesOut, "--status-every", "1s", "--buffer", "12")
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
 	time.Sleep(time.Second) // let the capture start
+	// --buffer: the packet socket's ring, mapped into the process, is that
+	// size (ip netns exec execs fwdiag: the pid is fwdiag's).
+	if rings := socketMaps(t, cmd.Process.Pid); len(rings) != 1 || rings[0] != 12<<20 {
+		t.Errorf("packet socket mappings of %v bytes; want one ring of 12 MB (--buffer 12)", rings)
+	}
 	// A Supportworks SQL client (5002) meets a closed port: RST.
 	for i := 0; i < 2; i++ {
 		l.connect(5002)

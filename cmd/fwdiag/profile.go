@@ -11,7 +11,7 @@ import (
 
 // Developer hooks for performance work, read from the environment so the
 // command line stays the user's: FWDIAG_CPUPROFILE=FILE writes a CPU
-// profile of the whole run, FWDIAG_MEMPROFILE=FILE an allocation profile at
+// profile of the whole run (analyze or live), FWDIAG_MEMPROFILE=FILE an allocation profile at
 // its end, FWDIAG_PHASES=1 the wall time of reading and of output to
 // standard error.
 type devProfile struct {
