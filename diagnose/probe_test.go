@@ -212,10 +212,10 @@ func scanned(r *diagnose.Result) []diagnose.Finding {
 // hands a known scanner's live probe records to its syn_scan aggregate:
 // the findings stay the same to the last fact and evidence frame, and so
 // do the statistics and the bounds (the attempts did not leave for want
-// of room), but the flow table no longer lists them (the scan's
-// connections stay listed, its answered attempts among them; so does an
-// attempt too young to count), and every attempt is still either listed
-// or counted as omitted. With ports reused, Finish counts each attempt,
+// of room). The flow table lists none of the scan's failed attempts,
+// before Finish (connections) or after (handed over), nor one too young to
+// count (tcpTable's scanAttempt), and every attempt is still either
+// listed or counted as omitted. With ports reused, Finish counts each attempt,
 // as eviction does, where the connections' path counted the two attempts
 // of one client port to one server port once.
 func TestFinishHandsLiveScanToItsAggregate(t *testing.T) {
@@ -269,21 +269,79 @@ func TestFinishHandsLiveScanToItsAggregate(t *testing.T) {
 		if got, want := len(after.TCPFlows)+after.TCPFlowsOmitted, len(before.TCPFlows)+before.TCPFlowsOmitted; got != want {
 			t.Errorf("reuse %v: listed + omitted: %d after Finish, %d before", reuse, got, want)
 		}
-		rows := func(r *diagnose.Result) (scan, others int, youngListed bool) {
+		// The scan's failed attempts (S0, REJ) are never listed, before
+		// Finish (live connections) or after (handed over); the fanning
+		// client, no scanner, keeps its rows.
+		rows := func(r *diagnose.Result) (failed, others int) {
 			for _, f := range r.TCPFlows {
-				if f.Client.Addr() == scanner {
-					scan++
-					youngListed = youngListed || f.Client == young
+				if f.Client.Addr() == scanner && (f.ConnState == "S0" || f.ConnState == "REJ") {
+					failed++
 				} else if f.Client.Addr() == busy {
 					others++
 				}
 			}
 			return
 		}
-		bs, bo, _ := rows(before)
-		as, ao, ay := rows(after)
-		if bs-as != handed || !ay || ao != bo || bo < 24 {
-			t.Errorf("reuse %v: the scan's rows: %d before Finish, %d after (young listed %v), want %d fewer, the young one listed; the fanning client's %d, then %d, want the same, 24 or more", reuse, bs, as, ay, handed, bo, ao)
+		bs, bo := rows(before)
+		as, ao := rows(after)
+		if bs != 0 || as != 0 || ao != bo || bo < 24 {
+			t.Errorf("reuse %v: the scan's failed attempts listed: %d before Finish, %d after, want none; the fanning client's rows %d, then %d, want the same, 24 or more", reuse, bs, as, bo, ao)
 		}
+	}
+}
+
+// TestScanFailedAttemptsNotListed: in a small capture, with nothing
+// evicted and the scanner known only to diagnosis, the flow table lists
+// the scanner's answered probe and its real connection but none of its
+// failed attempts (its syn_scan counts them), and it lists an ordinary
+// client's refused attempt; listed + omitted is every connection.
+func TestScanFailedAttemptsNotListed(t *testing.T) {
+	s := flowtest.New()
+	scanner := addr("192.0.2.12")
+	for i := 0; i < 30; i++ {
+		c := netip.AddrPortFrom(scanner, 40000)
+		d := netip.AddrPortFrom(addr("198.51.100.10"), uint16(100+i))
+		s.TCP(c, d, fS, 1, 0, 0)
+		if i%2 == 0 {
+			s.TCP(d, c, fR|fA, 0, 2, 0) // closed
+		} // odd: filtered, no answer
+		s.Wait(time.Millisecond)
+	}
+	// An open port: SYN-ACK, and the scanner's kernel resets it.
+	probe, open := netip.AddrPortFrom(scanner, 40000), ep("198.51.100.10:5001")
+	s.TCP(probe, open, fS, 1, 0, 0)
+	s.TCP(open, probe, fS|fA, 9, 2, 0)
+	s.TCP(probe, open, fR, 2, 0, 0)
+	// A real connection of the scanner's host, and an ordinary client
+	// refused once.
+	m := s.Open("192.0.2.12:41000", srv)
+	m.Send(true, 50)
+	m.Send(false, 400)
+	other, closed := ep("192.0.2.10:40001"), ep("198.51.100.10:5005")
+	s.TCP(other, closed, fS, 1, 0, 0)
+	s.TCP(closed, other, fR|fA, 0, 2, 0)
+	s.Wait(5 * time.Second)
+	m.Send(true, 50) // the capture goes on: the unanswered SYNs count
+	r := runCfg(s, flows.Config{}, nil)
+	if scan := findKind(t, r, diagnose.SynScan); scan.Count != 30 {
+		t.Errorf("syn_scan counts %d failed attempts; want 30", scan.Count)
+	}
+	var scanRows, otherRows int
+	for _, f := range r.TCPFlows {
+		switch f.Client.Addr() {
+		case scanner:
+			scanRows++
+			if f.ConnState == "S0" || f.ConnState == "REJ" {
+				t.Errorf("a failed scan attempt listed: %+v", f)
+			}
+		case other.Addr():
+			otherRows++
+		}
+	}
+	if scanRows != 2 || otherRows != 1 {
+		t.Errorf("listed %d rows of the scanner's host (want the answered probe and the connection: 2) and %d of the ordinary client (want 1)", scanRows, otherRows)
+	}
+	if got := len(r.TCPFlows) + r.TCPFlowsOmitted; got != 33 || r.TCPFlowsOmitted != 30 {
+		t.Errorf("listed %d + omitted %d = %d; want 3 + 30 = 33", len(r.TCPFlows), r.TCPFlowsOmitted, got)
 	}
 }
