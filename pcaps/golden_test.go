@@ -35,11 +35,13 @@ var update = flag.Bool("update", false, "rewrite the golden reports")
 
 // expectation is a scenario's expect.txt: the analysis flags, and for each
 // input (a file, or several joined with +) the findings above info it must
-// give, as "kind severity client server port" lines, and the NPA statuses.
+// give, as "kind severity client server port" lines, the NPA statuses, and
+// info findings it must give among others ("info kind clients count").
 type expectation struct {
 	flags    []string
 	findings map[string][]string // input -> sorted finding lines
 	npa      map[string][]string // input -> sorted "client status" lines
+	info     map[string][]string // input -> "kind clients count" lines that must be there
 	order    []string
 }
 
@@ -50,7 +52,7 @@ func readExpect(t *testing.T, path string) *expectation {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	e := &expectation{findings: map[string][]string{}, npa: map[string][]string{}}
+	e := &expectation{findings: map[string][]string{}, npa: map[string][]string{}, info: map[string][]string{}}
 	seen := map[string]bool{}
 	sc := bufio.NewScanner(f)
 	for sc.Scan() {
@@ -76,6 +78,8 @@ func readExpect(t *testing.T, path string) *expectation {
 		case rest == "none":
 		case strings.HasPrefix(rest, "npa "):
 			e.npa[input] = append(e.npa[input], strings.TrimPrefix(rest, "npa "))
+		case strings.HasPrefix(rest, "info "):
+			e.info[input] = append(e.info[input], strings.TrimPrefix(rest, "info "))
 		default:
 			e.findings[input] = append(e.findings[input], rest)
 		}
@@ -188,6 +192,14 @@ func TestGolden(t *testing.T) {
 				if want := exp.findings[input]; strings.Join(got, "\n") != strings.Join(want, "\n") {
 					t.Errorf("findings above info:\ngot:\n  %s\nwant:\n  %s", strings.Join(got, "\n  "), strings.Join(want, "\n  "))
 				}
+				if want := exp.info[input]; len(want) > 0 {
+					got := infoFindings(r)
+					for _, w := range want {
+						if !slices.Contains(got, w) {
+							t.Errorf("no info finding %q; the info findings:\n  %s", w, strings.Join(got, "\n  "))
+						}
+					}
+				}
 				if want, ok := exp.npa[input]; ok {
 					var gotN []string
 					for _, n := range r.NPASessions {
@@ -242,6 +254,17 @@ func aboveInfo(r *report.Report) []string {
 		}
 	}
 	sort.Strings(out)
+	return out
+}
+
+// infoFindings lists the info findings as "kind clients count" lines.
+func infoFindings(r *report.Report) []string {
+	var out []string
+	for _, f := range r.Findings {
+		if f.Severity == "info" {
+			out = append(out, fmt.Sprintf("%s %s %d", f.Kind, dash(strings.Join(f.Clients, ",")), f.Count))
+		}
+	}
 	return out
 }
 

@@ -39,7 +39,7 @@ SW6=2001:db8:5::10; KS6=2001:db8:5::20; SHADOW6=2001:db8:5::21
 PRS6=2001:db8:1::10; WWW6=2001:db8:1::11; DNS6=2001:db8:1::53
 CLI_ADDRS=(10 11 12 50 60 61 62 130 131 160)   # 192.0.2.x; .128/25 is the NATed "branch office"
 
-SCENARIOS=(healthy healthy-midstream sw-host-firewall return-blocked npa-blocked npa-idle-kill npa-reset npa-udp-nat k2-late-udp k2-nat-late k2-tickle k2-failover k2-admin-blocked mixed-rejects prs-blocked ipv6-healthy ipv6-rejects)
+SCENARIOS=(healthy healthy-midstream sw-host-firewall return-blocked npa-blocked npa-idle-kill npa-reset npa-udp-nat k2-late-udp k2-nat-late k2-tickle k2-failover k2-admin-blocked mixed-rejects prs-blocked ipv6-healthy ipv6-rejects scan-beside-healthy)
 declare -A DESC=(
   [healthy]="several SW clients (2 behind one NAT address) with paired NPA sockets, K2 clients answered, KeyConfigure + ks-prs reach DNS/80/443: nothing wrong"
   [healthy-midstream]="healthy SW + K2 traffic, but the capture starts after the sessions are up: no handshakes of the 5001 connections, pairing from data only"
@@ -58,6 +58,7 @@ declare -A DESC=(
   [prs-blocked]="outbound 80/443 to prs/www.sassafras.com dropped after DNS answered: ks-prs and KeyConfigure version check / PRS search fail"
   [ipv6-healthy]="IPv6 only: SW clients with paired NPA sockets, K2 client, KeyConfigure + ks-prs with AAAA answers: nothing wrong"
   [ipv6-rejects]="IPv6: NPA second connection, XMLMC 5015 and UDP 19283 rejected with ICMPv6 admin-prohibited"
+  [scan-beside-healthy]="a real nmap SYN scan (nmap -sS) of both servers from 192.0.2.12 beside healthy SW + K2 traffic; the fw drops TCP 1000-1999: one syn_scan, nothing else"
 )
 
 TMP=""
@@ -79,6 +80,7 @@ need_tools() {
   command -v ip >/dev/null || missing+=(iproute2)
   command -v conntrack >/dev/null || missing+=(conntrack)
   command -v ethtool >/dev/null || missing+=(ethtool)
+  command -v nmap >/dev/null || missing+=(nmap)
   if ((${#missing[@]})); then
     log "installing ${missing[*]}"
     DEBIAN_FRONTEND=noninteractive apt-get install -y "${missing[@]}" >/dev/null ||
@@ -637,6 +639,34 @@ sc_prs_blocked() {
   bg "$NS_SRV" prs ks-prs -local "$KS" -http-fallback
   bg "$NS_CLI" ka60 ks-client -local 192.0.2.60 -server "$KS" -host pc60 -every 3s -timeout 3s -dur 20s
   wait_for 40 kc prs ka60
+  finish "$1"
+}
+
+# A vulnerability scanner on the client LAN beside healthy product traffic:
+# nmap crafts its SYNs on a raw socket (TTLs it picks per probe, one source
+# port), the scanned servers' kernels reset the closed ports, the firewall
+# drops a range silently, and the scanner's own kernel resets the SYN-ACKs
+# of the open ports (it knows nothing of nmap's SYNs).
+sc_scan_beside_healthy() {
+  topology 0
+  conntrack_timeouts 5 10
+  firewall "" \
+    '    iifname "lan0" tcp dport 1000-1999 counter drop comment "a filtered range: the scan meets silence"' \
+    ""
+  start_captures "$1"
+  servers_v4 30s -push-every 3s
+  local c
+  for c in 10 11; do
+    bg "$NS_CLI" "sw$c" sw-client -local 192.0.2.$c -server "$SW" -user "user$c" -req-every 3s -dur 20s
+    sleep 0.3
+  done
+  bg "$NS_CLI" ka60 ks-client -local 192.0.2.60 -server "$KS" -host pc60 -every 3s -timeout 3s -dur 18s
+  sleep 3
+  log "nmap -sS of $SW and $KS from 192.0.2.12"
+  nsx "$NS_CLI" nmap -sS -p 1-2100,5000-5020,19283 -T4 --max-retries 0 -n -Pn -e eth0 -S 192.0.2.12 "$SW" "$KS" \
+    >"$TMP/log.nmap" 2>&1 || die "nmap failed: $(cat "$TMP/log.nmap")"
+  grep -E '^[0-9]+/tcp +open' "$TMP/log.nmap" | tr -s ' ' | sed 's/^/  nmap: /' >&2 || true
+  wait_for 30 sw10 sw11 ka60
   finish "$1"
 }
 

@@ -272,6 +272,24 @@ ev_prs-blocked() {
   chk client.pcap eq 1 'tcp.srcport==19283 && tcp.flags.syn==1 && tcp.flags.ack==1' "admin TCP 19283 works"
 }
 
+doc_scan-beside-healthy() { cat <<'EOF'
+**Firewall**: stateful forward chain (policy drop; clients may open anything), no NAT, and `iifname "lan0" tcp dport 1000-1999 drop`: a filtered range. conntrack UDP 5 s, TCP 10 s.
+**Hosts**: SW server 198.51.100.10 (TCP 5001/5005/5015); clients 192.0.2.10 and .11, main session + notification socket, pushes every 3 s. KeyServer 198.51.100.20 (UDP+TCP 19283); KeyAccess 192.0.2.60 every 3 s, answered. 3 s in, **nmap** on the client LAN (`nmap -sS -p 1-2100,5000-5020,19283 -T4 --max-retries 0 -n -Pn -e eth0 -S 192.0.2.12`) scans both servers: 2,122 ports each. nmap crafts each SYN on a raw socket (one source port, TTLs it picks per probe); the servers' kernels reset the closed ports (TTL 127 at the client), the firewall drops 1000-1999 (no answer), the open ports (5001, 5005, 5015; 19283) answer SYN-ACK, and the scanner's own kernel, which knows nothing of nmap's SYNs, resets them (TTL 128).
+**Expected findings**: one `syn_scan` (info) for 192.0.2.12: its failed attempts (closed and filtered ports) counted in it, not reported one by one, and its 4 answered probes (open ports). 2 `npa_sessions` `paired`. Nothing above info: the healthy traffic beside the scan reads as healthy.
+**Must not report**: `rst_injected` (the scanner's own kernel resets the SYN-ACKs: nmap's SYN TTLs are not its kernel's, but those resets are no forgery), `syn_unanswered` / `syn_reset` for 192.0.2.12 (the scan's attempts), any `npa_*`, `udp_*`.
+EOF
+}
+ev_scan-beside-healthy() {
+  chk client.pcap ge 4244 "ip.src==192.0.2.12 && $SYN" "the scan's SYNs: 2 hosts x 2,122 ports"
+  chk client.pcap ge 2200 "ip.dst==192.0.2.12 && tcp.flags.reset==1 && tcp.flags.ack==1" "closed ports reset by the servers"
+  chk client.pcap eq 0 "ip.dst==192.0.2.12 && tcp.srcport>=1000 && tcp.srcport<=1999" "the filtered range never answers"
+  chk server.pcap eq 0 "ip.src==192.0.2.12 && tcp.dstport>=1000 && tcp.dstport<=1999" "the firewall drops it before the servers"
+  chk client.pcap eq 4 "ip.dst==192.0.2.12 && tcp.flags.syn==1 && tcp.flags.ack==1" "open ports: 5001, 5005, 5015, 19283"
+  chk client.pcap eq 4 "ip.src==192.0.2.12 && tcp.flags.reset==1 && ip.ttl==128" "the scanner's kernel resets each SYN-ACK"
+  chk client.pcap ge 10 'tcp.srcport==5001 && tcp.payload contains "NPA seq="' "pushes delivered beside the scan"
+  chk client.pcap ge 5 'udp.srcport==19283 && ip.dst==192.0.2.60' "KeyAccess answered"
+}
+
 doc_ipv6-healthy() { cat <<'EOF'
 **Firewall**: nftables `inet` table, stateful forward chain, nothing blocked, no NAT. conntrack UDP 5 s, TCP 10 s. IPv6 only (the IPv4 addresses exist but carry nothing); ND/MLD packets are link-local noise.
 **Hosts**: SW server 2001:db8:5::10; clients 2001:db8:c::10 and ::11, main + notification socket, pushes every 3 s (::11 also 5005 and 5015). KeyServer 2001:db8:5::20, KeyShadow ::21. KeyAccess 2001:db8:c::60. KeyConfigure 2001:db8:c::50: AAAA www → HTTP 80, admin UDP+TCP 19283, shadow status 19315, AAAA prs → HTTPS 443. ks-prs on 2001:db8:5::20: AAAA prs → HTTPS 443. DNS 2001:db8:1::53.
