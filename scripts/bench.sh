@@ -7,7 +7,7 @@
 # the ratios against the targets of issues 7 and 15, each PASS or MISS.
 # A missed target is a figure, not a failure: the script exits 0.
 #
-# The shapes (BENCH_SHAPES, default "1 2 3 4 5"):
+# The shapes (BENCH_SHAPES, default "1 2 3 4 5 live"):
 #   1  volume: 2M packets of the volume scenario (1.4 GB)
 #   2  busysite: an hour of a busy site (~1.9M packets, ~790 MB) with one
 #      and with five vulnerability scanners, and without: the scanners'
@@ -19,6 +19,11 @@
 #   5  busysite at 1x and 10x its length (-duration 10h, ~8.5 GB): time
 #      should grow linearly, memory stay flat
 #   big  (also with BENCH_MEMORY=1) 5M packets with 200k web flows
+#   live fwdiag live over tcpreplay --topspeed --loop of shape 2 (one
+#      scanner) onto a veth for BENCH_LIVE_MINUTES (3; the issue's figure is
+#      30), by scripts/livesoak.sh: packets, kernel drops and RSS every
+#      minute; needs root and tcpreplay (installed when missing), skipped
+#      without root. It runs last: tcpreplay takes a core of its own.
 #
 # Knobs: BENCH_RUNS (5) runs per tool and capture, fewer once a tool has
 # spent BENCH_BUDGET (20) seconds on a capture, so the slow cases stay
@@ -37,7 +42,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DIR=${BENCH_DIR:-/tmp/fwdiag-bench}
-SHAPES=" ${BENCH_SHAPES:-1 2 3 4 5} "
+SHAPES=" ${BENCH_SHAPES:-1 2 3 4 5 live} "
 [ "${BENCH_MEMORY:-0}" = 1 ] && SHAPES="$SHAPES 3 big "
 RUNS=${BENCH_RUNS:-5}
 TSHARK_RUNS=${BENCH_TSHARK_RUNS:-2}
@@ -205,6 +210,17 @@ fi
 if want big; then
   gen volume-5m-200kflows.pcap -scenario volume -packets 5000000 -flows 200000
   measure big volume-5m-200kflows.pcap "skip not needed for the memory target"
+fi
+
+if want live; then
+  gen busysite-s1.pcap -scenario busysite -seed "$SEED" -scanners 1
+  if [ "$(id -u)" != 0 ]; then
+    echo "live: skipped (needs root for the veth and the capture)" | tee "$W/live.skipped"
+  else
+    command -v tcpreplay > /dev/null || apt-get install -y -qq tcpreplay > /dev/null
+    echo "live: fwdiag live over tcpreplay --topspeed --loop of busysite-s1.pcap for ${BENCH_LIVE_MINUTES:-3} min"
+    bash scripts/livesoak.sh "$GEN/busysite-s1.pcap" "${BENCH_LIVE_MINUTES:-3}" 2>&1 | tee "$W/live.log" | sed 's/^/  /' || true
+  fi
 fi
 
 cpu=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')
@@ -461,6 +477,27 @@ if "5" in shapes and "busy-10h" in res and "busy-s1" in res:
         target(False, "5 busy site: 10x: fwdiag %s" % (res["busy-10h"]["fwdiag"]["bad"]))
     m1, m10 = rss("busy-s1", "fwdiag", "fwdiag-json"), rss("busy-10h", "fwdiag", "fwdiag-json")
     target(m10 <= 1.25 * m1, "5 busy site: peak RSS %d MB at 1x, %d MB at 10x (flat: within 25%%)" % (m1, m10))
+
+if "live" in shapes and os.path.exists(os.path.join(W, "live.log")):
+    import re
+    log = open(os.path.join(W, "live.log")).read()
+    mins = re.findall(r"STATUS +after (\S+) +(\d+) packets \((\d+)/s\), kernel drops (\d+), RSS (\d+) MB", log)
+    sent = re.search(r"Actual: (\d+) packets .* in ([\d.]+) seconds", log)
+    if not mins or not sent:
+        target(False, "live: no status lines or tcpreplay totals (see %s/live.log)" % W)
+    else:
+        drops = int(mins[-1][3])
+        fin = re.search(r"input live:\S+: (\d+) packets, kernel drops (\d+)", log)
+        if fin:
+            drops = int(fin.group(2))
+        pps = int(sent.group(1)) / float(sent.group(2))
+        target(drops == 0, "live: %d min at tcpreplay's top speed (%.0fk packets/s sent, %d sent in all): kernel drops %d (target 0)" % (len(mins), pps / 1000, int(sent.group(1)), drops))
+        rs = [int(m[4]) for m in mins]
+        half = max(1, len(rs) // 2)
+        early, late = max(rs[:half]), max(rs[half:] or rs[:half])
+        target(late <= 1.25 * early, "live: RSS flat: %s MB at the minutes (the later half's peak %d MB, the earlier half's %d MB: within 25%%)" % (", ".join(map(str, rs)), late, early))
+elif "live" in shapes:
+    target(None, "live: skipped (needs root)")
 
 if "big" in res:
     try:
