@@ -224,7 +224,7 @@ func liveHeadless(ctx context.Context, f *Factory, runner *pipeline.Runner, link
 	if opts.Duration > 0 {
 		until = opts.Duration.String() + " or Ctrl-C"
 	}
-	fmt.Fprintf(f.Err, "fwdiag: capturing on %s until %s (filter: %s)\n", opts.Interface, until, filter)
+	fmt.Fprintf(f.Err, "fwdiag: capturing on %s until %s (ring %d MB, --buffer; filter: %s)\n", opts.Interface, until, opts.BufferMB, filter)
 	seen := map[string]bool{}
 	var last pipeline.Snapshot
 	snaps := runner.Start(ctx)

@@ -219,6 +219,9 @@ func TestLiveCaptureOnVeth(t *testing.T) {
 		t.Fatalf("fwdiag live: %v\nstdout:\n%s\nstderr:\n%s", err, stdout.String(), stderr.String())
 	}
 	t.Logf("stdout:\n%s\nstderr:\n%s", stdout.String(), stderr.String())
+	if !strings.Contains(stderr.String(), "(ring 12 MB, --buffer; filter: ") {
+		t.Errorf("the capturing line does not give the ring's size: %q", stderr.String())
+	}
 	r := readReport(t, jsonOut)
 	if findingFor(r, "syn_reset", l.server, 5002) == nil {
 		t.Errorf("report has no syn_reset for %s:5002; findings: %+v", l.server, r.Findings)
