@@ -25,7 +25,7 @@ func textScan(c *Context, f *diagnose.Finding) Text {
 		hostWords = fmt.Sprintf("more than %d hosts", hosts)
 	}
 	summary := fmt.Sprintf("%s scanned %s: %s that failed", c.who(f), hostWords, Plural(f.Count, "connection attempt", "connection attempts"))
-	detail := fmt.Sprintf("%s tried to connect to many ports (%s) and was refused or ignored: a port scan (or a misconfigured client), not a product connection. The attempts are not reported one by one, and they are left out of the services table, the hosts' roles, version inference and NPA pairing.",
+	detail := fmt.Sprintf("%s tried to connect to many ports (%s) and was refused or ignored: a port scan (or a misconfigured client), not a product connection. The attempts are not reported one by one: they are left out of the TCP flows table (counted as omitted), the services table, the hosts' roles, version inference and NPA pairing.",
 		c.who(f), strings.Join(kinds, ", "))
 	if x.Answered > 0 {
 		detail += fmt.Sprintf(" %s answered (open ports).", Plural(x.Answered, "probe was", "probes were"))
