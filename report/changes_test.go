@@ -62,3 +62,17 @@ func TestPathChangeFoldsIntoTheDeviceThatRefused(t *testing.T) {
 		t.Errorf("change %+v; want on the NAT %s, for client %s only, resolving both findings", c, nat, client)
 	}
 }
+
+// TestScanNamesItsHosts: a syn_scan has no server of its own; its JSON
+// lists the hosts it scanned, sorted, so a ticket shows whether the
+// product's servers were among them.
+func TestScanNamesItsHosts(t *testing.T) {
+	a, b := netip.MustParseAddr("198.51.100.20"), netip.MustParseAddr("198.51.100.10")
+	res := &diagnose.Result{Findings: []diagnose.Finding{{
+		Kind: diagnose.SynScan, Severity: diagnose.Info, Transport: catalog.TCP, Client: netip.MustParseAddr("192.0.2.12"), Count: 30,
+		Facts: &diagnose.ScanFacts{Kinds: map[diagnose.Kind]int{diagnose.SynReset: 30}, Hosts: map[netip.Addr]int{a: 20, b: 10}}}}}
+	r := Build(res, nil, "t")
+	if got := strings.Join(r.Findings[0].Servers, " "); got != "198.51.100.10 198.51.100.20" {
+		t.Errorf("syn_scan servers %q; want the two scanned hosts, sorted", got)
+	}
+}

@@ -466,10 +466,13 @@ func measured(ctx *explain.Context, res *diagnose.Result, wire []Finding, str fu
 }
 
 // otherServers are the servers a finding names besides its own: the
-// KeyShadows its clients failed over to.
+// KeyShadows its clients failed over to, a scan's hosts (up to
+// diagnose's 1,000; its words say how many more).
 func otherServers(f *diagnose.Finding) []netip.Addr {
 	var m map[netip.Addr]int
 	switch x := f.Facts.(type) {
+	case *diagnose.ScanFacts:
+		m = x.Hosts
 	case *diagnose.FailoverFacts:
 		m = x.Shadows
 	case *diagnose.UDPUnansweredFacts:
