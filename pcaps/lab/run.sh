@@ -80,7 +80,10 @@ need_tools() {
   command -v ip >/dev/null || missing+=(iproute2)
   command -v conntrack >/dev/null || missing+=(conntrack)
   command -v ethtool >/dev/null || missing+=(ethtool)
-  command -v nmap >/dev/null || missing+=(nmap)
+  # nmap only for the scenario that scans (the fix loop runs others).
+  if [[ " $* " == *" scan-beside-healthy "* ]]; then
+    command -v nmap >/dev/null || missing+=(nmap)
+  fi
   if ((${#missing[@]})); then
     log "installing ${missing[*]}"
     DEBIAN_FRONTEND=noninteractive apt-get install -y "${missing[@]}" >/dev/null ||
@@ -730,7 +733,7 @@ main() {
   local run=("$@") s
   ((${#run[@]})) || run=("${SCENARIOS[@]}")
   for s in "${run[@]}"; do [[ -n ${DESC[$s]:-} ]] || die "unknown scenario '$s' (run.sh --list)"; done
-  need_tools
+  need_tools "${run[@]}"
   # One lab at a time (the namespace names are fixed).
   local lockdir=/run/lock
   [[ -d $lockdir && -w $lockdir ]] || lockdir=/tmp
