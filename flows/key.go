@@ -23,8 +23,9 @@ type Endpoint = netip.AddrPort
 //
 // Why words rather than two netip.AddrPort: plain integers are hashed and
 // compared in registers (flowTable), where a map keyed by AddrPorts hashes
-// them field by field. The key is only ever built by setKey and looked up;
-// nothing reads it back.
+// them field by field. The key is built by setKey and looked up; only a
+// probe record, which keeps its key instead of its ends, reads it back
+// (isLow, ends, vantage).
 type flowKey struct {
 	a0, a1 uint64 // the lower endpoint's address, 16 bytes (IPv4 as 4-in-6)
 	b0, b1 uint64 // the higher endpoint's address
@@ -48,6 +49,25 @@ func setKey(k *flowKey, vantage uint16, proto uint8, a, b Endpoint) {
 	k.meta = uint64(ap)<<48 | uint64(bp)<<32 | uint64(vantage)<<16 | uint64(proto)<<8 | a4<<1 | b4
 }
 
+// The key read back, for probe records (probe.go), which keep the key
+// instead of their ends: the fields are setKey's.
+
+// isLow says whether e is the key's lower endpoint (a0, a1 and the first
+// port), as setKey ordered them.
+func (k *flowKey) isLow(e Endpoint) bool {
+	w0, w1, is4 := addrWords(e.Addr())
+	return w0 == k.a0 && w1 == k.a1 && is4 == k.meta>>1&1 && uint64(e.Port()) == k.meta>>48
+}
+
+// ends returns the key's lower and higher endpoints.
+func (k *flowKey) ends() (low, high Endpoint) {
+	return netip.AddrPortFrom(wordsAddr(k.a0, k.a1, k.meta>>1&1 != 0), uint16(k.meta>>48)),
+		netip.AddrPortFrom(wordsAddr(k.b0, k.b1, k.meta&1 != 0), uint16(k.meta>>32))
+}
+
+// vantage returns the key's capture point index.
+func (k *flowKey) vantage() uint16 { return uint16(k.meta >> 16) }
+
 // addrWords returns x's 16 bytes as two words and 1 when x is IPv4.
 //
 // IPv4 goes through As4: reading back the two halves of As16's array
@@ -61,6 +81,17 @@ func addrWords(x netip.Addr) (w0, w1, is4 uint64) {
 	}
 	b := x.As16()
 	return binary.BigEndian.Uint64(b[:8]), binary.BigEndian.Uint64(b[8:]), 0
+}
+
+// wordsAddr is the address addrWords took apart.
+func wordsAddr(w0, w1 uint64, is4 bool) netip.Addr {
+	if is4 {
+		return netip.AddrFrom4([4]byte{byte(w1 >> 24), byte(w1 >> 16), byte(w1 >> 8), byte(w1)})
+	}
+	var b [16]byte
+	binary.BigEndian.PutUint64(b[:8], w0)
+	binary.BigEndian.PutUint64(b[8:], w1)
+	return netip.AddrFrom16(b)
 }
 
 // vantageKey identifies a capture point: an input file and, inside it, the

@@ -2,7 +2,6 @@ package flows
 
 import (
 	"cmp"
-	"encoding/binary"
 	"math"
 	"net/netip"
 	"slices"
@@ -152,31 +151,18 @@ func nsTime(ns int64, local bool) time.Time {
 
 // ends returns the record's client and server, from its key.
 func (r *probe) ends() (client, server Endpoint) {
-	k := &r.key
-	a := netip.AddrPortFrom(wordsAddr(k.a0, k.a1, k.meta>>1&1 != 0), uint16(k.meta>>48))
-	b := netip.AddrPortFrom(wordsAddr(k.b0, k.b1, k.meta&1 != 0), uint16(k.meta>>32))
+	a, b := r.key.ends()
 	if r.is(probeClientB) {
 		return b, a
 	}
 	return a, b
 }
 
-// wordsAddr is the address addrWords took apart.
-func wordsAddr(w0, w1 uint64, is4 bool) netip.Addr {
-	if is4 {
-		return netip.AddrFrom4([4]byte{byte(w1 >> 24), byte(w1 >> 16), byte(w1 >> 8), byte(w1)})
-	}
-	var b [16]byte
-	binary.BigEndian.PutUint64(b[:8], w0)
-	binary.BigEndian.PutUint64(b[8:], w1)
-	return netip.AddrFrom16(b)
-}
-
 // head returns the FlowHead of the record's connection (Service unset).
 func (r *probe) head() FlowHead {
 	client, server := r.ends()
 	t := nsTime(r.synNs, r.is(probeLocal))
-	return FlowHead{Vantage: uint16(r.key.meta >> 16), Input: int(r.input), Client: client, Server: server,
+	return FlowHead{Vantage: r.key.vantage(), Input: int(r.input), Client: client, Server: server,
 		First: t, Last: t, FirstFrame: r.synFrame}
 }
 
@@ -389,7 +375,7 @@ func (a *Analyzer) newProbe(k *flowKey, h uint64, p *dissect.Packet, src, dst En
 		bits |= probeLocal
 	}
 	r.key = *k
-	if a0, a1, a4 := addrWords(src.Addr()); a0 != k.a0 || a1 != k.a1 || a4 != k.meta>>1&1 || uint64(src.Port()) != k.meta>>48 {
+	if !k.isLow(src) {
 		bits |= probeClientB
 	}
 	r.bits = bits
@@ -419,7 +405,7 @@ func (a *Analyzer) probeAbsorb(r *probe, p *dissect.Packet, src Endpoint) bool {
 	}
 	// The packet has the record's key and the two ends differ: it is the
 	// server's unless it is the client's.
-	if s0, s1, s4 := addrWords(src.Addr()); r.is(probeClientB) != (s0 == r.key.a0 && s1 == r.key.a1 && s4 == r.key.meta>>1&1 && uint64(src.Port()) == r.key.meta>>48) {
+	if r.is(probeClientB) != r.key.isLow(src) {
 		return false
 	}
 	ns, local, ok := probeTime(p.Time)

@@ -90,7 +90,7 @@ func hostTTLs(conns []*Conn, udps []*UDPFlow, probes []probe, evicted map[hostKe
 	for i := range probes {
 		if r := &probes[i]; r.bits&(probeDead|probeEvicted) == 0 {
 			client, _ := r.ends()
-			note(uint16(r.key.meta>>16), client.Addr(), r.syn.ttl, false)
+			note(r.key.vantage(), client.Addr(), r.syn.ttl, false)
 		}
 	}
 	for k, v := range evicted {
