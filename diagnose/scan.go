@@ -1,7 +1,6 @@
 package diagnose
 
 import (
-	"encoding/binary"
 	"math/bits"
 	"net/netip"
 	"slices"
@@ -107,16 +106,16 @@ func targetHash(t netip.AddrPort) uint64 {
 }
 
 // addrWords returns a's 16 bytes (As16) as two words, the high one 1 for
-// an IPv4 address, apart from the same address mapped into IPv6. IPv4
-// goes through As4: reading As16's array back in two halves stalls on
-// store forwarding (a third of a scan attempt's host count).
+// an IPv4 address, apart from the same address mapped into IPv6: the
+// values targetHash always had, from flows.AddrWords (As16's array read
+// back in two halves stalls on store forwarding: a third of a scan
+// attempt's host count).
 func addrWords(a netip.Addr) (hi, lo uint64) {
-	if a.Is4() {
-		b := a.As4()
-		return 1, 0xffff<<32 | uint64(binary.BigEndian.Uint32(b[:]))
+	w0, w1, is4 := flows.AddrWords(a)
+	if is4 == 1 {
+		return 1, 0xffff<<32 | w1
 	}
-	b := a.As16()
-	return binary.BigEndian.Uint64(b[:8]), binary.BigEndian.Uint64(b[8:])
+	return w0, w1
 }
 
 func mix64(a, b uint64) uint64 {

@@ -39,8 +39,8 @@ type flowKey struct {
 // words in place: a key returned by value is copied with 16-byte loads of
 // the 8-byte words just stored, which stalls on store forwarding.
 func setKey(k *flowKey, vantage uint16, proto uint8, a, b Endpoint) {
-	a0, a1, a4 := addrWords(a.Addr())
-	b0, b1, b4 := addrWords(b.Addr())
+	a0, a1, a4 := AddrWords(a.Addr())
+	b0, b1, b4 := AddrWords(b.Addr())
 	ap, bp := a.Port(), b.Port()
 	if b0 < a0 || b0 == a0 && (b1 < a1 || b1 == a1 && (b4 < a4 || b4 == a4 && bp < ap)) {
 		a0, a1, a4, ap, b0, b1, b4, bp = b0, b1, b4, bp, a0, a1, a4, ap
@@ -55,7 +55,7 @@ func setKey(k *flowKey, vantage uint16, proto uint8, a, b Endpoint) {
 // isLow says whether e is the key's lower endpoint (a0, a1 and the first
 // port), as setKey ordered them.
 func (k *flowKey) isLow(e Endpoint) bool {
-	w0, w1, is4 := addrWords(e.Addr())
+	w0, w1, is4 := AddrWords(e.Addr())
 	return w0 == k.a0 && w1 == k.a1 && is4 == k.meta>>1&1 && uint64(e.Port()) == k.meta>>48
 }
 
@@ -68,13 +68,15 @@ func (k *flowKey) ends() (low, high Endpoint) {
 // vantage returns the key's capture point index.
 func (k *flowKey) vantage() uint16 { return uint16(k.meta >> 16) }
 
-// addrWords returns x's 16 bytes as two words and 1 when x is IPv4.
+// AddrWords returns x's 16 bytes as two words and 1 when x is IPv4 (its
+// four bytes in the low word): what hashes of addresses elsewhere start
+// from too (diagnose's scan tables).
 //
 // IPv4 goes through As4: reading back the two halves of As16's array
 // stalls on store forwarding (the compiler copies the array with one
 // 16-byte load of two 8-byte stores), which cost more than the rest of a
 // packet's flow update.
-func addrWords(x netip.Addr) (w0, w1, is4 uint64) {
+func AddrWords(x netip.Addr) (w0, w1, is4 uint64) {
 	if x.Is4() {
 		b := x.As4()
 		return 0, uint64(binary.BigEndian.Uint32(b[:])), 1
@@ -83,7 +85,7 @@ func addrWords(x netip.Addr) (w0, w1, is4 uint64) {
 	return binary.BigEndian.Uint64(b[:8]), binary.BigEndian.Uint64(b[8:]), 0
 }
 
-// wordsAddr is the address addrWords took apart.
+// wordsAddr is the address AddrWords took apart.
 func wordsAddr(w0, w1 uint64, is4 bool) netip.Addr {
 	if is4 {
 		return netip.AddrFrom4([4]byte{byte(w1 >> 24), byte(w1 >> 16), byte(w1 >> 8), byte(w1)})

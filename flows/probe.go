@@ -254,9 +254,9 @@ type fanSlot struct {
 const probeFanout = 32
 
 func (w *fanWatch) note(client netip.Addr, target Endpoint) bool {
-	c0, c1, _ := addrWords(client)
+	c0, c1, _ := AddrWords(client)
 	ch := mix(c0^tableSeed[0], c1^tableSeed[1]) | 1
-	_, t1, _ := addrWords(target.Addr())
+	_, t1, _ := AddrWords(target.Addr())
 	th := t1<<16 | uint64(target.Port()) // only told from the one before
 	s := &w.slots[ch&uint64(len(w.slots)-1)]
 	if s.client != ch {
@@ -288,7 +288,7 @@ func (a *Analyzer) scanner(client netip.Addr) bool {
 }
 
 // scanKey is scanBit for either end of the flow k, from the key's words:
-// their low 16 bits are the addresses' (addrWords), so the addresses need
+// their low 16 bits are the addresses' (AddrWords), so the addresses need
 // not be taken apart again for every TCP packet while a scan goes on
 // (that was a tenth of a scanner's added time).
 func (a *Analyzer) scanKey(k *flowKey) bool {
