@@ -228,7 +228,7 @@ printf '\non %s (%s, %s cores); best of up to %s runs (fewer once a tool spent %
   "$(uname -m)" "$cpu" "$(nproc)" "$RUNS" "$BUDGET" "$TSHARK_RUNS"
 printf 'load average at the start %s, at the end %s (other work on the machine slows single runs)\n' "$LOAD0" "$(cut -d' ' -f1-3 /proc/loadavg)"
 python3 - "$W" "$SHAPES" <<'PY'
-import json, os, sys
+import json, os, re, statistics, sys
 
 W, shapes = sys.argv[1], sys.argv[2].split()
 res = {}
@@ -266,11 +266,8 @@ if os.path.exists(os.path.join(W, "times")):
         times.setdefault((f[0], f[1]), []).extend(float(x) for x in f[2:])
 
 def median(key, tool):
-    v = sorted(times.get((key, tool), []))
-    if not v:
-        return None
-    n = len(v)
-    return v[n // 2] if n % 2 else (v[n // 2 - 1] + v[n // 2]) / 2
+    v = times.get((key, tool))
+    return statistics.median(v) if v else None
 
 def spread(key, tool):
     v = times.get((key, tool), [])
@@ -378,12 +375,9 @@ if "2" in shapes:
             key, t = line.split()
             rounds.setdefault(key, []).append(float(t))
     if all(rounds.get(k) for k in ("busy-s0", "busy-s1", "busy-s5")):
-        def mid(v):
-            v = sorted(v)
-            return v[len(v) // 2] if len(v) % 2 else (v[len(v) // 2 - 1] + v[len(v) // 2]) / 2
-        b0, m0 = min(rounds["busy-s0"]), mid(rounds["busy-s0"])
+        b0, m0 = min(rounds["busy-s0"]), statistics.median(rounds["busy-s0"])
         for key, k in (("busy-s1", 1), ("busy-s5", 5)):
-            b, m = min(rounds[key]), mid(rounds[key])
+            b, m = min(rounds[key]), statistics.median(rounds[key])
             target(m / m0 - 1 < 0.10, "2 busy site, %d interleaved rounds: %d scanner(s) add %+.1f%% (medians %.2f -> %.2f s), best %+.1f%% (%.2f -> %.2f s) (target < 10%%)"
                    % (len(rounds[key]), k, 100 * (m / m0 - 1), m0, m, 100 * (b / b0 - 1), b0, b))
     # The report's own time: fwdiag has no read-only mode, so the cost of
@@ -479,7 +473,6 @@ if "5" in shapes and "busy-10h" in res and "busy-s1" in res:
     target(m10 <= 1.25 * m1, "5 busy site: peak RSS %d MB at 1x, %d MB at 10x (flat: within 25%%)" % (m1, m10))
 
 if "live" in shapes and os.path.exists(os.path.join(W, "live.log")):
-    import re
     log = open(os.path.join(W, "live.log")).read()
     mins = re.findall(r"STATUS +after (\S+) +(\d+) packets \((\d+)/s\), kernel drops (\d+), RSS (\d+) MB", log)
     sent = re.search(r"Actual: (\d+) packets .* in ([\d.]+) seconds", log)
