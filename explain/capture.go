@@ -140,7 +140,7 @@ func textCapture(c *Context, f *diagnose.Finding) Text {
 			Fix:    "Capture with a narrower filter or a larger buffer (tcpdump -B), or on a less busy host."}
 		if strings.HasPrefix(path, "live:") {
 			// fwdiag's own capture: its ring is --buffer.
-			t.Fix = "Capture with a larger ring (fwdiag live --buffer, in MB; 64 by default) or a narrower --bpf filter, or on a less busy host."
+			t.Fix = "Capture with a larger ring (fwdiag live --buffer, in MB; the capturing line gives its size) or a narrower --bpf filter, or on a less busy host."
 		}
 		return t
 	case diagnose.CaptureDuplicates:

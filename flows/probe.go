@@ -560,18 +560,17 @@ func (a *Analyzer) evictProbe(r *probe, now time.Time, ttls *TTLView) {
 // Finish is called once the capture is over, before the last View: a known
 // scanner's attempts still kept as probe records, that a sweep now would
 // evict (answered by a reset, or a second old), go to the hook's syn_scan
-// aggregate as the scan's earlier attempts did, instead of being listed
-// one by one as connections. The report's syn_scan finding says its
-// attempts are not reported one by one, and are left out of NPA pairing;
-// those a scan happened to leave live at the end were (766 rows of an
-// hour with one scanner: those to the Supportworks binary port, which
-// sweeps keep while they can, and those since the last sweep), and each
-// was diagnosed as a connection and folded back into the aggregate: the
-// larger part of the scan's cost after the last packet. Unanswered
-// attempts less than a second old stay (diagnosis does not count them
-// yet). The View after it is valid as ever; packets after it would be
-// analysed as before, but it is meant for the end: a live capture's
-// snapshots before its last list a scan's live attempts.
+// aggregate as the scan's earlier attempts did, instead of being rebuilt
+// as connections for the View. Those a scan happened to leave live at the
+// end (766 on an hour with one scanner: those to the Supportworks binary
+// port, which sweeps keep while they can, and those since the last sweep)
+// were each diagnosed as a connection and folded back into the aggregate:
+// the larger part of the scan's cost after the last packet. (That the
+// flow table does not list a scanner's failed attempts is diagnosis's
+// rule, scanAttempt, whichever way they reach it.) Unanswered attempts
+// less than a second old stay (diagnosis does not count them yet). The
+// View after it is valid as ever; packets after it would be analysed as
+// before, but it is meant for the end.
 func (a *Analyzer) Finish() {
 	if a.nprobes == 0 || a.probeHook == nil {
 		return
