@@ -281,6 +281,29 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 
 func (m *Model) key(k tea.KeyMsg) (tea.Model, tea.Cmd) {
 	km := m.KeyMap
+	if !m.filtering && k.Type == tea.KeyRunes && len(k.Runes) > 1 && !k.Paste {
+		// Bubble Tea reports the printable keys of one read as one message
+		// ("jj" while j is held down, or typed over a slow link), which no
+		// binding matches: each is a key of its own, as typed.
+		var cmds []tea.Cmd
+		for i, r := range k.Runes {
+			one := k
+			one.Runes = []rune{r}
+			_, cmd := m.key(one)
+			cmds = append(cmds, cmd)
+			if m.filtering {
+				// "/" started a search: the rest is its text.
+				rest := k
+				rest.Runes = k.Runes[i+1:]
+				if len(rest.Runes) > 0 {
+					_, cmd = m.key(rest)
+					cmds = append(cmds, cmd)
+				}
+				break
+			}
+		}
+		return m, tea.Batch(cmds...)
+	}
 	if m.filtering {
 		switch k.String() {
 		case "enter":

@@ -448,3 +448,23 @@ func TestSavePreparesACopy(t *testing.T) {
 		t.Errorf("the screen lost the real address (the snapshot itself was changed):\n%s", v)
 	}
 }
+
+// TestKeysOfOneRead: Bubble Tea hands the printable keys of one terminal
+// read over as one message ("jj" while j is held down, or over a slow
+// link); each must act as if typed alone, and after "/" the rest is the
+// search text.
+func TestKeysOfOneRead(t *testing.T) {
+	m := newTestModel(t, 80, 24)
+	m.Update(tea.KeyMsg{Type: tea.KeyRunes, Runes: []rune("jj")})
+	if got := m.panes[paneFindings].table.Cursor(); got != 2 {
+		t.Errorf("got cursor %d after \"jj\" in one message; want 2", got)
+	}
+	m.Update(tea.KeyMsg{Type: tea.KeyRunes, Runes: []rune("k3")})
+	if got := m.Focus(); got != paneNPA || m.panes[paneFindings].table.Cursor() != 1 {
+		t.Errorf("after \"k3\": focus %d, findings cursor %d; want the NPA pane and 1", got, m.panes[paneFindings].table.Cursor())
+	}
+	m.Update(tea.KeyMsg{Type: tea.KeyRunes, Runes: []rune("1/syn")})
+	if !m.filtering || m.input != "syn" || m.Focus() != paneFindings {
+		t.Errorf("after \"1/syn\": searching %v for %q in pane %d; want a search for \"syn\" in the findings", m.filtering, m.input, m.Focus())
+	}
+}
