@@ -26,21 +26,29 @@ const maxCandidates = 32 << 10
 // maxScanHosts bounds the hosts a scan finding counts one by one.
 const maxScanHosts = 1000
 
-// fanout is a client's distinct failed targets so far (hashes).
+// fanout is a candidate client's distinct failed targets so far (hashes).
 type fanout struct {
+	client  netip.Addr
 	n       uint8
 	targets [scanTargets]uint64
 }
 
 // scanWatch classifies scanners from the attempts that leave the analyzer.
 type scanWatch struct {
-	// candidates index fanouts: a flood of single attempts from new
-	// sources adds one each, and a fanout apiece (168 bytes, 10M times
-	// for a flood of 10M SYNs) was all a flood's allocation; the slab is
-	// reused when the watch starts afresh.
-	candidates map[netip.Addr]int32
-	fanouts    []fanout
-	scanners   map[netip.Addr]bool
+	// cands index the fanouts of the candidates: a flood of single
+	// attempts from new sources adds one each. An open-addressing table
+	// of its own, not a map: a SYN flood's every attempt looked its new
+	// source up and inserted it, and hashing netip.Addr keys through the
+	// map was a tenth of the flood's time. A slot is the current watch's
+	// when its gen is gen, so starting afresh is one increment.
+	cands   []candSlot
+	gen     uint16
+	ncands  int
+	fanouts []fanout
+	// (fanouts: a fanout apiece, 192 bytes, 10M times for a flood of 10M
+	// SYNs, was all a flood's allocation; the slab is reused when the
+	// watch starts afresh.)
+	scanners map[netip.Addr]bool
 	// few lists the scanners while there are at most 8 (Scanner: the
 	// analyzer asks at every new attempt of every client).
 	few []netip.Addr
@@ -48,8 +56,63 @@ type scanWatch struct {
 	resets int
 }
 
+// candSlot is a candidate client's slot in 8 bytes (the table, 512 KB,
+// stays in the cache a flood's random lookups go through): the client's
+// fanout and a tag of its hash; the fanout has the client.
+type candSlot struct {
+	gen uint16
+	tag uint16
+	i   int32
+}
+
+// candSlots is the candidate table's size, twice maxCandidates: probes
+// stay short.
+const candSlots = 2 * maxCandidates
+
 func newScanWatch() scanWatch {
-	return scanWatch{candidates: map[netip.Addr]int32{}, scanners: map[netip.Addr]bool{}}
+	return scanWatch{scanners: map[netip.Addr]bool{}, gen: 1}
+}
+
+// candidate returns client's fanout, adding one (and starting the watch
+// afresh when it is full).
+func (w *scanWatch) candidate(client netip.Addr) *fanout {
+	if w.cands == nil {
+		w.cands = make([]candSlot, candSlots)
+	}
+	hi, lo := addrWords(client)
+	j := mix64(hi^0x9e3779b97f4a7c15, lo^0xbf58476d1ce4e5b9)
+	tag := uint16(j >> 48)
+	for {
+		s := &w.cands[j&(candSlots-1)]
+		if s.gen != w.gen {
+			break
+		}
+		if s.tag == tag && w.fanouts[s.i].client == client {
+			return &w.fanouts[s.i]
+		}
+		j++
+	}
+	if w.ncands >= maxCandidates {
+		w.forget()
+		return w.candidate(client)
+	}
+	s := &w.cands[j&(candSlots-1)]
+	*s = candSlot{gen: w.gen, tag: tag, i: int32(len(w.fanouts))}
+	w.ncands++
+	w.fanouts = append(w.fanouts, fanout{client: client})
+	return &w.fanouts[s.i]
+}
+
+// forget starts the watch afresh: no candidate is left.
+func (w *scanWatch) forget() {
+	w.gen++
+	if w.gen == 0 { // every 65,536 restarts: the slots' gens could match again
+		clear(w.cands)
+		w.gen = 1
+	}
+	w.ncands = 0
+	w.fanouts = w.fanouts[:0]
+	w.resets++
 }
 
 // note records a failed attempt of client on target and reports whether
@@ -58,18 +121,7 @@ func (w *scanWatch) note(client netip.Addr, target netip.AddrPort) bool {
 	if w.known(client) {
 		return true
 	}
-	i, ok := w.candidates[client]
-	if !ok {
-		if len(w.candidates) >= maxCandidates {
-			clear(w.candidates)
-			w.fanouts = w.fanouts[:0]
-			w.resets++
-		}
-		i = int32(len(w.fanouts))
-		w.fanouts = append(w.fanouts, fanout{})
-		w.candidates[client] = i
-	}
-	f := &w.fanouts[i]
+	f := w.candidate(client)
 	h := targetHash(target)
 	for _, t := range f.targets[:f.n] {
 		if t == h {
@@ -81,7 +133,7 @@ func (w *scanWatch) note(client netip.Addr, target netip.AddrPort) bool {
 		if len(w.scanners) <= len(w.few)+1 && len(w.few) < 8 {
 			w.few = append(w.few, client)
 		}
-		delete(w.candidates, client)
+		// Its slot stays (a scanner is known before it is looked up).
 		return true
 	}
 	f.targets[f.n] = h

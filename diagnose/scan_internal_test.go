@@ -100,3 +100,72 @@ func TestAddrWordsAreAs16(t *testing.T) {
 		t.Error("an IPv4 address and its 4-in-6 form hash alike")
 	}
 }
+
+// TestScanWatchFloodAndScanner: the watch names a client a scanner at its
+// scanTargets+1-th distinct failed target and not before (repeats do not
+// count); a flood of single attempts from more sources than
+// maxCandidates starts it afresh (resets; through the generations'
+// wrap) without ever holding more
+// than maxCandidates fanouts, and a scanner inside the flood is still
+// named, and only it; the same address in another zone is another client.
+func TestScanWatchFloodAndScanner(t *testing.T) {
+	w := newScanWatch()
+	scanner := netip.MustParseAddr("192.0.2.12")
+	server := netip.MustParseAddr("10.0.0.5")
+	for i := 0; i < scanTargets; i++ {
+		if w.note(scanner, netip.AddrPortFrom(server, uint16(1000+i))) {
+			t.Fatalf("a scanner after %d targets; want %d", i+1, scanTargets+1)
+		}
+		if w.note(scanner, netip.AddrPortFrom(server, uint16(1000+i))) {
+			t.Fatalf("a repeated target counted (%d)", i+1)
+		}
+	}
+	if !w.note(scanner, netip.AddrPortFrom(server, 2000)) || !w.known(scanner) {
+		t.Fatalf("not a scanner after %d targets", scanTargets+1)
+	}
+
+	w = newScanWatch()
+	w.gen = 1<<16 - 2 // the generations wrap during the flood
+	var b [4]byte
+	port := uint16(1)
+	for i := 0; i < 3*maxCandidates+100; i++ {
+		binary.BigEndian.PutUint32(b[:], 0x0a000000+uint32(i))
+		if w.note(netip.AddrFrom4(b), netip.AddrPortFrom(server, 80)) {
+			t.Fatalf("flood source %d named a scanner", i)
+		}
+		if i%97 == 0 { // the scanner's attempts, one per 97 flood packets
+			port++
+			w.note(scanner, netip.AddrPortFrom(server, port))
+		}
+		if len(w.fanouts) > maxCandidates {
+			t.Fatalf("%d fanouts after %d sources; want at most %d", len(w.fanouts), i+1, maxCandidates)
+		}
+	}
+	if w.resets < 3 {
+		t.Errorf("resets %d after %d sources; want 3 or more", w.resets, 3*maxCandidates+100)
+	}
+	if !w.known(scanner) || len(w.scanners) != 1 {
+		t.Errorf("scanners %v; want only %s", w.scanners, scanner)
+	}
+
+	// A client watched in generation 1 is forgotten when the generations
+	// wrap back to 1.
+	w = newScanWatch()
+	for i := 0; i < 3; i++ {
+		w.note(scanner, netip.AddrPortFrom(server, uint16(i+1)))
+	}
+	w.gen = 1<<16 - 1
+	w.forget()
+	if f := w.candidate(scanner); w.gen != 1 || f.n != 0 {
+		t.Errorf("after the wrap: generation %d, %d targets of %s remembered; want 1 and 0", w.gen, f.n, scanner)
+	}
+
+	w = newScanWatch()
+	ll := netip.MustParseAddr("fe80::1")
+	for i := 0; i < scanTargets; i++ {
+		w.note(ll.WithZone("eth0"), netip.AddrPortFrom(server, uint16(i+1)))
+	}
+	if w.note(ll.WithZone("eth1"), netip.AddrPortFrom(server, 5000)) || w.known(ll.WithZone("eth1")) {
+		t.Errorf("%s named a scanner for the attempts of %s", ll.WithZone("eth1"), ll.WithZone("eth0"))
+	}
+}

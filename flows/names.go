@@ -31,6 +31,12 @@ type dnsNames struct {
 	byAddr  map[netip.Addr][]string
 	lookups map[lookupKey][]lookup // newest last
 	dropped int                    // answers past the bounds, not kept
+	// memoAddr's names were byAddr's when last looked up (memo), until the
+	// next answer: a flood's attempts to one server asked for them one
+	// by one (a twentieth of a SYN flood's time).
+	memoAddr  netip.Addr
+	memoNames []string
+	memo      bool
 }
 
 type lookupKey struct{ client, addr netip.Addr }
@@ -46,6 +52,7 @@ func newDNSNames() dnsNames {
 
 // answer records a DNS answer that client received.
 func (d *dnsNames) answer(client netip.Addr, ans *dissect.DNSAnswer, t time.Time) {
+	d.memo = false
 	names := d.byAddr[ans.Addr]
 	if !slices.Contains(names, ans.Name) {
 		if len(names) < maxNamesPerAddr && (names != nil || len(d.byAddr) < maxNamedAddresses) {
@@ -77,7 +84,10 @@ func (d *dnsNames) answer(client netip.Addr, ans *dissect.DNSAnswer, t time.Time
 // the address before the connection, newest first, then every other name
 // of the address in the order first seen.
 func (d *dnsNames) candidates(client, addr netip.Addr, at time.Time) []string {
-	all := d.byAddr[addr]
+	if !d.memo || d.memoAddr != addr {
+		d.memoAddr, d.memoNames, d.memo = addr, d.byAddr[addr], true
+	}
+	all := d.memoNames
 	if len(all) <= 1 {
 		return all
 	}

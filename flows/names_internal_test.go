@@ -37,3 +37,24 @@ func TestLookupsKeepTheNewestPerClient(t *testing.T) {
 		t.Errorf("candidates %v; want %s first", got, names[last%2])
 	}
 }
+
+// TestCandidatesSeeEveryAnswer: the names of an address looked up before
+// an answer (kept for the next lookup) never hide a name an answer added
+// after.
+func TestCandidatesSeeEveryAnswer(t *testing.T) {
+	d := newDNSNames()
+	client, addr := netip.MustParseAddr("192.0.2.50"), netip.MustParseAddr("203.0.113.10")
+	other := netip.MustParseAddr("192.0.2.51")
+	t0 := time.Date(2026, 11, 30, 9, 0, 0, 0, time.UTC)
+	if got := d.candidates(client, addr, t0); len(got) != 0 {
+		t.Fatalf("candidates %v before any answer", got)
+	}
+	d.answer(other, &dissect.DNSAnswer{Name: "www.sassafras.com", Addr: addr}, t0)
+	if got := d.candidates(client, addr, t0.Add(time.Second)); !slices.Equal(got, []string{"www.sassafras.com"}) {
+		t.Fatalf("candidates %v; want [www.sassafras.com]", got)
+	}
+	d.answer(other, &dissect.DNSAnswer{Name: "prs.sassafras.com", Addr: addr}, t0.Add(2*time.Second))
+	if got := d.candidates(client, addr, t0.Add(3*time.Second)); !slices.Equal(got, []string{"www.sassafras.com", "prs.sassafras.com"}) {
+		t.Errorf("candidates %v after a second answer; want both names, first seen first", got)
+	}
+}
