@@ -222,8 +222,14 @@ func (fs *findingSet) add(kind Kind, severity Severity, svc *catalog.Service, tr
 	if last.After(g.last) {
 		g.last = last
 	}
-	g.inputs[input] = true
-	g.frames[input] = appendFrames(g.frames[input], frames)
+	if !g.inputs[input] {
+		g.inputs[input] = true
+	}
+	// (Once an input's evidence is full, nothing is stored back: a
+	// flood's every attempt did.)
+	if have := g.frames[input]; len(have) < maxGroupFrames {
+		g.frames[input] = appendFrames(have, frames)
+	}
 	return g
 }
 
