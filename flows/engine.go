@@ -314,7 +314,16 @@ func (a *Analyzer) addTCP(p *dissect.Packet, v uint16, kp *KeyPrep) {
 	if a.nprobes > 0 && a.scanKey(&k) {
 		r, looked = a.probeOfH(&k, h), true
 	}
-	if r == nil && !(looked && a.tcp.absent(h)) {
+	// A SYN mostly opens a new connection, whose key the table's filter
+	// says is absent without the table's probe: a cache miss (a ninth of
+	// a SYN flood's time).
+	switch {
+	case r != nil:
+	case (looked || synOnly) && a.tcp.absent(h):
+		if !looked {
+			r = a.probeOfH(&k, h)
+		}
+	default:
 		s := a.tcp.findH(&k, h)
 		c = s.val
 		if s.at != 0 {
