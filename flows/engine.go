@@ -87,6 +87,11 @@ type Analyzer struct {
 	// k2Servers answered as KeyServer or KeyShadow; k2Mail are the mail
 	// servers they connect to (port 25 is K2 status mail only from them).
 	k2Servers, k2Mail map[netip.Addr]bool
+	// roleEpoch counts the changes to swHosts, k2Reporters and k2Mail
+	// (noteRole): serviceOf's memo holds while it and the DNS answers'
+	// epoch stay.
+	roleEpoch uint64
+	svcMemo   svcMemo
 	// vantageLast is each capture point's last packet time (Unix ns).
 	vantageLast []int64
 	// maxConns is the live connection cap; ev what evicted ones left.
@@ -617,7 +622,33 @@ func (a *Analyzer) serviceOf(client netip.Addr, server Endpoint, transport catal
 	if !cat.IsServicePort(server.Port(), transport) {
 		return nil // no name makes it one (most of a port scan)
 	}
+	m := &a.svcMemo
+	if m.valid && m.server == server && m.transport == transport && m.roles == a.roleEpoch && m.dns == a.dns.epoch {
+		return m.svc
+	}
 	names := a.dns.candidates(client, server.Addr(), at)
+	s := a.serviceFor(names, server, transport)
+	// With one name or none, the answer depends on neither the client nor
+	// the time: a flood's attempts to one server asked one by one (a tenth
+	// of a SYN flood's time).
+	*m = svcMemo{valid: len(names) <= 1, server: server, transport: transport, roles: a.roleEpoch, dns: a.dns.epoch, svc: s}
+	return s
+}
+
+// svcMemo is serviceOf's last answer for a server with at most one DNS
+// name, and the epochs of what it was worked out from.
+type svcMemo struct {
+	valid     bool
+	server    Endpoint
+	transport catalog.Transport
+	roles     uint64
+	dns       uint64
+	svc       *catalog.Service
+}
+
+// serviceFor is serviceOf for the names the client may have looked up.
+func (a *Analyzer) serviceFor(names []string, server Endpoint, transport catalog.Transport) *catalog.Service {
+	cat := a.cfg.Catalog
 	if cat.Shared(server.Port(), transport) {
 		for _, name := range names {
 			if s, ok := cat.Lookup(server.Port(), transport, name); ok && len(s.Names) > 0 {
@@ -665,10 +696,19 @@ func (a *Analyzer) noteProductHosts(c *Conn) {
 	}
 	switch {
 	case s.Product == catalog.Supportworks:
-		a.swHosts[c.Server.Addr()] = true
+		a.noteRole(a.swHosts, c.Server.Addr())
 	case s.Name == catalog.K2KeyServer:
-		a.k2Reporters[c.Client.Addr()] = true
+		a.noteRole(a.k2Reporters, c.Client.Addr())
 		a.k2Servers[c.Server.Addr()] = true
+	}
+}
+
+// noteRole adds addr to one of the host roles serviceOf reads (swHosts,
+// k2Reporters, k2Mail).
+func (a *Analyzer) noteRole(role map[netip.Addr]bool, addr netip.Addr) {
+	if !role[addr] {
+		role[addr] = true
+		a.roleEpoch++
 	}
 }
 
@@ -676,6 +716,6 @@ func (a *Analyzer) noteProductHosts(c *Conn) {
 // as its status-mail server.
 func (a *Analyzer) noteMail(c *Conn) {
 	if c.Server.Port() == 25 && a.k2Servers[c.Client.Addr()] {
-		a.k2Mail[c.Server.Addr()] = true
+		a.noteRole(a.k2Mail, c.Server.Addr())
 	}
 }

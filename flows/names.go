@@ -37,6 +37,8 @@ type dnsNames struct {
 	memoAddr  netip.Addr
 	memoNames []string
 	memo      bool
+	// epoch counts the answers (serviceOf's memo).
+	epoch uint64
 }
 
 type lookupKey struct{ client, addr netip.Addr }
@@ -53,6 +55,7 @@ func newDNSNames() dnsNames {
 // answer records a DNS answer that client received.
 func (d *dnsNames) answer(client netip.Addr, ans *dissect.DNSAnswer, t time.Time) {
 	d.memo = false
+	d.epoch++
 	names := d.byAddr[ans.Addr]
 	if !slices.Contains(names, ans.Name) {
 		if len(names) < maxNamesPerAddr && (names != nil || len(d.byAddr) < maxNamedAddresses) {

@@ -346,7 +346,7 @@ func (a *Analyzer) newProbe(k *flowKey, h uint64, p *dissect.Packet, src, dst En
 		return false
 	}
 	if dst.Port() == 25 && a.k2Servers[src.Addr()] {
-		a.k2Mail[dst.Addr()] = true // noteMail
+		a.noteRole(a.k2Mail, dst.Addr()) // noteMail
 	}
 	if len(a.probes) == cap(a.probes) {
 		// As many as the live table may hold at once, or twice as many as
