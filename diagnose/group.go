@@ -46,6 +46,93 @@ type group struct {
 	// seen holds the client endpoints of the members counted (see member),
 	// at most maxSeen.
 	seen map[netip.AddrPort]bool
+	// seenF and clientsF, once seen and clients are large, hold every key
+	// of theirs: a member from a new client (a flood's every attempt) is
+	// told so without a lookup in either map.
+	seenF, clientsF *keyBloom
+}
+
+// keyBloom is a Bloom filter of key hashes: two bits a key in 64 Kbit
+// (8 KB). At the bounds of the maps it stands for (maxSeen, 4,096 keys)
+// about one absent key in seventy may be there.
+type keyBloom [1 << 16 / 64]uint64
+
+// bloomFrom is the size from which a map gets its filter: below it a
+// lookup is cheap enough.
+const bloomFrom = 256
+
+func (f *keyBloom) add(h uint64) {
+	i, j := h&(1<<16-1), h>>32&(1<<16-1)
+	f[i>>6] |= 1 << (i & 63)
+	f[j>>6] |= 1 << (j & 63)
+}
+
+func (f *keyBloom) mayHave(h uint64) bool {
+	i, j := h&(1<<16-1), h>>32&(1<<16-1)
+	return f[i>>6]&(1<<(i&63)) != 0 && f[j>>6]&(1<<(j&63)) != 0
+}
+
+// endpointHash and clientHash hash a member's client endpoint and
+// address for the filters (a zone is left out: two zones of one address
+// only share bits).
+func endpointHash(e netip.AddrPort) uint64 {
+	hi, lo := addrWords(e.Addr())
+	return mix64(mix64(hi^0x9e3779b97f4a7c15, lo^0xbf58476d1ce4e5b9)^uint64(e.Port()), 0x94d049bb133111eb)
+}
+
+func clientHash(a netip.Addr) uint64 {
+	hi, lo := addrWords(a)
+	return mix64(hi^0x94d049bb133111eb, lo^0x9e3779b97f4a7c15)
+}
+
+// hasSeen says whether the endpoint is in seen.
+func (g *group) hasSeen(e netip.AddrPort) bool {
+	if g.seenF != nil && !g.seenF.mayHave(endpointHash(e)) {
+		return false
+	}
+	return g.seen[e]
+}
+
+// addSeen puts the endpoint in seen (made if need be), and in its filter.
+func (g *group) addSeen(e netip.AddrPort) {
+	if g.seen == nil {
+		g.seen = map[netip.AddrPort]bool{}
+	}
+	g.seen[e] = true
+	switch {
+	case g.seenF != nil:
+		g.seenF.add(endpointHash(e))
+	case len(g.seen) >= bloomFrom:
+		g.seenF = new(keyBloom)
+		for k := range g.seen {
+			g.seenF.add(endpointHash(k))
+		}
+	}
+}
+
+// hasClient says whether c is in clients.
+func (g *group) hasClient(c netip.Addr) bool {
+	if g.clientsF != nil && !g.clientsF.mayHave(clientHash(c)) {
+		return false
+	}
+	_, ok := g.clients[c]
+	return ok
+}
+
+// addClient adds n members to c's count in clients, and c to its filter.
+func (g *group) addClient(c netip.Addr, n int) {
+	old := len(g.clients)
+	g.clients[c] += n
+	switch {
+	case len(g.clients) == old:
+	case g.clientsF != nil:
+		g.clientsF.add(clientHash(c))
+	case len(g.clients) >= bloomFrom:
+		g.clientsF = new(keyBloom)
+		for k := range g.clients {
+			g.clientsF.add(clientHash(k))
+		}
+	}
 }
 
 // findingSet collects groups in first-seen order. Findings that many
@@ -105,21 +192,25 @@ const maxSeen = 4096
 // sides of a firewall, or two interfaces of a tcpdump -i any) is one
 // connection.
 func (g *group) member(client netip.AddrPort) {
-	if g.seen == nil {
-		g.seen = map[netip.AddrPort]bool{}
-	}
 	switch {
-	case g.seen[client]:
+	case g.hasSeen(client):
 		g.count--
-		if g.clients != nil {
-			g.clients[client.Addr()]--
+		// Taken back where add counted it: a client named in clients,
+		// or one past them (its count had made an entry of -1, and the
+		// client counted twice among the others).
+		switch a := client.Addr(); {
+		case g.clients == nil:
+		case g.hasClient(a):
+			g.clients[a]--
+		case g.moreClients > 0:
+			g.moreClients--
 		}
 	case len(g.seen) < maxSeen:
-		g.seen[client] = true
+		g.addSeen(client)
 	}
-	port := client.Port()
-	if len(g.clientPts) <= 40 || g.clientPts[port] {
-		g.clientPts[port] = true
+	// Past 40 ports, only their number (41: more than 40) is told.
+	if len(g.clientPts) <= 40 {
+		g.clientPts[client.Port()] = true
 	}
 }
 
@@ -149,10 +240,7 @@ func (fs *findingSet) mergeService(sk serviceKey) *group {
 		m.noteClient(g.key.client, g.count)
 		for p := range g.seen {
 			if len(m.seen) < maxSeen {
-				if m.seen == nil {
-					m.seen = map[netip.AddrPort]bool{}
-				}
-				m.seen[p] = true
+				m.addSeen(p)
 			}
 		}
 		delete(fs.groups, g.key)
@@ -165,8 +253,8 @@ func (fs *findingSet) mergeService(sk serviceKey) *group {
 
 // noteClient counts a member client of a merged group.
 func (g *group) noteClient(c netip.Addr, n int) {
-	if _, ok := g.clients[c]; ok || len(g.clients) < maxClientList {
-		g.clients[c] += n
+	if len(g.clients) < maxClientList || g.hasClient(c) {
+		g.addClient(c, n)
 		return
 	}
 	g.moreClients++
@@ -321,6 +409,14 @@ func (fs *findingSet) clone() *findingSet {
 		}
 		if g.seen != nil {
 			c.seen = maps0(g.seen)
+		}
+		if g.seenF != nil {
+			f := *g.seenF
+			c.seenF = &f
+		}
+		if g.clientsF != nil {
+			f := *g.clientsF
+			c.clientsF = &f
 		}
 		remap[g] = &c
 		n.order = append(n.order, &c)

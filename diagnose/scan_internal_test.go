@@ -169,3 +169,86 @@ func TestScanWatchFloodAndScanner(t *testing.T) {
 		t.Errorf("%s named a scanner for the attempts of %s", ll.WithZone("eth1"), ll.WithZone("eth0"))
 	}
 }
+
+// TestGroupFiltersCountAsTheMaps: a merged group's members counted
+// through the key filters of its seen endpoints and clients (keyBloom,
+// from bloomFrom keys on) come out as the plain maps counted them: many
+// clients past maxClientList and maxSeen, the same connection seen twice
+// (taken back where it was counted: in its client's count, or among the
+// clients past the list), clients coming back, a clone halfway that goes
+// on apart.
+func TestGroupFiltersCountAsTheMaps(t *testing.T) {
+	type ref struct {
+		count, more int
+		clients     map[netip.Addr]int
+		seen        map[netip.AddrPort]bool
+	}
+	r := ref{clients: map[netip.Addr]int{}, seen: map[netip.AddrPort]bool{}}
+	g := &group{clientPts: map[uint16]bool{}, clients: map[netip.Addr]int{}}
+	add := func(g *group, r *ref, e netip.AddrPort) {
+		// What findingSet.add and member did with maps alone.
+		r.count++
+		if _, ok := r.clients[e.Addr()]; ok || len(r.clients) < maxClientList {
+			r.clients[e.Addr()]++
+		} else {
+			r.more++
+		}
+		switch {
+		case r.seen[e]:
+			r.count--
+			if _, ok := r.clients[e.Addr()]; ok {
+				r.clients[e.Addr()]--
+			} else {
+				r.more--
+			}
+		case len(r.seen) < maxSeen:
+			r.seen[e] = true
+		}
+		g.count++
+		g.noteClient(e.Addr(), 1)
+		g.member(e)
+	}
+	check := func(when string, g *group, r *ref) {
+		t.Helper()
+		if g.count != r.count || g.moreClients != r.more || !maps.Equal(g.clients, r.clients) || !maps.Equal(g.seen, r.seen) {
+			t.Errorf("%s: count %d, more %d, %d clients, %d seen; want %d, %d, %d, %d",
+				when, g.count, g.moreClients, len(g.clients), len(g.seen), r.count, r.more, len(r.clients), len(r.seen))
+		}
+		if len(g.clients) > maxClientList {
+			t.Errorf("%s: %d clients named; want at most %d", when, len(g.clients), maxClientList)
+		}
+		for a, n := range g.clients {
+			if n <= 0 {
+				t.Errorf("%s: client %s named with %d members", when, a, n)
+				break
+			}
+		}
+	}
+	ep := func(i int) netip.AddrPort {
+		var b [4]byte
+		binary.BigEndian.PutUint32(b[:], 0x0a000000+uint32(i%3000))
+		return netip.AddrPortFrom(netip.AddrFrom4(b), uint16(40000+i%7))
+	}
+	var c *group
+	var cr ref
+	for i := 0; i < 12000; i++ {
+		e := ep(i * 7919 % 9000)
+		add(g, &r, e)
+		if i%5 == 0 {
+			add(g, &r, e) // the same connection at a second capture point
+		}
+		if i == 6000 {
+			fs := &findingSet{order: []*group{g}, groups: map[groupKey]*group{}, perService: map[serviceKey]int{}, merged: map[serviceKey]*group{}}
+			c = fs.clone().order[0]
+			cr = ref{count: r.count, more: r.more, clients: maps.Clone(r.clients), seen: maps.Clone(r.seen)}
+		}
+		if c != nil && i%3 == 0 {
+			add(c, &cr, ep(i+5000))
+		}
+	}
+	if g.seenF == nil || g.clientsF == nil {
+		t.Fatalf("no filters after %d clients", len(g.clients))
+	}
+	check("the group", g, &r)
+	check("its clone", c, &cr)
+}
