@@ -151,6 +151,11 @@ type findingSet struct {
 	solo map[netip.Addr]bool
 	// scans are the syn_scan groups scanAttempt last added to.
 	scans scanCaches
+	// scanSeen, once the capture has a second capture point, maps the
+	// conversations of the scan attempts counted (convHash) to the point
+	// that saw them first: an attempt another point saw too is counted
+	// once (up to maxSeenConvs conversations; beyond, at each point).
+	scanSeen map[uint64]uint16
 	// lastMerged is the merged group add found last, of lastService
 	// (merged groups are never taken out of merged).
 	lastService serviceKey

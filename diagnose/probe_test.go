@@ -1,8 +1,10 @@
 package diagnose_test
 
 import (
+	"maps"
 	"net/netip"
 	"reflect"
+	"slices"
 	"testing"
 	"time"
 
@@ -343,5 +345,52 @@ func TestScanFailedAttemptsNotListed(t *testing.T) {
 	}
 	if got := len(r.TCPFlows) + r.TCPFlowsOmitted; got != 33 || r.TCPFlowsOmitted != 30 {
 		t.Errorf("listed %d + omitted %d = %d; want 3 + 30 = 33", len(r.TCPFlows), r.TCPFlowsOmitted, got)
+	}
+}
+
+// TestScanAtTwoPointsCountsEachAttemptOnce: a scan captured at two
+// capture points (every packet seen at both, as on both sides of a
+// firewall that passes it) makes the same syn_scan as at one: its
+// attempts evicted during the capture (a small live table) are counted
+// once, not once per point. The probes answered by a reset, by nothing
+// or by an ICMP error are counted exactly as at one point, and the same
+// hosts are named; those to open
+// ports (a handshake, then the scanner's reset) within 2%: the two
+// points' tables fill twice as fast, and some of those connections are
+// still live at the end, where they are counted by their findings (at
+// one point the count itself moves by a few with the table's size).
+func TestScanAtTwoPointsCountsEachAttemptOnce(t *testing.T) {
+	one := scanScript(false)
+	two := flowtest.New()
+	for _, p := range one.Pkts {
+		p2 := p
+		p2.Input = 1
+		two.Pkts = append(two.Pkts, p, p2)
+	}
+	scan := func(s *flowtest.Script, maxConns int) (diagnose.Finding, *diagnose.ScanFacts) {
+		ev := diagnose.NewEvictions()
+		a := s.Feed(flows.Config{MaxConns: maxConns, OnEvict: ev})
+		a.Finish()
+		f := findKind(t, diagnose.Run(a.View(), ev, nil), diagnose.SynScan)
+		return f, f.Facts.(*diagnose.ScanFacts)
+	}
+	for _, maxConns := range []int{256, 1024} {
+		f1, x1 := scan(one, maxConns)
+		f2, x2 := scan(two, maxConns)
+		if f1.Count < 2000 {
+			t.Fatalf("one point: syn_scan counts %d attempts; want the scan's 2000s", f1.Count)
+		}
+		if d := f2.Count - f1.Count; d*50 > f1.Count || -d*50 > f1.Count {
+			t.Errorf("cap %d: two points: syn_scan counts %d attempts; one point %d", maxConns, f2.Count, f1.Count)
+		}
+		for _, k := range []diagnose.Kind{diagnose.SynReset, diagnose.SynUnanswered, diagnose.SynICMPRejected} {
+			if x2.Kinds[k] != x1.Kinds[k] {
+				t.Errorf("cap %d: two points: %d %s; one point %d", maxConns, x2.Kinds[k], k, x1.Kinds[k])
+			}
+		}
+		hosts := func(x *diagnose.ScanFacts) []netip.Addr { return slices.SortedFunc(maps.Keys(x.Hosts), netip.Addr.Compare) }
+		if !slices.Equal(hosts(x1), hosts(x2)) {
+			t.Errorf("cap %d: two points: hosts %v; one point %v", maxConns, hosts(x2), hosts(x1))
+		}
 	}
 }

@@ -177,6 +177,15 @@ func (e *Evictions) EvictConn(c *flows.Conn, now time.Time, ttls *flows.TTLView)
 	a.svcAddConn(e.svc, c)
 }
 
+// Vantages learns that the capture has n capture points
+// (flows.VantageHook): from the second on, a scan's attempts are counted
+// once however many points saw them (findingSet.scanSeen).
+func (e *Evictions) Vantages(n int) {
+	if n > 1 && e.fs.scanSeen == nil {
+		e.fs.scanSeen = map[uint64]uint16{}
+	}
+}
+
 // Scanner reports whether client is a known scanner (flows.ProbeHook): the
 // analyzer then keeps its new attempts as probes.
 func (e *Evictions) Scanner(client netip.Addr) bool { return e.scan.known(client) }

@@ -228,20 +228,22 @@ func (fs *findingSet) scanAttempt(h *flows.FlowHead, kind Kind, frames []uint64)
 	}
 	g := sc.g
 	x := g.facts.(*ScanFacts)
-	if kind == "" {
-		// An answered probe: the port is open; the scan goes on.
-		x.Answered++
-	} else {
-		g.count++
-		if i := scanKindIndex(kind); i >= 0 {
-			sc.kinds[i]++
+	if !fs.seenElsewhere(h) {
+		if kind == "" {
+			// An answered probe: the port is open; the scan goes on.
+			x.Answered++
 		} else {
-			x.Kinds[kind]++
+			g.count++
+			if i := scanKindIndex(kind); i >= 0 {
+				sc.kinds[i]++
+			} else {
+				x.Kinds[kind]++
+			}
 		}
-	}
-	x.noteHost(h.Server.Addr())
-	if h.Service != nil {
-		x.Services[h.Service.Name]++
+		x.noteHost(h.Server.Addr())
+		if h.Service != nil {
+			x.Services[h.Service.Name]++
+		}
 	}
 	if h.First.Before(g.first) {
 		g.first = h.First
@@ -254,6 +256,24 @@ func (fs *findingSet) scanAttempt(h *flows.FlowHead, kind Kind, frames []uint64)
 		g.frames[h.Input] = fr
 		sc.framesFull = len(fr) >= maxGroupFrames
 	}
+}
+
+// seenElsewhere says whether the attempt h was counted already at another
+// capture point, and remembers it (only with two or more points: the
+// same attempt seen on both sides of a firewall is one attempt). An
+// attempt seen again at the same point is a new one on a reused port.
+func (fs *findingSet) seenElsewhere(h *flows.FlowHead) bool {
+	if fs.scanSeen == nil {
+		return false
+	}
+	k := convHash(h.Client, h.Server)
+	if v, ok := fs.scanSeen[k]; ok {
+		return v != h.Vantage
+	}
+	if len(fs.scanSeen) < maxSeenConvs {
+		fs.scanSeen[k] = h.Vantage
+	}
+	return false
 }
 
 // scanCaches are the syn_scan groups scanAttempt last added to, each for

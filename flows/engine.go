@@ -58,6 +58,16 @@ type EvictHook interface {
 	EvictUDP(f *UDPFlow, now time.Time, udpTimeout time.Duration)
 }
 
+// VantageHook is an EvictHook that is told when the capture turns out to
+// have more than one capture point (a second input, or interface of
+// one): from then on a connection may leave the analyzer once per point
+// it was seen at, and the hook may want to count it once.
+type VantageHook interface {
+	// Vantages is called with the number of capture points each time a
+	// new one appears, before any of its connections leaves.
+	Vantages(n int)
+}
+
 // Analyzer accumulates flow state from packets. It is not safe for
 // concurrent use; feed it from one goroutine and call Result for snapshots.
 type Analyzer struct {
@@ -205,6 +215,9 @@ func (a *Analyzer) vantage(p *dissect.Packet) uint16 {
 		a.vantages[k] = v
 		a.vantageOf = append(a.vantageOf, k)
 		a.vantageLast = append(a.vantageLast, 0)
+		if h, ok := a.cfg.OnEvict.(VantageHook); ok {
+			h.Vantages(len(a.vantageOf))
+		}
 	}
 	a.vantageLast[v] = p.Time.UnixNano()
 	a.lastVK, a.lastV = k, v
