@@ -1168,3 +1168,46 @@ func TestK2FloodIsEvictedAndTheStoryKept(t *testing.T) {
 		}
 	}
 }
+
+// TestFactsCountEachMemberOnce: a finding's facts add up over the members
+// its count counts: the same connections and flows seen at two capture
+// points (every packet at both) give the counts and the facts of one
+// point (requests, SYNs, SYN-ACKs: not twice as many).
+func TestFactsCountEachMemberOnce(t *testing.T) {
+	s := flowtest.New()
+	k2c, k2s := ep("192.0.2.60:50000"), ep("198.51.100.20:19283")
+	for i := 0; i < 5; i++ {
+		s.UDP(k2c, k2s, 40)
+		s.Wait(2 * time.Second)
+	}
+	c1, sw := ep("192.0.2.10:40001"), ep("198.51.100.10:5005")
+	s.TCP(c1, sw, fS, 100, 0, 0)
+	for i := 0; i < 3; i++ {
+		s.TCP(sw, c1, fS|fA, 900, 101, 0)
+		s.TCP(c1, sw, fA, 101, 901, 0)
+		s.Wait(time.Second)
+	}
+	c2 := ep("192.0.2.11:40002")
+	s.TCP(c2, ep("198.51.100.10:5002"), fS, 7, 0, 0)
+	s.Wait(time.Second)
+	s.TCP(c2, ep("198.51.100.10:5002"), fS, 7, 0, 0)
+	s.Wait(30 * time.Second)
+	two := flowtest.New()
+	for _, p := range s.Pkts {
+		p2 := p
+		p2.Input = 1
+		two.Pkts = append(two.Pkts, p, p2)
+	}
+	to := catalog.TimeoutsFor(mustProfile(t, "default"), 0, 0)
+	r1, r2 := run(s, to), run(two, to)
+	want := map[diagnose.Kind]bool{diagnose.UDPUnanswered: true, diagnose.HandshakeIncomplete: true, diagnose.SynUnanswered: true}
+	for k := range want {
+		f1, f2 := findKind(t, r1, k), findKind(t, r2, k)
+		if f1.Count != f2.Count || fmt.Sprint(f1.Facts) != fmt.Sprint(f2.Facts) {
+			t.Errorf("%s at two points: count %d, facts %+v; at one: %d, %+v", k, f2.Count, f2.Facts, f1.Count, f1.Facts)
+		}
+	}
+	if x := findKind(t, r1, diagnose.UDPUnanswered).Facts.(*diagnose.UDPUnansweredFacts); x.Requests != 5 {
+		t.Errorf("udp_unanswered: %d requests; want 5", x.Requests)
+	}
+}

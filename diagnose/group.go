@@ -195,10 +195,13 @@ const maxSeen = 4096
 // a flow) and, when the same member was already counted, takes back the
 // count add gave it: the same connection seen at two capture points (both
 // sides of a firewall, or two interfaces of a tcpdump -i any) is one
-// connection.
-func (g *group) member(client netip.AddrPort) {
+// connection. It reports whether the member is counted (its first
+// sighting, or any past maxSeen): only then are its facts added, so that
+// they add up over the members the count counts.
+func (g *group) member(client netip.AddrPort) (first bool) {
 	switch {
 	case g.hasSeen(client):
+		first = false
 		g.count--
 		// Taken back where add counted it: a client named in clients,
 		// or one past them (its count had made an entry of -1, and the
@@ -212,11 +215,15 @@ func (g *group) member(client netip.AddrPort) {
 		}
 	case len(g.seen) < maxSeen:
 		g.addSeen(client)
+		first = true
+	default:
+		first = true
 	}
 	// Past 40 ports, only their number (41: more than 40) is told.
 	if len(g.clientPts) <= 40 {
 		g.clientPts[client.Port()] = true
 	}
+	return first
 }
 
 // addSample keeps a numeric fact about a member, up to maxSamples.

@@ -193,31 +193,41 @@ func (a *run) npaMainSession(m *npaConn, blocked []*flows.Conn, udp []*flows.UDP
 		}
 		s.Status = NPAMissing
 		g := fs.add(NPANotificationMissing, Warning, svc, TCP, client, server, c.Server.Port(), c.First, c.Last, c.Input, c.Frames[:min(len(c.Frames), 3)])
-		g.member(c.Client)
+		first := g.member(c.Client)
 		x := factsOf[NPAMissingFacts](g)
+		// (The session's own fields are its capture point's; the facts
+		// count each main session once, as the finding does.)
 		switch {
 		case len(attempts) > 0:
 			s.Confidence = High
 			s.Why, s.Attempts, s.AttemptState = WhyAttemptBlocked, len(attempts), attempts[0].ConnState()
 			g.severity = Critical
-			x.Blocked++
 			for _, b := range attempts {
 				a.explained[b] = true
-				x.SYNs += b.Dir[0].SYN
 				g.clientPts[b.Client.Port()] = true
 				fr := g.frames[b.Input]
 				g.frames[b.Input] = append(fr, b.Frames[:min(len(b.Frames), 4)]...)
-				addCounts(&x.States, map[string]int{b.ConnState(): 1})
+				if first {
+					x.SYNs += b.Dir[0].SYN
+					addCounts(&x.States, map[string]int{b.ConnState(): 1})
+				}
+			}
+			if first {
+				x.Blocked++
 			}
 		case c.Midstream:
 			s.Confidence = Low
 			s.Why = WhyMidstreamNoSocket
 			g.severity = Info
-			x.Midstream++
+			if first {
+				x.Midstream++
+			}
 		default:
 			s.Confidence = Medium
 			s.Why = WhyNeverOpened
-			x.Never++
+			if first {
+				x.Never++
+			}
 		}
 		return s
 	}
@@ -241,6 +251,9 @@ func (a *run) npaMainSession(m *npaConn, blocked []*flows.Conn, udp []*flows.UDP
 	case unacked > 0 && n.Dir[1].Retrans > 0:
 		s.Status = NPALost
 		g := fs.add(NPANotificationLost, Critical, svc, TCP, client, server, n.Server.Port(), n.First, n.Last, n.Input, nFrames)
+		// (The reasons are counted at every capture point that shows
+		// one: the explanation takes the most direct, the server side's
+		// unacknowledged push or reset over the client side's.)
 		g.member(n.Client)
 		factsOf[NPALostFacts](g).Unacked++
 		g.addSample(n.Dir[1].MaxDataGap)
@@ -263,8 +276,9 @@ func (a *run) npaMainSession(m *npaConn, blocked []*flows.Conn, udp []*flows.UDP
 	case a.v.Timeouts.TCPIdle > 0 && n.MaxGap > a.v.Timeouts.TCPIdle && n.Dir[0].KeepAlives+n.Dir[1].KeepAlives == 0:
 		s.Status = NPAIdleRisk
 		g := fs.add(NPAIdleExceedsTimeout, Warning, svc, TCP, client, server, n.Server.Port(), n.First, n.Last, n.Input, nFrames)
-		g.member(n.Client)
-		g.addSample(n.MaxGap)
+		if g.member(n.Client) {
+			g.addSample(n.MaxGap)
+		}
 	}
 	a.te.npaSocket(n, s.Status == NPALost)
 	return s
@@ -299,14 +313,15 @@ func (a *run) npaUDPFinding(f *flows.UDPFlow, main *flows.Conn, fs *findingSet) 
 	svc := f.Service
 	client, server := f.Client.Addr(), f.Server.Addr()
 	g := fs.add(NPAUDPMode, Info, svc, UDP, client, server, 5001, f.First, f.Last, f.Input, firstFrames(f, 3))
-	g.member(f.Client)
-	factsOf[NPAUDPFacts](g).Datagrams += f.Responses
+	if x := factsOf[NPAUDPFacts](g); g.member(f.Client) {
+		x.Datagrams += f.Responses
+	}
 	if f.RefusedCount > 0 {
 		u := fs.add(NPAUDPUnreachable, Critical, svc, UDP, client, server, 5001, f.First, f.Last, f.Input, f.Frames)
-		u.member(f.Client)
-		x := factsOf[NPAUDPFacts](u)
-		h := &f.Refused[0].ICMP
-		x.note(ICMPCode{h.V6, h.Type, h.Code}, h.From.Addr(), f.RefusedCount)
-		x.Datagrams += f.Responses
+		if x := factsOf[NPAUDPFacts](u); u.member(f.Client) {
+			h := &f.Refused[0].ICMP
+			x.note(ICMPCode{h.V6, h.Type, h.Code}, h.From.Addr(), f.RefusedCount)
+			x.Datagrams += f.Responses
+		}
 	}
 }

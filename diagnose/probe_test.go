@@ -388,7 +388,9 @@ func TestScanAtTwoPointsCountsEachAttemptOnce(t *testing.T) {
 				t.Errorf("cap %d: two points: %d %s; one point %d", maxConns, x2.Kinds[k], k, x1.Kinds[k])
 			}
 		}
-		hosts := func(x *diagnose.ScanFacts) []netip.Addr { return slices.SortedFunc(maps.Keys(x.Hosts), netip.Addr.Compare) }
+		hosts := func(x *diagnose.ScanFacts) []netip.Addr {
+			return slices.SortedFunc(maps.Keys(x.Hosts), netip.Addr.Compare)
+		}
 		if !slices.Equal(hosts(x1), hosts(x2)) {
 			t.Errorf("cap %d: two points: hosts %v; one point %v", maxConns, hosts(x2), hosts(x1))
 		}

@@ -64,31 +64,35 @@ func (a *run) connFindings(c *flows.Conn, fs *findingSet, end time.Time) {
 			// server itself; the seed warns that a host firewall there
 			// breaks them.
 			g := fs.add(SWInternalBlocked, Critical, svc, TCP, client, server, port, c.First, c.Last, c.Input, c.Frames)
-			g.member(c.Client)
-			addCounts(&factsOf[StatesFacts](g).States, map[string]int{state: 1})
+			if g.member(c.Client) {
+				addCounts(&factsOf[StatesFacts](g).States, map[string]int{state: 1})
+			}
 			return
 		}
 		switch {
 		case origSyn && !c.SynAck && c.ICMP != nil:
 			g := fs.add(SynICMPRejected, sevForService(svc), svc, TCP, client, server, port, c.First, c.Last, c.Input, c.Frames)
-			g.member(c.Client)
-			x := factsOf[ICMPFacts](g)
-			x.note(ICMPCode{c.ICMP.V6, c.ICMP.Type, c.ICMP.Code}, c.ICMP.From.Addr(), 1)
-			if icmpIsFilter(c.ICMP.V6, c.ICMP.Type, c.ICMP.Code) {
-				x.Filter++
+			if g.member(c.Client) {
+				x := factsOf[ICMPFacts](g)
+				x.note(ICMPCode{c.ICMP.V6, c.ICMP.Type, c.ICMP.Code}, c.ICMP.From.Addr(), 1)
+				if icmpIsFilter(c.ICMP.V6, c.ICMP.Type, c.ICMP.Code) {
+					x.Filter++
+				}
 			}
 		case origSyn && !c.SynAck && c.Dir[1].RST > 0:
 			// The SYN answered by a reset (Zeek's REJ also covers resets
 			// after a SYN-ACK seen later or never, which are no refusal).
 			g := fs.add(SynReset, sevForService(svc), svc, TCP, client, server, port, c.First, c.Last, c.Input, c.Frames)
-			g.member(c.Client)
+			first := g.member(c.Client)
 			r := &c.Dir[1]
 			x := factsOf[SynResetFacts](g)
 			if gt, ok := a.ttls.Genuine(c.Vantage, server); ok {
 				g.ttls = [2]uint8{r.Resets[0].TTL, gt}
-				if gt != r.Resets[0].TTL {
+				switch {
+				case !first:
+				case gt != r.Resets[0].TTL:
 					x.Forged++
-				} else {
+				default:
 					x.Genuine++
 				}
 			}
@@ -100,30 +104,34 @@ func (a *run) connFindings(c *flows.Conn, fs *findingSet, end time.Time) {
 				return // the answers may be on the path this capture misses
 			}
 			g := fs.add(SynUnanswered, sevForService(svc), svc, TCP, client, server, port, c.First, c.Last, c.Input, c.Frames)
-			g.member(c.Client)
 			x := factsOf[SynUnansweredFacts](g)
-			x.SYNs += c.Dir[0].SYN
-			if c.LocalDrops > 0 {
-				addCounts(&x.DroppedAt, map[string]int{a.component(c.Input, c.LocalDrop.Component): c.LocalDrops})
+			if g.member(c.Client) {
+				x.SYNs += c.Dir[0].SYN
+				if c.LocalDrops > 0 {
+					addCounts(&x.DroppedAt, map[string]int{a.component(c.Input, c.LocalDrop.Component): c.LocalDrops})
+				}
+				g.addSample(c.LastSyn.Sub(c.FirstSyn))
 			}
-			g.addSample(c.LastSyn.Sub(c.FirstSyn))
 		case origSyn && c.SynAck && !c.Established && c.Dir[0].Payload == 0 && c.Dir[1].Payload == 0 && c.Dir[0].RST == 0:
 			if end.Sub(c.SynAckTime) < synWait && c.Dir[1].SYN < 2 {
 				return
 			}
 			g := fs.add(HandshakeIncomplete, sevForService(svc), svc, TCP, client, server, port, c.First, c.Last, c.Input, c.Frames)
-			g.member(c.Client)
-			factsOf[HandshakeFacts](g).SynAcks += c.Dir[1].SYN
+			x := factsOf[HandshakeFacts](g)
+			if g.member(c.Client) {
+				x.SynAcks += c.Dir[1].SYN
+			}
 		case origSyn && c.SynAck && c.Established && c.Dir[1].SYN >= 3 && c.Dir[1].Payload == 0 && c.Dir[0].RST == 0:
 			// Seen from the client: it acknowledged the SYN-ACK, yet the
 			// server kept retransmitting it (twice or more: one lost ACK
 			// recovers after one): the client's packets never reach the
 			// server while the server's reach the client.
 			g := fs.add(HandshakeIncomplete, sevForService(svc), svc, TCP, client, server, port, c.First, c.Last, c.Input, c.Frames)
-			g.member(c.Client)
 			x := factsOf[HandshakeFacts](g)
-			x.SynAcks += c.Dir[1].SYN
-			x.Acked++
+			if g.member(c.Client) {
+				x.SynAcks += c.Dir[1].SYN
+				x.Acked++
+			}
 		}
 		// Resets whose TTL is not that of the genuine packets of the side
 		// they claim to come from, in a connection that was answered:
@@ -149,15 +157,16 @@ func (a *run) connFindings(c *flows.Conn, fs *findingSet, end time.Time) {
 					continue
 				}
 				g := fs.add(RSTInjected, sevForService(svc), svc, TCP, client, server, port, c.First, c.Last, c.Input, frames)
-				g.member(c.Client)
 				g.ttls = [2]uint8{forged.TTL, d.TTL}
 				x := factsOf[RSTInjectedFacts](g)
-				if dir == 0 {
-					x.ClaimsClient++
-				} else {
-					x.ClaimsServer++
+				if g.member(c.Client) {
+					if dir == 0 {
+						x.ClaimsClient++
+					} else {
+						x.ClaimsServer++
+					}
+					g.addSample(forged.Time.Sub(c.First))
 				}
-				g.addSample(forged.Time.Sub(c.First))
 			}
 		}
 	}

@@ -97,12 +97,13 @@ func (a *run) udpFlowFindings(f *flows.UDPFlow, end time.Time, fs *findingSet) b
 			sev = Critical
 		}
 		g := fs.add(UDPUnanswered, sev, svc, UDP, client, server, port, f.First, f.Last, f.Input, f.Frames)
-		g.member(f.Client)
 		x := factsOf[UDPUnansweredFacts](g)
-		x.Requests += f.Requests
-		x.Unanswered += n
-		if f.Responses > 0 {
-			x.SomeAnswered++
+		if g.member(f.Client) {
+			x.Requests += f.Requests
+			x.Unanswered += n
+			if f.Responses > 0 {
+				x.SomeAnswered++
+			}
 		}
 	}
 	if f.LateCount > 0 {
@@ -113,13 +114,14 @@ func (a *run) udpFlowFindings(f *flows.UDPFlow, end time.Time, fs *findingSet) b
 			sev = Info
 		}
 		g := fs.add(UDPLateResponse, sev, svc, UDP, client, server, port, f.First, f.Last, f.Input, lateFrames(f))
-		g.member(f.Client)
 		x := factsOf[UDPLateFacts](g)
-		x.Late += f.LateCount
-		x.Delivered += f.LateDelivered
-		x.Tickles += f.LateTickles
-		for _, l := range f.Late {
-			g.addSample(l.Silence)
+		if g.member(f.Client) {
+			x.Late += f.LateCount
+			x.Delivered += f.LateDelivered
+			x.Tickles += f.LateTickles
+			for _, l := range f.Late {
+				g.addSample(l.Silence)
+			}
 		}
 	}
 	a.refusedFinding(f, svc, fs)
@@ -140,17 +142,19 @@ func (a *run) k2Step(k k2Key, last *k2Flow, f *flows.UDPFlow, end time.Time, fs 
 			g := fs.add(K2ShadowFailover, Warning, svc, UDP, k.client, last.server.Addr(), last.server.Port(), last.first, f.Last, f.Input,
 				append(append([]uint64(nil), last.framesN(2)...), firstFrames(f, 2)...))
 			x := factsOf[FailoverFacts](g)
-			addCounts(&x.Shadows, map[netip.Addr]int{f.Server.Addr(): 1})
-			if f.Responses > 0 {
-				x.ShadowAnswered++
+			if g.member(f.Client) {
+				addCounts(&x.Shadows, map[netip.Addr]int{f.Server.Addr(): 1})
+				if f.Responses > 0 {
+					x.ShadowAnswered++
+				}
 			}
-			g.member(f.Client)
 		case f.Server == last.server && f.Client.Port() != last.clientPort:
 			g := fs.add(K2ClientRebind, Warning, svc, UDP, k.client, f.Server.Addr(), f.Server.Port(), last.first, f.First, f.Input,
 				append(append([]uint64(nil), last.framesN(1)...), firstFrames(f, 1)...))
 			g.clientPts[last.clientPort] = true
-			g.member(f.Client)
-			g.addSample(f.First.Sub(last.lastReq))
+			if g.member(f.Client) {
+				g.addSample(f.First.Sub(last.lastReq))
+			}
 		}
 	}
 	if unans && f.Requests > 0 {
@@ -167,8 +171,10 @@ func udpICMPFinding(f *flows.UDPFlow, svc *catalog.Service, fs *findingSet) {
 	}
 	server := f.Server.Addr()
 	g := fs.add(UDPICMPUnreachable, sevForService(svc), svc, UDP, f.Client.Addr(), server, f.Server.Port(), f.First, f.Last, f.Input, f.Frames)
-	g.member(f.Client)
-	factsOf[ICMPFacts](g).note(ICMPCode{f.ICMP.V6, f.ICMP.Type, f.ICMP.Code}, f.ICMP.From.Addr(), f.ICMPCount)
+	x := factsOf[ICMPFacts](g)
+	if g.member(f.Client) {
+		x.note(ICMPCode{f.ICMP.V6, f.ICMP.Type, f.ICMP.Code}, f.ICMP.From.Addr(), f.ICMPCount)
+	}
 }
 
 func lateFrames(f *flows.UDPFlow) []uint64 {
@@ -208,8 +214,10 @@ func (a *run) refusedFinding(f *flows.UDPFlow, svc *catalog.Service, fs *finding
 		}
 	}
 	g := fs.add(UDPLateResponse, Warning, svc, UDP, f.Client.Addr(), f.Server.Addr(), f.Server.Port(), f.First, f.Last, f.Input, frames)
-	g.member(f.Client)
 	x := factsOf[UDPLateFacts](g)
+	if !g.member(f.Client) {
+		return
+	}
 	x.Refused += f.RefusedCount
 	for _, r := range f.Refused {
 		if r.Local != nil {
