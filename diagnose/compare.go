@@ -24,6 +24,13 @@ type flowView struct {
 	device    netip.Addr
 }
 
+// maxPrintShare is how many flows may share a packet fingerprint for it
+// to count in matching them: a SYN flood whose packets are all alike
+// (one sequence number, one IP ID) gave every flow the same print, and
+// pairing them compared each flow with every other (5,000 SYNs at two
+// points: 9 s).
+const maxPrintShare = 32
+
 // compareFindings matches flows across capture points and reports the
 // packets that one side saw and the other did not.
 func (a *run) compareFindings(conns []*flows.Conn, udps []*flows.UDPFlow, fs *findingSet) {
@@ -60,7 +67,11 @@ func (a *run) compareFindings(conns []*flows.Conn, udps []*flows.UDPFlow, fs *fi
 		// packet or two with the wrong flow, never the most.
 		shared := map[int]int{}
 		for _, p := range v.Prints {
-			for _, j := range byPrint[p.Hash] {
+			js := byPrint[p.Hash]
+			if len(js) > maxPrintShare {
+				continue // a packet many flows sent alike identifies none
+			}
+			for _, j := range js {
 				if views[j].vantage != v.vantage {
 					shared[j]++
 				}
