@@ -168,6 +168,7 @@ func newGroup(k groupKey, severity Severity, svc *catalog.Service, first *group)
 // absorb adds a member group's counts, times and evidence.
 func (g *group) absorb(m *group) {
 	g.count += m.count
+	g.pastSeen += m.pastSeen
 	if m.first.Before(g.first) {
 		g.first = m.first
 	}

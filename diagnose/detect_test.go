@@ -1211,3 +1211,43 @@ func TestFactsCountEachMemberOnce(t *testing.T) {
 		t.Errorf("udp_unanswered: %d requests; want 5", x.Requests)
 	}
 }
+
+// TestMembersPastTheBoundAreReported: with two capture points, a finding
+// remembers the connections it counted up to its bound (4,096) and counts
+// each of them once; past it, a connection is counted at every point
+// that saw it, and the report says so (BoundMembers) with how many. With
+// one capture point the bound changes nothing and is not reported.
+func TestMembersPastTheBoundAreReported(t *testing.T) {
+	s := flowtest.New()
+	const n = 5000
+	for i := 0; i < n; i++ {
+		c := netip.AddrPortFrom(netip.AddrFrom4([4]byte{10, 1, byte(i >> 8), byte(i)}), 40000)
+		s.TCP(c, ep("198.51.100.10:443"), fS, 1, 0, 0)
+		s.Wait(time.Millisecond)
+	}
+	s.Wait(30 * time.Second)
+	s.UDP(ep("192.0.2.1:5353"), ep("192.0.2.2:5353"), 10) // the capture goes on: every attempt is due
+	two := flowtest.New()
+	for _, p := range s.Pkts {
+		p2 := p
+		p2.Input = 1
+		two.Pkts = append(two.Pkts, p, p2)
+	}
+	to := catalog.TimeoutsFor(mustProfile(t, "default"), 0, 0)
+	bound := func(r *diagnose.Result) (b diagnose.Bound) {
+		for _, x := range r.Bounds {
+			if x.Table == diagnose.BoundMembers {
+				b = x
+			}
+		}
+		return b
+	}
+	r1, r2 := run(s, to), run(two, to)
+	if f := findKind(t, r1, diagnose.SynUnanswered); f.Count != n || bound(r1).Summarised != 0 {
+		t.Errorf("one point: %d attempts, %d past the bound reported; want %d, none", f.Count, bound(r1).Summarised, n)
+	}
+	f, b := findKind(t, r2, diagnose.SynUnanswered), bound(r2)
+	if want := 2 * (n - 4096); b.Summarised != want || b.Limit != 4096 || f.Count != n+want/2 {
+		t.Errorf("two points: %d attempts, %d past the bound (limit %d) reported; want %d, %d (4096)", f.Count, b.Summarised, b.Limit, n+want/2, want)
+	}
+}

@@ -43,9 +43,12 @@ type group struct {
 	rep netip.Addr
 	// moreClients counts members beyond the clients named in clients.
 	moreClients int
-	// seen holds the client endpoints of the members counted (see member),
-	// at most maxSeen.
-	seen map[netip.AddrPort]bool
+	// seen holds the client endpoints of the members counted (see member)
+	// and the capture point that saw each first, at most maxSeen.
+	seen map[netip.AddrPort]uint16
+	// pastSeen counts the members counted past maxSeen, each at every
+	// capture point that saw it (BoundMembers).
+	pastSeen int
 	// seenF and clientsF, once seen and clients are large, hold every key
 	// of theirs: a member from a new client (a flood's every attempt) is
 	// told so without a lookup in either map.
@@ -85,20 +88,23 @@ func clientHash(a netip.Addr) uint64 {
 	return mix64(hi^0x94d049bb133111eb, lo^0x9e3779b97f4a7c15)
 }
 
-// hasSeen says whether the endpoint is in seen.
-func (g *group) hasSeen(e netip.AddrPort) bool {
+// seenAt returns the capture point that saw the endpoint first, if it is
+// in seen.
+func (g *group) seenAt(e netip.AddrPort) (uint16, bool) {
 	if g.seenF != nil && !g.seenF.mayHave(endpointHash(e)) {
-		return false
+		return 0, false
 	}
-	return g.seen[e]
+	v, ok := g.seen[e]
+	return v, ok
 }
 
-// addSeen puts the endpoint in seen (made if need be), and in its filter.
-func (g *group) addSeen(e netip.AddrPort) {
+// addSeen puts the endpoint, seen first at vantage, in seen (made if need
+// be), and in its filter.
+func (g *group) addSeen(e netip.AddrPort, vantage uint16) {
 	if g.seen == nil {
-		g.seen = map[netip.AddrPort]bool{}
+		g.seen = map[netip.AddrPort]uint16{}
 	}
-	g.seen[e] = true
+	g.seen[e] = vantage
 	switch {
 	case g.seenF != nil:
 		g.seenF.add(endpointHash(e))
@@ -151,6 +157,9 @@ type findingSet struct {
 	solo map[netip.Addr]bool
 	// scans are the syn_scan groups scanAttempt last added to.
 	scans scanCaches
+	// scanPast counts the scan attempts counted past maxSeenConvs, each
+	// at every capture point that saw it (BoundMembers).
+	scanPast int
 	// scanSeen, once the capture has a second capture point, maps the
 	// conversations of the scan attempts counted (convHash) to the point
 	// that saw them first: an attempt another point saw too is counted
@@ -192,15 +201,19 @@ const maxClientList = 1000
 const maxSeen = 4096
 
 // member records the client endpoint of a group's member (a connection or
-// a flow) and, when the same member was already counted, takes back the
-// count add gave it: the same connection seen at two capture points (both
-// sides of a firewall, or two interfaces of a tcpdump -i any) is one
-// connection. It reports whether the member is counted (its first
-// sighting, or any past maxSeen): only then are its facts added, so that
-// they add up over the members the count counts.
-func (g *group) member(client netip.AddrPort) (first bool) {
-	switch {
-	case g.hasSeen(client):
+// a flow) seen at capture point vantage and, when another point counted
+// the same endpoint already, takes back the count add gave it: the same
+// connection seen at two capture points (both sides of a firewall, or two
+// interfaces of a tcpdump -i any) is one connection; seen again at the
+// same point, it is a new connection from a reused port. It reports
+// whether the member is counted: only then are its facts added, so that
+// they add up over the members the count counts. (Past maxSeen
+// endpoints, members are counted as they come.)
+func (g *group) member(client netip.AddrPort, vantage uint16) (first bool) {
+	switch v, ok := g.seenAt(client); {
+	case ok && v == vantage:
+		first = true
+	case ok:
 		first = false
 		g.count--
 		// Taken back where add counted it: a client named in clients,
@@ -214,9 +227,10 @@ func (g *group) member(client netip.AddrPort) (first bool) {
 			g.moreClients--
 		}
 	case len(g.seen) < maxSeen:
-		g.addSeen(client)
+		g.addSeen(client, vantage)
 		first = true
 	default:
+		g.pastSeen++
 		first = true
 	}
 	// Past 40 ports, only their number (41: more than 40) is told.
@@ -224,6 +238,18 @@ func (g *group) member(client netip.AddrPort) (first bool) {
 		g.clientPts[client.Port()] = true
 	}
 	return first
+}
+
+// pastSeen is how many members the set's findings counted past their
+// bound on the connections they remember (maxSeen, the scan's
+// maxSeenConvs): with several capture points, each of those is counted
+// at every point that saw it.
+func (fs *findingSet) pastSeen() int {
+	n := fs.scanPast
+	for _, g := range fs.order {
+		n += g.pastSeen
+	}
+	return n
 }
 
 // addSample keeps a numeric fact about a member, up to maxSamples.
@@ -250,9 +276,9 @@ func (fs *findingSet) mergeService(sk serviceKey) *group {
 		}
 		m.absorb(g)
 		m.noteClient(g.key.client, g.count)
-		for p := range g.seen {
+		for p, v := range g.seen {
 			if len(m.seen) < maxSeen {
-				m.addSeen(p)
+				m.addSeen(p, v)
 			}
 		}
 		delete(fs.groups, g.key)
@@ -437,6 +463,7 @@ func (fs *findingSet) clone() *findingSet {
 	for k, v := range fs.perService {
 		n.perService[k] = v
 	}
+	n.scanPast = fs.scanPast
 	for k, g := range fs.merged {
 		n.merged[k] = remap[g]
 	}

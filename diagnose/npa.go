@@ -193,7 +193,7 @@ func (a *run) npaMainSession(m *npaConn, blocked []*flows.Conn, udp []*flows.UDP
 		}
 		s.Status = NPAMissing
 		g := fs.add(NPANotificationMissing, Warning, svc, TCP, client, server, c.Server.Port(), c.First, c.Last, c.Input, c.Frames[:min(len(c.Frames), 3)])
-		first := g.member(c.Client)
+		first := g.member(c.Client, c.Vantage)
 		x := factsOf[NPAMissingFacts](g)
 		// (The session's own fields are its capture point's; the facts
 		// count each main session once, as the finding does.)
@@ -254,13 +254,13 @@ func (a *run) npaMainSession(m *npaConn, blocked []*flows.Conn, udp []*flows.UDP
 		// (The reasons are counted at every capture point that shows
 		// one: the explanation takes the most direct, the server side's
 		// unacknowledged push or reset over the client side's.)
-		g.member(n.Client)
+		g.member(n.Client, n.Vantage)
 		factsOf[NPALostFacts](g).Unacked++
 		g.addSample(n.Dir[1].MaxDataGap)
 	case n.Dir[0].RST+n.Dir[1].RST > 0 && c.Last.Sub(n.Last) > npaLiveMargin && c.Dir[0].RST+c.Dir[1].RST == 0:
 		s.Status = NPALost
 		g := fs.add(NPANotificationLost, Critical, svc, TCP, client, server, n.Server.Port(), n.First, n.Last, n.Input, nFrames)
-		g.member(n.Client)
+		g.member(n.Client, n.Vantage)
 		factsOf[NPALostFacts](g).Reset++
 		g.addSample(n.MaxGap)
 	case n.Dir[0].Retrans > 0 && n.UnackedClientBytes() > 0 && c.Dir[0].Retrans == 0:
@@ -270,13 +270,13 @@ func (a *run) npaMainSession(m *npaConn, blocked []*flows.Conn, udp []*flows.UDP
 		// the connection, torn down by a middlebox.
 		s.Status, s.Confidence = NPALost, Medium
 		g := fs.add(NPANotificationLost, Critical, svc, TCP, client, server, n.Server.Port(), n.First, n.Last, n.Input, nFrames)
-		g.member(n.Client)
+		g.member(n.Client, n.Vantage)
 		factsOf[NPALostFacts](g).ClientUnacked++
 		g.addSample(n.MaxGap)
 	case a.v.Timeouts.TCPIdle > 0 && n.MaxGap > a.v.Timeouts.TCPIdle && n.Dir[0].KeepAlives+n.Dir[1].KeepAlives == 0:
 		s.Status = NPAIdleRisk
 		g := fs.add(NPAIdleExceedsTimeout, Warning, svc, TCP, client, server, n.Server.Port(), n.First, n.Last, n.Input, nFrames)
-		if g.member(n.Client) {
+		if g.member(n.Client, n.Vantage) {
 			g.addSample(n.MaxGap)
 		}
 	}
@@ -300,7 +300,7 @@ func (a *run) npaOrphan(n *npaConn, cs []*npaConn, fs *findingSet) NPASession {
 		}
 	}
 	g := fs.add(NPAOrphanNotification, sev, svc, TCP, c.Client.Addr(), c.Server.Addr(), c.Server.Port(), c.First, c.Last, c.Input, c.Frames)
-	g.member(c.Client)
+	g.member(c.Client, c.Vantage)
 	if x := factsOf[NPAOrphanFacts](g); x.Why == 0 {
 		x.Why = s.Why
 	}
@@ -313,12 +313,12 @@ func (a *run) npaUDPFinding(f *flows.UDPFlow, main *flows.Conn, fs *findingSet) 
 	svc := f.Service
 	client, server := f.Client.Addr(), f.Server.Addr()
 	g := fs.add(NPAUDPMode, Info, svc, UDP, client, server, 5001, f.First, f.Last, f.Input, firstFrames(f, 3))
-	if x := factsOf[NPAUDPFacts](g); g.member(f.Client) {
+	if x := factsOf[NPAUDPFacts](g); g.member(f.Client, f.Vantage) {
 		x.Datagrams += f.Responses
 	}
 	if f.RefusedCount > 0 {
 		u := fs.add(NPAUDPUnreachable, Critical, svc, UDP, client, server, 5001, f.First, f.Last, f.Input, f.Frames)
-		if x := factsOf[NPAUDPFacts](u); u.member(f.Client) {
+		if x := factsOf[NPAUDPFacts](u); u.member(f.Client, f.Vantage) {
 			h := &f.Refused[0].ICMP
 			x.note(ICMPCode{h.V6, h.Type, h.Code}, h.From.Addr(), f.RefusedCount)
 			x.Datagrams += f.Responses

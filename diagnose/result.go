@@ -355,6 +355,9 @@ const (
 	BoundK2      BoundTable = "k2_clients"      // K2 clients' stories after eviction
 	BoundDNS     BoundTable = "dns_names"       // names and lookups from DNS answers
 	BoundClients BoundTable = "service_clients" // clients listed per service row
+	// BoundMembers: with several capture points, the connections a
+	// finding remembers to count once however many points saw them.
+	BoundMembers BoundTable = "finding_members"
 )
 
 // Bound says that a table was full: its limit, and how many entries were

@@ -127,6 +127,9 @@ func Run(v *flows.View, ev *Evictions, inputs []*dissect.InputInfo) *Result {
 		return x.First.Before(y.First)
 	})
 	tables.Wait()
+	if n := fs.pastSeen(); n > 0 && len(v.CapturePoints) > 1 {
+		r.Bounds = append(r.Bounds, Bound{Table: BoundMembers, Limit: maxSeen, Summarised: n})
+	}
 	r.NPASessions = sessions
 	r.Hosts = namedHosts(r.Hosts, r.Findings)
 	return r

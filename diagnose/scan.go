@@ -272,6 +272,8 @@ func (fs *findingSet) seenElsewhere(h *flows.FlowHead) bool {
 	}
 	if len(fs.scanSeen) < maxSeenConvs {
 		fs.scanSeen[k] = h.Vantage
+	} else {
+		fs.scanPast++
 	}
 	return false
 }

@@ -64,7 +64,7 @@ func (a *run) connFindings(c *flows.Conn, fs *findingSet, end time.Time) {
 			// server itself; the seed warns that a host firewall there
 			// breaks them.
 			g := fs.add(SWInternalBlocked, Critical, svc, TCP, client, server, port, c.First, c.Last, c.Input, c.Frames)
-			if g.member(c.Client) {
+			if g.member(c.Client, c.Vantage) {
 				addCounts(&factsOf[StatesFacts](g).States, map[string]int{state: 1})
 			}
 			return
@@ -72,7 +72,7 @@ func (a *run) connFindings(c *flows.Conn, fs *findingSet, end time.Time) {
 		switch {
 		case origSyn && !c.SynAck && c.ICMP != nil:
 			g := fs.add(SynICMPRejected, sevForService(svc), svc, TCP, client, server, port, c.First, c.Last, c.Input, c.Frames)
-			if g.member(c.Client) {
+			if g.member(c.Client, c.Vantage) {
 				x := factsOf[ICMPFacts](g)
 				x.note(ICMPCode{c.ICMP.V6, c.ICMP.Type, c.ICMP.Code}, c.ICMP.From.Addr(), 1)
 				if icmpIsFilter(c.ICMP.V6, c.ICMP.Type, c.ICMP.Code) {
@@ -83,7 +83,7 @@ func (a *run) connFindings(c *flows.Conn, fs *findingSet, end time.Time) {
 			// The SYN answered by a reset (Zeek's REJ also covers resets
 			// after a SYN-ACK seen later or never, which are no refusal).
 			g := fs.add(SynReset, sevForService(svc), svc, TCP, client, server, port, c.First, c.Last, c.Input, c.Frames)
-			first := g.member(c.Client)
+			first := g.member(c.Client, c.Vantage)
 			r := &c.Dir[1]
 			x := factsOf[SynResetFacts](g)
 			if gt, ok := a.ttls.Genuine(c.Vantage, server); ok {
@@ -105,7 +105,7 @@ func (a *run) connFindings(c *flows.Conn, fs *findingSet, end time.Time) {
 			}
 			g := fs.add(SynUnanswered, sevForService(svc), svc, TCP, client, server, port, c.First, c.Last, c.Input, c.Frames)
 			x := factsOf[SynUnansweredFacts](g)
-			if g.member(c.Client) {
+			if g.member(c.Client, c.Vantage) {
 				x.SYNs += c.Dir[0].SYN
 				if c.LocalDrops > 0 {
 					addCounts(&x.DroppedAt, map[string]int{a.component(c.Input, c.LocalDrop.Component): c.LocalDrops})
@@ -118,7 +118,7 @@ func (a *run) connFindings(c *flows.Conn, fs *findingSet, end time.Time) {
 			}
 			g := fs.add(HandshakeIncomplete, sevForService(svc), svc, TCP, client, server, port, c.First, c.Last, c.Input, c.Frames)
 			x := factsOf[HandshakeFacts](g)
-			if g.member(c.Client) {
+			if g.member(c.Client, c.Vantage) {
 				x.SynAcks += c.Dir[1].SYN
 			}
 		case origSyn && c.SynAck && c.Established && c.Dir[1].SYN >= 3 && c.Dir[1].Payload == 0 && c.Dir[0].RST == 0:
@@ -128,7 +128,7 @@ func (a *run) connFindings(c *flows.Conn, fs *findingSet, end time.Time) {
 			// server while the server's reach the client.
 			g := fs.add(HandshakeIncomplete, sevForService(svc), svc, TCP, client, server, port, c.First, c.Last, c.Input, c.Frames)
 			x := factsOf[HandshakeFacts](g)
-			if g.member(c.Client) {
+			if g.member(c.Client, c.Vantage) {
 				x.SynAcks += c.Dir[1].SYN
 				x.Acked++
 			}
@@ -159,7 +159,7 @@ func (a *run) connFindings(c *flows.Conn, fs *findingSet, end time.Time) {
 				g := fs.add(RSTInjected, sevForService(svc), svc, TCP, client, server, port, c.First, c.Last, c.Input, frames)
 				g.ttls = [2]uint8{forged.TTL, d.TTL}
 				x := factsOf[RSTInjectedFacts](g)
-				if g.member(c.Client) {
+				if g.member(c.Client, c.Vantage) {
 					if dir == 0 {
 						x.ClaimsClient++
 					} else {

@@ -98,7 +98,7 @@ func (a *run) udpFlowFindings(f *flows.UDPFlow, end time.Time, fs *findingSet) b
 		}
 		g := fs.add(UDPUnanswered, sev, svc, UDP, client, server, port, f.First, f.Last, f.Input, f.Frames)
 		x := factsOf[UDPUnansweredFacts](g)
-		if g.member(f.Client) {
+		if g.member(f.Client, f.Vantage) {
 			x.Requests += f.Requests
 			x.Unanswered += n
 			if f.Responses > 0 {
@@ -115,7 +115,7 @@ func (a *run) udpFlowFindings(f *flows.UDPFlow, end time.Time, fs *findingSet) b
 		}
 		g := fs.add(UDPLateResponse, sev, svc, UDP, client, server, port, f.First, f.Last, f.Input, lateFrames(f))
 		x := factsOf[UDPLateFacts](g)
-		if g.member(f.Client) {
+		if g.member(f.Client, f.Vantage) {
 			x.Late += f.LateCount
 			x.Delivered += f.LateDelivered
 			x.Tickles += f.LateTickles
@@ -142,7 +142,7 @@ func (a *run) k2Step(k k2Key, last *k2Flow, f *flows.UDPFlow, end time.Time, fs 
 			g := fs.add(K2ShadowFailover, Warning, svc, UDP, k.client, last.server.Addr(), last.server.Port(), last.first, f.Last, f.Input,
 				append(append([]uint64(nil), last.framesN(2)...), firstFrames(f, 2)...))
 			x := factsOf[FailoverFacts](g)
-			if g.member(f.Client) {
+			if g.member(f.Client, f.Vantage) {
 				addCounts(&x.Shadows, map[netip.Addr]int{f.Server.Addr(): 1})
 				if f.Responses > 0 {
 					x.ShadowAnswered++
@@ -152,7 +152,7 @@ func (a *run) k2Step(k k2Key, last *k2Flow, f *flows.UDPFlow, end time.Time, fs 
 			g := fs.add(K2ClientRebind, Warning, svc, UDP, k.client, f.Server.Addr(), f.Server.Port(), last.first, f.First, f.Input,
 				append(append([]uint64(nil), last.framesN(1)...), firstFrames(f, 1)...))
 			g.clientPts[last.clientPort] = true
-			if g.member(f.Client) {
+			if g.member(f.Client, f.Vantage) {
 				g.addSample(f.First.Sub(last.lastReq))
 			}
 		}
@@ -172,7 +172,7 @@ func udpICMPFinding(f *flows.UDPFlow, svc *catalog.Service, fs *findingSet) {
 	server := f.Server.Addr()
 	g := fs.add(UDPICMPUnreachable, sevForService(svc), svc, UDP, f.Client.Addr(), server, f.Server.Port(), f.First, f.Last, f.Input, f.Frames)
 	x := factsOf[ICMPFacts](g)
-	if g.member(f.Client) {
+	if g.member(f.Client, f.Vantage) {
 		x.note(ICMPCode{f.ICMP.V6, f.ICMP.Type, f.ICMP.Code}, f.ICMP.From.Addr(), f.ICMPCount)
 	}
 }
@@ -215,7 +215,7 @@ func (a *run) refusedFinding(f *flows.UDPFlow, svc *catalog.Service, fs *finding
 	}
 	g := fs.add(UDPLateResponse, Warning, svc, UDP, f.Client.Addr(), f.Server.Addr(), f.Server.Port(), f.First, f.Last, f.Input, frames)
 	x := factsOf[UDPLateFacts](g)
-	if !g.member(f.Client) {
+	if !g.member(f.Client, f.Vantage) {
 		return
 	}
 	x.Refused += f.RefusedCount

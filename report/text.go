@@ -327,6 +327,8 @@ func boundWords(b Bound) string {
 		return fmt.Sprintf("%d DNS answers past the names' bounds (%d client lookups) were not kept", b.Summarised, b.Limit)
 	case diagnose.BoundClients:
 		return fmt.Sprintf("services with more than %d clients: %d further connections are counted, their clients not listed", b.Limit, b.Summarised)
+	case diagnose.BoundMembers:
+		return fmt.Sprintf("findings with more than %d connections: %d further ones were counted at every capture point that saw them (a connection seen on both sides may count twice in those findings' numbers)", b.Limit, b.Summarised)
 	}
 	return fmt.Sprintf("%s: %d summarised (limit %d)", b.Table, b.Summarised, b.Limit)
 }
