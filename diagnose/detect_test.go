@@ -1192,12 +1192,7 @@ func TestFactsCountEachMemberOnce(t *testing.T) {
 	s.Wait(time.Second)
 	s.TCP(c2, ep("198.51.100.10:5002"), fS, 7, 0, 0)
 	s.Wait(30 * time.Second)
-	two := flowtest.New()
-	for _, p := range s.Pkts {
-		p2 := p
-		p2.Input = 1
-		two.Pkts = append(two.Pkts, p, p2)
-	}
+	two := s.AtTwoPoints()
 	to := catalog.TimeoutsFor(mustProfile(t, "default"), 0, 0)
 	r1, r2 := run(s, to), run(two, to)
 	want := map[diagnose.Kind]bool{diagnose.UDPUnanswered: true, diagnose.HandshakeIncomplete: true, diagnose.SynUnanswered: true}
@@ -1227,12 +1222,7 @@ func TestMembersPastTheBoundAreReported(t *testing.T) {
 	}
 	s.Wait(30 * time.Second)
 	s.UDP(ep("192.0.2.1:5353"), ep("192.0.2.2:5353"), 10) // the capture goes on: every attempt is due
-	two := flowtest.New()
-	for _, p := range s.Pkts {
-		p2 := p
-		p2.Input = 1
-		two.Pkts = append(two.Pkts, p, p2)
-	}
+	two := s.AtTwoPoints()
 	to := catalog.TimeoutsFor(mustProfile(t, "default"), 0, 0)
 	bound := func(r *diagnose.Result) (b diagnose.Bound) {
 		for _, x := range r.Bounds {

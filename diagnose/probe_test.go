@@ -362,12 +362,7 @@ func TestScanFailedAttemptsNotListed(t *testing.T) {
 // one point the count itself moves by a few with the table's size).
 func TestScanAtTwoPointsCountsEachAttemptOnce(t *testing.T) {
 	one := scanScript(false)
-	two := flowtest.New()
-	for _, p := range one.Pkts {
-		p2 := p
-		p2.Input = 1
-		two.Pkts = append(two.Pkts, p, p2)
-	}
+	two := one.AtTwoPoints()
 	scan := func(s *flowtest.Script, maxConns int) (diagnose.Finding, *diagnose.ScanFacts) {
 		ev := diagnose.NewEvictions()
 		a := s.Feed(flows.Config{MaxConns: maxConns, OnEvict: ev})

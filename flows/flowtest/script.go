@@ -181,3 +181,16 @@ func (s *Script) DNSAnswer(server, client netip.AddrPort, name string, addr neti
 	p.DNS = []dissect.DNSAnswer{{Name: name, Addr: addr}}
 	s.Pkts = append(s.Pkts, p)
 }
+
+// AtTwoPoints returns a script of s's packets, each followed by its copy
+// at a second capture point (input 1): the same traffic captured on both
+// sides of a firewall that passes all of it.
+func (s *Script) AtTwoPoints() *Script {
+	two := New()
+	for _, p := range s.Pkts {
+		p2 := p
+		p2.Input = 1
+		two.Pkts = append(two.Pkts, p, p2)
+	}
+	return two
+}
