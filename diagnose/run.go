@@ -54,6 +54,9 @@ type run struct {
 	// svcMore counts the services table's connections from clients beyond
 	// its per-row list (set by serviceTable, for bounds).
 	svcMore int
+	// svcPast counts the services table's connections past its
+	// conversations' bound (svcTable.past).
+	svcPast int
 }
 
 // component names the pcapng interface a capturing machine logged a packet
@@ -127,7 +130,7 @@ func Run(v *flows.View, ev *Evictions, inputs []*dissect.InputInfo) *Result {
 		return x.First.Before(y.First)
 	})
 	tables.Wait()
-	if n := fs.pastSeen(); n > 0 && len(v.CapturePoints) > 1 {
+	if n := fs.pastSeen() + a.svcPast; n > 0 && len(v.CapturePoints) > 1 {
 		r.Bounds = append(r.Bounds, Bound{Table: BoundMembers, Limit: maxSeen, Summarised: n})
 	}
 	r.NPASessions = sessions

@@ -255,3 +255,23 @@ func TestGroupFiltersCountAsTheMaps(t *testing.T) {
 	check("the group", g, &r)
 	check("its clone", c, &cr)
 }
+
+// TestServicesTableCountsPastItsBound: the services table remembers
+// maxSeenConvs conversations to count one seen at two capture points
+// once; past them it counts each sighting, and says how many (past,
+// kept by a clone), which the report's BoundMembers adds up.
+func TestServicesTableCountsPastItsBound(t *testing.T) {
+	tb := newSvcTable()
+	server := netip.MustParseAddrPort("198.51.100.20:19283")
+	var b [4]byte
+	for i := 0; i < maxSeenConvs+10; i++ {
+		binary.BigEndian.PutUint32(b[:], 0x0a000000+uint32(i))
+		c := netip.AddrPortFrom(netip.AddrFrom4(b), 50000)
+		if tb.again(c, server, 0) || i < 5 && !tb.again(c, server, 1) {
+			t.Fatalf("conversation %d: counted once at two points, or twice at one; want once", i)
+		}
+	}
+	if c := tb.clone(); tb.past != 10 || c.past != 10 {
+		t.Errorf("past the bound: %d, clone %d; want 10", tb.past, c.past)
+	}
+}

@@ -148,14 +148,19 @@ type svcTable struct {
 	// seen maps the conversations counted, by a hash of their ends, to
 	// the capture point that saw them first: a connection seen at two
 	// capture points counts once (up to maxSeenConvs conversations;
-	// beyond, each sighting counts).
+	// beyond, each sighting counts: past).
 	seen map[uint64]uint16
+	past int
 }
 
 // maxSeenConvs bounds the conversations the services table remembers to
 // count a connection seen at several capture points once (about 20 bytes
 // each).
-const maxSeenConvs = 1 << 18
+const maxSeenConvs = MaxServiceConversations
+
+// MaxServiceConversations is maxSeenConvs, for the reports' words on
+// BoundMembers.
+const MaxServiceConversations = 1 << 18
 
 // again says whether the conversation was counted already at another
 // capture point, and remembers it. A conversation seen again at the same
@@ -170,6 +175,8 @@ func (t *svcTable) again(client, server netip.AddrPort, vantage uint16) bool {
 	}
 	if len(t.seen) < maxSeenConvs {
 		t.seen[k] = vantage
+	} else {
+		t.past++
 	}
 	return false
 }
@@ -239,7 +246,7 @@ func addrHash(a netip.Addr) uint64 {
 
 // clone copies the table so a snapshot can add to it.
 func (t *svcTable) clone() *svcTable {
-	c := &svcTable{aggs: make(map[svcKey]*svcAgg, len(t.aggs)), order: append([]svcKey(nil), t.order...), seen: maps.Clone(t.seen)}
+	c := &svcTable{aggs: make(map[svcKey]*svcAgg, len(t.aggs)), order: append([]svcKey(nil), t.order...), seen: maps.Clone(t.seen), past: t.past}
 	for k, g := range t.aggs {
 		n := *g
 		n.clients = make(map[netip.Addr]*tally, len(g.clients))
@@ -302,6 +309,7 @@ func (a *run) serviceTable(base *svcTable, conns []*flows.Conn, udps []*flows.UD
 	for _, f := range udps {
 		a.svcAddUDP(t, f)
 	}
+	a.svcPast = t.past
 	aggs, order := t.aggs, t.order
 	out := make([]ServiceRow, 0, len(order))
 	for _, k := range order {
