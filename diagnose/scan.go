@@ -191,7 +191,11 @@ func attemptKind(c *flows.Conn) Kind {
 // scanProbe adds a scanner's connection to its syn_scan aggregate.
 func (fs *findingSet) scanProbe(c *flows.Conn) {
 	kind := Kind("")
-	if !c.Established {
+	// An open port answers with a SYN-ACK, which a SYN scan (nmap -sS)
+	// resets: an answered probe, as aggregate counts the scanner's own
+	// resets, not a handshake that failed (that was every open port of a
+	// scan evicted during the capture, and none of one that was not).
+	if !c.Established && !(c.SynAck && c.Dir[0].RST > 0) {
 		kind = attemptKind(c)
 	}
 	fs.scanAttempt(&c.FlowHead, kind, c.Frames[:min(len(c.Frames), 2)])
