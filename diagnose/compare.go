@@ -48,11 +48,25 @@ func (a *run) compareFindings(conns []*flows.Conn, udps []*flows.UDPFlow, fs *fi
 			views = append(views, &flowView{f.Vantage, f.Input, f.Client, f.Server, f.Service, UDP, f.Prints, f.TTL[1], udpDevice(f)})
 		}
 	}
-	// Index fingerprints: which views saw each.
+	// Index fingerprints: which views saw each (a view once per print it
+	// has, in order: its repeats are next to each other); crowded are
+	// those more than maxPrintShare views share.
 	byPrint := map[uint64][]int{}
 	for i, v := range views {
 		for _, p := range v.Prints {
 			byPrint[p.Hash] = append(byPrint[p.Hash], i)
+		}
+	}
+	crowded := map[uint64]bool{}
+	for h, js := range byPrint {
+		if len(js) > maxPrintShare {
+			n := 0
+			for k, j := range js {
+				if k == 0 || j != js[k-1] {
+					n++
+				}
+			}
+			crowded[h] = n > maxPrintShare
 		}
 	}
 	// Pair each view with the views at other capture points that share
@@ -67,11 +81,10 @@ func (a *run) compareFindings(conns []*flows.Conn, udps []*flows.UDPFlow, fs *fi
 		// packet or two with the wrong flow, never the most.
 		shared := map[int]int{}
 		for _, p := range v.Prints {
-			js := byPrint[p.Hash]
-			if len(js) > maxPrintShare {
+			if crowded[p.Hash] {
 				continue // a packet many flows sent alike identifies none
 			}
-			for _, j := range js {
+			for _, j := range byPrint[p.Hash] {
 				if views[j].vantage != v.vantage {
 					shared[j]++
 				}

@@ -1241,3 +1241,25 @@ func TestMembersPastTheBoundAreReported(t *testing.T) {
 		t.Errorf("two points: %d attempts, %d past the bound (limit %d) reported; want %d, %d (4096)", f.Count, b.Summarised, b.Limit, n+want/2, want)
 	}
 }
+
+// TestRSTInjectedBothWaysIsOneConnection: an IPS that resets both ends
+// of one connection (both resets forged) makes one rst_injected member
+// whose facts hold both claims, at one capture point and at two.
+func TestRSTInjectedBothWaysIsOneConnection(t *testing.T) {
+	s := flowtest.New()
+	k := s.Open(cli, srv)
+	k.Send(true, 10)
+	k.Send(false, 10)
+	s.TTL[netip.MustParseAddr(srvA)] = 250
+	s.TTL[k.C.Addr()] = 250
+	s.TCP(k.Srv, k.C, fR, k.SS, 0, 0)
+	s.TCP(k.C, k.Srv, fR, k.CS, 0, 0)
+	s.TTL[netip.MustParseAddr(srvA)] = 63
+	s.TTL[k.C.Addr()] = 63
+	for points, sc := range []*flowtest.Script{s, s.AtTwoPoints()} {
+		f := findKind(t, run(sc, flowtest.Defaults()), "rst_injected")
+		if x := f.Facts.(*diagnose.RSTInjectedFacts); f.Count != 1 || x.ClaimsServer != 1 || x.ClaimsClient != 1 {
+			t.Errorf("%d point(s): count %d, facts %+v; want 1 connection claiming both ends once", points+1, f.Count, x)
+		}
+	}
+}

@@ -201,20 +201,22 @@ const maxClientList = 1000
 const maxSeen = 4096
 
 // member records the client endpoint of a group's member (a connection or
-// a flow) seen at capture point vantage and, when another point counted
-// the same endpoint already, takes back the count add gave it: the same
-// connection seen at two capture points (both sides of a firewall, or two
-// interfaces of a tcpdump -i any) is one connection; seen again at the
-// same point, it is a new connection from a reused port. It reports
-// whether the member is counted: only then are its facts added, so that
-// they add up over the members the count counts. (Past maxSeen
-// endpoints, members are counted as they come.)
-func (g *group) member(client netip.AddrPort, vantage uint16) (first bool) {
+// a flow) seen at capture point vantage and, when the same endpoint was
+// counted already, takes back the count add gave it: the same connection
+// seen at two capture points (both sides of a firewall, or two interfaces
+// of a tcpdump -i any) is one connection, and so are one connection added
+// twice (resets forged in both directions, a flow both late and refused)
+// and a SYN retransmitted after its attempt left the live table. It
+// reports whether the member's facts are to be added: not when another
+// capture point saw the endpoint first (the same packets again), so that
+// the facts add up over what the points saw once; at the same point they
+// are more of the same member's (a second direction's resets, the flow's
+// refusals beside its late answers). (Past maxSeen endpoints, members are
+// counted as they come.)
+func (g *group) member(client netip.AddrPort, vantage uint16) (facts bool) {
 	switch v, ok := g.seenAt(client); {
-	case ok && v == vantage:
-		first = true
 	case ok:
-		first = false
+		facts = v == vantage
 		g.count--
 		// Taken back where add counted it: a client named in clients,
 		// or one past them (its count had made an entry of -1, and the
@@ -228,16 +230,16 @@ func (g *group) member(client netip.AddrPort, vantage uint16) (first bool) {
 		}
 	case len(g.seen) < maxSeen:
 		g.addSeen(client, vantage)
-		first = true
+		facts = true
 	default:
 		g.pastSeen++
-		first = true
+		facts = true
 	}
 	// Past 40 ports, only their number (41: more than 40) is told.
 	if len(g.clientPts) <= 40 {
 		g.clientPts[client.Port()] = true
 	}
-	return first
+	return facts
 }
 
 // pastSeen is how many members the set's findings counted past their

@@ -193,7 +193,7 @@ func (a *run) npaMainSession(m *npaConn, blocked []*flows.Conn, udp []*flows.UDP
 		}
 		s.Status = NPAMissing
 		g := fs.add(NPANotificationMissing, Warning, svc, TCP, client, server, c.Server.Port(), c.First, c.Last, c.Input, c.Frames[:min(len(c.Frames), 3)])
-		first := g.member(c.Client, c.Vantage)
+		facts := g.member(c.Client, c.Vantage)
 		x := factsOf[NPAMissingFacts](g)
 		// (The session's own fields are its capture point's; the facts
 		// count each main session once, as the finding does.)
@@ -207,25 +207,25 @@ func (a *run) npaMainSession(m *npaConn, blocked []*flows.Conn, udp []*flows.UDP
 				g.clientPts[b.Client.Port()] = true
 				fr := g.frames[b.Input]
 				g.frames[b.Input] = append(fr, b.Frames[:min(len(b.Frames), 4)]...)
-				if first {
+				if facts {
 					x.SYNs += b.Dir[0].SYN
 					addCounts(&x.States, map[string]int{b.ConnState(): 1})
 				}
 			}
-			if first {
+			if facts {
 				x.Blocked++
 			}
 		case c.Midstream:
 			s.Confidence = Low
 			s.Why = WhyMidstreamNoSocket
 			g.severity = Info
-			if first {
+			if facts {
 				x.Midstream++
 			}
 		default:
 			s.Confidence = Medium
 			s.Why = WhyNeverOpened
-			if first {
+			if facts {
 				x.Never++
 			}
 		}

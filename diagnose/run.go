@@ -78,8 +78,10 @@ func (a *run) component(input, iface int) string {
 
 // Run diagnoses the view. ev holds what evicted flows left (nil: none);
 // inputs describe the sources (may be nil). It reads v and ev and writes
-// neither, so the analyzer may go on once it returns; the Result owns all
-// it holds.
+// neither (but the analyzer's own memos, through v.ServiceOf: so it must
+// not run beside the analyzer, and only its own goroutine may call
+// ServiceOf), so the analyzer may go on once it returns; the Result owns
+// all it holds.
 func Run(v *flows.View, ev *Evictions, inputs []*dissect.InputInfo) *Result {
 	if ev == nil {
 		ev = NewEvictions()

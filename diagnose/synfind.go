@@ -83,13 +83,13 @@ func (a *run) connFindings(c *flows.Conn, fs *findingSet, end time.Time) {
 			// The SYN answered by a reset (Zeek's REJ also covers resets
 			// after a SYN-ACK seen later or never, which are no refusal).
 			g := fs.add(SynReset, sevForService(svc), svc, TCP, client, server, port, c.First, c.Last, c.Input, c.Frames)
-			first := g.member(c.Client, c.Vantage)
+			facts := g.member(c.Client, c.Vantage)
 			r := &c.Dir[1]
 			x := factsOf[SynResetFacts](g)
 			if gt, ok := a.ttls.Genuine(c.Vantage, server); ok {
 				g.ttls = [2]uint8{r.Resets[0].TTL, gt}
 				switch {
-				case !first:
+				case !facts:
 				case gt != r.Resets[0].TTL:
 					x.Forged++
 				default:
