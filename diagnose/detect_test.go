@@ -1263,3 +1263,26 @@ func TestRSTInjectedBothWaysIsOneConnection(t *testing.T) {
 		}
 	}
 }
+
+// TestNPAUDPOthersOnlyAtTwoPoints: a client whose server sends UDP
+// notifications to another client, and none to it, is npa_udp_unreachable
+// once, at one capture point and at two (its main session seen at both).
+func TestNPAUDPOthersOnlyAtTwoPoints(t *testing.T) {
+	s := flowtest.New()
+	a := s.Open("192.0.2.10:40000", srv)
+	b := s.Open("192.0.2.11:40001", srv)
+	a.Send(false, 30)
+	b.Send(false, 30)
+	for i := 0; i < 3; i++ {
+		s.Wait(time.Second)
+		s.UDP(ep("198.51.100.10:5001"), ep("192.0.2.11:49152"), 80)
+		a.Send(true, 40)
+		b.Send(true, 40)
+	}
+	for points, sc := range []*flowtest.Script{s, s.AtTwoPoints()} {
+		f := findKind(t, run(sc, flowtest.Defaults()), "npa_udp_unreachable")
+		if x := f.Facts.(*diagnose.NPAUDPFacts); f.Count != 1 || x.NoneArrived != 1 || f.Client != netip.MustParseAddr("192.0.2.10") {
+			t.Errorf("%d point(s): %s count %d, facts %+v; want 192.0.2.10 once, none arrived once", points+1, f.Client, f.Count, x)
+		}
+	}
+}

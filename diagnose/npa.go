@@ -188,7 +188,9 @@ func (a *run) npaMainSession(m *npaConn, blocked []*flows.Conn, udp []*flows.UDP
 			s.Status, s.Confidence = NPAUDP, Medium
 			s.Why = WhyUDPOthersOnly
 			g := fs.add(NPAUDPUnreachable, Critical, a.v.ServiceOf(netip.AddrPortFrom(server, 5001), UDP), UDP, client, server, 5001, c.First, c.Last, c.Input, c.Frames[:min(len(c.Frames), 3)])
-			factsOf[NPAUDPFacts](g).NoneArrived++
+			if x := factsOf[NPAUDPFacts](g); g.member(c.Client, c.Vantage) {
+				x.NoneArrived++
+			}
 			return s
 		}
 		s.Status = NPAMissing
