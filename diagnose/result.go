@@ -356,8 +356,11 @@ const (
 	BoundDNS     BoundTable = "dns_names"       // names and lookups from DNS answers
 	BoundClients BoundTable = "service_clients" // clients listed per service row
 	// BoundMembers: with several capture points, the connections a
-	// finding remembers to count once however many points saw them.
+	// finding remembers to count once however many points saw them (and
+	// a scan's attempts, past maxSeenConvs).
 	BoundMembers BoundTable = "finding_members"
+	// BoundServiceConvs: the same for the services table's conversations.
+	BoundServiceConvs BoundTable = "service_conversations"
 )
 
 // Bound says that a table was full: its limit, and how many entries were

@@ -132,8 +132,13 @@ func Run(v *flows.View, ev *Evictions, inputs []*dissect.InputInfo) *Result {
 		return x.First.Before(y.First)
 	})
 	tables.Wait()
-	if n := fs.pastSeen() + a.svcPast; n > 0 && len(v.CapturePoints) > 1 {
-		r.Bounds = append(r.Bounds, Bound{Table: BoundMembers, Limit: maxSeen, Summarised: n})
+	if len(v.CapturePoints) > 1 {
+		if n := fs.pastSeen(); n > 0 {
+			r.Bounds = append(r.Bounds, Bound{Table: BoundMembers, Limit: maxSeen, Summarised: n})
+		}
+		if a.svcPast > 0 {
+			r.Bounds = append(r.Bounds, Bound{Table: BoundServiceConvs, Limit: maxSeenConvs, Summarised: a.svcPast})
+		}
 	}
 	r.NPASessions = sessions
 	r.Hosts = namedHosts(r.Hosts, r.Findings)

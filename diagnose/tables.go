@@ -150,17 +150,13 @@ type svcTable struct {
 	// capture points counts once (up to maxSeenConvs conversations;
 	// beyond, each sighting counts: past).
 	seen map[uint64]uint16
-	past int
+	past int // BoundServiceConvs
 }
 
 // maxSeenConvs bounds the conversations the services table remembers to
 // count a connection seen at several capture points once (about 20 bytes
 // each).
-const maxSeenConvs = MaxServiceConversations
-
-// MaxServiceConversations is maxSeenConvs, for the reports' words on
-// BoundMembers.
-const MaxServiceConversations = 1 << 18
+const maxSeenConvs = 1 << 18
 
 // again says whether the conversation was counted already at another
 // capture point, and remembers it. A conversation seen again at the same
