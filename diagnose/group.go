@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/fwdiag/fwdiag/catalog"
+	"github.com/fwdiag/fwdiag/internal/bloom"
 )
 
 // groupKey is what findings are grouped by: a thousand blocked SYNs from one
@@ -52,46 +53,17 @@ type group struct {
 	// seenF and clientsF, once seen and clients are large, hold every key
 	// of theirs: a member from a new client (a flood's every attempt) is
 	// told so without a lookup in either map.
-	seenF, clientsF *keyBloom
+	seenF, clientsF *bloom.Filter
 }
-
-// keyBloom is a Bloom filter of key hashes: two bits a key in 64 Kbit
-// (8 KB). At the bounds of the maps it stands for (maxSeen, 4,096 keys)
-// about one absent key in seventy may be there.
-type keyBloom [1 << 16 / 64]uint64
 
 // bloomFrom is the size from which a map gets its filter: below it a
 // lookup is cheap enough.
 const bloomFrom = 256
 
-func (f *keyBloom) add(h uint64) {
-	i, j := h&(1<<16-1), h>>32&(1<<16-1)
-	f[i>>6] |= 1 << (i & 63)
-	f[j>>6] |= 1 << (j & 63)
-}
-
-func (f *keyBloom) mayHave(h uint64) bool {
-	i, j := h&(1<<16-1), h>>32&(1<<16-1)
-	return f[i>>6]&(1<<(i&63)) != 0 && f[j>>6]&(1<<(j&63)) != 0
-}
-
-// endpointHash and clientHash hash a member's client endpoint and
-// address for the filters (a zone is left out: two zones of one address
-// only share bits).
-func endpointHash(e netip.AddrPort) uint64 {
-	hi, lo := addrWords(e.Addr())
-	return mix64(mix64(hi^0x9e3779b97f4a7c15, lo^0xbf58476d1ce4e5b9)^uint64(e.Port()), 0x94d049bb133111eb)
-}
-
-func clientHash(a netip.Addr) uint64 {
-	hi, lo := addrWords(a)
-	return mix64(hi^0x94d049bb133111eb, lo^0x9e3779b97f4a7c15)
-}
-
 // seenAt returns the capture point that saw the endpoint first, if it is
 // in seen.
 func (g *group) seenAt(e netip.AddrPort) (uint16, bool) {
-	if g.seenF != nil && !g.seenF.mayHave(endpointHash(e)) {
+	if g.seenF != nil && !g.seenF.MayHave(endpointHash(e)) {
 		return 0, false
 	}
 	v, ok := g.seen[e]
@@ -107,18 +79,18 @@ func (g *group) addSeen(e netip.AddrPort, vantage uint16) {
 	g.seen[e] = vantage
 	switch {
 	case g.seenF != nil:
-		g.seenF.add(endpointHash(e))
+		g.seenF.Add(endpointHash(e))
 	case len(g.seen) >= bloomFrom:
-		g.seenF = new(keyBloom)
+		g.seenF = new(bloom.Filter)
 		for k := range g.seen {
-			g.seenF.add(endpointHash(k))
+			g.seenF.Add(endpointHash(k))
 		}
 	}
 }
 
 // hasClient says whether c is in clients.
 func (g *group) hasClient(c netip.Addr) bool {
-	if g.clientsF != nil && !g.clientsF.mayHave(clientHash(c)) {
+	if g.clientsF != nil && !g.clientsF.MayHave(addrHash(c)) {
 		return false
 	}
 	_, ok := g.clients[c]
@@ -132,11 +104,11 @@ func (g *group) addClient(c netip.Addr, n int) {
 	switch {
 	case len(g.clients) == old:
 	case g.clientsF != nil:
-		g.clientsF.add(clientHash(c))
+		g.clientsF.Add(addrHash(c))
 	case len(g.clients) >= bloomFrom:
-		g.clientsF = new(keyBloom)
+		g.clientsF = new(bloom.Filter)
 		for k := range g.clients {
-			g.clientsF.add(clientHash(k))
+			g.clientsF.Add(addrHash(k))
 		}
 	}
 }

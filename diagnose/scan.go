@@ -79,8 +79,7 @@ func (w *scanWatch) candidate(client netip.Addr) *fanout {
 	if w.cands == nil {
 		w.cands = make([]candSlot, candSlots)
 	}
-	hi, lo := addrWords(client)
-	j := mix64(hi^0x9e3779b97f4a7c15, lo^0xbf58476d1ce4e5b9)
+	j := addrHash(client)
 	tag := uint16(j >> 48)
 	for {
 		s := &w.cands[j&(candSlots-1)]
@@ -122,7 +121,7 @@ func (w *scanWatch) note(client netip.Addr, target netip.AddrPort) bool {
 		return true
 	}
 	f := w.candidate(client)
-	h := targetHash(target)
+	h := endpointHash(target)
 	for _, t := range f.targets[:f.n] {
 		if t == h {
 			return false
@@ -149,17 +148,18 @@ func (w *scanWatch) known(client netip.Addr) bool {
 	return w.scanners[client]
 }
 
-// targetHash mixes a target's address and port (wyhash's step on the
-// address's two words; a byte-wise FNV loop was a tenth of a SYN flood's
-// time).
-func targetHash(t netip.AddrPort) uint64 {
+// endpointHash mixes an endpoint's address and port (wyhash's step on
+// the address's two words; a byte-wise FNV loop was a tenth of a SYN
+// flood's time): a scan candidate's targets, a finding's seen members.
+// The zone is left out (two zones of one address only collide).
+func endpointHash(t netip.AddrPort) uint64 {
 	hi, lo := addrWords(t.Addr())
 	return mix64(mix64(hi^0x9e3779b97f4a7c15, lo^0xbf58476d1ce4e5b9)^uint64(t.Port()), 0x94d049bb133111eb)
 }
 
 // addrWords returns a's 16 bytes (As16) as two words, the high one 1 for
 // an IPv4 address, apart from the same address mapped into IPv6: the
-// values targetHash always had, from flows.AddrWords (As16's array read
+// values endpointHash always had, from flows.AddrWords (As16's array read
 // back in two halves stalls on store forwarding: a third of a scan
 // attempt's host count).
 func addrWords(a netip.Addr) (hi, lo uint64) {

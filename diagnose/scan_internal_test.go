@@ -81,8 +81,8 @@ func TestScanCacheCountsAsEachAttempt(t *testing.T) {
 }
 
 // TestAddrWordsAreAs16: the words of an address are its 16 bytes, with
-// IPv4 marked apart from its 4-in-6 form (targetHash and hostHash keep
-// the two apart; targetHash's values are those it had from As16).
+// IPv4 marked apart from its 4-in-6 form (endpointHash and hostHash keep
+// the two apart; endpointHash's values are those it had from As16).
 func TestAddrWordsAreAs16(t *testing.T) {
 	for _, s := range []string{"10.99.0.10", "0.0.0.0", "255.255.255.255", "::ffff:10.99.0.10", "2001:db8::1", "::"} {
 		a := netip.MustParseAddr(s)
@@ -96,7 +96,7 @@ func TestAddrWordsAreAs16(t *testing.T) {
 		}
 	}
 	v4, v6 := netip.MustParseAddr("10.99.0.10"), netip.MustParseAddr("::ffff:10.99.0.10")
-	if hostHash(v4) == hostHash(v6) || targetHash(netip.AddrPortFrom(v4, 80)) == targetHash(netip.AddrPortFrom(v6, 80)) {
+	if hostHash(v4) == hostHash(v6) || endpointHash(netip.AddrPortFrom(v4, 80)) == endpointHash(netip.AddrPortFrom(v6, 80)) {
 		t.Error("an IPv4 address and its 4-in-6 form hash alike")
 	}
 }
@@ -171,7 +171,7 @@ func TestScanWatchFloodAndScanner(t *testing.T) {
 }
 
 // TestGroupFiltersCountAsTheMaps: a merged group's members counted
-// through the key filters of its seen endpoints and clients (keyBloom,
+// through the key filters of its seen endpoints and clients (bloom.Filter,
 // from bloomFrom keys on) come out as the plain maps counted them: many
 // clients past maxClientList and maxSeen, the same connection seen at two
 // capture points or twice at one (taken back where it was counted: in its

@@ -229,15 +229,13 @@ func (t *svcTable) get(k svcKey, svc *catalog.Service, client netip.Addr) *tally
 	return c
 }
 
-// addrHash hashes an address without allocating.
+// addrHash hashes an address (not its zone) for the diagnosis's own
+// tables and filters: the scan watch's candidates, a merged finding's
+// clients, the services table's clients past its list (wyhash's step on
+// the address's two words, as endpointHash).
 func addrHash(a netip.Addr) uint64 {
-	var b [17]byte
-	a16 := a.As16()
-	copy(b[:], a16[:])
-	if a.Is4() {
-		b[16] = 4
-	}
-	return maphash.Bytes(convSeed, b[:])
+	hi, lo := addrWords(a)
+	return mix64(hi^0x9e3779b97f4a7c15, lo^0xbf58476d1ce4e5b9)
 }
 
 // clone copies the table so a snapshot can add to it.

@@ -18,6 +18,7 @@ import (
 
 	"github.com/fwdiag/fwdiag/catalog"
 	"github.com/fwdiag/fwdiag/dissect"
+	"github.com/fwdiag/fwdiag/internal/bloom"
 )
 
 // TCP and UDP are the transports flows are kept for.
@@ -191,7 +192,7 @@ func New(cfg Config) *Analyzer {
 		copies:       &copyCache{},
 	}
 
-	a.tcp.filter = new(keyFilter)
+	a.tcp.filter = new(bloom.Filter)
 	return a
 }
 

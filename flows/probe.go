@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/fwdiag/fwdiag/dissect"
+	"github.com/fwdiag/fwdiag/internal/bloom"
 )
 
 // A port scanner sends one SYN per port it probes and gets a reset or
@@ -321,7 +322,7 @@ func (a *Analyzer) probeOfH(k *flowKey, h uint64) *probe {
 	if a.nprobes == 0 {
 		return nil
 	}
-	if !a.probeIdx.filter.mayHave(h) {
+	if !a.probeIdx.filter.MayHave(h) {
 		return nil
 	}
 	for i := len(a.probes) - 1; i >= a.probeIndexed; i-- {
@@ -385,7 +386,7 @@ func (a *Analyzer) newProbe(k *flowKey, h uint64, p *dissect.Packet, src, dst En
 	if n := len(a.probes); n > 1 && !a.probesUnsorted && a.probes[n-2].compare(r) > 0 {
 		a.probesUnsorted = true // inputs merged out of order: sweeps sort
 	}
-	a.probeIdx.filter.add(h)
+	a.probeIdx.filter.Add(h)
 	if len(a.probes)-a.probeIndexed >= probeTail {
 		a.indexProbes()
 	}
@@ -607,7 +608,7 @@ func (a *Analyzer) compactProbes() {
 	a.probeIdx.reset()
 	a.probeIndexed = 0
 	for i := range a.probes {
-		a.probeIdx.filter.add(a.probes[i].hash)
+		a.probeIdx.filter.Add(a.probes[i].hash)
 	}
 	a.indexProbes()
 }
@@ -668,7 +669,7 @@ type probeTable struct {
 	// filter holds the keys indexed since the table was last emptied: a
 	// scanner's new attempt (the most common lookup, and always a miss)
 	// is answered from it without touching the slots.
-	filter keyFilter
+	filter bloom.Filter
 }
 
 type probeSlot struct {
@@ -741,7 +742,7 @@ func (t *probeTable) reserve(n int) {
 func (t *probeTable) reset() {
 	t.gen++
 	t.n = 0
-	t.filter.clear()
+	t.filter.Clear()
 	if t.gen == 0 { // wrapped: old slots could match again
 		clear(t.slots)
 		t.gen = 1

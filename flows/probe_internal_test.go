@@ -8,6 +8,7 @@ import (
 
 	"github.com/fwdiag/fwdiag/catalog"
 	"github.com/fwdiag/fwdiag/dissect"
+	"github.com/fwdiag/fwdiag/internal/bloom"
 )
 
 // TestScanKeyIsScanBit: the key's words give the same 16 bits as the
@@ -40,7 +41,7 @@ func TestScanKeyIsScanBit(t *testing.T) {
 // attempt is spared the lookup.
 func TestTableFilterHasEveryKey(t *testing.T) {
 	tab := newFlowTable[*Conn]()
-	tab.filter = new(keyFilter)
+	tab.filter = new(bloom.Filter)
 	keyOf := func(i int) flowKey {
 		var k flowKey
 		src := netip.AddrPortFrom(netip.AddrFrom4([4]byte{10, byte(i >> 16), byte(i >> 8), byte(i)}), uint16(1024+i%50000))

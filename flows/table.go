@@ -3,6 +3,8 @@ package flows
 import (
 	"math/bits"
 	"math/rand/v2"
+
+	"github.com/fwdiag/fwdiag/internal/bloom"
 )
 
 // flowTable maps flow keys to the live flows (V is *Conn or *UDPFlow): an
@@ -30,34 +32,12 @@ type flowTable[V comparable] struct {
 	// filter, when set, holds every key in the table (and maybe some that
 	// left since the last removal): a scanner's new attempt is told it has
 	// no live connection without a lookup in a table of megabytes.
-	filter *keyFilter
+	filter *bloom.Filter
 }
-
-// keyFilter is a Bloom filter of key hashes: two bits a key in 256 Kbit
-// (32 KB, in the first- or second-level cache). It says that a key is
-// certainly not among those added since the last clear, or may be; at
-// the live cap of 16,384 keys one absent key in seventy may be.
-type keyFilter struct {
-	bits [1 << 18 / 64]uint64
-}
-
-func (f *keyFilter) add(h uint64) {
-	i, j := h&(1<<18-1), h>>32&(1<<18-1)
-	f.bits[i>>6] |= 1 << (i & 63)
-	f.bits[j>>6] |= 1 << (j & 63)
-}
-
-// mayHave reports whether the key of hash h may have been added.
-func (f *keyFilter) mayHave(h uint64) bool {
-	i, j := h&(1<<18-1), h>>32&(1<<18-1)
-	return f.bits[i>>6]&(1<<(i&63)) != 0 && f.bits[j>>6]&(1<<(j&63)) != 0
-}
-
-func (f *keyFilter) clear() { clear(f.bits[:]) }
 
 // absent reports whether the key of hash h is certainly not in the table
 // (false without a filter).
-func (t *flowTable[V]) absent(h uint64) bool { return t.filter != nil && !t.filter.mayHave(h) }
+func (t *flowTable[V]) absent(h uint64) bool { return t.filter != nil && !t.filter.MayHave(h) }
 
 type tableSlot[V comparable] struct {
 	key flowKey
@@ -132,7 +112,7 @@ func (t *flowTable[V]) setH(k *flowKey, h uint64, v V) {
 		t.peak = max(t.peak, t.n)
 		s.key = *k
 		if t.filter != nil {
-			t.filter.add(h)
+			t.filter.Add(h)
 		}
 	}
 	s.val, s.at = v, 0
@@ -178,14 +158,14 @@ func (t *flowTable[V]) removeIfAt(drop func(V, *int64) bool) {
 		}
 		t.n = 0
 		if t.filter != nil {
-			t.filter.clear() // the keys that stay go back in
+			t.filter.Clear() // the keys that stay go back in
 		}
 		keep := func(x *tableSlot[V]) {
 			h := x.key.hash()
 			*t.findH(&x.key, h) = *x
 			t.n++
 			if t.filter != nil {
-				t.filter.add(h)
+				t.filter.Add(h)
 			}
 		}
 		for j := range old[:i] {
