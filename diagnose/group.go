@@ -129,14 +129,9 @@ type findingSet struct {
 	solo map[netip.Addr]bool
 	// scans are the syn_scan groups scanAttempt last added to.
 	scans scanCaches
-	// scanPast counts the scan attempts counted past maxSeenConvs, each
-	// at every capture point that saw it (BoundMembers).
-	scanPast int
-	// scanSeen, once the capture has a second capture point, maps the
-	// conversations of the scan attempts counted (convHash) to the point
-	// that saw them first: an attempt another point saw too is counted
-	// once (up to maxSeenConvs conversations; beyond, at each point).
-	scanSeen map[uint64]uint16
+	// scanSeen, once the capture has a second capture point: an attempt
+	// another point saw too is counted once (its past: BoundMembers).
+	scanSeen *convSeen
 	// lastMerged is the merged group add found last, of lastService
 	// (merged groups are never taken out of merged).
 	lastService serviceKey
@@ -219,7 +214,10 @@ func (g *group) member(client netip.AddrPort, vantage uint16) (facts bool) {
 // maxSeenConvs): with several capture points, each of those is counted
 // at every point that saw it.
 func (fs *findingSet) pastSeen() int {
-	n := fs.scanPast
+	n := 0
+	if fs.scanSeen != nil {
+		n = fs.scanSeen.past
+	}
 	for _, g := range fs.order {
 		n += g.pastSeen
 	}
@@ -437,7 +435,9 @@ func (fs *findingSet) clone() *findingSet {
 	for k, v := range fs.perService {
 		n.perService[k] = v
 	}
-	n.scanPast = fs.scanPast
+	if fs.scanSeen != nil {
+		n.scanSeen = &convSeen{past: fs.scanSeen.past} // only counted: a clone adds no attempt
+	}
 	for k, g := range fs.merged {
 		n.merged[k] = remap[g]
 	}

@@ -55,7 +55,7 @@ type run struct {
 	// its per-row list (set by serviceTable, for bounds).
 	svcMore int
 	// svcPast counts the services table's connections past its
-	// conversations' bound (svcTable.past).
+	// conversations' bound (svcTable.seen.past).
 	svcPast int
 }
 
@@ -195,7 +195,7 @@ func (e *Evictions) EvictConn(c *flows.Conn, now time.Time, ttls *flows.TTLView)
 // once however many points saw them (findingSet.scanSeen).
 func (e *Evictions) Vantages(n int) {
 	if n > 1 && e.fs.scanSeen == nil {
-		e.fs.scanSeen = map[uint64]uint16{}
+		e.fs.scanSeen = new(convSeen)
 	}
 }
 

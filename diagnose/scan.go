@@ -267,19 +267,7 @@ func (fs *findingSet) scanAttempt(h *flows.FlowHead, kind Kind, frames []uint64)
 // same attempt seen on both sides of a firewall is one attempt). An
 // attempt seen again at the same point is a new one on a reused port.
 func (fs *findingSet) seenElsewhere(h *flows.FlowHead) bool {
-	if fs.scanSeen == nil {
-		return false
-	}
-	k := convHash(h.Client, h.Server)
-	if v, ok := fs.scanSeen[k]; ok {
-		return v != h.Vantage
-	}
-	if len(fs.scanSeen) < maxSeenConvs {
-		fs.scanSeen[k] = h.Vantage
-	} else {
-		fs.scanPast++
-	}
-	return false
+	return fs.scanSeen != nil && fs.scanSeen.again(h.Client, h.Server, h.Vantage)
 }
 
 // scanCaches are the syn_scan groups scanAttempt last added to, each for

@@ -266,11 +266,11 @@ func TestServicesTableCountsPastItsBound(t *testing.T) {
 	for i := 0; i < maxSeenConvs+10; i++ {
 		binary.BigEndian.PutUint32(b[:], 0x0a000000+uint32(i))
 		c := netip.AddrPortFrom(netip.AddrFrom4(b), 50000)
-		if tb.again(c, server, 0) || i < 5 && !tb.again(c, server, 1) {
+		if tb.seen.again(c, server, 0) || i < 5 && !tb.seen.again(c, server, 1) {
 			t.Fatalf("conversation %d: counted once at two points, or twice at one; want once", i)
 		}
 	}
-	if c := tb.clone(); tb.past != 10 || c.past != 10 {
-		t.Errorf("past the bound: %d, clone %d; want 10", tb.past, c.past)
+	if c := tb.clone(); tb.seen.past != 10 || c.seen.past != 10 {
+		t.Errorf("past the bound: %d, clone %d; want 10", tb.seen.past, c.seen.past)
 	}
 }

@@ -145,34 +145,40 @@ const maxMoreClients = 1 << 16
 type svcTable struct {
 	aggs  map[svcKey]*svcAgg
 	order []svcKey
-	// seen maps the conversations counted, by a hash of their ends, to
-	// the capture point that saw them first: a connection seen at two
-	// capture points counts once (up to maxSeenConvs conversations;
-	// beyond, each sighting counts: past).
-	seen map[uint64]uint16
-	past int // BoundServiceConvs
+	// seen: a connection seen at two capture points counts once (its
+	// past: BoundServiceConvs).
+	seen convSeen
 }
 
-// maxSeenConvs bounds the conversations the services table remembers to
-// count a connection seen at several capture points once (about 20 bytes
-// each).
+// convSeen maps the conversations counted, by a hash of their ends
+// (convHash), to the capture point that saw them first, so that one seen
+// at several points is counted once: the services table's connections
+// and flows, a scan's attempts (findingSet.scanSeen). Past maxSeenConvs
+// conversations each sighting counts, and past counts them.
+type convSeen struct {
+	m    map[uint64]uint16
+	past int
+}
+
+// maxSeenConvs bounds the conversations a convSeen remembers (about 20
+// bytes each).
 const maxSeenConvs = 1 << 18
 
 // again says whether the conversation was counted already at another
 // capture point, and remembers it. A conversation seen again at the same
 // capture point is a new connection from a reused port, counted again.
-func (t *svcTable) again(client, server netip.AddrPort, vantage uint16) bool {
+func (s *convSeen) again(client, server netip.AddrPort, vantage uint16) bool {
 	k := convHash(client, server)
-	if v, ok := t.seen[k]; ok {
+	if v, ok := s.m[k]; ok {
 		return v != vantage
 	}
-	if t.seen == nil {
-		t.seen = map[uint64]uint16{}
+	if s.m == nil {
+		s.m = map[uint64]uint16{}
 	}
-	if len(t.seen) < maxSeenConvs {
-		t.seen[k] = vantage
+	if len(s.m) < maxSeenConvs {
+		s.m[k] = vantage
 	} else {
-		t.past++
+		s.past++
 	}
 	return false
 }
@@ -240,7 +246,7 @@ func addrHash(a netip.Addr) uint64 {
 
 // clone copies the table so a snapshot can add to it.
 func (t *svcTable) clone() *svcTable {
-	c := &svcTable{aggs: make(map[svcKey]*svcAgg, len(t.aggs)), order: append([]svcKey(nil), t.order...), seen: maps.Clone(t.seen), past: t.past}
+	c := &svcTable{aggs: make(map[svcKey]*svcAgg, len(t.aggs)), order: append([]svcKey(nil), t.order...), seen: convSeen{maps.Clone(t.seen.m), t.seen.past}}
 	for k, g := range t.aggs {
 		n := *g
 		n.clients = make(map[netip.Addr]*tally, len(g.clients))
@@ -256,7 +262,7 @@ func (t *svcTable) clone() *svcTable {
 
 func (a *run) svcAddConn(t *svcTable, c *flows.Conn) {
 	svc := c.Service
-	if svc == nil || t.again(c.Client, c.Server, c.Vantage) {
+	if svc == nil || t.seen.again(c.Client, c.Server, c.Vantage) {
 		return
 	}
 	g := t.get(svcKey{c.Server.Addr(), c.Server.Port(), TCP}, svc, c.Client.Addr())
@@ -279,7 +285,7 @@ func (a *run) svcAddConn(t *svcTable, c *flows.Conn) {
 // svcAddUDP counts a UDP service flow in the services table.
 func (a *run) svcAddUDP(t *svcTable, f *flows.UDPFlow) {
 	svc := f.Service
-	if svc == nil || t.again(f.Client, f.Server, f.Vantage) {
+	if svc == nil || t.seen.again(f.Client, f.Server, f.Vantage) {
 		return
 	}
 	g := t.get(svcKey{f.Server.Addr(), f.Server.Port(), UDP}, svc, f.Client.Addr())
@@ -303,7 +309,7 @@ func (a *run) serviceTable(base *svcTable, conns []*flows.Conn, udps []*flows.UD
 	for _, f := range udps {
 		a.svcAddUDP(t, f)
 	}
-	a.svcPast = t.past
+	a.svcPast = t.seen.past
 	aggs, order := t.aggs, t.order
 	out := make([]ServiceRow, 0, len(order))
 	for _, k := range order {
