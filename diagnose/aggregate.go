@@ -74,9 +74,10 @@ func findScanners(conns []*flows.Conn, evicted *findingSet) map[netip.Addr]bool 
 }
 
 // aggregate folds each scanner's connection-attempt findings into one
-// syn_scan finding. (The findings many clients share about one service
-// are merged as they are added: findingSet.add.)
-func aggregate(fs *findingSet, scanners map[netip.Addr]bool) {
+// syn_scan finding, and counts its answered probes among conns, the live
+// connections. (The findings many clients share about one service are
+// merged as they are added: findingSet.add.)
+func aggregate(fs *findingSet, scanners map[netip.Addr]bool, conns []*flows.Conn) {
 	if len(scanners) == 0 {
 		return
 	}
@@ -99,9 +100,8 @@ func aggregate(fs *findingSet, scanners map[netip.Addr]bool) {
 			scans[g.key.client] = s
 		}
 		if own {
-			// Answered probes, not failed attempts: counted as such, the
-			// finding gone into the scan's.
-			s.facts.(*ScanFacts).Answered += g.count
+			// Answered probes, not failed attempts: the finding goes into
+			// the scan's (its connections are counted below).
 			merged[g] = s
 			continue
 		}
@@ -113,6 +113,19 @@ func aggregate(fs *findingSet, scanners map[netip.Addr]bool) {
 			sf.Services[g.service.Name]++
 		}
 		merged[g] = s
+	}
+	// A live connection of a scanner that a server answered is an
+	// answered probe, as scanProbe counts an evicted one: an open port,
+	// whether the scanner reset the SYN-ACK (nmap -sS, whatever TTL its
+	// kernel's reset had) or completed the handshake. Counted once at
+	// several capture points.
+	var seen convSeen
+	for _, c := range conns {
+		s := scans[c.Client.Addr()]
+		if s == nil || !(c.Established || c.SynAck && c.Dir[0].RST > 0) || seen.again(c.Client, c.Server, c.Vantage) {
+			continue
+		}
+		s.facts.(*ScanFacts).Answered++
 	}
 	for _, s := range scans {
 		// The findings read Hosts next, and carry the counts, not the

@@ -355,7 +355,8 @@ func TestScanFailedAttemptsNotListed(t *testing.T) {
 // once, not once per point, and their kinds and hosts are the same; and
 // the failed attempts are the same whether the live table evicted them
 // or not (an open port, a SYN-ACK the scanner reset, is an answered
-// probe on both paths, not a failed handshake on one).
+// probe on both paths, not a failed handshake on one), and so are the
+// answered probes (counted among the live connections too).
 func TestScanAtTwoPointsCountsEachAttemptOnce(t *testing.T) {
 	one := scanScript(false)
 	two := one.AtTwoPoints()
@@ -376,9 +377,9 @@ func TestScanAtTwoPointsCountsEachAttemptOnce(t *testing.T) {
 	for _, maxConns := range []int{64, 256, 1024} {
 		for points, s := range []*flowtest.Script{one, two} {
 			f, x := scan(s, maxConns)
-			if f.Count != f0.Count || !maps.Equal(x.Kinds, x0.Kinds) || !slices.Equal(hosts(x), hosts(x0)) {
-				t.Errorf("cap %d, %d point(s): %d failed attempts %v on %d hosts; nothing evicted at one point: %d %v on %d",
-					maxConns, points+1, f.Count, x.Kinds, len(x.Hosts), f0.Count, x0.Kinds, len(x0.Hosts))
+			if f.Count != f0.Count || !maps.Equal(x.Kinds, x0.Kinds) || !slices.Equal(hosts(x), hosts(x0)) || x.Answered != x0.Answered {
+				t.Errorf("cap %d, %d point(s): %d failed attempts %v on %d hosts, %d answered; nothing evicted at one point: %d %v on %d, %d",
+					maxConns, points+1, f.Count, x.Kinds, len(x.Hosts), x.Answered, f0.Count, x0.Kinds, len(x0.Hosts), x0.Answered)
 			}
 		}
 	}

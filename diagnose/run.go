@@ -115,7 +115,7 @@ func Run(v *flows.View, ev *Evictions, inputs []*dissect.InputInfo) *Result {
 	a.udpFindings(udps, fs)
 	foldSymptoms(fs)
 	fs.flushScans()
-	aggregate(fs, a.scanners)
+	aggregate(fs, a.scanners, conns)
 	r.Brackets = a.te.list()
 	bracketFacts(fs, a.te)
 	r.Findings = make([]Finding, 0, len(fs.order))
