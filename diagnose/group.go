@@ -77,15 +77,7 @@ func (g *group) addSeen(e netip.AddrPort, vantage uint16) {
 		g.seen = map[netip.AddrPort]uint16{}
 	}
 	g.seen[e] = vantage
-	switch {
-	case g.seenF != nil:
-		g.seenF.Add(endpointHash(e))
-	case len(g.seen) >= bloomFrom:
-		g.seenF = new(bloom.Filter)
-		for k := range g.seen {
-			g.seenF.Add(endpointHash(k))
-		}
-	}
+	filterKey(&g.seenF, g.seen, e, endpointHash)
 }
 
 // hasClient says whether c is in clients.
@@ -101,14 +93,21 @@ func (g *group) hasClient(c netip.Addr) bool {
 func (g *group) addClient(c netip.Addr, n int) {
 	old := len(g.clients)
 	g.clients[c] += n
+	if len(g.clients) != old {
+		filterKey(&g.clientsF, g.clients, c, addrHash)
+	}
+}
+
+// filterKey puts k, just added to m, in m's filter *f, which it makes
+// (with every key of m) once m has bloomFrom keys.
+func filterKey[K comparable, V any](f **bloom.Filter, m map[K]V, k K, hash func(K) uint64) {
 	switch {
-	case len(g.clients) == old:
-	case g.clientsF != nil:
-		g.clientsF.Add(addrHash(c))
-	case len(g.clients) >= bloomFrom:
-		g.clientsF = new(bloom.Filter)
-		for k := range g.clients {
-			g.clientsF.Add(addrHash(k))
+	case *f != nil:
+		(*f).Add(hash(k))
+	case len(m) >= bloomFrom:
+		*f = new(bloom.Filter)
+		for k := range m {
+			(*f).Add(hash(k))
 		}
 	}
 }
