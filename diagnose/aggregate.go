@@ -106,8 +106,10 @@ func aggregate(fs *findingSet, scanners map[netip.Addr]bool, conns []*flows.Conn
 			continue
 		}
 		s.absorb(g)
+		n := g.count - fs.scanCounted(g)
+		s.count -= g.count - n
 		sf := s.facts.(*ScanFacts)
-		sf.Kinds[g.key.kind] += g.count
+		sf.Kinds[g.key.kind] += n
 		sf.noteHost(g.key.server)
 		if g.service != nil {
 			sf.Services[g.service.Name]++
@@ -119,7 +121,10 @@ func aggregate(fs *findingSet, scanners map[netip.Addr]bool, conns []*flows.Conn
 	// whether the scanner reset the SYN-ACK (nmap -sS, whatever TTL its
 	// kernel's reset had) or completed the handshake. Counted once at
 	// several capture points.
-	var seen convSeen
+	seen := fs.scanSeen
+	if seen == nil {
+		seen = new(convSeen)
+	}
 	for _, c := range conns {
 		s := scans[c.Client.Addr()]
 		if s == nil || !(c.Established || c.SynAck && c.Dir[0].RST > 0) || seen.again(c.Client, c.Server, c.Vantage) {
@@ -154,6 +159,27 @@ func aggregate(fs *findingSet, scanners map[netip.Addr]bool, conns []*flows.Conn
 		}
 	}
 	fs.order = order
+}
+
+// scanCounted says how many of the members of g, a scanner's failed
+// attempts at one server port, its syn_scan counted already from another
+// capture point (findingSet.scanSeen), and remembers the others there: the
+// same attempt evicted at one point and still live at another at the end,
+// or made before the scanner was known at one point and after at the
+// other, is one attempt. (Members past the group's memory, maxSeen, are
+// counted as they came: BoundMembers.)
+func (fs *findingSet) scanCounted(g *group) int {
+	if fs.scanSeen == nil {
+		return 0
+	}
+	n := 0
+	server := netip.AddrPortFrom(g.key.server, g.key.port)
+	for client, v := range g.seen {
+		if fs.scanSeen.again(client, server, v) {
+			n++
+		}
+	}
+	return n
 }
 
 // scanOwnReset says whether g is an rst_injected finding of a scanner's

@@ -435,7 +435,10 @@ func (fs *findingSet) clone() *findingSet {
 		n.perService[k] = v
 	}
 	if fs.scanSeen != nil {
-		n.scanSeen = &convSeen{past: fs.scanSeen.past} // only counted: a clone adds no attempt
+		// The clone reads the attempts counted (aggregate counts a live
+		// attempt another point's copy of which was evicted once) and
+		// remembers its own apart.
+		n.scanSeen = &convSeen{base: fs.scanSeen.m, past: fs.scanSeen.past}
 	}
 	for k, g := range fs.merged {
 		n.merged[k] = remap[g]

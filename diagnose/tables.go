@@ -156,7 +156,11 @@ type svcTable struct {
 // and flows, a scan's attempts (findingSet.scanSeen). Past maxSeenConvs
 // conversations each sighting counts, and past counts them.
 type convSeen struct {
-	m    map[uint64]uint16
+	m map[uint64]uint16
+	// base, when set, is the memory of the set this one was cloned from:
+	// read, never written (a report's clone adds to m what its live
+	// connections bring, without copying what the evictions counted).
+	base map[uint64]uint16
 	past int
 }
 
@@ -172,10 +176,13 @@ func (s *convSeen) again(client, server netip.AddrPort, vantage uint16) bool {
 	if v, ok := s.m[k]; ok {
 		return v != vantage
 	}
+	if v, ok := s.base[k]; ok {
+		return v != vantage
+	}
 	if s.m == nil {
 		s.m = map[uint64]uint16{}
 	}
-	if len(s.m) < maxSeenConvs {
+	if len(s.m)+len(s.base) < maxSeenConvs {
 		s.m[k] = vantage
 	} else {
 		s.past++
@@ -246,7 +253,7 @@ func addrHash(a netip.Addr) uint64 {
 
 // clone copies the table so a snapshot can add to it.
 func (t *svcTable) clone() *svcTable {
-	c := &svcTable{aggs: make(map[svcKey]*svcAgg, len(t.aggs)), order: append([]svcKey(nil), t.order...), seen: convSeen{maps.Clone(t.seen.m), t.seen.past}}
+	c := &svcTable{aggs: make(map[svcKey]*svcAgg, len(t.aggs)), order: append([]svcKey(nil), t.order...), seen: convSeen{m: maps.Clone(t.seen.m), past: t.seen.past}}
 	for k, g := range t.aggs {
 		n := *g
 		n.clients = make(map[netip.Addr]*tally, len(g.clients))

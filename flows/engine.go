@@ -65,7 +65,10 @@ type EvictHook interface {
 // it was seen at, and the hook may want to count it once.
 type VantageHook interface {
 	// Vantages is called with the number of capture points each time a
-	// new one appears, before any of its connections leaves.
+	// new one appears, before any of its connections leaves; with
+	// Config.ComparePoints also once at the start with 2: several captures
+	// are coming, and a second one whose clock is behind may show its
+	// first packet after the first one has evicted the same connections.
 	Vantages(n int)
 }
 
@@ -192,6 +195,9 @@ func New(cfg Config) *Analyzer {
 		copies:       &copyCache{},
 	}
 
+	if h, ok := cfg.OnEvict.(VantageHook); ok && cfg.ComparePoints {
+		h.Vantages(2)
+	}
 	a.tcp.filter = new(bloom.Filter)
 	return a
 }

@@ -194,3 +194,24 @@ func (s *Script) AtTwoPoints() *Script {
 	}
 	return two
 }
+
+// AtTwoPointsSkewed is AtTwoPoints with the second point's clock d ahead
+// (its copy of each packet is stamped d later), the two merged by time as
+// the inputs of a run are: the second point's first packets come after
+// the first point's, and its last ones after the first point's end.
+func (s *Script) AtTwoPointsSkewed(d time.Duration) *Script {
+	two := New()
+	i, j := 0, 0
+	for i < len(s.Pkts) || j < len(s.Pkts) {
+		if j == len(s.Pkts) || i < len(s.Pkts) && !s.Pkts[i].Time.After(s.Pkts[j].Time.Add(d)) {
+			two.Pkts = append(two.Pkts, s.Pkts[i])
+			i++
+			continue
+		}
+		p := s.Pkts[j]
+		p.Input, p.Time = 1, p.Time.Add(d)
+		two.Pkts = append(two.Pkts, p)
+		j++
+	}
+	return two
+}
