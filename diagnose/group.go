@@ -208,19 +208,23 @@ func (g *group) member(client netip.AddrPort, vantage uint16) (facts bool) {
 	return facts
 }
 
-// pastSeen is how many members the set's findings counted past their
-// bound on the connections they remember (maxSeen, the scan's
-// maxSeenConvs): with several capture points, each of those is counted
-// at every point that saw it.
-func (fs *findingSet) pastSeen() int {
+// bounds are the set's bounds that were reached, with several capture
+// points: the findings' members past what they remember (maxSeen), the
+// scans' attempts past theirs (maxSeenConvs); each of those is counted at
+// every point that saw it.
+func (fs *findingSet) bounds() []Bound {
+	var out []Bound
 	n := 0
-	if fs.scanSeen != nil {
-		n = fs.scanSeen.past
-	}
 	for _, g := range fs.order {
 		n += g.pastSeen
 	}
-	return n
+	if n > 0 {
+		out = append(out, Bound{Table: BoundMembers, Limit: maxSeen, Summarised: n})
+	}
+	if fs.scanSeen != nil && fs.scanSeen.past > 0 {
+		out = append(out, Bound{Table: BoundScanAttempts, Limit: maxSeenConvs, Summarised: fs.scanSeen.past})
+	}
+	return out
 }
 
 // addSample keeps a numeric fact about a member, up to maxSamples.

@@ -356,11 +356,12 @@ const (
 	BoundDNS     BoundTable = "dns_names"       // names and lookups from DNS answers
 	BoundClients BoundTable = "service_clients" // clients listed per service row
 	// BoundMembers: with several capture points, the connections a
-	// finding remembers to count once however many points saw them (and
-	// a scan's attempts, past maxSeenConvs).
+	// finding remembers to count once however many points saw them.
 	BoundMembers BoundTable = "finding_members"
 	// BoundServiceConvs: the same for the services table's conversations.
 	BoundServiceConvs BoundTable = "service_conversations"
+	// BoundScanAttempts: the same for the scans' attempts.
+	BoundScanAttempts BoundTable = "scan_attempts"
 )
 
 // Bound says that a table was full: its limit, and how many entries were

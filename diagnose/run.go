@@ -133,9 +133,7 @@ func Run(v *flows.View, ev *Evictions, inputs []*dissect.InputInfo) *Result {
 	})
 	tables.Wait()
 	if len(v.CapturePoints) > 1 {
-		if n := fs.pastSeen(); n > 0 {
-			r.Bounds = append(r.Bounds, Bound{Table: BoundMembers, Limit: maxSeen, Summarised: n})
-		}
+		r.Bounds = append(r.Bounds, fs.bounds()...)
 		if a.svcPast > 0 {
 			r.Bounds = append(r.Bounds, Bound{Table: BoundServiceConvs, Limit: maxSeenConvs, Summarised: a.svcPast})
 		}

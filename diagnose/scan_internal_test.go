@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"maps"
 	"net/netip"
+	"slices"
 	"testing"
 	"time"
 
@@ -272,5 +273,48 @@ func TestServicesTableCountsPastItsBound(t *testing.T) {
 	}
 	if c := tb.clone(); tb.seen.past != 10 || c.seen.past != 10 {
 		t.Errorf("past the bound: %d, clone %d; want 10", tb.seen.past, c.seen.past)
+	}
+}
+
+// TestScanAttemptsPastTheirBoundAreReported: at two capture points a
+// scan remembers maxSeenConvs attempts to count each once; those past it
+// are reported as the scan_attempts bound, not as a finding's members;
+// and a report's clone of the set reads what the evictions counted
+// without writing to it.
+func TestScanAttemptsPastTheirBoundAreReported(t *testing.T) {
+	fs := newFindingSet()
+	fs.scanSeen = new(convSeen)
+	scanner := netip.MustParseAddr("203.0.113.66")
+	at := time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)
+	head := func(i int, vantage uint16) *flows.FlowHead {
+		var b [4]byte
+		binary.BigEndian.PutUint32(b[:], 0x0a000000+uint32(i/1000))
+		return &flows.FlowHead{Vantage: vantage, Client: netip.AddrPortFrom(scanner, uint16(1024+i%1000)),
+			Server: netip.AddrPortFrom(netip.AddrFrom4(b), 80), First: at, Last: at}
+	}
+	for i := 0; i < maxSeenConvs+10; i++ {
+		fs.scanAttempt(head(i, 0), SynUnanswered, nil)
+	}
+	fs.scanAttempt(head(0, 1), SynUnanswered, nil) // seen at the first point: not counted again
+	fs.flushScans()
+	g := fs.groups[groupKey{kind: SynScan, client: scanner, transport: TCP}]
+	if want := []Bound{{Table: BoundScanAttempts, Limit: maxSeenConvs, Summarised: 10}}; g == nil || g.count != maxSeenConvs+10 || !slices.Equal(fs.bounds(), want) {
+		t.Fatalf("bounds %v, syn_scan group %v; want %v and %d attempts", fs.bounds(), g, want, maxSeenConvs+10)
+	}
+	c := fs.clone()
+	h := head(1, 1)
+	if !c.scanSeen.again(h.Client, h.Server, 1) || c.scanSeen.again(h.Client, h.Server, 0) {
+		t.Errorf("the clone does not read the attempts the set counted")
+	}
+	if c.scanSeen.again(h.Client, netip.MustParseAddrPort("192.0.2.1:1"), 1); c.scanSeen.past != 11 {
+		t.Errorf("the clone counted %d attempts past the bound; want 11 (its own and the set's)", c.scanSeen.past)
+	}
+	small := newFindingSet()
+	small.scanSeen = new(convSeen)
+	small.scanAttempt(head(0, 0), SynUnanswered, nil)
+	c = small.clone()
+	c.scanSeen.again(h.Client, netip.MustParseAddrPort("192.0.2.1:1"), 1)
+	if len(small.scanSeen.m) != 1 || len(c.scanSeen.m) != 1 {
+		t.Errorf("a clone's attempt went into the set's memory (%d conversations, want 1) or not its own (%d, want 1)", len(small.scanSeen.m), len(c.scanSeen.m))
 	}
 }
