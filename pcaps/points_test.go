@@ -1,9 +1,11 @@
 package pcaps
 
 import (
+	"maps"
 	"os"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/fwdiag/fwdiag/diagnose"
 	"github.com/fwdiag/fwdiag/pipeline"
@@ -100,4 +102,51 @@ func analyzeOrSkip(t *testing.T, path string) *report.Report {
 		t.Skipf("lab capture: %v", err)
 	}
 	return r
+}
+
+// TestScanEvictedAtTwoPointsCountsOnce: the real nmap scan beside healthy
+// traffic, seen by the client's and the server's captures together and by
+// the firewall's two interfaces, makes the same syn_scan whether the live
+// table holds the whole scan or evicts it as it goes (a table of 64 or 256
+// connections: most attempts leave it at one point while their copies are
+// live at the other, or go before the scanner is known): each attempt
+// counted once, as one capture point counts it.
+func TestScanEvictedAtTwoPointsCountsOnce(t *testing.T) {
+	dir := "captures/scan-beside-healthy/"
+	scan := func(paths []string, maxConns int) (*diagnose.Finding, *diagnose.ScanFacts) {
+		t.Helper()
+		cfg, err := pipeline.Options{UDPTimeout: 5 * time.Second, TCPIdle: 10 * time.Second}.Config()
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg.MaxConns, cfg.ComparePoints = maxConns, len(paths) > 1
+		src, err := pipeline.OpenFiles(paths)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res, _, err := pipeline.DiagnoseSource(src, cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := range res.Findings {
+			if f := &res.Findings[i]; f.Kind == diagnose.SynScan {
+				return f, f.Facts.(*diagnose.ScanFacts)
+			}
+		}
+		t.Fatalf("%v, table of %d: no syn_scan", paths, maxConns)
+		return nil, nil
+	}
+	one, x1 := scan([]string{dir + "client.pcap"}, 100_000)
+	if one.Count != 4240 || x1.Answered != 4 {
+		t.Fatalf("client.pcap: %d failed attempts, %d answered; want SCENARIO.md's 4240 and 4", one.Count, x1.Answered)
+	}
+	for _, paths := range [][]string{{dir + "client.pcap", dir + "server.pcap"}, {dir + "firewall.pcap"}} {
+		for _, maxConns := range []int{100_000, 256, 64} {
+			f, x := scan(paths, maxConns)
+			if f.Count != one.Count || x.Answered != x1.Answered || !maps.Equal(x.Kinds, x1.Kinds) || len(x.Hosts) != len(x1.Hosts) {
+				t.Errorf("%v, table of %d: %d failed attempts %v on %d hosts, %d answered; client.pcap alone: %d %v on %d, %d",
+					paths, maxConns, f.Count, x.Kinds, len(x.Hosts), x.Answered, one.Count, x1.Kinds, len(x1.Hosts), x1.Answered)
+			}
+		}
+	}
 }
