@@ -88,6 +88,7 @@ func aggregate(fs *findingSet, scanners map[netip.Addr]bool, conns []*flows.Conn
 			scans[g.key.client] = g // made by the eviction hook
 		}
 	}
+	live, pass := fs.livePoints(scanners, conns), map[uint64]uint16{}
 	for _, g := range fs.order {
 		own := scanOwnReset(g, scanners)
 		if !own && (!synKinds[g.key.kind] || !scanners[g.key.client]) {
@@ -106,15 +107,17 @@ func aggregate(fs *findingSet, scanners map[netip.Addr]bool, conns []*flows.Conn
 			continue
 		}
 		s.absorb(g)
-		n := g.count - fs.scanCounted(g)
-		s.count -= g.count - n
+		merged[g] = s
+		n := g.count - fs.scanCounted(g, live, pass)
+		if s.count -= g.count - n; n == 0 {
+			continue // every member counted from another point, with its host
+		}
 		sf := s.facts.(*ScanFacts)
 		sf.Kinds[g.key.kind] += n
 		sf.noteHost(g.key.server)
 		if g.service != nil {
 			sf.Services[g.service.Name]++
 		}
-		merged[g] = s
 	}
 	// A live connection of a scanner that a server answered is an
 	// answered probe, as scanProbe counts an evicted one: an open port,
@@ -163,24 +166,62 @@ func aggregate(fs *findingSet, scanners map[netip.Addr]bool, conns []*flows.Conn
 
 // scanCounted says how many of the members of g, a scanner's failed
 // attempts at one server port, its syn_scan counted already from another
-// capture point (findingSet.scanSeen), and remembers the others there: the
-// same attempt evicted at one point and still live at another at the end,
-// or made before the scanner was known at one point and after at the
-// other, is one attempt. (Members past the group's memory, maxSeen, are
-// counted as they came: BoundMembers.)
-func (fs *findingSet) scanCounted(g *group) int {
+// capture point, and remembers the others: the same attempt evicted at
+// one point and still live at another at the end, made before the scanner
+// was known at one point and after at the other, or of one kind at one
+// point and another at the other (unanswered where a reset was lost), is
+// one attempt. pass holds the conversations counted in this aggregate and
+// the point that counted each; findingSet.scanSeen those the evictions
+// counted, where a member also live at the point that counted its
+// conversation (live) is a new attempt on the same ports, as scanAttempt
+// counts one: a scan repeated from a fixed source port (nmap -g) whose
+// first pass only one point saw. (Members past the group's memory,
+// maxSeen, are counted as they came: BoundMembers.)
+func (fs *findingSet) scanCounted(g *group, live map[uint64]uint64, pass map[uint64]uint16) int {
 	if fs.scanSeen == nil {
 		return 0
 	}
 	n := 0
 	server := netip.AddrPortFrom(g.key.server, g.key.port)
 	for client, v := range g.seen {
-		if fs.scanSeen.again(client, server, v) {
-			n++
+		k := convHash(client, server)
+		if p, ok := pass[k]; ok {
+			if p != v {
+				n++
+			}
+			continue
 		}
+		w, ok := fs.scanSeen.first(k)
+		if ok && (live[k]|pointBit(v))&pointBit(w) == 0 {
+			n++
+			continue
+		}
+		if !ok {
+			fs.scanSeen.note(k, v)
+		}
+		pass[k] = v
 	}
 	return n
 }
+
+// livePoints maps the conversations of the scanners' live connections to
+// the capture points that hold them (pointBit), with several points.
+func (fs *findingSet) livePoints(scanners map[netip.Addr]bool, conns []*flows.Conn) map[uint64]uint64 {
+	if fs.scanSeen == nil {
+		return nil
+	}
+	m := map[uint64]uint64{}
+	for _, c := range conns {
+		if scanners[c.Client.Addr()] {
+			m[convHash(c.Client, c.Server)] |= pointBit(c.Vantage)
+		}
+	}
+	return m
+}
+
+// pointBit is capture point v's bit in a set of points (points 64 apart
+// share one: at worst an attempt is counted at each).
+func pointBit(v uint16) uint64 { return 1 << (v % 64) }
 
 // scanOwnReset says whether g is an rst_injected finding of a scanner's
 // own connections whose "forged" resets all claim to come from the

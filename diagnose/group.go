@@ -128,8 +128,9 @@ type findingSet struct {
 	solo map[netip.Addr]bool
 	// scans are the syn_scan groups scanAttempt last added to.
 	scans scanCaches
-	// scanSeen, once the capture has a second capture point: an attempt
-	// another point saw too is counted once (its past: BoundMembers).
+	// scanSeen, once the capture has a second capture point (from the
+	// start when several captures are given): an attempt another point
+	// saw too is counted once (its past: BoundScanAttempts).
 	scanSeen *convSeen
 	// lastMerged is the merged group add found last, of lastService
 	// (merged groups are never taken out of merged).

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/fwdiag/fwdiag/diagnose"
+	"github.com/fwdiag/fwdiag/dissect"
 	"github.com/fwdiag/fwdiag/flows"
 	"github.com/fwdiag/fwdiag/flows/flowtest"
 )
@@ -396,6 +397,107 @@ func TestScanAtTwoPointsCountsEachAttemptOnce(t *testing.T) {
 			if f.Count != want.Count || !maps.Equal(x.Kinds, wantX.Kinds) || !slices.Equal(hosts(x), hosts(wantX)) || x.Answered != wantX.Answered {
 				t.Errorf("cap %d, %s: %d failed attempts %v on %d hosts, %d answered; nothing evicted: %d %v on %d, %d",
 					maxConns, []string{"one point", "two points", "two points 2 s apart"}[i], f.Count, x.Kinds, len(x.Hosts), x.Answered, want.Count, wantX.Kinds, len(wantX.Hosts), wantX.Answered)
+			}
+		}
+	}
+}
+
+// TestScanPartlySeenAtTwoPointsCountsEachAttemptOnce: two captures of a
+// scan that saw it differently count each attempt once, as the capture
+// that saw all of it does with a live table of the same size, whichever
+// clock is ahead:
+//   - a scan repeated from one source port (nmap -g) whose first pass
+//     only the first point saw: the second pass's attempts, on the same
+//     ports, are new attempts, not the first pass seen again;
+//   - resets that only the second point saw (the first saw the SYNs go
+//     unanswered): one attempt each, of one kind or the other, and no kind
+//     listed with no attempt.
+func TestScanPartlySeenAtTwoPointsCountsEachAttemptOnce(t *testing.T) {
+	scanner := addr("203.0.113.66")
+	refused := func(s *flowtest.Script, n int, host string, port0 uint16) {
+		for i := 0; i < n; i++ {
+			c := netip.AddrPortFrom(scanner, port0+uint16(i))
+			d := netip.AddrPortFrom(addr(host), uint16(1+i))
+			s.TCP(c, d, fS, uint32(i)*7919+1, 0, 0)
+			s.Wait(time.Millisecond)
+			s.TCP(d, c, fR|fA, 0, uint32(i)*7919+2, 0)
+			s.Wait(time.Millisecond)
+		}
+	}
+	// The repeated scan: 30 refused attempts make it a scanner, then 40
+	// unanswered from port 40000 that only the first point saw, 300
+	// refused ones, and the same 40 again (each sent twice) at both.
+	repeated := flowtest.New()
+	firstOnly := map[uint64]bool{}
+	refused(repeated, 30, "198.51.100.1", 30000)
+	from := netip.AddrPortFrom(scanner, 40000)
+	for i := 0; i < 40; i++ {
+		firstOnly[repeated.TCP(from, netip.AddrPortFrom(addr("198.51.100.7"), uint16(1000+i)), fS, uint32(i)*7919+1, 0, 0).Frame] = true
+		repeated.Wait(10 * time.Millisecond)
+	}
+	repeated.Wait(1500 * time.Millisecond)
+	refused(repeated, 300, "198.51.100.2", 20000)
+	repeated.Wait(1500 * time.Millisecond)
+	for r := 0; r < 2; r++ {
+		for i := 0; i < 40; i++ {
+			repeated.TCP(from, netip.AddrPortFrom(addr("198.51.100.7"), uint16(1000+i)), fS, uint32(i)*7919+100001, 0, 0)
+			repeated.Wait(time.Millisecond)
+		}
+		repeated.Wait(300 * time.Millisecond)
+	}
+	repeated.Wait(2 * time.Second)
+	repeated.UDP(ep("192.0.2.1:5353"), ep("192.0.2.2:5353"), 10) // the capture goes on: every attempt is due
+	// Resets only the second point saw.
+	resets := flowtest.New()
+	secondOnly := map[uint64]bool{}
+	for i := 0; i < 200; i++ {
+		c := netip.AddrPortFrom(scanner, uint16(30000+i))
+		d := netip.AddrPortFrom(addr("198.51.100.1"), uint16(1+i))
+		resets.TCP(c, d, fS, uint32(i)*7919+1, 0, 0)
+		resets.Wait(time.Millisecond)
+		secondOnly[resets.TCP(d, c, fR|fA, 0, uint32(i)*7919+2, 0).Frame] = true
+		resets.Wait(20 * time.Millisecond)
+	}
+	resets.Wait(2 * time.Second)
+	resets.UDP(ep("192.0.2.1:5353"), ep("192.0.2.2:5353"), 10)
+
+	scan := func(s *flowtest.Script, maxConns int, points bool) (diagnose.Finding, *diagnose.ScanFacts) {
+		ev := diagnose.NewEvictions()
+		a := s.Feed(flows.Config{MaxConns: maxConns, OnEvict: ev, ComparePoints: points})
+		a.Finish()
+		f := findKind(t, diagnose.Run(a.View(), ev, nil), diagnose.SynScan)
+		return f, f.Facts.(*diagnose.ScanFacts)
+	}
+	for _, c := range []struct {
+		name string
+		s    *flowtest.Script
+		at   func(p *dissect.Packet) (bool, bool)
+		// sameKinds: each attempt is of one kind at both points.
+		sameKinds bool
+	}{
+		{"repeated from one port", repeated, func(p *dissect.Packet) (bool, bool) { return true, !firstOnly[p.Frame] }, true},
+		{"resets seen at the second point", resets, func(p *dissect.Packet) (bool, bool) { return !secondOnly[p.Frame], true }, false},
+	} {
+		for _, maxConns := range []int{100_000, 16} {
+			// The capture that saw all of it (the first point's, with the
+			// resets), with a table of the same size.
+			one, x1 := scan(c.s, maxConns, false)
+			if one.Count+x1.Answered < 200 {
+				t.Fatalf("%s, one point, table of %d: %d attempts; want the scan's 200s", c.name, maxConns, one.Count+x1.Answered)
+			}
+			for _, d := range []time.Duration{0, -500 * time.Millisecond, 500 * time.Millisecond} {
+				f, x := scan(c.s.AtTwoPointsSeen(d, c.at), maxConns, true)
+				sum := 0
+				for k, n := range x.Kinds {
+					if n <= 0 {
+						t.Errorf("%s, second clock %v, table of %d: kind %s listed with %d attempts", c.name, d, maxConns, k, n)
+					}
+					sum += n
+				}
+				if f.Count+x.Answered != one.Count+x1.Answered || sum != f.Count || c.sameKinds && (f.Count != one.Count || !maps.Equal(x.Kinds, x1.Kinds)) {
+					t.Errorf("%s, second clock %v, table of %d: %d failed %v and %d answered; one point: %d %v and %d",
+						c.name, d, maxConns, f.Count, x.Kinds, x.Answered, one.Count, x1.Kinds, x1.Answered)
+				}
 			}
 		}
 	}

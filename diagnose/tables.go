@@ -173,12 +173,26 @@ const maxSeenConvs = 1 << 18
 // capture point is a new connection from a reused port, counted again.
 func (s *convSeen) again(client, server netip.AddrPort, vantage uint16) bool {
 	k := convHash(client, server)
+	if v, ok := s.first(k); ok {
+		return v != vantage
+	}
+	s.note(k, vantage)
+	return false
+}
+
+// first returns the capture point that saw the conversation of hash k
+// first, if it is remembered.
+func (s *convSeen) first(k uint64) (uint16, bool) {
 	if v, ok := s.m[k]; ok {
-		return v != vantage
+		return v, true
 	}
-	if v, ok := s.base[k]; ok {
-		return v != vantage
-	}
+	v, ok := s.base[k]
+	return v, ok
+}
+
+// note remembers the conversation of hash k (not remembered) as seen
+// first at vantage, or counts it past the bound.
+func (s *convSeen) note(k uint64, vantage uint16) {
 	if s.m == nil {
 		s.m = map[uint64]uint16{}
 	}
@@ -187,7 +201,6 @@ func (s *convSeen) again(client, server netip.AddrPort, vantage uint16) bool {
 	} else {
 		s.past++
 	}
-	return false
 }
 
 // convSeed seeds the conversation hashes of the services table.

@@ -200,17 +200,34 @@ func (s *Script) AtTwoPoints() *Script {
 // the inputs of a run are: the second point's first packets come after
 // the first point's, and its last ones after the first point's end.
 func (s *Script) AtTwoPointsSkewed(d time.Duration) *Script {
+	return s.AtTwoPointsSeen(d, func(*dissect.Packet) (bool, bool) { return true, true })
+}
+
+// AtTwoPointsSeen is AtTwoPointsSkewed of the packets each point saw (at:
+// the first, the second): a firewall between them drops some, or one
+// point was not capturing yet.
+func (s *Script) AtTwoPointsSeen(d time.Duration, at func(p *dissect.Packet) (first, second bool)) *Script {
+	var a, b []dissect.Packet
+	for i := range s.Pkts {
+		p := s.Pkts[i]
+		first, second := at(&p)
+		if first {
+			a = append(a, p)
+		}
+		if second {
+			p.Input, p.Time = 1, p.Time.Add(d)
+			b = append(b, p)
+		}
+	}
 	two := New()
 	i, j := 0, 0
-	for i < len(s.Pkts) || j < len(s.Pkts) {
-		if j == len(s.Pkts) || i < len(s.Pkts) && !s.Pkts[i].Time.After(s.Pkts[j].Time.Add(d)) {
-			two.Pkts = append(two.Pkts, s.Pkts[i])
+	for i < len(a) || j < len(b) {
+		if j == len(b) || i < len(a) && !a[i].Time.After(b[j].Time) {
+			two.Pkts = append(two.Pkts, a[i])
 			i++
 			continue
 		}
-		p := s.Pkts[j]
-		p.Input, p.Time = 1, p.Time.Add(d)
-		two.Pkts = append(two.Pkts, p)
+		two.Pkts = append(two.Pkts, b[j])
 		j++
 	}
 	return two
