@@ -124,14 +124,13 @@ func aggregate(fs *findingSet, scanners map[netip.Addr]bool, conns []*flows.Conn
 	// whether the scanner reset the SYN-ACK (nmap -sS, whatever TTL its
 	// kernel's reset had) or completed the handshake. Counted once at
 	// several capture points.
-	seen := fs.scanSeen
-	if seen == nil {
-		seen = new(convSeen)
-	}
 	for _, c := range conns {
 		s := scans[c.Client.Addr()]
-		if s == nil || !(c.Established || c.SynAck && c.Dir[0].RST > 0) || seen.again(c.Client, c.Server, c.Vantage) {
+		if s == nil || !(c.Established || c.SynAck && c.Dir[0].RST > 0) {
 			continue
+		}
+		if fs.scanSeen != nil && fs.countedElsewhere(convHash(c.Client, c.Server), c.Vantage, live, pass) {
+			continue // (with one capture point, every connection is a probe)
 		}
 		s.facts.(*ScanFacts).Answered++
 	}
@@ -184,24 +183,30 @@ func (fs *findingSet) scanCounted(g *group, live map[uint64]uint64, pass map[uin
 	n := 0
 	server := netip.AddrPortFrom(g.key.server, g.key.port)
 	for client, v := range g.seen {
-		k := convHash(client, server)
-		if p, ok := pass[k]; ok {
-			if p != v {
-				n++
-			}
-			continue
-		}
-		w, ok := fs.scanSeen.first(k)
-		if ok && (live[k]|pointBit(v))&pointBit(w) == 0 {
+		if fs.countedElsewhere(convHash(client, server), v, live, pass) {
 			n++
-			continue
 		}
-		if !ok {
-			fs.scanSeen.note(k, v)
-		}
-		pass[k] = v
 	}
 	return n
+}
+
+// countedElsewhere says whether a scanner's live attempt (or one its
+// findings hold), of the conversation of hash k at capture point v, was
+// counted already from another point, and if not remembers it: the rules
+// of scanCounted, for its failed attempts and the answered ones alike.
+func (fs *findingSet) countedElsewhere(k uint64, v uint16, live map[uint64]uint64, pass map[uint64]uint16) bool {
+	if p, ok := pass[k]; ok {
+		return p != v
+	}
+	w, ok := fs.scanSeen.first(k)
+	if ok && (live[k]|pointBit(v))&pointBit(w) == 0 {
+		return true
+	}
+	if !ok {
+		fs.scanSeen.note(k, v)
+	}
+	pass[k] = v
+	return false
 }
 
 // livePoints maps the conversations of the scanners' live connections to

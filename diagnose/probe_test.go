@@ -424,29 +424,47 @@ func TestScanPartlySeenAtTwoPointsCountsEachAttemptOnce(t *testing.T) {
 			s.Wait(time.Millisecond)
 		}
 	}
-	// The repeated scan: 30 refused attempts make it a scanner, then 40
+	// A repeated scan: 30 refused attempts make it a scanner, then 40
 	// unanswered from port 40000 that only the first point saw, 300
-	// refused ones, and the same 40 again (each sent twice) at both.
-	repeated := flowtest.New()
+	// refused ones, and the same 40 ports again from port 40000, seen at
+	// both points: unanswered (each sent twice), reset, or answered (the
+	// SYN-ACK seen at both, the scanner's reset of it only at the first:
+	// the second sees a handshake that never completed).
 	firstOnly := map[uint64]bool{}
-	refused(repeated, 30, "198.51.100.1", 30000)
-	from := netip.AddrPortFrom(scanner, 40000)
-	for i := 0; i < 40; i++ {
-		firstOnly[repeated.TCP(from, netip.AddrPortFrom(addr("198.51.100.7"), uint16(1000+i)), fS, uint32(i)*7919+1, 0, 0).Frame] = true
-		repeated.Wait(10 * time.Millisecond)
-	}
-	repeated.Wait(1500 * time.Millisecond)
-	refused(repeated, 300, "198.51.100.2", 20000)
-	repeated.Wait(1500 * time.Millisecond)
-	for r := 0; r < 2; r++ {
+	repeatedScan := func(second string) *flowtest.Script {
+		s := flowtest.New()
+		refused(s, 30, "198.51.100.1", 30000)
+		from := netip.AddrPortFrom(scanner, 40000)
+		port := func(i int) netip.AddrPort { return netip.AddrPortFrom(addr("198.51.100.7"), uint16(1000+i)) }
 		for i := 0; i < 40; i++ {
-			repeated.TCP(from, netip.AddrPortFrom(addr("198.51.100.7"), uint16(1000+i)), fS, uint32(i)*7919+100001, 0, 0)
-			repeated.Wait(time.Millisecond)
+			firstOnly[s.TCP(from, port(i), fS, uint32(i)*7919+1, 0, 0).Frame] = true
+			s.Wait(10 * time.Millisecond)
 		}
-		repeated.Wait(300 * time.Millisecond)
+		s.Wait(1500 * time.Millisecond)
+		refused(s, 300, "198.51.100.2", 20000)
+		s.Wait(1500 * time.Millisecond)
+		for r := 0; r < 2; r++ {
+			for i := 0; i < 40; i++ {
+				isn := uint32(i)*7919 + 100001
+				switch {
+				case second == "unanswered":
+					s.TCP(from, port(i), fS, isn, 0, 0)
+				case second == "reset" && r == 0:
+					s.TCP(from, port(i), fS, isn, 0, 0)
+					s.TCP(port(i), from, fR|fA, 0, isn+1, 0)
+				case second == "answered" && r == 0:
+					s.TCP(from, port(i), fS, isn, 0, 0)
+					s.TCP(port(i), from, fS|fA, 5000, isn+1, 0)
+					firstOnly[s.TCP(from, port(i), fR, isn+1, 0, 0).Frame] = true
+				}
+				s.Wait(time.Millisecond)
+			}
+			s.Wait(300 * time.Millisecond)
+		}
+		s.Wait(2 * time.Second)
+		s.UDP(ep("192.0.2.1:5353"), ep("192.0.2.2:5353"), 10) // the capture goes on: every attempt is due
+		return s
 	}
-	repeated.Wait(2 * time.Second)
-	repeated.UDP(ep("192.0.2.1:5353"), ep("192.0.2.2:5353"), 10) // the capture goes on: every attempt is due
 	// Resets only the second point saw.
 	resets := flowtest.New()
 	secondOnly := map[uint64]bool{}
@@ -475,7 +493,8 @@ func TestScanPartlySeenAtTwoPointsCountsEachAttemptOnce(t *testing.T) {
 		// sameKinds: each attempt is of one kind at both points.
 		sameKinds bool
 	}{
-		{"repeated from one port", repeated, func(p *dissect.Packet) (bool, bool) { return true, !firstOnly[p.Frame] }, true},
+		{"repeated from one port", repeatedScan("unanswered"), func(p *dissect.Packet) (bool, bool) { return true, !firstOnly[p.Frame] }, true},
+		{"repeated from one port, answered", repeatedScan("answered"), func(p *dissect.Packet) (bool, bool) { return true, !firstOnly[p.Frame] }, false},
 		{"resets seen at the second point", resets, func(p *dissect.Packet) (bool, bool) { return !secondOnly[p.Frame], true }, false},
 	} {
 		for _, maxConns := range []int{100_000, 16} {
