@@ -2,6 +2,7 @@ package diagnose
 
 import (
 	"net/netip"
+	"sort"
 
 	"github.com/fwdiag/fwdiag/flows"
 
@@ -88,7 +89,7 @@ func aggregate(fs *findingSet, scanners map[netip.Addr]bool, conns []*flows.Conn
 			scans[g.key.client] = g // made by the eviction hook
 		}
 	}
-	live, pass := fs.livePoints(scanners, conns), map[uint64]uint16{}
+	adds, answered := fs.scanTally(scanners, conns)
 	for _, g := range fs.order {
 		own := scanOwnReset(g, scanners)
 		if !own && (!synKinds[g.key.kind] || !scanners[g.key.client]) {
@@ -108,7 +109,7 @@ func aggregate(fs *findingSet, scanners map[netip.Addr]bool, conns []*flows.Conn
 		}
 		s.absorb(g)
 		merged[g] = s
-		n := g.count - fs.scanCounted(g, live, pass)
+		n := fs.scanCounted(g, adds)
 		if s.count -= g.count - n; n == 0 {
 			continue // every member counted from another point, with its host
 		}
@@ -129,8 +130,8 @@ func aggregate(fs *findingSet, scanners map[netip.Addr]bool, conns []*flows.Conn
 		if s == nil || !(c.Established || c.SynAck && c.Dir[0].RST > 0) {
 			continue
 		}
-		if fs.scanSeen != nil && fs.countedElsewhere(convHash(c.Client, c.Server), c.Vantage, live, pass) {
-			continue // (with one capture point, every connection is a probe)
+		if answered != nil && !answered[c] {
+			continue // counted from another point (one point: every connection is a probe)
 		}
 		s.facts.(*ScanFacts).Answered++
 	}
@@ -163,70 +164,107 @@ func aggregate(fs *findingSet, scanners map[netip.Addr]bool, conns []*flows.Conn
 	fs.order = order
 }
 
-// scanCounted says how many of the members of g, a scanner's failed
-// attempts at one server port, its syn_scan counted already from another
-// capture point, and remembers the others: the same attempt evicted at
-// one point and still live at another at the end, made before the scanner
-// was known at one point and after at the other, or of one kind at one
-// point and another at the other (unanswered where a reset was lost), is
-// one attempt. pass holds the conversations counted in this aggregate and
-// the point that counted each; findingSet.scanSeen those the evictions
-// counted, where a member also live at the point that counted its
-// conversation (live) is a new attempt on the same ports, as scanAttempt
-// counts one: a scan repeated from a fixed source port (nmap -g) whose
-// first pass only one point saw. (Members past the group's memory,
-// maxSeen, are counted as they came: BoundMembers.)
-func (fs *findingSet) scanCounted(g *group, live map[uint64]uint64, pass map[uint64]uint16) int {
-	if fs.scanSeen == nil {
-		return 0
+// scanCounted says how many attempts g, a scanner's failed attempts at
+// one server port, adds to its syn_scan: at one capture point each member
+// connection (a second attempt on the same ports too, as the evictions
+// count it), at several those scanTally worked out. (A group that
+// remembers only some of its members, past maxSeen, adds its count:
+// BoundMembers.)
+func (fs *findingSet) scanCounted(g *group, adds map[*group]int) int {
+	switch {
+	case !g.attemptsOn || g.attemptsFull:
+		return g.count
+	case fs.scanSeen == nil:
+		return len(g.attempts)
 	}
-	n := 0
-	server := netip.AddrPortFrom(g.key.server, g.key.port)
-	for client, v := range g.seen {
-		if fs.countedElsewhere(convHash(client, server), v, live, pass) {
-			n++
+	return adds[g]
+}
+
+// scanTally works out, with several capture points, how many attempts
+// each of the scanners' failed-attempt groups adds to its syn_scan, and
+// which of their live answered connections are probes not counted from
+// another point (attemptCounts): each attempt once however many points
+// saw it and whatever each saw of it (unanswered where the other saw the
+// reset, evicted at one and live at the other, made before the scanner
+// was known at one and after at the other), a second attempt on the same
+// ports twice. The copies the evictions left in the groups are seen and
+// counted first, as the evictions' own were; then every live connection
+// of a scanner is seen at its point (one too young to be judged still
+// tells that its point saw one more attempt); then the live copies are
+// counted, each attempt from one of them. (One point: nil, nil.)
+func (fs *findingSet) scanTally(scanners map[netip.Addr]bool, conns []*flows.Conn) (adds map[*group]int, answered map[*flows.Conn]bool) {
+	if fs.scanSeen == nil {
+		return nil, nil
+	}
+	adds, answered = map[*group]int{}, map[*flows.Conn]bool{}
+	var groups []*group
+	for _, g := range fs.order {
+		if synKinds[g.key.kind] && scanners[g.key.client] && g.attemptsOn && !g.attemptsFull {
+			groups = append(groups, g)
 		}
 	}
-	return n
-}
-
-// countedElsewhere says whether a scanner's live attempt (or one its
-// findings hold), of the conversation of hash k at capture point v, was
-// counted already from another point, and if not remembers it: the rules
-// of scanCounted, for its failed attempts and the answered ones alike.
-func (fs *findingSet) countedElsewhere(k uint64, v uint16, live map[uint64]uint64, pass map[uint64]uint16) bool {
-	if p, ok := pass[k]; ok {
-		return p != v
+	conv := func(g *group, r attemptRef) uint64 {
+		return convHash(r.client, netip.AddrPortFrom(g.key.server, g.key.port))
 	}
-	w, ok := fs.scanSeen.first(k)
-	if ok && (live[k]|pointBit(v))&pointBit(w) == 0 {
-		return true
+	for _, g := range groups {
+		for _, r := range g.attempts[:g.evicted] {
+			if fs.scanSeen.add(conv(g, r), r.vantage) {
+				adds[g]++
+			}
+		}
 	}
-	if !ok {
-		fs.scanSeen.note(k, v)
-	}
-	pass[k] = v
-	return false
-}
-
-// livePoints maps the conversations of the scanners' live connections to
-// the capture points that hold them (pointBit), with several points.
-func (fs *findingSet) livePoints(scanners map[netip.Addr]bool, conns []*flows.Conn) map[uint64]uint64 {
-	if fs.scanSeen == nil {
-		return nil
-	}
-	m := map[uint64]uint64{}
 	for _, c := range conns {
 		if scanners[c.Client.Addr()] {
-			m[convHash(c.Client, c.Server)] |= pointBit(c.Vantage)
+			fs.scanSeen.see(convHash(c.Client, c.Server), c.Vantage)
 		}
 	}
-	return m
+	// The live copies with an outcome, each conversation's from the point
+	// that saw the most of its attempts first: under the one sequence
+	// that point saw them all, so its copies are the attempts, each with
+	// the outcome it saw, and the others' only make up for its copies that
+	// have none yet.
+	type liveCopy struct {
+		conv uint64
+		v    uint16
+		seen uint16 // the attempts its point saw on the conversation
+		g    *group
+		c    *flows.Conn
+	}
+	var copies []liveCopy
+	for _, g := range groups {
+		for _, r := range g.attempts[g.evicted:] {
+			copies = append(copies, liveCopy{conv: conv(g, r), v: r.vantage, g: g})
+		}
+	}
+	for _, c := range conns {
+		if scanners[c.Client.Addr()] && (c.Established || c.SynAck && c.Dir[0].RST > 0) {
+			copies = append(copies, liveCopy{conv: convHash(c.Client, c.Server), v: c.Vantage, c: c})
+		}
+	}
+	for i := range copies {
+		copies[i].seen = fs.scanSeen.seenAt(copies[i].conv, copies[i].v)
+	}
+	sort.SliceStable(copies, func(i, j int) bool {
+		x, y := &copies[i], &copies[j]
+		if x.conv != y.conv {
+			return x.conv < y.conv
+		}
+		if x.seen != y.seen {
+			return x.seen > y.seen
+		}
+		return x.v < y.v
+	})
+	for _, x := range copies {
+		switch {
+		case !fs.scanSeen.take(x.conv):
+		case x.g != nil:
+			adds[x.g]++
+		default:
+			answered[x.c] = true
+		}
+	}
+	return adds, answered
 }
-
-// pointBit is capture point v's bit in a set of points (points 64 apart
-// share one: at worst an attempt is counted at each).
-func pointBit(v uint16) uint64 { return 1 << (v % 64) }
 
 // scanOwnReset says whether g is an rst_injected finding of a scanner's
 // own connections whose "forged" resets all claim to come from the

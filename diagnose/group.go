@@ -50,10 +50,29 @@ type group struct {
 	// pastSeen counts the members counted past maxSeen, each at every
 	// capture point that saw it (BoundMembers).
 	pastSeen int
+	// attempts, in a client's group of failed attempts (attemptsOn),
+	// are its members connection by connection with the point that saw
+	// each, up to maxSeen (attemptsFull past it): if the client turns out
+	// to be a scanner, aggregate counts each attempt once however many
+	// points saw it (attemptCounts), and a second attempt on the same
+	// ports as another, which the members' count, by client endpoint and
+	// first point, cannot.
+	attempts     []attemptRef
+	attemptsOn   bool
+	attemptsFull bool
+	// evicted is how many of attempts the evictions added: a report's
+	// clone adds the live connections' after them.
+	evicted int
 	// seenF and clientsF, once seen and clients are large, hold every key
 	// of theirs: a member from a new client (a flood's every attempt) is
 	// told so without a lookup in either map.
 	seenF, clientsF *bloom.Filter
+}
+
+// attemptRef is a member connection's client endpoint and capture point.
+type attemptRef struct {
+	client  netip.AddrPort
+	vantage uint16
 }
 
 // bloomFrom is the size from which a map gets its filter: below it a
@@ -131,7 +150,7 @@ type findingSet struct {
 	// scanSeen, once the capture has a second capture point (from the
 	// start when several captures are given): an attempt another point
 	// saw too is counted once (its past: BoundScanAttempts).
-	scanSeen *convSeen
+	scanSeen *attemptCounts
 	// lastMerged is the merged group add found last, of lastService
 	// (merged groups are never taken out of merged).
 	lastService serviceKey
@@ -181,6 +200,13 @@ const maxSeen = 4096
 // refusals beside its late answers). (Past maxSeen endpoints, members are
 // counted as they come.)
 func (g *group) member(client netip.AddrPort, vantage uint16) (facts bool) {
+	if g.attemptsOn {
+		if len(g.attempts) < maxSeen {
+			g.attempts = append(g.attempts, attemptRef{client, vantage})
+		} else {
+			g.attemptsFull = true
+		}
+	}
 	switch v, ok := g.seenAt(client); {
 	case ok:
 		facts = v == vantage
@@ -307,7 +333,8 @@ func (fs *findingSet) add(kind Kind, severity Severity, svc *catalog.Service, tr
 	}
 	if g == nil {
 		g = &group{key: k, severity: severity, service: svc, first: first, last: last,
-			frames: map[int][]uint64{}, clientPts: map[uint16]bool{}, inputs: map[int]bool{}}
+			frames: map[int][]uint64{}, clientPts: map[uint16]bool{}, inputs: map[int]bool{},
+			attemptsOn: synKinds[kind] && client.IsValid()}
 		fs.groups[k] = g
 		fs.order = append(fs.order, g)
 	}
@@ -418,6 +445,8 @@ func (fs *findingSet) clone() *findingSet {
 		}
 		c.inputs = maps0(g.inputs)
 		c.samples = slices.Clone(g.samples)
+		c.attempts = slices.Clone(g.attempts)
+		c.evicted = len(g.attempts)
 		if g.clients != nil {
 			c.clients = maps0(g.clients)
 		}
@@ -440,10 +469,9 @@ func (fs *findingSet) clone() *findingSet {
 		n.perService[k] = v
 	}
 	if fs.scanSeen != nil {
-		// The clone reads the attempts counted (aggregate counts a live
-		// attempt another point's copy of which was evicted once) and
-		// remembers its own apart.
-		n.scanSeen = &convSeen{base: fs.scanSeen.m, past: fs.scanSeen.past}
+		// The clone reads the attempts the evictions counted (aggregate
+		// adds the live ones) and counts its own apart.
+		n.scanSeen = &attemptCounts{base: fs.scanSeen, past: fs.scanSeen.past}
 	}
 	for k, g := range fs.merged {
 		n.merged[k] = remap[g]

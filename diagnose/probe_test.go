@@ -218,9 +218,10 @@ func scanned(r *diagnose.Result) []diagnose.Finding {
 // of room). The flow table lists none of the scan's failed attempts,
 // before Finish (connections) or after (handed over), nor one too young to
 // count (tcpTable's scanAttempt), and every attempt is still either
-// listed or counted as omitted. With ports reused, Finish counts each attempt,
-// as eviction does, where the connections' path counted the two attempts
-// of one client port to one server port once.
+// listed or counted as omitted. With ports reused, the connections' path
+// counts the two attempts of one client port to one server port twice, as
+// Finish and eviction do (it counted them once before the scan's members
+// were counted connection by connection).
 func TestFinishHandsLiveScanToItsAggregate(t *testing.T) {
 	scanner, busy := addr("203.0.113.66"), addr("192.0.2.99")
 	young := netip.AddrPortFrom(scanner, 29999)
@@ -255,8 +256,8 @@ func TestFinishHandsLiveScanToItsAggregate(t *testing.T) {
 		}
 		scan := findKind(t, after, diagnose.SynScan)
 		if b := findKind(t, before, diagnose.SynScan); reuse {
-			if scan.Count <= b.Count {
-				t.Errorf("with ports reused: syn_scan counts %d attempts after Finish, %d before; want more (each attempt once)", scan.Count, b.Count)
+			if scan.Count != b.Count {
+				t.Errorf("with ports reused: syn_scan counts %d attempts after Finish, %d before; want the same (each attempt once)", scan.Count, b.Count)
 			}
 		} else if scanned(before); !reflect.DeepEqual(before.Findings, scanned(after)) {
 			t.Errorf("Finish changed the findings:\nbefore %v\nafter  %v", kinds(before), kinds(after))
@@ -494,6 +495,7 @@ func TestScanPartlySeenAtTwoPointsCountsEachAttemptOnce(t *testing.T) {
 		sameKinds bool
 	}{
 		{"repeated from one port", repeatedScan("unanswered"), func(p *dissect.Packet) (bool, bool) { return true, !firstOnly[p.Frame] }, true},
+		{"repeated from one port, reset", repeatedScan("reset"), func(p *dissect.Packet) (bool, bool) { return true, !firstOnly[p.Frame] }, true},
 		{"repeated from one port, answered", repeatedScan("answered"), func(p *dissect.Packet) (bool, bool) { return true, !firstOnly[p.Frame] }, false},
 		{"resets seen at the second point", resets, func(p *dissect.Packet) (bool, bool) { return !secondOnly[p.Frame], true }, false},
 	} {

@@ -193,7 +193,7 @@ func (e *Evictions) EvictConn(c *flows.Conn, now time.Time, ttls *flows.TTLView)
 // once however many points saw them (findingSet.scanSeen).
 func (e *Evictions) Vantages(n int) {
 	if n > 1 && e.fs.scanSeen == nil {
-		e.fs.scanSeen = new(convSeen)
+		e.fs.scanSeen = new(attemptCounts)
 	}
 }
 

@@ -262,12 +262,12 @@ func (fs *findingSet) scanAttempt(h *flows.FlowHead, kind Kind, frames []uint64)
 	}
 }
 
-// seenElsewhere says whether the attempt h was counted already at another
-// capture point, and remembers it (only with two or more points: the
-// same attempt seen on both sides of a firewall is one attempt). An
-// attempt seen again at the same point is a new one on a reused port.
+// seenElsewhere says whether the attempt h was counted already from
+// another capture point, and counts it at its own (only with two or more
+// points: the same attempt seen on both sides of a firewall is one
+// attempt; attemptCounts).
 func (fs *findingSet) seenElsewhere(h *flows.FlowHead) bool {
-	return fs.scanSeen != nil && fs.scanSeen.again(h.Client, h.Server, h.Vantage)
+	return fs.scanSeen != nil && !fs.scanSeen.add(convHash(h.Client, h.Server), h.Vantage)
 }
 
 // scanCaches are the syn_scan groups scanAttempt last added to, each for

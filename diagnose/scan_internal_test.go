@@ -283,7 +283,7 @@ func TestServicesTableCountsPastItsBound(t *testing.T) {
 // without writing to it.
 func TestScanAttemptsPastTheirBoundAreReported(t *testing.T) {
 	fs := newFindingSet()
-	fs.scanSeen = new(convSeen)
+	fs.scanSeen = new(attemptCounts)
 	scanner := netip.MustParseAddr("203.0.113.66")
 	at := time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)
 	head := func(i int, vantage uint16) *flows.FlowHead {
@@ -303,18 +303,18 @@ func TestScanAttemptsPastTheirBoundAreReported(t *testing.T) {
 	}
 	c := fs.clone()
 	h := head(1, 1)
-	if !c.scanSeen.again(h.Client, h.Server, 1) || c.scanSeen.again(h.Client, h.Server, 0) {
-		t.Errorf("the clone does not read the attempts the set counted")
+	if k := convHash(h.Client, h.Server); c.scanSeen.add(k, 1) || !c.scanSeen.add(k, 0) {
+		t.Errorf("the clone does not read the attempts the set counted (the first point's attempt seen at the second is new, or its second attempt is not)")
 	}
-	if c.scanSeen.again(h.Client, netip.MustParseAddrPort("192.0.2.1:1"), 1); c.scanSeen.past != 11 {
+	if c.scanSeen.add(convHash(h.Client, netip.MustParseAddrPort("192.0.2.1:1")), 1); c.scanSeen.past != 11 {
 		t.Errorf("the clone counted %d attempts past the bound; want 11 (its own and the set's)", c.scanSeen.past)
 	}
 	small := newFindingSet()
-	small.scanSeen = new(convSeen)
+	small.scanSeen = new(attemptCounts)
 	small.scanAttempt(head(0, 0), SynUnanswered, nil)
 	c = small.clone()
-	c.scanSeen.again(h.Client, netip.MustParseAddrPort("192.0.2.1:1"), 1)
-	if len(small.scanSeen.m) != 1 || len(c.scanSeen.m) != 1 {
-		t.Errorf("a clone's attempt went into the set's memory (%d conversations, want 1) or not its own (%d, want 1)", len(small.scanSeen.m), len(c.scanSeen.m))
+	c.scanSeen.add(convHash(h.Client, netip.MustParseAddrPort("192.0.2.1:1")), 1)
+	if len(small.scanSeen.conv) != 1 || len(c.scanSeen.conv) != 1 || len(small.scanSeen.at) != 1 {
+		t.Errorf("a clone's attempt went into the set's counts (%d conversations, want 1) or not its own (%d, want 1)", len(small.scanSeen.conv), len(c.scanSeen.conv))
 	}
 }

@@ -3,6 +3,7 @@ package diagnose
 import (
 	"hash/maphash"
 	"maps"
+	"math"
 	"net/netip"
 	"slices"
 	"sort"
@@ -156,16 +157,12 @@ type svcTable struct {
 // and flows, a scan's attempts (findingSet.scanSeen). Past maxSeenConvs
 // conversations each sighting counts, and past counts them.
 type convSeen struct {
-	m map[uint64]uint16
-	// base, when set, is the memory of the set this one was cloned from:
-	// read, never written (a report's clone adds to m what its live
-	// connections bring, without copying what the evictions counted).
-	base map[uint64]uint16
+	m    map[uint64]uint16
 	past int
 }
 
-// maxSeenConvs bounds the conversations a convSeen remembers (about 20
-// bytes each).
+// maxSeenConvs bounds the conversations a convSeen (or attemptCounts)
+// remembers (about 20 bytes each).
 const maxSeenConvs = 1 << 18
 
 // again says whether the conversation was counted already at another
@@ -173,34 +170,130 @@ const maxSeenConvs = 1 << 18
 // capture point is a new connection from a reused port, counted again.
 func (s *convSeen) again(client, server netip.AddrPort, vantage uint16) bool {
 	k := convHash(client, server)
-	if v, ok := s.first(k); ok {
+	if v, ok := s.m[k]; ok {
 		return v != vantage
 	}
-	s.note(k, vantage)
-	return false
-}
-
-// first returns the capture point that saw the conversation of hash k
-// first, if it is remembered.
-func (s *convSeen) first(k uint64) (uint16, bool) {
-	if v, ok := s.m[k]; ok {
-		return v, true
-	}
-	v, ok := s.base[k]
-	return v, ok
-}
-
-// note remembers the conversation of hash k (not remembered) as seen
-// first at vantage, or counts it past the bound.
-func (s *convSeen) note(k uint64, vantage uint16) {
 	if s.m == nil {
 		s.m = map[uint64]uint16{}
 	}
-	if len(s.m)+len(s.base) < maxSeenConvs {
+	if len(s.m) < maxSeenConvs {
 		s.m[k] = vantage
 	} else {
 		s.past++
 	}
+	return false
+}
+
+// attemptCounts counts a scan's attempts seen at several capture points
+// once: per conversation (convHash), how many attempts each point saw,
+// the most any point saw, and how many of them were counted. Each point
+// sees some of one sequence of attempts on a conversation (a firewall
+// between them drops some, or a point starts late), so the attempts are
+// as many as the point that saw the most of them saw, whatever order the
+// points' copies come in and whether an attempt left the live table or
+// was still in it at the end: the same attempt seen on both sides counts
+// once, a second one on the same ports (a scan repeated from a fixed
+// source port, nmap -g) twice, also when only one point saw the first.
+// An attempt is seen (see) at each point, and counted (take) from
+// whichever copy has an outcome: a copy too young to be judged at the end
+// still tells that the point saw one more.
+type attemptCounts struct {
+	// conv holds per conversation the most attempts one point saw (high
+	// 16 bits) and how many were counted (low 16 bits).
+	conv map[uint64]uint32
+	at   map[uint64]uint16 // pointKey(conversation, point) -> that point's attempts
+	// base, when set, is the counts of the set this one was cloned from:
+	// read, never written (a report's clone adds its live attempts to its
+	// own maps, without copying the evictions' counts).
+	base *attemptCounts
+	past int // conversations past maxSeenConvs, each attempt counted
+}
+
+// add sees an attempt on conversation k at capture point v and takes it:
+// whether it is a new one (not one another point saw).
+func (a *attemptCounts) add(k uint64, v uint16) bool {
+	if !a.see(k, v) {
+		return true // past the bound: counted as it comes
+	}
+	return a.take(k)
+}
+
+// see notes an attempt on conversation k seen at capture point v, and
+// reports whether the conversation is remembered (false past the bound).
+func (a *attemptCounts) see(k uint64, v uint16) bool {
+	c, ok := a.convOf(k)
+	if !ok && len(a.conv)+a.baseLen() >= maxSeenConvs {
+		a.past++
+		return false
+	}
+	if a.conv == nil {
+		a.conv, a.at = map[uint64]uint32{}, map[uint64]uint16{}
+	}
+	pk := pointKey(k, v)
+	n := a.seenAt(k, v)
+	if n < math.MaxUint16 {
+		n++
+	}
+	a.at[pk] = n
+	if most := uint16(c >> 16); n > most {
+		c = uint32(n)<<16 | c&0xffff
+	}
+	a.conv[k] = c
+	return true
+}
+
+// take counts an attempt on conversation k if fewer were counted than one
+// point saw, and reports whether it did (false: this copy's attempt was
+// counted from another point). Past the bound it always counts.
+func (a *attemptCounts) take(k uint64) bool {
+	c, ok := a.convOf(k)
+	if !ok {
+		return true // not remembered (past the bound)
+	}
+	if c&0xffff >= c>>16 {
+		return false
+	}
+	if a.conv == nil {
+		a.conv, a.at = map[uint64]uint32{}, map[uint64]uint16{}
+	}
+	a.conv[k] = c + 1
+	return true
+}
+
+// convOf returns conversation k's counts, from a's own or else its base's.
+func (a *attemptCounts) convOf(k uint64) (uint32, bool) {
+	if c, ok := a.conv[k]; ok {
+		return c, true
+	}
+	if a.base != nil {
+		c, ok := a.base.conv[k]
+		return c, ok
+	}
+	return 0, false
+}
+
+// seenAt says how many attempts on conversation k capture point v saw.
+func (a *attemptCounts) seenAt(k uint64, v uint16) uint16 {
+	pk := pointKey(k, v)
+	if n, ok := a.at[pk]; ok {
+		return n
+	}
+	if a.base != nil {
+		return a.base.at[pk]
+	}
+	return 0
+}
+
+func (a *attemptCounts) baseLen() int {
+	if a.base == nil {
+		return 0
+	}
+	return len(a.base.conv)
+}
+
+// pointKey is the key of conversation k at capture point v.
+func pointKey(k uint64, v uint16) uint64 {
+	return mix64(k^uint64(v)*0x9e3779b97f4a7c15, 0x2545f4914f6cdd1d)
 }
 
 // convSeed seeds the conversation hashes of the services table.
@@ -266,7 +359,7 @@ func addrHash(a netip.Addr) uint64 {
 
 // clone copies the table so a snapshot can add to it.
 func (t *svcTable) clone() *svcTable {
-	c := &svcTable{aggs: make(map[svcKey]*svcAgg, len(t.aggs)), order: append([]svcKey(nil), t.order...), seen: convSeen{m: maps.Clone(t.seen.m), past: t.seen.past}}
+	c := &svcTable{aggs: make(map[svcKey]*svcAgg, len(t.aggs)), order: append([]svcKey(nil), t.order...), seen: convSeen{maps.Clone(t.seen.m), t.seen.past}}
 	for k, g := range t.aggs {
 		n := *g
 		n.clients = make(map[netip.Addr]*tally, len(g.clients))
