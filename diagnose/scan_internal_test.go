@@ -277,8 +277,9 @@ func TestServicesTableCountsPastItsBound(t *testing.T) {
 }
 
 // TestScanAttemptsPastTheirBoundAreReported: at two capture points a
-// scan remembers maxSeenConvs attempts to count each once; those past it
-// are reported as the scan_attempts bound, not as a finding's members;
+// scan remembers maxSeenConvs conversations to count each attempt once;
+// those past it are reported as the scan_attempts bound, not as a
+// finding's members;
 // and a report's clone of the set reads what the evictions counted
 // without writing to it.
 func TestScanAttemptsPastTheirBoundAreReported(t *testing.T) {

@@ -330,7 +330,7 @@ func boundWords(b Bound) string {
 	case diagnose.BoundMembers:
 		return fmt.Sprintf("findings with more than %d connections: %d further ones were counted at every capture point that saw them (a connection seen on both sides may count twice in those findings' numbers)", b.Limit, b.Summarised)
 	case diagnose.BoundScanAttempts:
-		return fmt.Sprintf("scans with more than %d attempts: %d further ones were counted at every capture point that saw them", b.Limit, b.Summarised)
+		return fmt.Sprintf("scans on more than %d conversations (scanner port to target port): %d further attempts were counted at every capture point that saw them", b.Limit, b.Summarised)
 	case diagnose.BoundServiceConvs:
 		return fmt.Sprintf("more than %d conversations in the services table: %d further connections were counted at every capture point that saw them", b.Limit, b.Summarised)
 	}
