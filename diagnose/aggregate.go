@@ -109,6 +109,13 @@ func aggregate(fs *findingSet, scanners map[netip.Addr]bool, conns []*flows.Conn
 		}
 		s.absorb(g)
 		merged[g] = s
+		if fs.scanSeen != nil && g.attemptsOn {
+			// Counted connection by connection: what it could not tell
+			// apart is the connections past those it keeps (scanTally
+			// counts them at every point), not its members past those it
+			// remembers by endpoint.
+			s.pastSeen += g.attemptsPast - g.pastSeen
+		}
 		n := fs.scanCounted(g, adds)
 		if s.count -= g.count - n; n == 0 {
 			continue // every member counted from another point, with its host
@@ -167,15 +174,14 @@ func aggregate(fs *findingSet, scanners map[netip.Addr]bool, conns []*flows.Conn
 // scanCounted says how many attempts g, a scanner's failed attempts at
 // one server port, adds to its syn_scan: at one capture point each member
 // connection (a second attempt on the same ports too, as the evictions
-// count it), at several those scanTally worked out. (A group that
-// remembers only some of its members, past maxSeen, adds its count:
-// BoundMembers.)
+// count it), at several those scanTally worked out. (A group made
+// without its connections, attemptsOn unset, adds its count.)
 func (fs *findingSet) scanCounted(g *group, adds map[*group]int) int {
 	switch {
-	case !g.attemptsOn || g.attemptsFull:
+	case !g.attemptsOn:
 		return g.count
 	case fs.scanSeen == nil:
-		return len(g.attempts)
+		return len(g.attempts) + g.attemptsPast
 	}
 	return adds[g]
 }
@@ -199,8 +205,11 @@ func (fs *findingSet) scanTally(scanners map[netip.Addr]bool, conns []*flows.Con
 	adds, answered = map[*group]int{}, map[*flows.Conn]bool{}
 	var groups []*group
 	for _, g := range fs.order {
-		if synKinds[g.key.kind] && scanners[g.key.client] && g.attemptsOn && !g.attemptsFull {
+		if synKinds[g.key.kind] && scanners[g.key.client] && g.attemptsOn {
 			groups = append(groups, g)
+			// Those past what the group keeps count at every point that
+			// saw them, reported so (aggregate: BoundMembers).
+			adds[g] = g.attemptsPast
 		}
 	}
 	conv := func(g *group, r attemptRef) uint64 {

@@ -52,14 +52,14 @@ type group struct {
 	pastSeen int
 	// attempts, in a client's group of failed attempts (attemptsOn),
 	// are its members connection by connection with the point that saw
-	// each, up to maxSeen (attemptsFull past it): if the client turns out
+	// each, up to maxSeen (attemptsPast counts those past it): if the client turns out
 	// to be a scanner, aggregate counts each attempt once however many
 	// points saw it (attemptCounts), and a second attempt on the same
 	// ports as another, which the members' count, by client endpoint and
 	// first point, cannot.
 	attempts     []attemptRef
 	attemptsOn   bool
-	attemptsFull bool
+	attemptsPast int
 	// evicted is how many of attempts the evictions added: a report's
 	// clone adds the live connections' after them.
 	evicted int
@@ -204,7 +204,7 @@ func (g *group) member(client netip.AddrPort, vantage uint16) (facts bool) {
 		if len(g.attempts) < maxSeen {
 			g.attempts = append(g.attempts, attemptRef{client, vantage})
 		} else {
-			g.attemptsFull = true
+			g.attemptsPast++
 		}
 	}
 	switch v, ok := g.seenAt(client); {

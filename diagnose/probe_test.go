@@ -523,3 +523,63 @@ func TestScanPartlySeenAtTwoPointsCountsEachAttemptOnce(t *testing.T) {
 		}
 	}
 }
+
+// TestScanPastItsConnectionsAtTwoPointsIsReported: a scanner that tries
+// one port from 5,000 source ports, seen at two points, has more copies in
+// its group than the group keeps one by one (maxSeen): those past it are
+// counted at each point that saw them, and the report's finding_members
+// bound says how many, so the count is never more than one attempt each
+// plus what the bound admits.
+func TestScanPastItsConnectionsAtTwoPointsIsReported(t *testing.T) {
+	scanner := addr("203.0.113.66")
+	s := flowtest.New()
+	for i := 0; i < 30; i++ { // a scanner: refused on 30 ports
+		c := netip.AddrPortFrom(scanner, uint16(30000+i))
+		d := netip.AddrPortFrom(addr("198.51.100.1"), uint16(1+i))
+		s.TCP(c, d, fS, uint32(i)*7919+1, 0, 0)
+		s.Wait(time.Millisecond)
+		s.TCP(d, c, fR|fA, 0, uint32(i)*7919+2, 0)
+		s.Wait(time.Millisecond)
+	}
+	for i := 0; i < 5000; i++ {
+		s.TCP(netip.AddrPortFrom(scanner, uint16(1024+i)), ep("198.51.100.7:80"), fS, uint32(i)*7919+1, 0, 0)
+		s.Wait(time.Millisecond)
+	}
+	s.Wait(5 * time.Second)
+	s.UDP(ep("192.0.2.1:5353"), ep("192.0.2.2:5353"), 10) // every attempt is due
+	const truth = 5030
+	one, _ := scanAt(t, s, 100_000, false)
+	if one.Count != truth {
+		t.Errorf("one point: %d attempts; want %d", one.Count, truth)
+	}
+	for _, maxConns := range []int{100_000, 6000} {
+		for _, d := range []time.Duration{0, 5 * time.Second} {
+			ev := diagnose.NewEvictions()
+			a := s.AtTwoPointsSkewed(d).Feed(flows.Config{MaxConns: maxConns, OnEvict: ev, ComparePoints: true})
+			a.Finish()
+			r := diagnose.Run(a.View(), ev, nil)
+			f := findKind(t, r, diagnose.SynScan)
+			past := 0
+			for _, b := range r.Bounds {
+				if b.Table == diagnose.BoundMembers {
+					past = b.Summarised
+				}
+			}
+			if f.Count < truth || f.Count-truth > past {
+				t.Errorf("table of %d, second clock %v: %d attempts, %d copies past the group's reported; want %d, and at most the copies past it more",
+					maxConns, d, f.Count, past, truth)
+			}
+		}
+	}
+}
+
+// scanAt runs s with a live table of maxConns connections (points: with
+// several captures given) and returns its syn_scan and facts.
+func scanAt(t *testing.T, s *flowtest.Script, maxConns int, points bool) (diagnose.Finding, *diagnose.ScanFacts) {
+	t.Helper()
+	ev := diagnose.NewEvictions()
+	a := s.Feed(flows.Config{MaxConns: maxConns, OnEvict: ev, ComparePoints: points})
+	a.Finish()
+	f := findKind(t, diagnose.Run(a.View(), ev, nil), diagnose.SynScan)
+	return f, f.Facts.(*diagnose.ScanFacts)
+}
