@@ -1,6 +1,7 @@
 package diagnose
 
 import (
+	"maps"
 	"net/netip"
 	"sort"
 
@@ -89,7 +90,7 @@ func aggregate(fs *findingSet, scanners map[netip.Addr]bool, conns []*flows.Conn
 			scans[g.key.client] = g // made by the eviction hook
 		}
 	}
-	adds, answered := fs.scanTally(scanners, conns)
+	tally := fs.scanTally(scanners, conns)
 	for _, g := range fs.order {
 		own := scanOwnReset(g, scanners)
 		if !own && (!synKinds[g.key.kind] || !scanners[g.key.client]) {
@@ -116,7 +117,7 @@ func aggregate(fs *findingSet, scanners map[netip.Addr]bool, conns []*flows.Conn
 			// remembers by endpoint.
 			s.pastSeen += g.attemptsPast - g.pastSeen
 		}
-		n := fs.scanCounted(g, adds)
+		n := fs.scanCounted(g, tally)
 		if s.count -= g.count - n; n == 0 {
 			continue // every member counted from another point, with its host
 		}
@@ -137,15 +138,28 @@ func aggregate(fs *findingSet, scanners map[netip.Addr]bool, conns []*flows.Conn
 		if s == nil || !(c.Established || c.SynAck && c.Dir[0].RST > 0) {
 			continue
 		}
-		if answered != nil && !answered[c] {
+		if tally != nil && !tally.answered[c] {
 			continue // counted from another point (one point: every connection is a probe)
 		}
 		s.facts.(*ScanFacts).Answered++
+	}
+	if tally != nil {
+		// Attempts the evictions counted whose outcome another point's
+		// copy told better: taken from the kind they were counted under.
+		for client, kinds := range tally.moved {
+			if s := scans[client]; s != nil {
+				for _, k := range kinds {
+					s.count--
+					s.facts.(*ScanFacts).Kinds[k]--
+				}
+			}
+		}
 	}
 	for _, s := range scans {
 		// The findings read Hosts next, and carry the counts, not the
 		// table that gathered them.
 		sf := s.facts.(*ScanFacts)
+		maps.DeleteFunc(sf.Kinds, func(_ Kind, n int) bool { return n <= 0 }) // all moved to another
 		sf.flushHosts()
 		sf.hosts = nil
 	}
@@ -176,14 +190,14 @@ func aggregate(fs *findingSet, scanners map[netip.Addr]bool, conns []*flows.Conn
 // connection (a second attempt on the same ports too, as the evictions
 // count it), at several those scanTally worked out. (A group made
 // without its connections, attemptsOn unset, adds its count.)
-func (fs *findingSet) scanCounted(g *group, adds map[*group]int) int {
+func (fs *findingSet) scanCounted(g *group, tally *scanTallies) int {
 	switch {
 	case !g.attemptsOn:
 		return g.count
 	case fs.scanSeen == nil:
 		return len(g.attempts) + g.attemptsPast
 	}
-	return adds[g]
+	return tally.adds[g]
 }
 
 // scanTally works out, with several capture points, how many attempts
@@ -198,18 +212,18 @@ func (fs *findingSet) scanCounted(g *group, adds map[*group]int) int {
 // of a scanner is seen at its point (one too young to be judged still
 // tells that its point saw one more attempt); then the live copies are
 // counted, each attempt from one of them. (One point: nil, nil.)
-func (fs *findingSet) scanTally(scanners map[netip.Addr]bool, conns []*flows.Conn) (adds map[*group]int, answered map[*flows.Conn]bool) {
+func (fs *findingSet) scanTally(scanners map[netip.Addr]bool, conns []*flows.Conn) (t *scanTallies) {
 	if fs.scanSeen == nil {
-		return nil, nil
+		return nil
 	}
-	adds, answered = map[*group]int{}, map[*flows.Conn]bool{}
+	t = &scanTallies{adds: map[*group]int{}, answered: map[*flows.Conn]bool{}, moved: map[netip.Addr][]Kind{}, mine: map[uint64]scanCopy{}}
 	var groups []*group
 	for _, g := range fs.order {
 		if synKinds[g.key.kind] && scanners[g.key.client] && g.attemptsOn {
 			groups = append(groups, g)
 			// Those past what the group keeps count at every point that
 			// saw them, reported so (aggregate: BoundMembers).
-			adds[g] = g.attemptsPast
+			t.adds[g] = g.attemptsPast
 		}
 	}
 	conv := func(g *group, r attemptRef) uint64 {
@@ -217,9 +231,9 @@ func (fs *findingSet) scanTally(scanners map[netip.Addr]bool, conns []*flows.Con
 	}
 	for _, g := range groups {
 		for _, r := range g.attempts[:g.evicted] {
-			if fs.scanSeen.add(conv(g, r), r.vantage) {
-				adds[g]++
-			}
+			k := conv(g, r)
+			counted, was := fs.scanSeen.add(k, r.vantage, outcomeRank(g.key.kind), r.first)
+			t.count(k, scanCopy{g: g}, g.key.client, counted, was)
 		}
 	}
 	for _, c := range conns {
@@ -231,23 +245,24 @@ func (fs *findingSet) scanTally(scanners map[netip.Addr]bool, conns []*flows.Con
 	// that saw the most of its attempts first: under the one sequence
 	// that point saw them all, so its copies are the attempts, each with
 	// the outcome it saw, and the others' only make up for its copies that
-	// have none yet.
+	// have none yet (or tell an outcome it missed).
 	type liveCopy struct {
-		conv uint64
-		v    uint16
-		seen uint16 // the attempts its point saw on the conversation
-		g    *group
-		c    *flows.Conn
+		conv    uint64
+		v       uint16
+		seen    uint16 // the attempts its point saw on the conversation
+		outcome uint8
+		first   int64
+		scanCopy
 	}
 	var copies []liveCopy
 	for _, g := range groups {
 		for _, r := range g.attempts[g.evicted:] {
-			copies = append(copies, liveCopy{conv: conv(g, r), v: r.vantage, g: g})
+			copies = append(copies, liveCopy{conv: conv(g, r), v: r.vantage, outcome: outcomeRank(g.key.kind), first: r.first, scanCopy: scanCopy{g: g}})
 		}
 	}
 	for _, c := range conns {
 		if scanners[c.Client.Addr()] && (c.Established || c.SynAck && c.Dir[0].RST > 0) {
-			copies = append(copies, liveCopy{conv: convHash(c.Client, c.Server), v: c.Vantage, c: c})
+			copies = append(copies, liveCopy{conv: convHash(c.Client, c.Server), v: c.Vantage, outcome: outcomeRank(""), first: c.First.UnixNano(), scanCopy: scanCopy{c: c}})
 		}
 	}
 	for i := range copies {
@@ -255,24 +270,75 @@ func (fs *findingSet) scanTally(scanners map[netip.Addr]bool, conns []*flows.Con
 	}
 	sort.SliceStable(copies, func(i, j int) bool {
 		x, y := &copies[i], &copies[j]
-		if x.conv != y.conv {
+		switch {
+		case x.conv != y.conv:
 			return x.conv < y.conv
-		}
-		if x.seen != y.seen {
+		case x.seen != y.seen:
 			return x.seen > y.seen
+		case x.outcome != y.outcome:
+			return x.outcome > y.outcome
 		}
 		return x.v < y.v
 	})
 	for _, x := range copies {
-		switch {
-		case !fs.scanSeen.take(x.conv):
-		case x.g != nil:
-			adds[x.g]++
-		default:
-			answered[x.c] = true
+		client := x.scanCopy.client()
+		counted, was := fs.scanSeen.take(x.conv, x.outcome, x.first)
+		t.count(x.conv, x.scanCopy, client, counted, was)
+	}
+	return t
+}
+
+// scanTallies are what scanTally worked out: the attempts each failed
+// group adds, the live answered connections that are probes, and per
+// scanner the outcomes of attempts the evictions counted that a live or
+// evicted copy at another point turned into a better one (to take from
+// its facts).
+type scanTallies struct {
+	adds     map[*group]int
+	answered map[*flows.Conn]bool
+	moved    map[netip.Addr][]Kind
+	// mine is, per conversation, the copy this tally last counted.
+	mine map[uint64]scanCopy
+}
+
+// scanCopy is a copy of an attempt: a member of a failed group, or an
+// answered live connection.
+type scanCopy struct {
+	g *group
+	c *flows.Conn
+}
+
+func (x scanCopy) client() netip.Addr {
+	if x.g != nil {
+		return x.g.key.client
+	}
+	return x.c.Client.Addr()
+}
+
+// count records the copy x of an attempt on conversation k as take found
+// it: counted, or taking the attempt's outcome from was.
+func (t *scanTallies) count(k uint64, x scanCopy, client netip.Addr, counted bool, was uint8) {
+	if !counted && was == 0 {
+		return
+	}
+	if !counted {
+		// The attempt, counted before with outcome was, is this copy's.
+		if old, ok := t.mine[k]; ok {
+			if old.g != nil {
+				t.adds[old.g]--
+			} else {
+				delete(t.answered, old.c)
+			}
+		} else {
+			t.moved[client] = append(t.moved[client], outcomeKind(was))
 		}
 	}
-	return adds, answered
+	t.mine[k] = x
+	if x.g != nil {
+		t.adds[x.g]++
+	} else {
+		t.answered[x.c] = true
+	}
 }
 
 // scanOwnReset says whether g is an rst_injected finding of a scanner's

@@ -63,6 +63,9 @@ type group struct {
 	// evicted is how many of attempts the evictions added: a report's
 	// clone adds the live connections' after them.
 	evicted int
+	// addedFirst is the first packet time (UnixNano) of the member add
+	// counted last, which member records with its connection.
+	addedFirst int64
 	// seenF and clientsF, once seen and clients are large, hold every key
 	// of theirs: a member from a new client (a flood's every attempt) is
 	// told so without a lookup in either map.
@@ -73,6 +76,7 @@ type group struct {
 type attemptRef struct {
 	client  netip.AddrPort
 	vantage uint16
+	first   int64 // its first packet (UnixNano)
 }
 
 // bloomFrom is the size from which a map gets its filter: below it a
@@ -202,7 +206,7 @@ const maxSeen = 4096
 func (g *group) member(client netip.AddrPort, vantage uint16) (facts bool) {
 	if g.attemptsOn {
 		if len(g.attempts) < maxSeen {
-			g.attempts = append(g.attempts, attemptRef{client, vantage})
+			g.attempts = append(g.attempts, attemptRef{client, vantage, g.addedFirst})
 		} else {
 			g.attemptsPast++
 		}
@@ -345,6 +349,7 @@ func (fs *findingSet) add(kind Kind, severity Severity, svc *catalog.Service, tr
 		g.service = svc
 	}
 	g.count++
+	g.addedFirst = first.UnixNano()
 	if first.Before(g.first) {
 		g.first = first
 	}

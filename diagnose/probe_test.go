@@ -466,6 +466,31 @@ func TestScanPartlySeenAtTwoPointsCountsEachAttemptOnce(t *testing.T) {
 		s.UDP(ep("192.0.2.1:5353"), ep("192.0.2.2:5353"), 10) // the capture goes on: every attempt is due
 		return s
 	}
+	// Answers only the second point saw (the first, on the scanner's
+	// side, sees the SYNs go unanswered): a third refused, a third open
+	// ports whose SYN-ACK the scanner resets, a third open ports whose
+	// handshake it completes and holds open (live at the end).
+	answers, answered := flowtest.New(), map[uint64]bool{}
+	refused(answers, 30, "198.51.100.1", 30000)
+	for i := 0; i < 200; i++ {
+		c := netip.AddrPortFrom(scanner, uint16(40000+i))
+		d := netip.AddrPortFrom(addr("198.51.100.3"), uint16(1+i))
+		answers.TCP(c, d, fS, uint32(i)*7919+1, 0, 0)
+		answers.Wait(time.Millisecond)
+		switch isn := uint32(i)*7919 + 1; i % 3 {
+		case 0:
+			answered[answers.TCP(d, c, fR|fA, 0, isn+1, 0).Frame] = true
+		case 1:
+			answered[answers.TCP(d, c, fS|fA, 5000, isn+1, 0).Frame] = true
+			answered[answers.TCP(c, d, fR, isn+1, 0, 0).Frame] = true
+		case 2: // the scanner completes the handshake and holds it open
+			answered[answers.TCP(d, c, fS|fA, 5000, isn+1, 0).Frame] = true
+			answered[answers.TCP(c, d, fA, isn+1, 5001, 0).Frame] = true
+		}
+		answers.Wait(10 * time.Millisecond)
+	}
+	answers.Wait(2 * time.Second)
+	answers.UDP(ep("192.0.2.1:5353"), ep("192.0.2.2:5353"), 10)
 	// Resets only the second point saw.
 	resets := flowtest.New()
 	secondOnly := map[uint64]bool{}
@@ -498,6 +523,7 @@ func TestScanPartlySeenAtTwoPointsCountsEachAttemptOnce(t *testing.T) {
 		{"repeated from one port, reset", repeatedScan("reset"), func(p *dissect.Packet) (bool, bool) { return true, !firstOnly[p.Frame] }, true},
 		{"repeated from one port, answered", repeatedScan("answered"), func(p *dissect.Packet) (bool, bool) { return true, !firstOnly[p.Frame] }, false},
 		{"resets seen at the second point", resets, func(p *dissect.Packet) (bool, bool) { return !secondOnly[p.Frame], true }, false},
+		{"answers seen at the second point", answers, func(p *dissect.Packet) (bool, bool) { return !answered[p.Frame], true }, true},
 	} {
 		for _, maxConns := range []int{100_000, 16} {
 			// The capture that saw all of it (the first point's, with the
@@ -515,7 +541,7 @@ func TestScanPartlySeenAtTwoPointsCountsEachAttemptOnce(t *testing.T) {
 					}
 					sum += n
 				}
-				if f.Count+x.Answered != one.Count+x1.Answered || sum != f.Count || c.sameKinds && (f.Count != one.Count || !maps.Equal(x.Kinds, x1.Kinds)) {
+				if f.Count+x.Answered != one.Count+x1.Answered || sum != f.Count || c.sameKinds && (f.Count != one.Count || !maps.Equal(x.Kinds, x1.Kinds) || x.Answered != x1.Answered) {
 					t.Errorf("%s, second clock %v, table of %d: %d failed %v and %d answered; one point: %d %v and %d",
 						c.name, d, maxConns, f.Count, x.Kinds, x.Answered, one.Count, x1.Kinds, x1.Answered)
 				}

@@ -232,7 +232,16 @@ func (fs *findingSet) scanAttempt(h *flows.FlowHead, kind Kind, frames []uint64)
 	}
 	g := sc.g
 	x := g.facts.(*ScanFacts)
-	if !fs.seenElsewhere(h) {
+	counted, was := true, uint8(0)
+	if fs.scanSeen != nil {
+		// Several capture points: each attempt once (attemptCounts), with
+		// the outcome the point that saw most of it saw.
+		counted, was = fs.scanSeen.add(convHash(h.Client, h.Server), h.Vantage, outcomeRank(kind), h.First.UnixNano())
+	}
+	if !counted && was != 0 {
+		x.moveOutcome(g, outcomeKind(was), kind)
+	}
+	if counted {
 		if kind == "" {
 			// An answered probe: the port is open; the scan goes on.
 			x.Answered++
@@ -262,12 +271,48 @@ func (fs *findingSet) scanAttempt(h *flows.FlowHead, kind Kind, frames []uint64)
 	}
 }
 
-// seenElsewhere says whether the attempt h was counted already from
-// another capture point, and counts it at its own (only with two or more
-// points: the same attempt seen on both sides of a firewall is one
-// attempt; attemptCounts).
-func (fs *findingSet) seenElsewhere(h *flows.FlowHead) bool {
-	return fs.scanSeen != nil && !fs.scanSeen.add(convHash(h.Client, h.Server), h.Vantage)
+// outcomeRank orders what a point saw of a scan's attempt, from an
+// unanswered SYN (1) to an answered probe (5, kind ""): another point's
+// copy that says more (it saw the answer or the reset a firewall kept
+// from this one) gives the attempt its outcome.
+func outcomeRank(k Kind) uint8 {
+	switch k {
+	case SynUnanswered:
+		return 1
+	case SynICMPRejected:
+		return 2
+	case SynReset:
+		return 3
+	case HandshakeIncomplete:
+		return 4
+	case "":
+		return 5
+	}
+	return 1
+}
+
+// outcomeKind is the kind of outcome rank r (outcomeRank).
+func outcomeKind(r uint8) Kind {
+	return [...]Kind{SynUnanswered, SynUnanswered, SynICMPRejected, SynReset, HandshakeIncomplete, ""}[min(r, 5)]
+}
+
+// moveOutcome moves one attempt of the scan g from outcome from to to (a
+// failed attempt's kind, or "" answered). The kinds are counted in Kinds
+// straight away (a scan cache may hold the attempt's first kind still:
+// its flush makes the sum right, and aggregate drops kinds left at 0).
+func (x *ScanFacts) moveOutcome(g *group, from, to Kind) {
+	if from == "" {
+		x.Answered--
+	} else {
+		g.count--
+		x.Kinds[from]--
+	}
+	if to == "" {
+		x.Answered++
+	} else {
+		g.count++
+		x.Kinds[to]++
+	}
 }
 
 // scanCaches are the syn_scan groups scanAttempt last added to, each for

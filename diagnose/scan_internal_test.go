@@ -304,18 +304,21 @@ func TestScanAttemptsPastTheirBoundAreReported(t *testing.T) {
 	}
 	c := fs.clone()
 	h := head(1, 1)
-	if k := convHash(h.Client, h.Server); c.scanSeen.add(k, 1) || !c.scanSeen.add(k, 0) {
+	if k := convHash(h.Client, h.Server); counted(c.scanSeen.add(k, 1, 1, 0)) || !counted(c.scanSeen.add(k, 0, 1, 0)) {
 		t.Errorf("the clone does not read the attempts the set counted (the first point's attempt seen at the second is new, or its second attempt is not)")
 	}
-	if c.scanSeen.add(convHash(h.Client, netip.MustParseAddrPort("192.0.2.1:1")), 1); c.scanSeen.past != 11 {
+	if c.scanSeen.add(convHash(h.Client, netip.MustParseAddrPort("192.0.2.1:1")), 1, 1, 0); c.scanSeen.past != 11 {
 		t.Errorf("the clone counted %d attempts past the bound; want 11 (its own and the set's)", c.scanSeen.past)
 	}
 	small := newFindingSet()
 	small.scanSeen = new(attemptCounts)
 	small.scanAttempt(head(0, 0), SynUnanswered, nil)
 	c = small.clone()
-	c.scanSeen.add(convHash(h.Client, netip.MustParseAddrPort("192.0.2.1:1")), 1)
+	c.scanSeen.add(convHash(h.Client, netip.MustParseAddrPort("192.0.2.1:1")), 1, 1, 0)
 	if len(small.scanSeen.conv) != 1 || len(c.scanSeen.conv) != 1 || len(small.scanSeen.at) != 1 {
 		t.Errorf("a clone's attempt went into the set's counts (%d conversations, want 1) or not its own (%d, want 1)", len(small.scanSeen.conv), len(c.scanSeen.conv))
 	}
 }
+
+// counted is attemptCounts.add's first result.
+func counted(c bool, _ uint8) bool { return c }

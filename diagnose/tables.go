@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"slices"
 	"sort"
+	"time"
 
 	"github.com/fwdiag/fwdiag/catalog"
 	"github.com/fwdiag/fwdiag/flows"
@@ -198,9 +199,7 @@ func (s *convSeen) again(client, server netip.AddrPort, vantage uint16) bool {
 // whichever copy has an outcome: a copy too young to be judged at the end
 // still tells that the point saw one more.
 type attemptCounts struct {
-	// conv holds per conversation the most attempts one point saw (high
-	// 16 bits) and how many were counted (low 16 bits).
-	conv map[uint64]uint32
+	conv map[uint64]convCount
 	at   map[uint64]uint16 // pointKey(conversation, point) -> that point's attempts
 	// base, when set, is the counts of the set this one was cloned from:
 	// read, never written (a report's clone adds its live attempts to its
@@ -209,13 +208,28 @@ type attemptCounts struct {
 	past int // conversations past maxSeenConvs, each attempt counted
 }
 
-// add sees an attempt on conversation k at capture point v and takes it:
-// whether it is a new one (not one another point saw).
-func (a *attemptCounts) add(k uint64, v uint16) bool {
+// convCount is a conversation's attempts: the most one point saw, how
+// many were counted, and the outcome (outcomeRank) of the last counted.
+type convCount struct {
+	most, counted uint16
+	outcome       uint8
+	first         int64 // the first packet time (UnixNano) of the last counted
+}
+
+// sameAttemptWithin is how far apart in time two points' copies of one
+// attempt may be for a copy with a better outcome to give it to an
+// attempt counted from the other point: beyond it the copy may be of a
+// later attempt on the same ports (a scan's next pass) that the counts do
+// not show yet. (Clocks further apart keep the first outcome.)
+const sameAttemptWithin = int64(time.Second)
+
+// add sees an attempt on conversation k at capture point v and takes it
+// with its outcome (take).
+func (a *attemptCounts) add(k uint64, v uint16, outcome uint8, first int64) (counted bool, was uint8) {
 	if !a.see(k, v) {
-		return true // past the bound: counted as it comes
+		return true, 0 // past the bound: counted as it comes
 	}
-	return a.take(k)
+	return a.take(k, outcome, first)
 }
 
 // see notes an attempt on conversation k seen at capture point v, and
@@ -227,41 +241,49 @@ func (a *attemptCounts) see(k uint64, v uint16) bool {
 		return false
 	}
 	if a.conv == nil {
-		a.conv, a.at = map[uint64]uint32{}, map[uint64]uint16{}
+		a.conv, a.at = map[uint64]convCount{}, map[uint64]uint16{}
 	}
-	pk := pointKey(k, v)
 	n := a.seenAt(k, v)
 	if n < math.MaxUint16 {
 		n++
 	}
-	a.at[pk] = n
-	if most := uint16(c >> 16); n > most {
-		c = uint32(n)<<16 | c&0xffff
-	}
+	a.at[pointKey(k, v)] = n
+	c.most = max(c.most, n)
 	a.conv[k] = c
 	return true
 }
 
-// take counts an attempt on conversation k if fewer were counted than one
-// point saw, and reports whether it did (false: this copy's attempt was
-// counted from another point). Past the bound it always counts.
-func (a *attemptCounts) take(k uint64) bool {
+// take counts an attempt on conversation k, whose copy has the given
+// outcome, if fewer were counted than one point saw, and reports whether
+// it did (past the bound it always counts). When it does not, the copy
+// is of an attempt counted from another point; if its outcome says more
+// (an answer one point missed) and it is near the last counted attempt in
+// time (sameAttemptWithin), the attempt takes it: was is the outcome it
+// had, to move its count from (0: none to move).
+func (a *attemptCounts) take(k uint64, outcome uint8, first int64) (counted bool, was uint8) {
 	c, ok := a.convOf(k)
 	if !ok {
-		return true // not remembered (past the bound)
-	}
-	if c&0xffff >= c>>16 {
-		return false
+		return true, 0 // not remembered (past the bound)
 	}
 	if a.conv == nil {
-		a.conv, a.at = map[uint64]uint32{}, map[uint64]uint16{}
+		a.conv, a.at = map[uint64]convCount{}, map[uint64]uint16{}
 	}
-	a.conv[k] = c + 1
-	return true
+	if c.counted < c.most {
+		c.counted++
+		c.outcome, c.first = outcome, first
+		a.conv[k] = c
+		return true, 0
+	}
+	if d := first - c.first; outcome <= c.outcome || d > sameAttemptWithin || d < -sameAttemptWithin {
+		return false, 0
+	}
+	was, c.outcome = c.outcome, outcome
+	a.conv[k] = c
+	return false, was
 }
 
 // convOf returns conversation k's counts, from a's own or else its base's.
-func (a *attemptCounts) convOf(k uint64) (uint32, bool) {
+func (a *attemptCounts) convOf(k uint64) (convCount, bool) {
 	if c, ok := a.conv[k]; ok {
 		return c, true
 	}
@@ -269,7 +291,7 @@ func (a *attemptCounts) convOf(k uint64) (uint32, bool) {
 		c, ok := a.base.conv[k]
 		return c, ok
 	}
-	return 0, false
+	return convCount{}, false
 }
 
 // seenAt says how many attempts on conversation k capture point v saw.
