@@ -135,11 +135,8 @@ func aggregate(fs *findingSet, scanners map[netip.Addr]bool, conns []*flows.Conn
 	// several capture points.
 	for _, c := range conns {
 		s := scans[c.Client.Addr()]
-		if s == nil || !(c.Established || c.SynAck && c.Dir[0].RST > 0) {
-			continue
-		}
-		if tally != nil && !tally.answered[c] {
-			continue // counted from another point (one point: every connection is a probe)
+		if s == nil || !answeredProbe(c) || tally != nil && !tally.answered[c] {
+			continue // (several points: tally.answered has those not counted from another)
 		}
 		s.facts.(*ScanFacts).Answered++
 	}
@@ -233,7 +230,7 @@ func (fs *findingSet) scanTally(scanners map[netip.Addr]bool, conns []*flows.Con
 		for _, r := range g.attempts[:g.evicted] {
 			k := conv(g, r)
 			counted, was := fs.scanSeen.add(k, r.vantage, outcomeRank(g.key.kind), r.first)
-			t.count(k, scanCopy{g: g}, g.key.client, counted, was)
+			t.count(k, scanCopy{g: g}, counted, was)
 		}
 	}
 	for _, c := range conns {
@@ -261,7 +258,7 @@ func (fs *findingSet) scanTally(scanners map[netip.Addr]bool, conns []*flows.Con
 		}
 	}
 	for _, c := range conns {
-		if scanners[c.Client.Addr()] && (c.Established || c.SynAck && c.Dir[0].RST > 0) {
+		if scanners[c.Client.Addr()] && answeredProbe(c) {
 			copies = append(copies, liveCopy{conv: convHash(c.Client, c.Server), v: c.Vantage, outcome: outcomeRank(""), first: c.First.UnixNano(), scanCopy: scanCopy{c: c}})
 		}
 	}
@@ -281,9 +278,8 @@ func (fs *findingSet) scanTally(scanners map[netip.Addr]bool, conns []*flows.Con
 		return x.v < y.v
 	})
 	for _, x := range copies {
-		client := x.scanCopy.client()
 		counted, was := fs.scanSeen.take(x.conv, x.outcome, x.first)
-		t.count(x.conv, x.scanCopy, client, counted, was)
+		t.count(x.conv, x.scanCopy, counted, was)
 	}
 	return t
 }
@@ -317,7 +313,7 @@ func (x scanCopy) client() netip.Addr {
 
 // count records the copy x of an attempt on conversation k as take found
 // it: counted, or taking the attempt's outcome from was.
-func (t *scanTallies) count(k uint64, x scanCopy, client netip.Addr, counted bool, was uint8) {
+func (t *scanTallies) count(k uint64, x scanCopy, counted bool, was uint8) {
 	if !counted && was == 0 {
 		return
 	}
@@ -330,6 +326,7 @@ func (t *scanTallies) count(k uint64, x scanCopy, client netip.Addr, counted boo
 				delete(t.answered, old.c)
 			}
 		} else {
+			client := x.client()
 			t.moved[client] = append(t.moved[client], outcomeKind(was))
 		}
 	}

@@ -195,11 +195,16 @@ func (fs *findingSet) scanProbe(c *flows.Conn) {
 	// resets: an answered probe, as aggregate counts the scanner's own
 	// resets, not a handshake that failed (that was every open port of a
 	// scan evicted during the capture, and none of one that was not).
-	if !c.Established && !(c.SynAck && c.Dir[0].RST > 0) {
+	if !answeredProbe(c) {
 		kind = attemptKind(c)
 	}
 	fs.scanAttempt(&c.FlowHead, kind, c.Frames[:min(len(c.Frames), 2)])
 }
+
+// answeredProbe says whether a scanner's connection c is an answered
+// probe, an open port: the scanner completed the handshake, or reset the
+// SYN-ACK (nmap -sS, whatever TTL its kernel's reset had).
+func answeredProbe(c *flows.Conn) bool { return c.Established || c.SynAck && c.Dir[0].RST > 0 }
 
 // scanAttempt adds one attempt of the scanner h.Client to its syn_scan
 // aggregate: a failed one of kind, or (kind "") one answered. It

@@ -162,8 +162,9 @@ type convSeen struct {
 	past int
 }
 
-// maxSeenConvs bounds the conversations a convSeen (or attemptCounts)
-// remembers (about 20 bytes each).
+// maxSeenConvs bounds the conversations a convSeen (about 20 bytes
+// each) or an attemptCounts (about 60 bytes each at two points)
+// remembers.
 const maxSeenConvs = 1 << 18
 
 // again says whether the conversation was counted already at another
