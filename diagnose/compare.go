@@ -39,7 +39,10 @@ func (a *run) compareFindings(conns []*flows.Conn, udps []*flows.UDPFlow, fs *fi
 	}
 	var views []*flowView
 	for _, c := range conns {
-		if len(c.Prints) > 0 {
+		// A scanner's probes are its syn_scan's (aggregate), not a finding
+		// each: one side of an asymmetric path missing the targets' resets
+		// made a reset_between_captures per probe to a product port.
+		if len(c.Prints) > 0 && !a.scanners[c.Client.Addr()] {
 			views = append(views, &flowView{c.Vantage, c.Input, c.Client, c.Server, c.Service, TCP, c.Prints, c.Dir[1].TTL, netip.Addr{}})
 		}
 	}

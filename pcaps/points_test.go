@@ -1,8 +1,11 @@
 package pcaps
 
 import (
+	"io"
 	"maps"
+	"net/netip"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -10,6 +13,7 @@ import (
 	"github.com/fwdiag/fwdiag/diagnose"
 	"github.com/fwdiag/fwdiag/pipeline"
 	"github.com/fwdiag/fwdiag/report"
+	"github.com/gopacket/gopacket/pcapgo"
 )
 
 // TestConnectionSeenTwiceCountsOnce: the firewall's capture records each
@@ -148,5 +152,80 @@ func TestScanEvictedAtTwoPointsCountsOnce(t *testing.T) {
 					paths, maxConns, f.Count, x.Kinds, len(x.Hosts), x.Answered, one.Count, x1.Kinds, len(x1.Hosts), x1.Answered)
 			}
 		}
+	}
+}
+
+// TestScanAnsweredOnOneSideOnly: the real nmap scan beside healthy
+// traffic, its client-side capture with every packet to the scanner taken
+// out (a return path that bypasses that capture point, or a firewall that
+// drops the targets' answers after the server side saw them), given with
+// the server-side capture: the server side saw the resets and SYN-ACKs
+// the client side did not, so each attempt takes the outcome the server
+// side saw. The syn_scan is the one the whole client capture gives (4240
+// failed: 2240 reset, 2000 filtered; 4 answered), not 2240 attempts more
+// nor the open ports lost; and the resets the client side missed are the
+// scan's, not a reset_between_captures finding per probe.
+func TestScanAnsweredOnOneSideOnly(t *testing.T) {
+	dir := "captures/scan-beside-healthy/"
+	noReply := filepath.Join(t.TempDir(), "client-noreply.pcap")
+	in, err := os.Open(dir + "client.pcap")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer in.Close()
+	r, err := pcapgo.NewReader(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := os.Create(noReply)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := pcapgo.NewWriter(out)
+	if err := w.WriteFileHeader(r.Snaplen(), r.LinkType()); err != nil {
+		t.Fatal(err)
+	}
+	scanner := netip.MustParseAddr("192.0.2.12").As4()
+	kept, dropped := 0, 0
+	for {
+		data, ci, err := r.ReadPacketData()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		// Ethernet, IPv4, TCP, to the scanner: left out.
+		if len(data) >= 34 && data[12] == 0x08 && data[13] == 0x00 && data[23] == 6 && [4]byte(data[30:34]) == scanner {
+			dropped++
+			continue
+		}
+		kept++
+		if err := w.WritePacket(ci, data); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := out.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if dropped < 2244 {
+		t.Fatalf("took %d packets to the scanner out of client.pcap; want its 2240 resets and 4 SYN-ACKs at least", dropped)
+	}
+	res, _, err := pipeline.DiagnoseFiles([]string{noReply, dir + "server.pcap"}, pipeline.Options{UDPTimeout: 5 * time.Second, TCPIdle: 10 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Findings) != 1 || res.Findings[0].Kind != diagnose.SynScan {
+		var kinds []diagnose.Kind
+		for _, f := range res.Findings {
+			kinds = append(kinds, f.Kind)
+		}
+		t.Fatalf("findings %v; want the scan's syn_scan alone", kinds)
+	}
+	f := res.Findings[0]
+	x := f.Facts.(*diagnose.ScanFacts)
+	want := map[diagnose.Kind]int{diagnose.SynReset: 2240, diagnose.SynUnanswered: 2000}
+	if f.Count != 4240 || !maps.Equal(x.Kinds, want) || x.Answered != 4 {
+		t.Errorf("syn_scan: %d failed %v, %d answered; want 4240 %v, 4 (client.pcap alone; %d packets kept, %d taken out)", f.Count, x.Kinds, x.Answered, want, kept, dropped)
 	}
 }
